@@ -1,0 +1,37 @@
+/* snapfleet: the file-system primitives every document goes through. */
+#ifndef SNAPFLEET_FS_H
+#define SNAPFLEET_FS_H
+
+#include <stddef.h>
+
+#include "snapfleet/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Reads a whole regular file (symlinks refused) into a malloc'd,
+ * NUL-terminated buffer. Files larger than max are refused. Errors name the
+ * path; kind "io". */
+int sf_fs_read_file(const char *path, size_t max, char **out, size_t *len,
+                    sf_error *err);
+
+/* Atomic replace: creates the parent directory (0700) when missing, writes
+ * `<path>.tmp` (0600), fsyncs it, renames it over `path` and fsyncs the
+ * directory. On failure the old file is untouched and the temp is removed. */
+int sf_fs_write_atomic(const char *path, const void *data, size_t len,
+                       sf_error *err);
+
+/* mkdir -p with mode 0700 for the directories it creates. */
+int sf_fs_mkdir_p(const char *path, sf_error *err);
+
+/* Hook for tests and the crash simulator: called after every durable write
+ * (after the directory fsync) with the path written. NULL disables. */
+typedef void (*sf_fs_write_hook)(const char *path, void *ctx);
+void sf_fs_set_write_hook(sf_fs_write_hook hook, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

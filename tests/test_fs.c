@@ -1,0 +1,166 @@
+/* Durable writes and bounded reads. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "snapfleet/fs.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    strcpy(dir, "/tmp/sf-fs-XXXXXX");
+    return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+    char cmd[128];
+
+    (void)state;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void path_in(char *out, size_t n, const char *name)
+{
+    snprintf(out, n, "%s/%s", dir, name);
+}
+
+static int hook_calls;
+static char hook_path[512];
+
+static void hook(const char *path, void *ctx)
+{
+    hook_calls += *(int *)ctx;
+    snprintf(hook_path, sizeof hook_path, "%s", path);
+}
+
+static void test_write_atomic_creates_parents_and_modes(void **state)
+{
+    char p[512], tmp[520], *data;
+    size_t len;
+    struct stat st;
+    sf_error err;
+    int one = 1;
+
+    (void)state;
+    path_in(p, sizeof p, "a/b/doc.json");
+    sf_fs_set_write_hook(hook, &one);
+    hook_calls = 0;
+    assert_int_equal(sf_fs_write_atomic(p, "{}", 2, &err), SF_OK);
+    sf_fs_set_write_hook(NULL, NULL);
+    assert_int_equal(hook_calls, 1);
+    assert_string_equal(hook_path, p);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    path_in(tmp, sizeof tmp, "a/b");
+    assert_int_equal(stat(tmp, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    snprintf(tmp, sizeof tmp, "%s.tmp", p);
+    assert_int_not_equal(access(tmp, F_OK), 0);
+    assert_int_equal(sf_fs_read_file(p, 100, &data, &len, &err), SF_OK);
+    assert_int_equal(len, 2);
+    assert_string_equal(data, "{}");
+    free(data);
+    /* replacing keeps one file with the new contents */
+    assert_int_equal(sf_fs_write_atomic(p, "[1]", 3, &err), SF_OK);
+    assert_int_equal(sf_fs_read_file(p, 100, &data, &len, &err), SF_OK);
+    assert_string_equal(data, "[1]");
+    free(data);
+}
+
+static void test_write_failure_leaves_old_file(void **state)
+{
+    char p[512], *data;
+    size_t len;
+    sf_error err;
+
+    (void)state;
+    path_in(p, sizeof p, "keep.json");
+    assert_int_equal(sf_fs_write_atomic(p, "old", 3, &err), SF_OK);
+    /* a directory where the temp file must go makes the write fail */
+    {
+        char t[520];
+        snprintf(t, sizeof t, "%s.tmp", p);
+        assert_int_equal(mkdir(t, 0700), 0);
+        assert_int_equal(sf_fs_write_atomic(p, "new", 3, &err), SF_ERR);
+        assert_string_equal(err.kind, SF_EK_IO);
+        assert_non_null(strstr(err.message, "keep.json.tmp"));
+        rmdir(t);
+    }
+    assert_int_equal(sf_fs_read_file(p, 100, &data, &len, &err), SF_OK);
+    assert_string_equal(data, "old");
+    free(data);
+}
+
+static void test_parent_is_a_file(void **state)
+{
+    char p[512], f[512];
+    sf_error err;
+
+    (void)state;
+    path_in(f, sizeof f, "plain");
+    assert_int_equal(sf_fs_write_atomic(f, "x", 1, &err), SF_OK);
+    path_in(p, sizeof p, "plain/doc.json");
+    assert_int_equal(sf_fs_write_atomic(p, "x", 1, &err), SF_ERR);
+    assert_string_equal(err.kind, SF_EK_IO);
+}
+
+static void test_read_refusals(void **state)
+{
+    char p[512], link[512], *data = (char *)1;
+    size_t len;
+    sf_error err;
+
+    (void)state;
+    path_in(p, sizeof p, "missing.json");
+    assert_int_equal(sf_fs_read_file(p, 100, &data, &len, &err), SF_ERR);
+    assert_null(data);
+    assert_string_equal(err.kind, SF_EK_IO);
+    assert_non_null(strstr(err.message, "missing.json"));
+    path_in(p, sizeof p, "big.json");
+    assert_int_equal(sf_fs_write_atomic(p, "0123456789", 10, &err), SF_OK);
+    assert_int_equal(sf_fs_read_file(p, 9, &data, &len, &err), SF_ERR);
+    assert_non_null(strstr(err.message, "limit"));
+    assert_int_equal(sf_fs_read_file(p, 10, &data, &len, &err), SF_OK);
+    free(data);
+    path_in(link, sizeof link, "link.json");
+    assert_int_equal(symlink(p, link), 0);
+    assert_int_equal(sf_fs_read_file(link, 100, &data, &len, &err), SF_ERR);
+    assert_non_null(strstr(err.message, "symbolic link"));
+    assert_int_equal(sf_fs_read_file(dir, 100, &data, &len, &err), SF_ERR);
+    assert_non_null(strstr(err.message, "not a regular file"));
+}
+
+static void test_mkdir_p_existing(void **state)
+{
+    char p[512];
+    sf_error err;
+
+    (void)state;
+    path_in(p, sizeof p, "x/y/z");
+    assert_int_equal(sf_fs_mkdir_p(p, &err), SF_OK);
+    assert_int_equal(sf_fs_mkdir_p(p, &err), SF_OK);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_write_atomic_creates_parents_and_modes),
+        cmocka_unit_test(test_write_failure_leaves_old_file),
+        cmocka_unit_test(test_parent_is_a_file),
+        cmocka_unit_test(test_read_refusals),
+        cmocka_unit_test(test_mkdir_p_existing),
+    };
+    return cmocka_run_group_tests_name("fs", tests, setup, teardown);
+}
