@@ -1,0 +1,125 @@
+/*
+ * snapfleet: fault plans (the `--faults` option) and crash injection.
+ *
+ * A plan is a comma-separated list of rules (docs/faults.md):
+ *
+ *   OP[:CANISTER|*][:N]=EFFECT     inject EFFECT into calls of OP
+ *   topology=KIND                  change the fleet after discovery
+ *   crash-after-writes=N           die like kill -9 after the Nth durable write
+ *
+ * OP is an operation name (sf_op_kind_name); CANISTER a principal (stored
+ * in canonical lower case) or `*` for any; N >= 1 selects the Nth call of
+ * OP whose canister matches, counted per rule (no N: every matching call).
+ * EFFECT is one of transient, permanent, lost-response, corrupt (download
+ * only). KIND is one of add-child, remove-child, reparent, module-hash.
+ * No white space anywhere; the empty string is the empty plan.
+ *
+ * The plan itself is immutable data: the per-rule call counters live in the
+ * fault driver (wrap.h) that applies it, so one plan can drive many runs.
+ *
+ * Errors: kind "invalid-fault-plan", field "faults[i]" (the rule's index
+ * among the comma-separated rules), message naming the rule text and what
+ * is wrong with it; "invalid-principal" for a bad canister list given to
+ * sf_fault_plan_random; "out-of-memory".
+ */
+#ifndef SNAPFLEET_FAULTS_H
+#define SNAPFLEET_FAULTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "snapfleet/buf.h"
+#include "snapfleet/driver.h"
+#include "snapfleet/error.h"
+#include "snapfleet/principal.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SF_EK_INVALID_FAULT_PLAN "invalid-fault-plan"
+
+typedef enum sf_fault_effect {
+    SF_FAULT_TRANSIENT,     /* not forwarded; completes TRANSIENT */
+    SF_FAULT_PERMANENT,     /* not forwarded; completes PERMANENT */
+    SF_FAULT_LOST_RESPONSE, /* forwarded; the caller hears UNKNOWN */
+    SF_FAULT_CORRUPT,       /* download only: forwarded; one byte flipped */
+    SF_FAULT_EFFECT_COUNT
+} sf_fault_effect;
+
+/* "transient", "permanent", "lost-response", "corrupt". */
+const char *sf_fault_effect_name(sf_fault_effect e);
+
+typedef struct sf_fault_rule {
+    sf_op_kind op;
+    char canister_id[SF_PRINCIPAL_TEXT_MAX]; /* canonical; "" means `*` */
+    uint64_t nth;                            /* 0: every matching call */
+    sf_fault_effect effect;
+} sf_fault_rule;
+
+typedef struct sf_fault_plan sf_fault_plan;
+
+/* Parses a plan. spec NULL or "" gives the empty plan. *out is NULL on
+ * failure. */
+int sf_fault_plan_parse(const char *spec, sf_fault_plan **out, sf_error *err);
+
+/* Appends the canonical text: the rules in plan order, each as `op=e`,
+ * `op:canister=e` or `op:canister|*:N=e` (defaults left out), then
+ * `topology=...`, then `crash-after-writes=N`. Parsing it gives a plan
+ * equal to the original. SF_ERR only when out of memory. */
+int sf_fault_plan_format(const sf_fault_plan *plan, sf_buf *out);
+
+/* Same rules in the same order, same topology and crash setting. */
+bool sf_fault_plan_equal(const sf_fault_plan *a, const sf_fault_plan *b);
+
+void sf_fault_plan_free(sf_fault_plan *plan);
+
+size_t sf_fault_plan_rule_count(const sf_fault_plan *plan);
+const sf_fault_rule *sf_fault_plan_rule(const sf_fault_plan *plan, size_t i);
+/* "add-child", "remove-child", "reparent", "module-hash"; NULL for none. */
+const char *sf_fault_plan_topology(const sf_fault_plan *plan);
+/* 0 when the plan does not crash. */
+uint64_t sf_fault_plan_crash_after_writes(const sf_fault_plan *plan);
+/* For callers that build on a plan (sf_fault_plan_random never crashes;
+ * the simulator adds the crash point itself). 0 removes the setting. */
+void sf_fault_plan_set_crash_after_writes(sf_fault_plan *plan, uint64_t n);
+
+/* A reproducible random plan for deterministic simulation testing: one to
+ * four rules mixing every op and effect, canisters drawn from
+ * canister_ids (or `*`), mostly with a call number so runs can succeed,
+ * and a topology change one time in four. Never crash-after-writes. The
+ * generator is a hand-written splitmix64, so a seed gives the same plan on
+ * every machine. canister_ids may be NULL when n is 0. */
+int sf_fault_plan_random(uint64_t seed, const char *const *canister_ids,
+                         size_t n, sf_fault_plan **out, sf_error *err);
+
+/* splitmix64: advances *state and returns the next value. Exported so
+ * tests and the simulator share one definition of "seeded". */
+uint64_t sf_splitmix64(uint64_t *state);
+
+/* ---- crash injection ---- */
+
+/* Installs the process-wide durable-write hook (sf_fs_set_write_hook,
+ * replacing whatever hook was there): the Nth durable write from now on
+ * raises SIGKILL right after it completes, so the process dies exactly as
+ * kill -9 would: no atexit handlers, no stdio flush, no cleanup. n = 0
+ * uninstalls (and clears the hook). Not thread-safe: call it before the
+ * run starts. Always SF_OK. */
+int sf_crash_after_writes_install(uint64_t n);
+
+/* The same counter with on_crash called instead of SIGKILL, for tests. The
+ * callback runs once, on the Nth write, with n and the path written;
+ * counting continues afterwards (sf_crash_writes_seen). */
+typedef void (*sf_crash_fn)(uint64_t n, const char *path, void *ctx);
+int sf_crash_after_writes_install_fn(uint64_t n, sf_crash_fn on_crash,
+                                     void *ctx);
+
+/* Durable writes counted since the last install. */
+uint64_t sf_crash_writes_seen(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,403 @@
+/* The fault-injecting driver wrapper (wrap.h, docs/faults.md). */
+#include "snapfleet/wrap.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* No effect: forwarded untouched. */
+#define NO_RULE ((size_t)-1)
+/* A download directory is two levels deep; anything deeper is not one. */
+#define CORRUPT_MAX_DEPTH 64
+
+typedef struct forwarded {
+    uint64_t outer;
+    uint64_t inner;
+    size_t rule; /* NO_RULE, or a lost-response / corrupt rule */
+    sf_op op;
+} forwarded;
+
+typedef struct injected {
+    uint64_t ticket;
+    sf_result result;
+} injected;
+
+typedef struct fault_driver {
+    sf_driver self;
+    sf_driver *inner;
+    const sf_fault_plan *plan;
+    uint64_t *calls; /* per rule: matching calls seen */
+    void (*on_topology)(const char *kind, void *ctx);
+    void *ctx;
+    bool topology_done;
+    uint64_t next_ticket;
+    forwarded *fwd;
+    size_t nfwd, capfwd;
+    injected *queue; /* FIFO, oldest first */
+    size_t nqueue, capqueue;
+} fault_driver;
+
+static int no_memory(sf_error *err)
+{
+    return sf_error_set(err, SF_EK_NOMEM, "", "out of memory in the fault "
+                        "driver");
+}
+
+static int reserve(void **items, size_t *cap, size_t used, size_t size)
+{
+    void *grown;
+    size_t want;
+
+    if (used < *cap)
+        return SF_OK;
+    want = *cap ? *cap * 2 : 8;
+    grown = realloc(*items, want * size);
+    if (grown == NULL)
+        return SF_ERR;
+    *items = grown;
+    *cap = want;
+    return SF_OK;
+}
+
+static void rule_text(const sf_fault_plan *plan, size_t i, char *buf,
+                      size_t size)
+{
+    const sf_fault_rule *r = sf_fault_plan_rule(plan, i);
+    char nth[32] = "";
+
+    if (r->nth != 0)
+        snprintf(nth, sizeof nth, ":%llu", (unsigned long long)r->nth);
+    snprintf(buf, size, "%s%s%s%s=%s", sf_op_kind_name(r->op),
+             r->canister_id[0] || r->nth ? ":" : "",
+             r->canister_id[0] ? r->canister_id : (r->nth ? "*" : ""), nth,
+             sf_fault_effect_name(r->effect));
+}
+
+/* Counts the call against every rule it matches and returns the first
+ * rule (in plan order) that fires, or NO_RULE. */
+static size_t match(fault_driver *f, const sf_op *op)
+{
+    char canon[SF_PRINCIPAL_TEXT_MAX];
+    size_t n = sf_fault_plan_rule_count(f->plan), winner = NO_RULE;
+
+    /* sf_op_init validated the id, but not its case. */
+    if (sf_principal_canonical(op->canister_id, canon, NULL) != SF_OK)
+        canon[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        const sf_fault_rule *r = sf_fault_plan_rule(f->plan, i);
+
+        if (r->op != op->kind)
+            continue;
+        if (r->canister_id[0] != '\0' &&
+            (canon[0] == '\0' || strcmp(r->canister_id, canon) != 0))
+            continue;
+        f->calls[i]++;
+        if (winner == NO_RULE && (r->nth == 0 || f->calls[i] == r->nth))
+            winner = i;
+    }
+    return winner;
+}
+
+static int fault_submit(sf_driver *d, const sf_op *op, uint64_t *ticket,
+                        sf_error *err)
+{
+    fault_driver *f = d->impl;
+    size_t rule;
+    const sf_fault_rule *r;
+
+    /* Room first, so running out of memory leaves the counters alone. */
+    if (reserve((void **)&f->fwd, &f->capfwd, f->nfwd, sizeof *f->fwd) ||
+        reserve((void **)&f->queue, &f->capqueue, f->nqueue,
+                sizeof *f->queue))
+        return no_memory(err);
+    rule = match(f, op);
+    r = rule == NO_RULE ? NULL : sf_fault_plan_rule(f->plan, rule);
+    if (r != NULL && (r->effect == SF_FAULT_TRANSIENT ||
+                      r->effect == SF_FAULT_PERMANENT)) {
+        injected *q = &f->queue[f->nqueue];
+        char text[160];
+
+        rule_text(f->plan, rule, text, sizeof text);
+        q->ticket = ++f->next_ticket;
+        sf_result_init(&q->result, op->kind);
+        sf_result_fail(&q->result,
+                       r->effect == SF_FAULT_TRANSIENT ? SF_FAIL_TRANSIENT
+                                                       : SF_FAIL_PERMANENT,
+                       "injected-fault",
+                       "%s %s: injected %s failure (fault rule `%s`)",
+                       sf_op_kind_name(op->kind), op->canister_id,
+                       sf_fault_effect_name(r->effect), text);
+        f->nqueue++;
+        *ticket = q->ticket;
+        return SF_OK;
+    }
+    {
+        forwarded *w = &f->fwd[f->nfwd];
+
+        if (sf_driver_submit(f->inner, op, &w->inner, err) != SF_OK)
+            return SF_ERR;
+        w->outer = ++f->next_ticket;
+        w->rule = rule;
+        w->op = *op;
+        f->nfwd++;
+        *ticket = w->outer;
+    }
+    return SF_OK;
+}
+
+/* ---- corrupt ---- */
+
+typedef struct largest {
+    char *rel; /* relative path of the best candidate so far */
+    off_t size;
+} largest;
+
+#define PATH_BUF 8192
+
+/* a, "/" and b (just one of them when the other is empty); refuses what does not fit rather
+ * than touching a truncated path. */
+static int join(char out[PATH_BUF], const char *a, const char *b,
+                sf_error *err)
+{
+    int n = snprintf(out, PATH_BUF, "%s%s%s", a, a[0] && b[0] ? "/" : "", b);
+
+    if (n < 0 || n >= PATH_BUF)
+        return sf_error_set(err, SF_EK_IO, "", "path too long below %s", a);
+    return SF_OK;
+}
+
+static int walk(const char *root, const char *rel, int depth, largest *best,
+                sf_error *err)
+{
+    char dir[PATH_BUF];
+    DIR *dh;
+    struct dirent *de;
+    int rc = SF_OK;
+
+    if (join(dir, root, rel, err) != SF_OK)
+        return SF_ERR;
+    if (depth > CORRUPT_MAX_DEPTH)
+        return sf_error_set(err, SF_EK_IO, "", "%s: too deeply nested", dir);
+    dh = opendir(dir);
+    if (dh == NULL)
+        return sf_error_set_errno(err, errno, "", "cannot open %s", dir);
+    while (rc == SF_OK && (de = readdir(dh)) != NULL) {
+        char child[PATH_BUF], crel[PATH_BUF];
+        struct stat st;
+
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (join(crel, rel, de->d_name, err) != SF_OK ||
+            join(child, root, crel, err) != SF_OK) {
+            rc = SF_ERR;
+            break;
+        }
+        if (lstat(child, &st) != 0) {
+            rc = sf_error_set_errno(err, errno, "", "cannot stat %s", child);
+        } else if (S_ISDIR(st.st_mode)) {
+            rc = walk(root, crel, depth + 1, best, err);
+        } else if (S_ISREG(st.st_mode)) {
+            /* Largest first, then the smallest path: the same choice
+             * whatever order readdir lists entries in. */
+            if (best->rel == NULL || st.st_size > best->size ||
+                (st.st_size == best->size && strcmp(crel, best->rel) < 0)) {
+                char *copy = strdup(crel);
+
+                if (copy == NULL) {
+                    rc = no_memory(err);
+                } else {
+                    free(best->rel);
+                    best->rel = copy;
+                    best->size = st.st_size;
+                }
+            }
+        }
+        /* Symlinks and special files are skipped, never followed. */
+    }
+    closedir(dh);
+    return rc;
+}
+
+static int corrupt_download(const char *root, sf_error *err)
+{
+    largest best = {NULL, 0};
+    char path[PATH_BUF];
+    unsigned char byte = 0xff;
+    int fd, rc = SF_OK;
+    bool found;
+
+    if (walk(root, "", 0, &best, err) != SF_OK) {
+        free(best.rel);
+        return SF_ERR;
+    }
+    found = best.rel != NULL;
+    rc = join(path, root, found ? best.rel : "corrupt", err);
+    free(best.rel);
+    if (rc != SF_OK)
+        return SF_ERR;
+    if (!found) {
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  0600);
+    } else {
+        fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (fd < 0)
+        return sf_error_set_errno(err, errno, "", "cannot open %s", path);
+    if (best.size > 0) {
+        off_t at = best.size / 2;
+
+        if (pread(fd, &byte, 1, at) != 1) {
+            rc = sf_error_set_errno(err, errno, "", "cannot read %s", path);
+        } else {
+            byte ^= 0xff;
+            if (pwrite(fd, &byte, 1, at) != 1)
+                rc = sf_error_set_errno(err, errno, "", "cannot write %s",
+                                        path);
+        }
+    } else if (write(fd, &byte, 1) != 1) {
+        rc = sf_error_set_errno(err, errno, "", "cannot write %s", path);
+    }
+    if (close(fd) != 0 && rc == SF_OK)
+        rc = sf_error_set_errno(err, errno, "", "cannot close %s", path);
+    return rc;
+}
+
+/* ---- wait ---- */
+
+static void apply(fault_driver *f, const forwarded *w, sf_result *result)
+{
+    const sf_fault_rule *r;
+    char text[160];
+
+    if (w->rule == NO_RULE)
+        return;
+    r = sf_fault_plan_rule(f->plan, w->rule);
+    rule_text(f->plan, w->rule, text, sizeof text);
+    if (r->effect == SF_FAULT_LOST_RESPONSE) {
+        /* Whatever happened stays done; only the answer is lost. */
+        sf_result_free(result);
+        sf_result_init(result, w->op.kind);
+        sf_result_fail(result, SF_FAIL_UNKNOWN, "lost-response",
+                       "%s %s: response lost (injected by fault rule `%s`)",
+                       sf_op_kind_name(w->op.kind), w->op.canister_id, text);
+    } else if (r->effect == SF_FAULT_CORRUPT && result->fail == SF_FAIL_NONE) {
+        sf_error e;
+
+        sf_error_clear(&e);
+        if (corrupt_download(w->op.path, &e) != SF_OK) {
+            /* Loud on purpose: a test that meant to corrupt must not pass
+             * because the corruption silently did not happen. */
+            sf_result_free(result);
+            sf_result_init(result, w->op.kind);
+            sf_result_fail(result, SF_FAIL_PERMANENT, e.kind,
+                           "could not inject fault rule `%s`: %s", text,
+                           e.message);
+        }
+    }
+}
+
+static int fault_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
+                      sf_error *err)
+{
+    fault_driver *f = d->impl;
+    uint64_t inner_ticket;
+    const char *topology = sf_fault_plan_topology(f->plan);
+    size_t i;
+    forwarded w;
+
+    if (f->nqueue > 0) {
+        *ticket = f->queue[0].ticket;
+        *result = f->queue[0].result;
+        memmove(f->queue, f->queue + 1, --f->nqueue * sizeof *f->queue);
+        return SF_OK;
+    }
+    if (f->nfwd == 0)
+        return sf_error_set(err, "internal", "", "fault driver: wait with "
+                            "nothing in flight");
+    if (sf_driver_wait(f->inner, &inner_ticket, result, err) != SF_OK)
+        return SF_ERR;
+    for (i = 0; i < f->nfwd && f->fwd[i].inner != inner_ticket; i++)
+        ;
+    if (i == f->nfwd)
+        return sf_error_set(err, "internal", "", "fault driver: inner driver "
+                            "completed unknown ticket %llu",
+                            (unsigned long long)inner_ticket);
+    w = f->fwd[i];
+    f->fwd[i] = f->fwd[--f->nfwd];
+    apply(f, &w, result);
+    if (topology != NULL && !f->topology_done &&
+        w.op.kind == SF_OP_REGISTRY && result->fail == SF_FAIL_NONE) {
+        f->topology_done = true;
+        f->on_topology(topology, f->ctx);
+    }
+    *ticket = w.outer;
+    return SF_OK;
+}
+
+static int fault_render(sf_driver *d, const sf_op *op, sf_buf *out,
+                        sf_error *err)
+{
+    fault_driver *f = d->impl;
+
+    return sf_driver_render(f->inner, op, out, err);
+}
+
+static size_t fault_in_flight(sf_driver *d)
+{
+    fault_driver *f = d->impl;
+
+    return f->nqueue + f->nfwd;
+}
+
+static void fault_destroy(sf_driver *d)
+{
+    fault_driver *f = d->impl;
+
+    for (size_t i = 0; i < f->nqueue; i++)
+        sf_result_free(&f->queue[i].result);
+    free(f->queue);
+    free(f->fwd);
+    free(f->calls);
+    free(f);
+}
+
+static const sf_driver_ops fault_ops = {
+    "fault", fault_submit, fault_wait, fault_render, fault_in_flight,
+    fault_destroy,
+};
+
+int sf_fault_driver_new(sf_driver *inner, const sf_fault_plan *plan,
+                        void (*on_topology)(const char *kind, void *ctx),
+                        void *ctx, sf_driver **out, sf_error *err)
+{
+    fault_driver *f;
+    size_t n;
+
+    *out = NULL;
+    if (inner == NULL || plan == NULL)
+        return sf_error_set(err, SF_EK_USAGE, "", "fault driver needs an "
+                            "inner driver and a plan");
+    if (sf_fault_plan_topology(plan) != NULL && on_topology == NULL)
+        return sf_error_set(err, SF_EK_USAGE, "", "fault plan changes the "
+                            "topology (topology=%s) but nothing can apply "
+                            "the change", sf_fault_plan_topology(plan));
+    f = calloc(1, sizeof *f);
+    n = sf_fault_plan_rule_count(plan);
+    if (f == NULL || (f->calls = calloc(n ? n : 1, sizeof *f->calls)) == NULL) {
+        free(f);
+        return no_memory(err);
+    }
+    f->self.ops = &fault_ops;
+    f->self.impl = f;
+    f->inner = inner;
+    f->plan = plan;
+    f->on_topology = on_topology;
+    f->ctx = ctx;
+    *out = &f->self;
+    return SF_OK;
+}
