@@ -1,0 +1,60 @@
+/* The snapfleet command line: shared conventions. Exit 0 on success, 1
+ * when the operation failed or the input is invalid, 2 on usage errors.
+ * Errors go to stderr, one clear line first. */
+#ifndef SNAPFLEET_CLI_H
+#define SNAPFLEET_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "snapfleet/buf.h"
+#include "snapfleet/error.h"
+
+#define EXIT_OK 0
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+typedef struct cli_command {
+    const char *noun;
+    const char *verb; /* NULL: the noun alone */
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} cli_command;
+
+/* Prints "snapfleet <cmd>: <msg>" and a hint to --help; returns 2. */
+int cli_usage(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Prints one line: "snapfleet: [<context>: ][<field>: ]<message> (<kind>)";
+ * context (a file name, say) may be NULL. Returns 1. */
+int cli_fail(const char *context, const sf_error *err);
+/* {"kind": ..., "field": ..., "message": ...} into w's buffer. */
+void cli_error_json(sf_buf *out, const sf_error *err);
+/* Writes a buffer to stdout, adding a final newline. */
+void cli_print(const sf_buf *b);
+/* Handles the options every command takes: returns 1 when opt was
+ * --help (usage printed to stdout) or --version (printed), 0 otherwise. */
+int cli_common(int opt, const char *usage);
+#define CLI_COMMON_LONGOPTS {"help", no_argument, NULL, 'h'}, \
+                            {"version", no_argument, NULL, 'V'}
+
+/* True for -h / --help. */
+bool cli_is_help(const char *arg);
+
+/* Commands, one file per noun. */
+int cmd_manifest_validate(int argc, char **argv);
+int cmd_journal_validate(int argc, char **argv);
+int cmd_journal_report(int argc, char **argv);
+int cmd_topology_hash(int argc, char **argv);
+int cmd_checksum(int argc, char **argv);
+int cmd_snapshot_download(int argc, char **argv);
+int cmd_backup_run(int argc, char **argv);
+int cmd_backup_verify(int argc, char **argv);
+int cmd_backup_status(int argc, char **argv);
+int cmd_sim_init(int argc, char **argv);
+int cmd_sim_show(int argc, char **argv);
+int cmd_sim_registry(int argc, char **argv);
+int cmd_sim_mutate(int argc, char **argv);
+int cmd_sim_run(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+#endif

@@ -1,0 +1,162 @@
+/* manifest validate, journal validate, journal report. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "snapfleet/journal.h"
+#include "snapfleet/manifest.h"
+
+static const char manifest_usage[] =
+    "usage: snapfleet manifest validate FILE [--json] [--summary]\n\n"
+    "Checks a fleet-backup-manifest.json against canic 0.35.10's rules, in\n"
+    "canic's order; the first broken rule is reported with the JSON path of\n"
+    "the field and the rule's kind.\n\n"
+    "  --json      print {\"valid\": true} or {\"valid\": false, \"error\": {...}}\n"
+    "  --summary   print canic's validation summary JSON when valid\n"
+    "Exit status: 0 valid, 1 invalid (or unreadable), 2 usage error.\n";
+
+static const char journal_usage[] =
+    "usage: snapfleet journal validate FILE [--json]\n\n"
+    "Checks a download-journal.json against canic 0.35.10's rules.\n\n"
+    "  --json      print {\"valid\": true} or {\"valid\": false, \"error\": {...}}\n"
+    "Exit status: 0 valid, 1 invalid (or unreadable), 2 usage error.\n";
+
+static const char report_usage[] =
+    "usage: snapfleet journal report FILE [--json]\n\n"
+    "Shows where each artifact of a download journal stands and what a\n"
+    "resumed run would do next.\n\n"
+    "  --json      canic's resume report JSON instead of a table\n"
+    "Exit status: 0 shown, 1 invalid journal, 2 usage error.\n";
+
+/* Parses [--json] [--summary] FILE; returns -1 to continue, else an exit
+ * status. */
+static int parse(int argc, char **argv, const char *cmd, const char *usage,
+                 bool allow_summary, bool *json, bool *summary,
+                 const char **file)
+{
+    static const struct option opts[] = {
+        CLI_COMMON_LONGOPTS,
+        {"json", no_argument, NULL, 'j'},
+        {"summary", no_argument, NULL, 's'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    *json = false;
+    *summary = false;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+        if (cli_common(c, usage))
+            return EXIT_OK;
+        if (c == 'j')
+            *json = true;
+        else if (c == 's' && allow_summary)
+            *summary = true;
+        else
+            return cli_usage(cmd, "unknown option: %s", argv[optind - 1]);
+    }
+    if (argc - optind != 1)
+        return cli_usage(cmd, "expected exactly one FILE");
+    *file = argv[optind];
+    return -1;
+}
+
+static int report_validity(const char *file, bool json, int rc,
+                           const sf_error *err)
+{
+    sf_buf b;
+
+    if (!json) {
+        if (rc != SF_OK)
+            return cli_fail(file, err);
+        printf("%s: valid\n", file);
+        return EXIT_OK;
+    }
+    sf_buf_init(&b);
+    if (rc == SF_OK)
+        sf_buf_puts(&b, "{\n  \"valid\": true\n}");
+    else
+        cli_error_json(&b, err);
+    cli_print(&b);
+    sf_buf_free(&b);
+    if (rc != SF_OK)
+        cli_fail(file, err);
+    return rc == SF_OK ? EXIT_OK : EXIT_FAIL;
+}
+
+int cmd_manifest_validate(int argc, char **argv)
+{
+    const char *file = NULL;
+    bool json, summary;
+    sf_manifest m;
+    sf_error err;
+    int rc;
+
+    if ((rc = parse(argc, argv, "manifest validate", manifest_usage, true,
+                    &json, &summary, &file)) >= 0)
+        return rc;
+    sf_error_clear(&err);
+    rc = sf_manifest_read_file(file, &m, &err);
+    if (rc == SF_OK && summary && !json) {
+        sf_buf b;
+
+        sf_buf_init(&b);
+        rc = sf_manifest_validation_summary_json(&m, &b, &err);
+        if (rc == SF_OK)
+            cli_print(&b);
+        sf_buf_free(&b);
+        sf_manifest_free(&m);
+        return rc == SF_OK ? EXIT_OK : cli_fail(file, &err);
+    }
+    if (rc == SF_OK)
+        sf_manifest_free(&m);
+    return report_validity(file, json, rc, &err);
+}
+
+int cmd_journal_validate(int argc, char **argv)
+{
+    const char *file = NULL;
+    bool json, summary;
+    sf_download_journal j;
+    sf_error err;
+    int rc;
+
+    if ((rc = parse(argc, argv, "journal validate", journal_usage, false,
+                    &json, &summary, &file)) >= 0)
+        return rc;
+    sf_error_clear(&err);
+    rc = sf_download_journal_read_file(file, &j, &err);
+    if (rc == SF_OK)
+        sf_download_journal_free(&j);
+    return report_validity(file, json, rc, &err);
+}
+
+int cmd_journal_report(int argc, char **argv)
+{
+    const char *file = NULL;
+    bool json, summary;
+    sf_download_journal j;
+    sf_error err;
+    sf_buf b;
+    int rc;
+
+    if ((rc = parse(argc, argv, "journal report", report_usage, false,
+                    &json, &summary, &file)) >= 0)
+        return rc;
+    sf_error_clear(&err);
+    if (sf_download_journal_read_file(file, &j, &err) != SF_OK)
+        return cli_fail(file, &err);
+    sf_buf_init(&b);
+    rc = json ? sf_download_journal_resume_report_json(&j, &b, &err)
+              : sf_download_journal_resume_table(&j, &b, &err);
+    if (rc == SF_OK) {
+        fwrite(sf_buf_cstr(&b), 1, b.len, stdout);
+        if (b.len == 0 || b.data[b.len - 1] != '\n')
+            fputc('\n', stdout);
+    }
+    sf_buf_free(&b);
+    sf_download_journal_free(&j);
+    return rc == SF_OK ? EXIT_OK : cli_fail(file, &err);
+}
