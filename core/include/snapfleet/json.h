@@ -37,7 +37,9 @@ extern "C" {
 #define SF_JSON_MAX_DEPTH 64                 /* deepest nesting read */
 
 /* Parses `len` bytes of `text` (need not be NUL-terminated). On success
- * *out is a tree to release with cJSON_Delete(). Errors: "json-syntax". */
+ * *out is a tree to release with cJSON_Delete(). Errors: "json-syntax"
+ * for text that is not JSON, "json-schema" (with the path) for a duplicate
+ * key. */
 int sf_json_parse(const char *text, size_t len, cJSON **out, sf_error *err);
 
 /* ---- typed reading with path tracking ---- */
