@@ -1,0 +1,112 @@
+/*
+ * snapfleet: SHA-256 artifact checksums (spec formats-and-backup 5.2).
+ *
+ * Hashes are lower-case hex, 64 characters plus NUL (SF_SHA256_HEX_SIZE).
+ * A file hashes to the SHA-256 of its bytes; a directory to one SHA-256
+ * over `relpath NUL <file hex> LF` for every regular file below it, the
+ * relative paths in Rust PathBuf (component-wise) order. Both are
+ * byte-for-byte what canic-backup 0.35.10 records, so either side
+ * verifies the other's artifacts.
+ *
+ * Where we deliberately differ from canic (decisions 5.7): canic follows
+ * symlinks and silently skips anything that is neither a file nor a
+ * directory. We follow nothing and skip nothing:
+ *   - a symlink, as the artifact path itself or anywhere below it, is an
+ *     error of kind "symlink-refused": following one would let a link
+ *     planted in a backup make us hash (and later upload) bytes from
+ *     outside the backup;
+ *   - a fifo, socket or device is an error of kind "unsupported-file-type":
+ *     an icp snapshot download only ever contains regular files and
+ *     directories, so anything else means the artifact is not what was
+ *     downloaded. Skipping it would record a checksum that silently leaves
+ *     part of the directory out; opening a fifo would block forever.
+ * For every artifact canic accepts that holds only files and directories
+ * the checksums are identical. Only the final component of the artifact
+ * path and what lies below it are checked: the directories leading to it
+ * belong to the caller (the backup root may sit behind a system symlink),
+ * who has already refused paths that escape the backup.
+ *
+ * Files are read through descriptors opened with O_NOFOLLOW and walked with
+ * openat, each one checked to be the same inode lstat saw, so a path swapped
+ * for a symlink mid-walk is caught, not followed. Memory use is constant in
+ * the file sizes (one 1 MiB read buffer) and linear in the number of files.
+ *
+ * Errors: "io" (message names the path and carries strerror),
+ * "symlink-refused", "unsupported-file-type", "out-of-memory",
+ * "unsupported-algorithm", "checksum-mismatch".
+ */
+#ifndef SNAPFLEET_CHECKSUM_H
+#define SNAPFLEET_CHECKSUM_H
+
+#include <stddef.h>
+
+#include "snapfleet/buf.h"
+#include "snapfleet/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SF_CHECKSUM_ALGORITHM "sha256"
+#define SF_SHA256_HEX_SIZE 65 /* 64 hex digits + NUL */
+/* Read buffer for file hashing. */
+#define SF_CHECKSUM_BUFFER (1u << 20)
+/* Directories nested deeper than this below an artifact are refused ("io"):
+ * the walk holds one descriptor per level, and icp artifacts are two deep. */
+#define SF_CHECKSUM_MAX_DEPTH 64
+
+/* ---- plain SHA-256 ---- */
+
+/* Hex SHA-256 of a byte range. SF_ERR only when libcrypto fails (memory). */
+int sf_sha256_bytes(const void *data, size_t len,
+                    char out_hex[SF_SHA256_HEX_SIZE]);
+
+/* Incremental SHA-256 for callers that see data in pieces (downloads,
+ * state digests). new returns NULL when out of memory; final may be called
+ * once; free accepts NULL. */
+typedef struct sf_sha256 sf_sha256;
+sf_sha256 *sf_sha256_new(void);
+int sf_sha256_update(sf_sha256 *h, const void *data, size_t len);
+int sf_sha256_final(sf_sha256 *h, char out_hex[SF_SHA256_HEX_SIZE]);
+void sf_sha256_free(sf_sha256 *h);
+
+/* ---- artifact checksums ---- */
+
+/* SHA-256 of a regular file's content, streamed. */
+int sf_checksum_file(const char *path, char out_hex[SF_SHA256_HEX_SIZE],
+                     sf_error *err);
+
+/* Directory checksum (5.2). An empty directory hashes like empty bytes
+ * (e3b0c442...b855). */
+int sf_checksum_dir(const char *path, char out_hex[SF_SHA256_HEX_SIZE],
+                    sf_error *err);
+
+/* Directory checksum when `path` is a directory, file checksum when it is a
+ * regular file; a missing path is an "io" error. */
+int sf_checksum_path(const char *path, char out_hex[SF_SHA256_HEX_SIZE],
+                     sf_error *err);
+
+/* canic's ArtifactChecksum::verify: `algorithm` must be "sha256"
+ * ("unsupported-algorithm"), and `actual` must equal `expected` exactly,
+ * case included ("checksum-mismatch", message
+ * "checksum mismatch: expected {e}, actual {a}"). NULL hashes never match. */
+int sf_checksum_verify(const char *algorithm, const char *expected,
+                       const char *actual, sf_error *err);
+
+/* ---- the pieces of the directory algorithm, exported for tests ---- */
+
+/* Rust PathBuf order of two '/'-separated relative paths: components
+ * compared as raw bytes, a component that is a prefix of the other first.
+ * Equals byte order with '/' below every other byte. Returns <0, 0, >0. */
+int sf_path_cmp_components(const char *a, const char *b);
+
+/* Appends `len` bytes of `s` to `out` as Rust's String::from_utf8_lossy
+ * does: valid UTF-8 copied, every maximal invalid subpart (Unicode's
+ * "maximal subpart" practice) replaced by one U+FFFD (EF BF BD). */
+int sf_utf8_lossy(const char *s, size_t len, sf_buf *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,800 @@
+/* Artifact checksums (spec formats-and-backup 5.2, decisions 5.7). Expected
+ * hashes were computed independently with Python's hashlib. */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "snapfleet/checksum.h"
+
+#define EMPTY_SHA256 \
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+/* ---- fixtures: one mkdtemp directory per test ---- */
+
+typedef struct fixture {
+    char root[64];
+} fixture;
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+                    struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+
+    if (f == NULL)
+        return -1;
+    snprintf(f->root, sizeof f->root, "/tmp/sf-checksum-XXXXXX");
+    if (mkdtemp(f->root) == NULL) {
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+
+    nftw(f->root, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+static char *path_in(const fixture *f, const char *rel)
+{
+    static char buf[4][4096];
+    static int next;
+    char *p = buf[next++ % 4];
+
+    if (rel == NULL || rel[0] == '\0')
+        snprintf(p, sizeof buf[0], "%s", f->root);
+    else
+        snprintf(p, sizeof buf[0], "%s/%s", f->root, rel);
+    return p;
+}
+
+/* mkdir -p for every directory component of rel (not the last). */
+static void make_parents(const fixture *f, const char *rel)
+{
+    char tmp[4096];
+
+    snprintf(tmp, sizeof tmp, "%s", path_in(f, rel));
+    for (char *s = tmp + strlen(f->root) + 1; *s; s++) {
+        if (*s == '/') {
+            *s = '\0';
+            assert_true(mkdir(tmp, 0700) == 0 || errno == EEXIST);
+            *s = '/';
+        }
+    }
+}
+
+static void write_bytes(const fixture *f, const char *rel, const void *data,
+                        size_t len)
+{
+    FILE *fp;
+
+    make_parents(f, rel);
+    fp = fopen(path_in(f, rel), "wb");
+    assert_non_null(fp);
+    if (len > 0)
+        assert_int_equal(fwrite(data, 1, len, fp), len);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static void write_text(const fixture *f, const char *rel, const char *text)
+{
+    write_bytes(f, rel, text, strlen(text));
+}
+
+static void make_dir(const fixture *f, const char *rel)
+{
+    make_parents(f, rel);
+    assert_int_equal(mkdir(path_in(f, rel), 0700), 0);
+}
+
+static void assert_dir_hash(const char *path, const char *expected)
+{
+    char hex[SF_SHA256_HEX_SIZE];
+    sf_error err;
+
+    sf_error_clear(&err);
+    if (sf_checksum_dir(path, hex, &err) != SF_OK)
+        fail_msg("sf_checksum_dir(%s): %s: %s", path,
+                 err.kind ? err.kind : "?", err.message);
+    assert_string_equal(hex, expected);
+    /* The path form picks the directory algorithm too. */
+    assert_int_equal(sf_checksum_path(path, hex, &err), SF_OK);
+    assert_string_equal(hex, expected);
+}
+
+static void assert_fails(int rc, const sf_error *err, const char *kind,
+                         const char *must_mention)
+{
+    assert_int_equal(rc, SF_ERR);
+    assert_non_null(err->kind);
+    assert_string_equal(err->kind, kind);
+    if (must_mention != NULL && strstr(err->message, must_mention) == NULL)
+        fail_msg("message \"%s\" does not mention \"%s\"", err->message,
+                 must_mention);
+}
+
+/* ---- plain SHA-256 ---- */
+
+static void test_sha256_bytes_vectors(void **state)
+{
+    char hex[SF_SHA256_HEX_SIZE];
+
+    (void)state;
+    assert_int_equal(sf_sha256_bytes("", 0, hex), SF_OK);
+    assert_string_equal(hex, EMPTY_SHA256);
+    assert_int_equal(sf_sha256_bytes(NULL, 0, hex), SF_OK);
+    assert_string_equal(hex, EMPTY_SHA256);
+    assert_int_equal(sf_sha256_bytes("abc", 3, hex), SF_OK);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223"
+                             "b00361a396177a9cb410ff61f20015ad");
+    assert_int_equal(sf_sha256_bytes("app snapshot", 12, hex), SF_OK);
+    assert_string_equal(hex, "e2cac2614be96c3c77c67a808947928422533f173d2806"
+                             "ef749c42265c8ca08a");
+}
+
+static void test_sha256_incremental_matches_one_shot(void **state)
+{
+    char a[SF_SHA256_HEX_SIZE], b[SF_SHA256_HEX_SIZE];
+    sf_sha256 *h = sf_sha256_new();
+
+    (void)state;
+    assert_non_null(h);
+    assert_int_equal(sf_sha256_update(h, "app ", 4), SF_OK);
+    assert_int_equal(sf_sha256_update(h, "", 0), SF_OK);
+    assert_int_equal(sf_sha256_update(h, "snapshot", 8), SF_OK);
+    assert_int_equal(sf_sha256_final(h, a), SF_OK);
+    sf_sha256_free(h);
+    sf_sha256_free(NULL);
+    assert_int_equal(sf_sha256_bytes("app snapshot", 12, b), SF_OK);
+    assert_string_equal(a, b);
+}
+
+/* ---- file checksums ---- */
+
+static void test_file_vector(void **state)
+{
+    fixture *f = *state;
+    char hex[SF_SHA256_HEX_SIZE];
+    sf_error err;
+
+    write_text(f, "snapshot.bin", "app snapshot");
+    assert_int_equal(sf_checksum_file(path_in(f, "snapshot.bin"), hex, &err),
+                     SF_OK);
+    assert_string_equal(hex, "e2cac2614be96c3c77c67a808947928422533f173d2806"
+                             "ef749c42265c8ca08a");
+    assert_int_equal(sf_checksum_path(path_in(f, "snapshot.bin"), hex, &err),
+                     SF_OK);
+    assert_string_equal(hex, "e2cac2614be96c3c77c67a808947928422533f173d2806"
+                             "ef749c42265c8ca08a");
+}
+
+static void test_file_empty(void **state)
+{
+    fixture *f = *state;
+    char hex[SF_SHA256_HEX_SIZE];
+
+    write_bytes(f, "empty.bin", "", 0);
+    assert_int_equal(sf_checksum_file(path_in(f, "empty.bin"), hex, NULL),
+                     SF_OK);
+    assert_string_equal(hex, EMPTY_SHA256);
+}
+
+/* Larger than the read buffer and not a multiple of it: the streaming loop
+ * must carry the digest across reads. */
+static void test_file_larger_than_buffer(void **state)
+{
+    fixture *f = *state;
+    size_t len = 3 * SF_CHECKSUM_BUFFER + 7;
+    unsigned char *data = malloc(len);
+    char hex[SF_SHA256_HEX_SIZE], want[SF_SHA256_HEX_SIZE];
+
+    assert_non_null(data);
+    for (size_t i = 0; i < len; i++)
+        data[i] = (unsigned char)(i * 7 + 3);
+    write_bytes(f, "big.bin", data, len);
+    assert_int_equal(sf_sha256_bytes(data, len, want), SF_OK);
+    free(data);
+    assert_string_equal(want, "ae97a234a40c6485ec45d3a98121fa5ffe71520d9e30a5"
+                              "0f3e65dfbdc4e7fd9a");
+    assert_int_equal(sf_checksum_file(path_in(f, "big.bin"), hex, NULL),
+                     SF_OK);
+    assert_string_equal(hex, want);
+}
+
+static void test_file_missing_is_io(void **state)
+{
+    fixture *f = *state;
+    char hex[SF_SHA256_HEX_SIZE];
+    sf_error err;
+
+    assert_fails(sf_checksum_file(path_in(f, "nope.bin"), hex, &err), &err,
+                 "io", "nope.bin");
+    assert_non_null(strstr(err.message, strerror(ENOENT)));
+    assert_fails(sf_checksum_path(path_in(f, "nope"), hex, &err), &err, "io",
+                 "nope");
+    assert_fails(sf_checksum_dir(path_in(f, "nope"), hex, &err), &err, "io",
+                 "nope");
+    assert_fails(sf_checksum_file("", hex, &err), &err, "io", NULL);
+    /* A NULL error pointer is allowed. */
+    assert_int_equal(sf_checksum_file(path_in(f, "nope.bin"), hex, NULL),
+                     SF_ERR);
+}
+
+static void test_file_on_directory_is_io(void **state)
+{
+    fixture *f = *state;
+    char hex[SF_SHA256_HEX_SIZE];
+    sf_error err;
+
+    make_dir(f, "d");
+    assert_fails(sf_checksum_file(path_in(f, "d"), hex, &err), &err, "io",
+                 path_in(f, "d"));
+    assert_non_null(strstr(err.message, strerror(EISDIR)));
+}
+
+static void test_dir_on_file_is_io(void **state)
+{
+    fixture *f = *state;
+    char hex[SF_SHA256_HEX_SIZE];
+    sf_error err;
+
+    write_text(f, "x", "1");
+    assert_fails(sf_checksum_dir(path_in(f, "x"), hex, &err), &err, "io",
+                 path_in(f, "x"));
+    assert_non_null(strstr(err.message, strerror(ENOTDIR)));
+}
+
+/* Root reads everything, so this can only be checked as another user. */
+static void test_unreadable_file_is_io(void **state)
+{
+    fixture *f = *state;
+    char hex[SF_SHA256_HEX_SIZE];
+    sf_error err;
+
+    if (geteuid() == 0)
+        skip();
+    write_text(f, "art/secret.bin", "s");
+    assert_int_equal(chmod(path_in(f, "art/secret.bin"), 0), 0);
+    assert_fails(sf_checksum_dir(path_in(f, "art"), hex, &err), &err, "io",
+                 "art/secret.bin");
+    assert_int_equal(chmod(path_in(f, "art/secret.bin"), 0600), 0);
+}
+
+/* ---- directory checksums: the spec vectors ---- */
+
+static void test_dir_vector_nested(void **state)
+{
+    fixture *f = *state;
+
+    write_text(f, "art/a.txt", "a");
+    write_text(f, "art/nested/b.txt", "b");
+    assert_dir_hash(path_in(f, "art"), "e4d330f138b8f1b3044e84b5dcbe4fd1cb7e0"
+                                       "43d0c20810c083d791b6de01266");
+}
+
+static void test_dir_vector_single_file(void **state)
+{
+    fixture *f = *state;
+
+    write_text(f, "art/snapshot.bin", "app snapshot");
+    assert_dir_hash(path_in(f, "art"), "e25f06e07b6815cc3e23d409f84b71affebc0"
+                                       "5dbfb5f81f55634c6bea5976c87");
+}
+
+/* a/b sorts before a-b in Rust's component order though '-' < '/'. */
+static void test_dir_vector_component_order(void **state)
+{
+    fixture *f = *state;
+
+    write_text(f, "art/a/b", "1");
+    write_text(f, "art/a-b", "2");
+    assert_dir_hash(path_in(f, "art"), "6bae2064707687651ae1597772bb7e8988c8e"
+                                       "81f773c4f225125b0d8bca507da");
+}
+
+static void test_dir_component_order_many(void **state)
+{
+    fixture *f = *state;
+    static const char *const files[] = {"a/b/c", "a/b-c", "a b/c", "a-b",
+                                        "a.b/c", "a0", "ab"};
+    char rel[64];
+
+    /* Created in reverse so the readdir order is unlikely to be sorted. */
+    for (size_t i = sizeof files / sizeof files[0]; i-- > 0;) {
+        snprintf(rel, sizeof rel, "art/%s", files[i]);
+        write_text(f, rel, files[i]);
+    }
+    /* strcmp order would give a20f0f3159a3b9f1f73c7c40501a6a668e431600... */
+    assert_dir_hash(path_in(f, "art"), "23e44b6deb31b025f4b53ddbd47d66b6e0fb4"
+                                       "c00c7089caff20373d99ff5268a");
+}
+
+static void test_dir_empty(void **state)
+{
+    fixture *f = *state;
+
+    make_dir(f, "art");
+    assert_dir_hash(path_in(f, "art"), EMPTY_SHA256);
+}
+
+static void test_dir_empty_subdirs_contribute_nothing(void **state)
+{
+    fixture *f = *state;
+
+    make_dir(f, "art/x/y");
+    make_dir(f, "art/z");
+    assert_dir_hash(path_in(f, "art"), EMPTY_SHA256);
+    write_text(f, "art/snapshot.bin", "app snapshot");
+    assert_dir_hash(path_in(f, "art"), "e25f06e07b6815cc3e23d409f84b71affebc0"
+                                       "5dbfb5f81f55634c6bea5976c87");
+}
+
+static void test_dir_creation_order_independent(void **state)
+{
+    fixture *f = *state;
+    char one[SF_SHA256_HEX_SIZE], two[SF_SHA256_HEX_SIZE];
+    static const char *const names[] = {"m.bin", "a.bin", "z/q.bin",
+                                        "b/c/d.bin", "b.bin", "0.bin"};
+    const size_t n = sizeof names / sizeof names[0];
+    char rel[64];
+
+    for (size_t i = 0; i < n; i++) {
+        snprintf(rel, sizeof rel, "one/%s", names[i]);
+        write_text(f, rel, names[i]);
+        snprintf(rel, sizeof rel, "two/%s", names[n - 1 - i]);
+        write_text(f, rel, names[n - 1 - i]);
+    }
+    assert_int_equal(sf_checksum_dir(path_in(f, "one"), one, NULL), SF_OK);
+    assert_int_equal(sf_checksum_dir(path_in(f, "two"), two, NULL), SF_OK);
+    assert_string_equal(one, two);
+    assert_string_not_equal(one, EMPTY_SHA256);
+}
+
+static void test_dir_content_change_changes_hash(void **state)
+{
+    fixture *f = *state;
+    char before[SF_SHA256_HEX_SIZE], after[SF_SHA256_HEX_SIZE];
+
+    write_text(f, "art/a.txt", "a");
+    assert_int_equal(sf_checksum_dir(path_in(f, "art"), before, NULL), SF_OK);
+    write_text(f, "art/a.txt", "b");
+    assert_int_equal(sf_checksum_dir(path_in(f, "art"), after, NULL), SF_OK);
+    assert_string_not_equal(before, after);
+}
+
+static void test_dir_hidden_files_included(void **state)
+{
+    fixture *f = *state;
+
+    write_bytes(f, "art/.lock", "", 0);
+    write_text(f, "art/sub/.x", "q");
+    assert_dir_hash(path_in(f, "art"), "12cc62ba8c30997a45e33bc32f9d4e6d35d4e"
+                                       "fe3a3f0d01db6afd6c6bc7d590e");
+}
+
+static void test_dir_trailing_slash_same_hash(void **state)
+{
+    fixture *f = *state;
+    char slashed[4096];
+
+    write_text(f, "art/a.txt", "a");
+    write_text(f, "art/nested/b.txt", "b");
+    snprintf(slashed, sizeof slashed, "%s//", path_in(f, "art"));
+    assert_dir_hash(slashed, "e4d330f138b8f1b3044e84b5dcbe4fd1cb7e043d0c2081"
+                             "0c083d791b6de01266");
+}
+
+/* Names that are not UTF-8 are hashed as Rust's to_string_lossy renders
+ * them (one U+FFFD per maximal invalid subpart). */
+static void test_dir_invalid_utf8_name(void **state)
+{
+    fixture *f = *state;
+
+    write_text(f, "art/\xff", "x");
+    assert_dir_hash(path_in(f, "art"), "70758b85013539791a3a73d881f6f0aa93481"
+                                       "9d0c5022ad534a8c368aaab60fa");
+}
+
+static void test_dir_invalid_utf8_names_maximal_subparts(void **state)
+{
+    fixture *f = *state;
+
+    write_text(f, "art/a\xe2\x82", "x");
+    write_text(f, "art/\xe0\x80z", "y");
+    write_text(f, "art/ok\xc3\xa9", "z");
+    assert_dir_hash(path_in(f, "art"), "e09f5526cddf4879a7b735d8f6707ec5cd952"
+                                       "79f6b03e0c45c5aea9d61fab4dd");
+}
+
+static void nest(const fixture *f, unsigned levels)
+{
+    char rel[4096] = "art";
+    size_t len = 3;
+
+    for (unsigned i = 0; i < levels; i++) {
+        memcpy(rel + len, "/d", 3);
+        len += 2;
+    }
+    memcpy(rel + len, "/f", 3);
+    write_text(f, rel, "deep");
+}
+
+static void test_dir_depth_limit_allows_max(void **state)
+{
+    fixture *f = *state;
+    char hex[SF_SHA256_HEX_SIZE];
+    sf_error err;
+
+    nest(f, SF_CHECKSUM_MAX_DEPTH);
+    sf_error_clear(&err);
+    assert_int_equal(sf_checksum_dir(path_in(f, "art"), hex, &err), SF_OK);
+    assert_string_not_equal(hex, EMPTY_SHA256);
+}
+
+static void test_dir_depth_limit_refuses_deeper(void **state)
+{
+    fixture *f = *state;
+    char hex[SF_SHA256_HEX_SIZE];
+    sf_error err;
+
+    nest(f, SF_CHECKSUM_MAX_DEPTH + 1);
+    assert_fails(sf_checksum_dir(path_in(f, "art"), hex, &err), &err, "io",
+                 "nested deeper");
+}
+
+/* ---- what canic follows or skips and we refuse ---- */
+
+static void test_symlink_file_artifact_refused(void **state)
+{
+    fixture *f = *state;
+    char hex[SF_SHA256_HEX_SIZE];
+    sf_error err;
+
+    write_text(f, "real.bin", "app snapshot");
+    assert_int_equal(symlink(path_in(f, "real.bin"), path_in(f, "link.bin")),
+                     0);
+    assert_fails(sf_checksum_file(path_in(f, "link.bin"), hex, &err), &err,
+                 "symlink-refused", path_in(f, "link.bin"));
+    assert_fails(sf_checksum_path(path_in(f, "link.bin"), hex, &err), &err,
+                 "symlink-refused", path_in(f, "link.bin"));
+}
+
+static void test_symlink_dir_artifact_refused(void **state)
+{
+    fixture *f = *state;
+    char hex[SF_SHA256_HEX_SIZE];
+    sf_error err;
+
+    write_text(f, "real/a.txt", "a");
+    assert_int_equal(symlink("real", path_in(f, "link")), 0);
+    assert_fails(sf_checksum_dir(path_in(f, "link"), hex, &err), &err,
+                 "symlink-refused", path_in(f, "link"));
+    assert_fails(sf_checksum_path(path_in(f, "link"), hex, &err), &err,
+                 "symlink-refused", path_in(f, "link"));
+}
+
+/* "link/" would make the kernel follow the link despite O_NOFOLLOW. */
+static void test_symlink_dir_artifact_trailing_slash_refused(void **state)
+{
+    fixture *f = *state;
+    char hex[SF_SHA256_HEX_SIZE], slashed[4096];
+    sf_error err;
+
+    write_text(f, "real/a.txt", "a");
+    assert_int_equal(symlink("real", path_in(f, "link")), 0);
+    snprintf(slashed, sizeof slashed, "%s/", path_in(f, "link"));
+    assert_fails(sf_checksum_dir(slashed, hex, &err), &err,
+                 "symlink-refused", path_in(f, "link"));
+    assert_fails(sf_checksum_path(slashed, hex, &err), &err,
+                 "symlink-refused", path_in(f, "link"));
+}
+
+static void test_symlink_inside_dir_refused(void **state)
+{
+    fixture *f = *state;
+    char hex[SF_SHA256_HEX_SIZE];
+    sf_error err;
+
+    write_text(f, "outside.txt", "secret");
+    write_text(f, "art/a.txt", "a");
+    assert_int_equal(symlink(path_in(f, "outside.txt"),
+                             path_in(f, "art/leak.txt")),
+                     0);
+    assert_fails(sf_checksum_dir(path_in(f, "art"), hex, &err), &err,
+                 "symlink-refused", "art/leak.txt");
+}
+
+static void test_symlink_to_dir_nested_refused(void **state)
+{
+    fixture *f = *state;
+    char hex[SF_SHA256_HEX_SIZE];
+    sf_error err;
+
+    write_text(f, "elsewhere/x.txt", "x");
+    make_dir(f, "art/wasm_chunk_store");
+    assert_int_equal(symlink("../../elsewhere",
+                             path_in(f, "art/wasm_chunk_store/more")),
+                     0);
+    assert_fails(sf_checksum_dir(path_in(f, "art"), hex, &err), &err,
+                 "symlink-refused", "art/wasm_chunk_store/more");
+}
+
+/* canic skips a dangling link silently; we still refuse it. */
+static void test_broken_symlink_inside_dir_refused(void **state)
+{
+    fixture *f = *state;
+    char hex[SF_SHA256_HEX_SIZE];
+    sf_error err;
+
+    write_text(f, "art/a.txt", "a");
+    assert_int_equal(symlink("does-not-exist", path_in(f, "art/dangling")), 0);
+    assert_fails(sf_checksum_dir(path_in(f, "art"), hex, &err), &err,
+                 "symlink-refused", "art/dangling");
+}
+
+static void test_fifo_inside_dir_refused(void **state)
+{
+    fixture *f = *state;
+    char hex[SF_SHA256_HEX_SIZE];
+    sf_error err;
+
+    write_text(f, "art/a.txt", "a");
+    assert_int_equal(mkfifo(path_in(f, "art/pipe"), 0600), 0);
+    assert_fails(sf_checksum_dir(path_in(f, "art"), hex, &err), &err,
+                 "unsupported-file-type", "art/pipe");
+    assert_non_null(strstr(err.message, "fifo"));
+}
+
+/* Must fail at once rather than block opening the fifo. */
+static void test_fifo_as_artifact_refused(void **state)
+{
+    fixture *f = *state;
+    char hex[SF_SHA256_HEX_SIZE];
+    sf_error err;
+
+    assert_int_equal(mkfifo(path_in(f, "pipe"), 0600), 0);
+    assert_fails(sf_checksum_file(path_in(f, "pipe"), hex, &err), &err,
+                 "unsupported-file-type", "pipe");
+    assert_fails(sf_checksum_path(path_in(f, "pipe"), hex, &err), &err,
+                 "unsupported-file-type", "pipe");
+}
+
+static void test_socket_inside_dir_refused(void **state)
+{
+    fixture *f = *state;
+    char hex[SF_SHA256_HEX_SIZE];
+    struct sockaddr_un addr;
+    sf_error err;
+    int fd;
+
+    make_dir(f, "art");
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path_in(f, "art/s"));
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    close(fd);
+    assert_fails(sf_checksum_dir(path_in(f, "art"), hex, &err), &err,
+                 "unsupported-file-type", "art/s");
+    assert_non_null(strstr(err.message, "socket"));
+}
+
+static void test_device_as_artifact_refused(void **state)
+{
+    char hex[SF_SHA256_HEX_SIZE];
+    sf_error err;
+
+    (void)state;
+    assert_fails(sf_checksum_path("/dev/null", hex, &err), &err,
+                 "unsupported-file-type", "/dev/null");
+    assert_non_null(strstr(err.message, "character device"));
+}
+
+/* ---- verify ---- */
+
+static void test_verify_ok(void **state)
+{
+    sf_error err;
+
+    (void)state;
+    sf_error_clear(&err);
+    assert_int_equal(sf_checksum_verify("sha256", EMPTY_SHA256, EMPTY_SHA256,
+                                        &err),
+                     SF_OK);
+    assert_null(err.kind);
+}
+
+static void test_verify_unsupported_algorithm(void **state)
+{
+    sf_error err;
+
+    (void)state;
+    assert_fails(sf_checksum_verify("md5", EMPTY_SHA256, EMPTY_SHA256, &err),
+                 &err, "unsupported-algorithm", "md5");
+    /* Exact spelling only. */
+    assert_fails(sf_checksum_verify("SHA256", EMPTY_SHA256, EMPTY_SHA256,
+                                    &err),
+                 &err, "unsupported-algorithm", "SHA256");
+    assert_fails(sf_checksum_verify(NULL, EMPTY_SHA256, EMPTY_SHA256, &err),
+                 &err, "unsupported-algorithm", NULL);
+}
+
+static void test_verify_mismatch_message(void **state)
+{
+    sf_error err;
+    const char *other =
+        "e2cac2614be96c3c77c67a808947928422533f173d2806ef749c42265c8ca08a";
+
+    (void)state;
+    assert_fails(sf_checksum_verify("sha256", other, EMPTY_SHA256, &err),
+                 &err, "checksum-mismatch", NULL);
+    assert_string_equal(err.message,
+                        "checksum mismatch: expected e2cac2614be96c3c77c67a80"
+                        "8947928422533f173d2806ef749c42265c8ca08a, actual "
+                        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495"
+                        "991b7852b855");
+}
+
+/* Manifests may hold upper-case hex, but the comparison is exact. */
+static void test_verify_is_case_sensitive(void **state)
+{
+    sf_error err;
+
+    (void)state;
+    assert_fails(sf_checksum_verify("sha256",
+                                     "E3B0C44298FC1C149AFBF4C8996FB92427AE41"
+                                     "E4649B934CA495991B7852B855",
+                                     EMPTY_SHA256, &err),
+                 &err, "checksum-mismatch", NULL);
+    assert_fails(sf_checksum_verify("sha256", NULL, EMPTY_SHA256, &err), &err,
+                 "checksum-mismatch", NULL);
+}
+
+/* ---- the comparator and the lossy conversion ---- */
+
+static void test_path_cmp_component_order(void **state)
+{
+    static const char *const sorted[] = {"a/b",  "a/b/c", "a/b-c",
+                                         "a b/c", "a-b",  "a.b",
+                                         "a.b/c", "a0",   "ab"};
+    const size_t n = sizeof sorted / sizeof sorted[0];
+
+    (void)state;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < n; j++) {
+            int c = sf_path_cmp_components(sorted[i], sorted[j]);
+
+            if ((i < j && c >= 0) || (i > j && c <= 0) || (i == j && c != 0))
+                fail_msg("cmp(%s, %s) = %d", sorted[i], sorted[j], c);
+        }
+    }
+}
+
+static void test_path_cmp_edges(void **state)
+{
+    (void)state;
+    assert_int_equal(sf_path_cmp_components("", ""), 0);
+    assert_true(sf_path_cmp_components("", "a") < 0);
+    assert_true(sf_path_cmp_components("a", "") > 0);
+    /* A component that is a prefix of the other sorts first. */
+    assert_true(sf_path_cmp_components("ab/c", "abc") < 0);
+    assert_true(sf_path_cmp_components("a/z", "a\x01") < 0);
+    /* Bytes compare unsigned: 0xff above ASCII. */
+    assert_true(sf_path_cmp_components("a\xff", "az") > 0);
+    assert_true(sf_path_cmp_components("\xff/a", "\xff") > 0);
+    /* Where plain strcmp disagrees. */
+    assert_true(strcmp("a-b", "a/b") < 0);
+    assert_true(sf_path_cmp_components("a-b", "a/b") > 0);
+}
+
+static void assert_lossy(const char *in, size_t len, const char *want)
+{
+    sf_buf b;
+
+    sf_buf_init(&b);
+    assert_int_equal(sf_utf8_lossy(in, len, &b), SF_OK);
+    assert_int_equal(b.len, strlen(want));
+    assert_memory_equal(sf_buf_cstr(&b), want, b.len);
+    sf_buf_free(&b);
+}
+
+#define FFFD "\xef\xbf\xbd"
+
+/* Expected outputs from Python's bytes.decode("utf-8", "replace"), which
+ * follows the same maximal-subpart rule as Rust. */
+static void test_utf8_lossy_cases(void **state)
+{
+    (void)state;
+    assert_lossy("", 0, "");
+    assert_lossy("plain/ascii.bin", 15, "plain/ascii.bin");
+    assert_lossy("ok\xc3\xa9", 4, "ok\xc3\xa9");
+    assert_lossy("\xf0\x9f\x98\x80", 4, "\xf0\x9f\x98\x80");
+    assert_lossy("\xff", 1, FFFD);
+    assert_lossy("a\xe2\x82", 3, "a" FFFD);              /* truncated */
+    assert_lossy("\xe0\x80z", 3, FFFD FFFD "z");         /* overlong */
+    assert_lossy("\xed\xa0\x80", 3, FFFD FFFD FFFD);     /* surrogate */
+    assert_lossy("\xf4\x90\x80\x80", 4, FFFD FFFD FFFD FFFD); /* >10FFFF */
+    assert_lossy("\xf0\x9f\x98", 3, FFFD);               /* truncated 4 */
+    assert_lossy("\xc0\xaf", 2, FFFD FFFD);
+    assert_lossy("\xf8\x88\x80\x80\x80", 5, FFFD FFFD FFFD FFFD FFFD);
+    assert_lossy("\x80\x80", 2, FFFD FFFD);
+    assert_lossy("a\xf1\x80\x80" "b", 5, "a" FFFD "b");
+    assert_lossy("\xe2\x82\xac\xe2\x82", 5, "\xe2\x82\xac" FFFD);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sha256_bytes_vectors),
+        cmocka_unit_test(test_sha256_incremental_matches_one_shot),
+        T(test_file_vector),
+        T(test_file_empty),
+        T(test_file_larger_than_buffer),
+        T(test_file_missing_is_io),
+        T(test_file_on_directory_is_io),
+        T(test_dir_on_file_is_io),
+        T(test_unreadable_file_is_io),
+        T(test_dir_vector_nested),
+        T(test_dir_vector_single_file),
+        T(test_dir_vector_component_order),
+        T(test_dir_component_order_many),
+        T(test_dir_empty),
+        T(test_dir_empty_subdirs_contribute_nothing),
+        T(test_dir_creation_order_independent),
+        T(test_dir_content_change_changes_hash),
+        T(test_dir_hidden_files_included),
+        T(test_dir_trailing_slash_same_hash),
+        T(test_dir_invalid_utf8_name),
+        T(test_dir_invalid_utf8_names_maximal_subparts),
+        T(test_dir_depth_limit_allows_max),
+        T(test_dir_depth_limit_refuses_deeper),
+        T(test_symlink_file_artifact_refused),
+        T(test_symlink_dir_artifact_refused),
+        T(test_symlink_dir_artifact_trailing_slash_refused),
+        T(test_symlink_inside_dir_refused),
+        T(test_symlink_to_dir_nested_refused),
+        T(test_broken_symlink_inside_dir_refused),
+        T(test_fifo_inside_dir_refused),
+        T(test_fifo_as_artifact_refused),
+        T(test_socket_inside_dir_refused),
+        cmocka_unit_test(test_device_as_artifact_refused),
+        cmocka_unit_test(test_verify_ok),
+        cmocka_unit_test(test_verify_unsupported_algorithm),
+        cmocka_unit_test(test_verify_mismatch_message),
+        cmocka_unit_test(test_verify_is_case_sensitive),
+        cmocka_unit_test(test_path_cmp_component_order),
+        cmocka_unit_test(test_path_cmp_edges),
+        cmocka_unit_test(test_utf8_lossy_cases),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
