@@ -1,0 +1,480 @@
+/*
+ * The simulator behind the driver interface.
+ *
+ * submit() only schedules: an operation completes at now + latency (plus
+ * jitter, plus transfer time at the configured bandwidth), and nothing
+ * else happens then, except that a stop puts a running canister into
+ * `stopping` at once (as stop_canister does on the IC; it becomes stopped
+ * stop_ms later). wait() takes the operation in flight with the smallest
+ * (completion time, ticket), moves the virtual clock there and applies the
+ * effect at that moment, so a status that completes before a stop does
+ * sees `stopping`, and two downloads finish in the order of their sizes.
+ *
+ * With a state path, the whole state is saved after every effect: a
+ * process killed mid-run leaves the "IC" exactly as far as it got.
+ */
+#include "sim_internal.h"
+
+#include "snapfleet/text.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+typedef struct flight {
+    uint64_t ticket;
+    uint64_t due_ms;
+    bool began_stop; /* STOP: the canister was running or stopping at submit */
+    sf_op op;
+} flight;
+
+typedef struct sim_driver {
+    sf_driver base;
+    sf_sim *sim;
+    char *state_path;
+    flight *q;
+    size_t n, cap;
+    uint64_t next_ticket;
+} sim_driver;
+
+static sim_driver *impl(sf_driver *d)
+{
+    return d->impl;
+}
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+    return b > UINT64_MAX - a ? UINT64_MAX : a + b;
+}
+
+static sim_snapshot *find_snapshot(sim_canister *c, const char *id)
+{
+    size_t i;
+
+    for (i = 0; i < c->snapshot_count; i++)
+        if (strcasecmp(c->snapshots[i].id, id) == 0)
+            return &c->snapshots[i];
+    return NULL;
+}
+
+static int save(sim_driver *sd, sf_error *err)
+{
+    if (sd->state_path == NULL)
+        return SF_OK;
+    return sf_sim_save(sd->sim, sd->state_path, err);
+}
+
+/* ---- submit ---- */
+
+static uint64_t transfer_ms(const sf_sim *sim, uint64_t bytes)
+{
+    uint64_t bw = sim->config.bandwidth;
+
+    if (bw == 0)
+        return 0;
+    return bytes / bw + (bytes % bw != 0);
+}
+
+static int drv_submit(sf_driver *d, const sf_op *op, uint64_t *ticket,
+                      sf_error *err)
+{
+    sim_driver *sd = impl(d);
+    sf_sim *sim = sd->sim;
+    sim_canister *c = sf_sim_find(sim, op->canister_id);
+    uint64_t due = sim->config.latency_ms;
+    bool changed = false;
+    flight *f;
+
+    if ((unsigned)op->kind >= SF_OP_KIND_COUNT)
+        return sf_error_set(err, SF_EK_USAGE, "", "unknown operation kind %d",
+                            (int)op->kind);
+    if (sd->n == sd->cap) {
+        size_t cap = sd->cap ? sd->cap * 2 : 8;
+        flight *t = realloc(sd->q, cap * sizeof *t);
+        if (t == NULL)
+            return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+        sd->q = t;
+        sd->cap = cap;
+    }
+    if (sim->config.jitter_ms > 0)
+        due += sf_sim_rng_range(&sim->net_rng, 0, sim->config.jitter_ms);
+    if (op->kind == SF_OP_DOWNLOAD && c != NULL) {
+        sim_snapshot *s = find_snapshot(c, op->snapshot_id);
+        if (s != NULL)
+            due = add_sat(due, transfer_ms(sim, s->total_size));
+    } else if (op->kind == SF_OP_UPLOAD) {
+        due = add_sat(due, transfer_ms(sim, sf_sim_upload_bytes(op->path)));
+    }
+    due = add_sat(sim->now_ms, due);
+    f = &sd->q[sd->n];
+    f->began_stop = false;
+    if (op->kind == SF_OP_STOP && c != NULL) {
+        f->began_stop = c->status != SF_STATUS_STOPPED;
+        if (c->status == SF_STATUS_RUNNING) {
+            c->status = SF_STATUS_STOPPING;
+            c->stop_due_ms = add_sat(due, sim->config.stop_ms);
+            changed = true;
+        }
+        /* The call returns once the canister has stopped. */
+        if (c->status == SF_STATUS_STOPPING && c->stop_due_ms > due)
+            due = c->stop_due_ms;
+    }
+    sd->n++;
+    f->ticket = sd->next_ticket++;
+    f->due_ms = due;
+    f->op = *op;
+    *ticket = f->ticket;
+    if (changed && save(sd, err) != SF_OK)
+        return SF_ERR;
+    return SF_OK;
+}
+
+/* ---- effects ---- */
+
+static int not_found(sf_result *r, const sf_op *op)
+{
+    return sf_result_fail(r, SF_FAIL_PERMANENT, "canister-not-found",
+                          "Canister %s was not found.", op->canister_id);
+}
+
+static int snapshot_not_found(sf_result *r, const sf_op *op,
+                              const sim_canister *c)
+{
+    return sf_result_fail(r, SF_FAIL_PERMANENT, "snapshot-not-found",
+                          "Could not find the snapshot ID %s for canister "
+                          "%s.", op->snapshot_id, c->id);
+}
+
+/* icp checks the status before create and restore (icp-cli.md 3). */
+static bool refuse_unless_stopped(sf_result *r, const sim_canister *c)
+{
+    if (c->status == SF_STATUS_RUNNING) {
+        sf_result_fail(r, SF_FAIL_PERMANENT, "canister-running",
+                       "Canister %s is currently running. Please stop the "
+                       "canister first with `icp canister stop`.", c->id);
+        return true;
+    }
+    if (c->status == SF_STATUS_STOPPING) {
+        sf_result_fail(r, SF_FAIL_PERMANENT, "canister-stopping",
+                       "Canister %s is still stopping. Please wait for it to "
+                       "fully stop.", c->id);
+        return true;
+    }
+    return false;
+}
+
+static void fill_info(sf_snapshot_info *info, const sim_snapshot *s)
+{
+    memset(info, 0, sizeof *info);
+    memcpy(info->id, s->id, sizeof info->id);
+    info->has_taken_at = true;
+    info->taken_at_timestamp = s->taken_at_ns;
+    info->has_total_size = true;
+    info->total_size_bytes = s->total_size;
+}
+
+static int nomem(sf_error *err)
+{
+    return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+}
+
+static int do_status(sim_canister *c, sf_result *r, sf_error *err)
+{
+    size_t i;
+
+    r->status = c->status;
+    if (c->image.module_hash[0] != '\0' &&
+        (r->module_hash = strdup(c->image.module_hash)) == NULL)
+        return nomem(err);
+    if (c->controller_count == 0)
+        return SF_OK;
+    r->controllers = calloc(c->controller_count, sizeof *r->controllers);
+    if (r->controllers == NULL)
+        return nomem(err);
+    r->controller_count = c->controller_count;
+    for (i = 0; i < c->controller_count; i++)
+        if ((r->controllers[i] = strdup(c->controllers[i])) == NULL)
+            return nomem(err);
+    return SF_OK;
+}
+
+static int apply(sf_sim *sim, const sf_op *op, sf_result *r, char **cleanup,
+                 sf_error *err)
+{
+    sim_canister *c;
+    sim_snapshot *s;
+    size_t i;
+
+    *cleanup = NULL;
+    switch (op->kind) {
+    case SF_OP_DOWNLOAD:
+        return sf_sim_download(sim, op, r, err);
+    case SF_OP_UPLOAD:
+        return sf_sim_upload(sim, op, r, cleanup, err);
+    default:
+        break;
+    }
+    c = sf_sim_find(sim, op->canister_id);
+    if (c == NULL)
+        return not_found(r, op);
+    switch (op->kind) {
+    case SF_OP_REGISTRY:
+        if (c != &sim->canisters[0])
+            return sf_result_fail(r, SF_FAIL_PERMANENT, "method-not-found",
+                                  "Canister %s has no query method "
+                                  "'canic_subnet_registry'", c->id);
+        return sf_sim_registry(sim, &r->registry, err);
+    case SF_OP_STATUS:
+        return do_status(c, r, err);
+    case SF_OP_STOP:
+        /* Only reached stopped or cancelled: a stop still under way is
+         * requeued by wait(). A start that came in while this stop was
+         * under way cancels it, as on the IC. */
+        if (c->status != SF_STATUS_STOPPED)
+            return sf_result_fail(r, SF_FAIL_PERMANENT, "stop-cancelled",
+                                  "Canister %s has been restarted while "
+                                  "stopping.", c->id);
+        return SF_OK;
+    case SF_OP_START:
+        c->status = SF_STATUS_RUNNING;
+        c->stop_due_ms = 0;
+        return SF_OK;
+    case SF_OP_CREATE:
+        if (refuse_unless_stopped(r, c))
+            return SF_OK;
+        if (c->snapshot_count >= sim->config.snapshot_limit)
+            return sf_result_fail(r, SF_FAIL_PERMANENT, "snapshot-limit",
+                                  "Canister %s has reached the maximum "
+                                  "number of snapshots allowed: %" PRIu64 ".",
+                                  c->id, sim->config.snapshot_limit);
+        if (sf_sim_snapshot_add(sim, c, &c->image, false, &s, err) != SF_OK)
+            return SF_ERR;
+        fill_info(&r->snapshot, s);
+        return SF_OK;
+    case SF_OP_LIST:
+        if (c->snapshot_count == 0)
+            return SF_OK;
+        r->snapshots = calloc(c->snapshot_count, sizeof *r->snapshots);
+        if (r->snapshots == NULL)
+            return nomem(err);
+        r->snapshot_count = c->snapshot_count;
+        for (i = 0; i < c->snapshot_count; i++)
+            fill_info(&r->snapshots[i], &c->snapshots[i]);
+        return SF_OK;
+    case SF_OP_LOAD:
+        if (refuse_unless_stopped(r, c))
+            return SF_OK;
+        if ((s = find_snapshot(c, op->snapshot_id)) == NULL)
+            return snapshot_not_found(r, op, c);
+        /* The snapshot's memory and module; the canister stays stopped. */
+        c->image = s->image;
+        c->canister_version++;
+        return SF_OK;
+    case SF_OP_DELETE:
+        if ((s = find_snapshot(c, op->snapshot_id)) == NULL)
+            return snapshot_not_found(r, op, c);
+        i = (size_t)(s - c->snapshots);
+        memmove(&c->snapshots[i], &c->snapshots[i + 1],
+                (c->snapshot_count - i - 1) * sizeof *c->snapshots);
+        c->snapshot_count--;
+        return SF_OK;
+    default:
+        return sf_error_set(err, SF_EK_USAGE, "", "unknown operation kind %d",
+                            (int)op->kind);
+    }
+}
+
+/* A stop that finds its canister not stopped at completion time: one
+ * that found it stopped at submit and sees it running now (someone
+ * started it meanwhile) starts stopping it now; one still stopping (another
+ * stop's schedule) waits for it. Either way it goes back in flight and
+ * f->ticket becomes 0. */
+static int requeue_stop(sim_driver *sd, flight *f, sf_error *err)
+{
+    sf_sim *sim = sd->sim;
+    sim_canister *c = sf_sim_find(sim, f->op.canister_id);
+
+    if (c == NULL || c->status == SF_STATUS_STOPPED ||
+        (c->status == SF_STATUS_RUNNING && f->began_stop))
+        return SF_OK;
+    if (c->status == SF_STATUS_RUNNING) {
+        c->status = SF_STATUS_STOPPING;
+        c->stop_due_ms = add_sat(sim->now_ms, sim->config.stop_ms);
+        if (save(sd, err) != SF_OK)
+            return SF_ERR;
+    }
+    f->began_stop = true;
+    f->due_ms = c->stop_due_ms;
+    sd->q[sd->n++] = *f; /* the slot it came from is free */
+    f->ticket = 0;
+    return SF_OK;
+}
+
+static int drv_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
+                    sf_error *err)
+{
+    sim_driver *sd = impl(d);
+    sf_sim *sim = sd->sim;
+    size_t i, best = 0;
+    char *cleanup = NULL;
+    flight f;
+    int rc;
+
+    if (sd->n == 0)
+        return sf_error_set(err, SF_EK_USAGE, "", "wait with nothing in "
+                            "flight");
+    for (i = 1; i < sd->n; i++)
+        if (sd->q[i].due_ms < sd->q[best].due_ms ||
+            (sd->q[i].due_ms == sd->q[best].due_ms &&
+             sd->q[i].ticket < sd->q[best].ticket))
+            best = i;
+    f = sd->q[best];
+    sd->q[best] = sd->q[--sd->n];
+    if (f.due_ms > sim->now_ms)
+        sim->now_ms = f.due_ms;
+    sf_sim_settle(sim);
+    if (f.op.kind == SF_OP_STOP && requeue_stop(sd, &f, err) != SF_OK)
+        return SF_ERR;
+    if (f.ticket == 0) /* requeued: the stop is still under way */
+        return drv_wait(d, ticket, result, err);
+    sf_result_init(result, f.op.kind);
+    *ticket = f.ticket;
+    rc = apply(sim, &f.op, result, &cleanup, err);
+    if (rc == SF_OK)
+        rc = save(sd, err);
+    if (rc == SF_OK && cleanup != NULL)
+        unlink(cleanup);
+    free(cleanup);
+    return rc;
+}
+
+/* ---- render ---- */
+
+/* Shell-style quoting for display, only where needed. */
+static void put_arg(sf_buf *out, const char *s)
+{
+    const char *p;
+    bool plain = *s != '\0';
+
+    for (p = s; *p != '\0' && plain; p++)
+        plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                (*p >= '0' && *p <= '9') || strchr("-_./:=@%+,", *p) != NULL;
+    sf_buf_putc(out, ' ');
+    if (plain) {
+        sf_buf_puts(out, s);
+        return;
+    }
+    sf_buf_putc(out, '\'');
+    for (p = s; *p != '\0'; p++) {
+        if (*p == '\'')
+            sf_buf_puts(out, "'\\''");
+        else
+            sf_buf_putc(out, *p);
+    }
+    sf_buf_putc(out, '\'');
+}
+
+static int drv_render(sf_driver *d, const sf_op *op, sf_buf *out,
+                      sf_error *err)
+{
+    const char *id = op->canister_id;
+
+    (void)d;
+    sf_buf_puts(out, "icp canister");
+    switch (op->kind) {
+    case SF_OP_REGISTRY:
+        sf_buf_puts(out, " call");
+        put_arg(out, id);
+        sf_buf_puts(out, " canic_subnet_registry '()' --query --json");
+        break;
+    case SF_OP_STATUS:
+        sf_buf_puts(out, " status");
+        put_arg(out, id);
+        sf_buf_puts(out, " --json");
+        break;
+    case SF_OP_STOP:
+    case SF_OP_START:
+        put_arg(out, op->kind == SF_OP_STOP ? "stop" : "start");
+        put_arg(out, id);
+        break;
+    case SF_OP_CREATE:
+    case SF_OP_LIST:
+        sf_buf_puts(out, " snapshot");
+        put_arg(out, op->kind == SF_OP_CREATE ? "create" : "list");
+        put_arg(out, id);
+        sf_buf_puts(out, " --json");
+        break;
+    case SF_OP_DOWNLOAD:
+        sf_buf_puts(out, " snapshot download");
+        put_arg(out, id);
+        put_arg(out, op->snapshot_id);
+        sf_buf_puts(out, " --output");
+        put_arg(out, op->path);
+        if (op->resume)
+            sf_buf_puts(out, " --resume");
+        break;
+    case SF_OP_UPLOAD:
+        sf_buf_puts(out, " snapshot upload");
+        put_arg(out, id);
+        sf_buf_puts(out, " --input");
+        put_arg(out, op->path);
+        if (op->resume)
+            sf_buf_puts(out, " --resume");
+        sf_buf_puts(out, " --json");
+        break;
+    case SF_OP_LOAD:
+    case SF_OP_DELETE:
+        sf_buf_puts(out, " snapshot");
+        put_arg(out, op->kind == SF_OP_LOAD ? "restore" : "delete");
+        put_arg(out, id);
+        put_arg(out, op->snapshot_id);
+        break;
+    default:
+        return sf_error_set(err, SF_EK_USAGE, "", "unknown operation kind %d",
+                            (int)op->kind);
+    }
+    if (out->oom)
+        return nomem(err);
+    return SF_OK;
+}
+
+static size_t drv_in_flight(sf_driver *d)
+{
+    return impl(d)->n;
+}
+
+static void drv_destroy(sf_driver *d)
+{
+    sim_driver *sd = impl(d);
+
+    free(sd->q);
+    free(sd->state_path);
+    free(sd);
+}
+
+static const sf_driver_ops sim_ops = {
+    "sim", drv_submit, drv_wait, drv_render, drv_in_flight, drv_destroy,
+};
+
+int sf_sim_driver_new(sf_sim *sim, const char *state_path, sf_driver **out,
+                      sf_error *err)
+{
+    sim_driver *sd = calloc(1, sizeof *sd);
+
+    *out = NULL;
+    if (sd == NULL)
+        return nomem(err);
+    if (state_path != NULL && (sd->state_path = strdup(state_path)) == NULL) {
+        free(sd);
+        return nomem(err);
+    }
+    sd->sim = sim;
+    sd->next_ticket = 1;
+    sd->base.ops = &sim_ops;
+    sd->base.impl = sd;
+    *out = &sd->base;
+    return SF_OK;
+}
