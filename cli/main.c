@@ -29,6 +29,8 @@ static const cli_command commands[] = {
     {"sim", "show", cmd_sim_show, "show a simulated fleet's canisters"},
     {"sim", "registry", cmd_sim_registry, "print a simulated root's registry JSON"},
     {"sim", "mutate", cmd_sim_mutate, "change a simulated canister's memory"},
+    {"sim", "run", cmd_sim_run,
+     "deterministic simulation testing over a range of seeds"},
     {NULL, NULL, NULL, NULL},
 };
 

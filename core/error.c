@@ -53,3 +53,22 @@ int sf_error_set_errno(sf_error *err, int errnum, const char *field,
              strerror(errnum));
     return SF_ERR;
 }
+
+int sf_error_prefix(sf_error *err, const char *fmt, ...)
+{
+    char msg[SF_ERROR_MESSAGE_MAX];
+    va_list ap;
+    size_t used;
+
+    if (err == NULL)
+        return SF_ERR;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    used = strlen(msg);
+    if (used + 1 < sizeof msg)
+        memcpy(msg + used, err->message, sizeof msg - used - 1);
+    msg[sizeof msg - 1] = '\0';
+    memcpy(err->message, msg, sizeof msg);
+    return SF_ERR;
+}

@@ -139,8 +139,8 @@ static int fsync_dir(const char *dir)
     return rc;
 }
 
-int sf_fs_write_atomic(const char *path, const void *data, size_t len,
-                       sf_error *err)
+static int write_atomic(const char *path, const void *data, size_t len,
+                        int tracked, sf_error *err)
 {
     char *dircopy = strdup(path), *dir, *tmp = NULL;
     size_t plen = strlen(path);
@@ -179,7 +179,7 @@ int sf_fs_write_atomic(const char *path, const void *data, size_t len,
         goto done;
     }
     rc = SF_OK;
-    if (write_hook != NULL)
+    if (tracked && write_hook != NULL)
         write_hook(path, write_hook_ctx);
     goto done;
 unlink_tmp:
@@ -193,4 +193,16 @@ done:
     free(tmp);
     free(dircopy);
     return rc;
+}
+
+int sf_fs_write_atomic(const char *path, const void *data, size_t len,
+                       sf_error *err)
+{
+    return write_atomic(path, data, len, 1, err);
+}
+
+int sf_fs_write_atomic_untracked(const char *path, const void *data,
+                                 size_t len, sf_error *err)
+{
+    return write_atomic(path, data, len, 0, err);
 }

@@ -3,6 +3,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <stdio.h>
 
 /* Decodes one UTF-8 scalar; returns its length, 0 for an invalid byte. */
 static size_t decode_utf8(const unsigned char *p, uint32_t *cp)
@@ -49,7 +51,7 @@ bool sf_str_is_blank(const char *s)
     if (s == NULL)
         return true;
     while (*p != '\0') {
-        uint32_t cp;
+        uint32_t cp = 0;
         size_t n = decode_utf8(p, &cp);
 
         if (n == 0 || !is_rust_whitespace(cp))
@@ -82,7 +84,7 @@ char *sf_safe_path_segment(const char *s)
     if (out == NULL)
         return NULL;
     while (*p != '\0') {
-        uint32_t cp;
+        uint32_t cp = 0;
         size_t n = decode_utf8(p, &cp);
 
         if (n == 0)
@@ -146,4 +148,41 @@ bool sf_parse_unix_marker(const char *s, unsigned long long *out)
     }
     *out = acc;
     return true;
+}
+
+char *sf_file_safe_component(const char *s)
+{
+    size_t n = strlen(s), i, start, end;
+    char *out = malloc(n + 8);
+
+    if (out == NULL)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[i] = (char)(((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+                         c == '_') ? c : '-');
+    }
+    for (start = 0; start < n && out[start] == '-'; start++)
+        ;
+    for (end = n; end > start && out[end - 1] == '-'; end--)
+        ;
+    memmove(out, out + start, end - start);
+    out[end - start] = '\0';
+    if (out[0] == '\0')
+        strcpy(out, "unknown");
+    return out;
+}
+
+void sf_utc_stamp(unsigned long long seconds, char out[16])
+{
+    time_t t = (time_t)seconds;
+    struct tm tm;
+    char buf[64];
+
+    gmtime_r(&t, &tm);
+    snprintf(buf, sizeof buf, "%04d%02d%02d-%02d%02d%02d", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    memcpy(out, buf, 15);
+    out[15] = '\0';
 }

@@ -36,6 +36,7 @@ typedef struct fault_driver {
     void *ctx;
     bool topology_done;
     uint64_t next_ticket;
+    uint64_t corruptions; /* corruptions made so far */
     forwarded *fwd;
     size_t nfwd, capfwd;
     injected *queue; /* FIFO, oldest first */
@@ -223,7 +224,10 @@ static int walk(const char *root, const char *rel, int depth, largest *best,
     return rc;
 }
 
-static int corrupt_download(const char *root, sf_error *err)
+/* The k-th corruption by this driver flips the byte at (size/2 + k) mod
+ * size: transit corruption differs from one read to the next, which is
+ * what lets a second read of the same snapshot notice it. */
+static int corrupt_download(const char *root, uint64_t k, sf_error *err)
 {
     largest best = {NULL, 0};
     char path[PATH_BUF];
@@ -249,7 +253,7 @@ static int corrupt_download(const char *root, sf_error *err)
     if (fd < 0)
         return sf_error_set_errno(err, errno, "", "cannot open %s", path);
     if (best.size > 0) {
-        off_t at = best.size / 2;
+        off_t at = (off_t)(((uint64_t)best.size / 2 + k) % (uint64_t)best.size);
 
         if (pread(fd, &byte, 1, at) != 1) {
             rc = sf_error_set_errno(err, errno, "", "cannot read %s", path);
@@ -289,7 +293,7 @@ static void apply(fault_driver *f, const forwarded *w, sf_result *result)
         sf_error e;
 
         sf_error_clear(&e);
-        if (corrupt_download(w->op.path, &e) != SF_OK) {
+        if (corrupt_download(w->op.path, f->corruptions++, &e) != SF_OK) {
             /* Loud on purpose: a test that meant to corrupt must not pass
              * because the corruption silently did not happen. */
             sf_result_free(result);

@@ -343,6 +343,31 @@ static void test_fault_corrupt_flips_largest_file(void **state)
     rm_tree(dir);
 }
 
+/* Two reads of one snapshot must not be corrupted alike, or a second
+ * read could never notice. */
+static void test_fault_corrupt_moves_between_calls(void **state)
+{
+    char a[] = "/tmp/sf-wrap-XXXXXX", b[] = "/tmp/sf-wrap-XXXXXX";
+    sf_driver *m = sf_mock_new(), *d;
+    sf_fault_plan *p = plan_of("download=corrupt");
+
+    (void)state;
+    assert_non_null(mkdtemp(a));
+    assert_non_null(mkdtemp(b));
+    put_file(a, "wasm_memory.bin", 100, 'x');
+    put_file(b, "wasm_memory.bin", 100, 'x');
+    d = fault_over(m, p);
+    assert_int_equal(run_download(d, a), SF_FAIL_NONE);
+    assert_int_equal(run_download(d, b), SF_FAIL_NONE);
+    assert_int_equal(changed_byte(a, "wasm_memory.bin", 100, 'x'), 50);
+    assert_int_equal(changed_byte(b, "wasm_memory.bin", 100, 'x'), 51);
+    sf_driver_destroy(d);
+    sf_driver_destroy(m);
+    sf_fault_plan_free(p);
+    rm_tree(a);
+    rm_tree(b);
+}
+
 static void test_fault_corrupt_prefers_size_over_name(void **state)
 {
     char dir[] = "/tmp/sf-wrap-XXXXXX";
@@ -1298,6 +1323,7 @@ int main(void)
         cmocka_unit_test(test_fault_lost_response_every_op),
         cmocka_unit_test(test_fault_lost_response_hides_inner_failure),
         cmocka_unit_test(test_fault_corrupt_flips_largest_file),
+        cmocka_unit_test(test_fault_corrupt_moves_between_calls),
         cmocka_unit_test(test_fault_corrupt_prefers_size_over_name),
         cmocka_unit_test(test_fault_corrupt_never_follows_symlinks),
         cmocka_unit_test(test_fault_corrupt_empty_file_grows),

@@ -54,6 +54,11 @@ int sf_error_set_errno(sf_error *err, int errnum, const char *field,
                        const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Prepends printf-style text to err->message (context such as the file a
+ * document came from). Safe with a NULL err; returns SF_ERR. */
+int sf_error_prefix(sf_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 #ifdef __cplusplus
 }
 #endif

@@ -22,6 +22,12 @@ int sf_fs_read_file(const char *path, size_t max, char **out, size_t *len,
 int sf_fs_write_atomic(const char *path, const void *data, size_t len,
                        sf_error *err);
 
+/* The same write without calling the write hook: for files that stand for
+ * the outside world (the simulator's fleet state), not for our own durable
+ * state, so crash injection counts only the writes a backup makes. */
+int sf_fs_write_atomic_untracked(const char *path, const void *data,
+                                 size_t len, sf_error *err);
+
 /* mkdir -p with mode 0700 for the directories it creates. */
 int sf_fs_mkdir_p(const char *path, sf_error *err);
 

@@ -34,6 +34,14 @@ int sf_str_cmp_bytes(const char *a, const char *b);
  * u64::from_str. */
 bool sf_parse_unix_marker(const char *s, unsigned long long *out);
 
+/* canic's file_safe_component: ASCII letters, digits, '.', '-', '_' kept,
+ * anything else '-', leading/trailing '-' trimmed, "" becomes "unknown".
+ * malloc'd. */
+char *sf_file_safe_component(const char *s);
+
+/* "YYYYMMDD-HHMMSS" of a Unix time, in UTC. */
+void sf_utc_stamp(unsigned long long seconds, char out[16]);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,859 @@
+/*
+ * `backup`: canic's planned backup (spec sections 1-3). The plan fixes the
+ * targets and the phase order; the execution journal records each
+ * operation's state before and after its effect; the runner executes the
+ * next ready operation until the journal is complete.
+ *
+ * Fixed here against canic 0.35.10: a rerun into the same directory
+ * resumes; the lock is a kernel flock; every operation reconciles by
+ * observation (a pending operation left by a crash is re-checked, not
+ * replayed blindly); finalize is repeatable; a failure starts again the
+ * canisters this run stopped (containment); a disconnected selection gets a
+ * manifest unit that validates.
+ */
+#include "snapfleet/backup.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "manifest_build.h"
+#include "snapfleet/checksum.h"
+#include "snapfleet/execjournal.h"
+#include "snapfleet/journal.h"
+#include "snapfleet/layout.h"
+#include "snapfleet/manifest.h"
+#include "snapfleet/plan.h"
+#include "snapfleet/text.h"
+#include "snapfleet/topology.h"
+
+typedef struct runner {
+    const sf_backup_config *cfg;
+    sf_backup_result *result;
+    sf_engine e;
+    sf_plan plan;
+    sf_exec_journal j;
+    char *plan_path, *journal_path, *dj_path;
+    int have_plan, have_journal;
+} runner;
+
+void sf_backup_result_free(sf_backup_result *r)
+{
+    free(r->plan_id);
+    free(r->run_id);
+    sf_buf_free(&r->planned_commands);
+    memset(r, 0, sizeof *r);
+}
+
+static void marker(const runner *r, char out[32])
+{
+    sf_clock_marker(r->e.clock, out);
+}
+
+static bool exists(const char *p)
+{
+    struct stat st;
+    return lstat(p, &st) == 0;
+}
+
+/* The hash `backup create` takes: every registry entry, root included,
+ * role or "" (spec 5.1). */
+static int registry_hash(const sf_registry *reg, char out[65], sf_error *err)
+{
+    sf_topology_record *recs = calloc(reg->count ? reg->count : 1, sizeof *recs);
+    size_t i;
+    int rc;
+
+    if (recs == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    for (i = 0; i < reg->count; i++) {
+        recs[i].pid = reg->entries[i].pid;
+        recs[i].parent_pid = reg->entries[i].parent_pid;
+        recs[i].role = reg->entries[i].role;
+        recs[i].module_hash = reg->entries[i].module_hash;
+    }
+    rc = sf_topology_hash(recs, reg->count, out, err);
+    free(recs);
+    return rc;
+}
+
+static int read_registry(runner *r, sf_registry *reg, sf_error *err)
+{
+    sf_op op;
+    sf_result res;
+    sf_fail_class fail;
+    int rc;
+
+    memset(reg, 0, sizeof *reg);
+    if (sf_op_init(&op, SF_OP_REGISTRY, r->cfg->root, NULL, NULL, err) != SF_OK)
+        return SF_ERR;
+    rc = sf_engine_call(&r->e, &op, &res, &fail, err);
+    if (rc == SF_OK) {
+        *reg = res.registry;
+        memset(&res.registry, 0, sizeof res.registry);
+    }
+    sf_result_free(&res);
+    return rc;
+}
+
+static int create_plan(runner *r, sf_error *err)
+{
+    const sf_backup_config *cfg = r->cfg;
+    sf_registry reg;
+    sf_plan_input in;
+    char hash[65], stamp[16], *safe = NULL, *plan_id = NULL, *run_id = NULL;
+    char *selected = NULL;
+    int rc = SF_ERR;
+
+    if (read_registry(r, &reg, err) != SF_OK)
+        return SF_ERR;
+    if (registry_hash(&reg, hash, err) != SF_OK)
+        goto done;
+    safe = sf_file_safe_component(cfg->fleet);
+    sf_utc_stamp(sf_clock_now_ms(r->e.clock) / 1000u, stamp);
+    plan_id = malloc(strlen(safe ? safe : "") + 32);
+    run_id = malloc(strlen(safe ? safe : "") + 32);
+    if (safe == NULL || plan_id == NULL || run_id == NULL) {
+        sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+        goto done;
+    }
+    sprintf(plan_id, "plan-%s-%s", safe, stamp);
+    sprintf(run_id, "run-%s-%s", safe, stamp);
+    memset(&in, 0, sizeof in);
+    in.plan_id = plan_id;
+    in.run_id = run_id;
+    in.fleet = cfg->fleet;
+    in.network = cfg->network;
+    in.root_canister_id = cfg->root;
+    if (cfg->include_root) {
+        in.scope = SF_SCOPE_MAINTENANCE_ROOT;
+        in.selected_canister_id = cfg->root;
+        in.include_descendants = true;
+    } else if (cfg->subtree != NULL) {
+        if (sf_resolve_backup_selector(&reg, cfg->subtree, &selected, err) != SF_OK)
+            goto done;
+        in.scope = SF_SCOPE_SUBTREE;
+        in.selected_canister_id = selected;
+        in.include_descendants = true;
+    } else {
+        in.scope = SF_SCOPE_NON_ROOT_FLEET;
+    }
+    in.topology_hash_before_quiesce = hash;
+    in.registry = &reg;
+    /* canic records declared authority for dry runs and proven operator
+     * control for executions (its preflight then proves it per target). */
+    if (cfg->dry_run) {
+        in.control_authority.kind = SF_CONTROL_ROOT_CONTROLLER;
+        in.control_authority.evidence = SF_EVIDENCE_DECLARED;
+        in.snapshot_read_authority.source = SF_READ_ROOT_CONFIGURED_READ;
+        in.snapshot_read_authority.evidence = SF_EVIDENCE_DECLARED;
+        in.quiescence_policy = SF_QUIESCENCE_ROOT_COORDINATED;
+    } else {
+        in.control_authority.kind = SF_CONTROL_OPERATOR_CONTROLLER;
+        in.control_authority.evidence = SF_EVIDENCE_PROVEN;
+        in.snapshot_read_authority.source = SF_READ_OPERATOR_CONTROLLER;
+        in.snapshot_read_authority.evidence = SF_EVIDENCE_PROVEN;
+        in.quiescence_policy = SF_QUIESCENCE_CRASH_CONSISTENT;
+    }
+    in.identity_mode = SF_IDENTITY_RELOCATABLE;
+    in.schedule = cfg->schedule == SF_BACKUP_PER_CANISTER
+                      ? SF_SCHEDULE_PER_CANISTER : SF_SCHEDULE_FLEET;
+    in.include_starts = !cfg->leave_stopped;
+    if (sf_plan_build(&in, &r->plan, err) != SF_OK)
+        goto done;
+    r->have_plan = 1;
+    if (sf_exec_journal_from_plan(&r->plan, &r->j, err) != SF_OK)
+        goto done;
+    r->have_journal = 1;
+    if (sf_plan_write_file(r->plan_path, &r->plan, err) != SF_OK ||
+        sf_exec_journal_write_file(r->journal_path, &r->j, err) != SF_OK)
+        goto done;
+    rc = SF_OK;
+done:
+    sf_registry_free(&reg);
+    free(safe);
+    free(plan_id);
+    free(run_id);
+    free(selected);
+    return rc;
+}
+
+static int open_plan(runner *r, sf_error *err)
+{
+    sf_exec_integrity_report rep;
+    int rc;
+
+    if (sf_plan_read_file(r->plan_path, &r->plan, err) != SF_OK)
+        return sf_error_prefix(err, "%s: ", r->plan_path);
+    r->have_plan = 1;
+    if (strcmp(r->plan.root_canister_id, r->cfg->root) != 0 ||
+        strcmp(r->plan.network, r->cfg->network) != 0)
+        return sf_error_set(err, "plan-mismatch", "root_canister_id", "%s holds "
+                            "a backup of root %s on %s, not of %s on %s",
+                            r->cfg->out, r->plan.root_canister_id,
+                            r->plan.network, r->cfg->root, r->cfg->network);
+    if (!exists(r->journal_path)) {
+        /* the plan landed and the journal did not (a crash between the
+         * two writes): the journal is derived from the plan, as canic's
+         * runner does */
+        if (sf_exec_journal_from_plan(&r->plan, &r->j, err) != SF_OK)
+            return SF_ERR;
+        r->have_journal = 1;
+        if (sf_exec_journal_write_file(r->journal_path, &r->j, err) != SF_OK)
+            return SF_ERR;
+    } else {
+        if (sf_exec_journal_read_file(r->journal_path, &r->j, err) != SF_OK)
+            return sf_error_prefix(err, "%s: ", r->journal_path);
+        r->have_journal = 1;
+    }
+    rc = sf_verify_execution_integrity(&r->plan, &r->j, &rep, err);
+    sf_exec_integrity_report_free(&rep);
+    r->result->resumed = true;
+    return rc;
+}
+
+/* Fail closed before the first stop if the tree moved since planning. */
+static int check_topology(runner *r, sf_error *err)
+{
+    sf_registry reg;
+    char hash[65];
+    int rc;
+
+    if (read_registry(r, &reg, err) != SF_OK)
+        return SF_ERR;
+    rc = registry_hash(&reg, hash, err);
+    sf_registry_free(&reg);
+    if (rc != SF_OK)
+        return SF_ERR;
+    if (strcmp(hash, r->plan.topology_hash_before_quiesce) != 0)
+        return sf_error_set(err, "topology-preflight-hash-mismatch",
+                            "topology_hash_before_quiesce", "topology preflight "
+                            "hash drifted: plan=%s, now=%s; nothing was stopped",
+                            r->plan.topology_hash_before_quiesce, hash);
+    return SF_OK;
+}
+
+/* canic's CLI preflight: every target must show a controller list in its
+ * status; then control and snapshot-read authority are proven by the
+ * operator's own management access. */
+static int preflight(runner *r, sf_error *err)
+{
+    char now[32], preflight_id[600];
+    size_t i;
+    sf_control_authority control = {SF_CONTROL_OPERATOR_CONTROLLER, NULL, NULL,
+                                     SF_EVIDENCE_PROVEN};
+    sf_read_authority read = {SF_READ_OPERATOR_CONTROLLER, SF_EVIDENCE_PROVEN};
+
+    for (i = 0; i < r->plan.target_count; i++) {
+        const char *id = r->plan.targets[i].canister_id;
+        sf_op op;
+        sf_result res;
+        sf_fail_class fail;
+        int rc;
+
+        if (sf_op_init(&op, SF_OP_STATUS, id, NULL, NULL, err) != SF_OK)
+            return SF_ERR;
+        rc = sf_engine_call(&r->e, &op, &res, &fail, err);
+        if (rc == SF_OK && res.controller_count == 0)
+            rc = sf_error_set(err, "unproven-control-authority", "", "canister "
+                              "%s reports no controllers; cannot prove control",
+                              id);
+        sf_result_free(&res);
+        if (rc != SF_OK)
+            return sf_error_prefix(err, "backup preflight failed: ");
+        if (sf_plan_set_target_authorities(&r->plan, i, &control, &read, err) != SF_OK)
+            return SF_ERR;
+    }
+    if (sf_plan_validate_for_execution(&r->plan, err) != SF_OK)
+        return SF_ERR;
+    if (sf_plan_write_file(r->plan_path, &r->plan, err) != SF_OK)
+        return SF_ERR;
+    marker(r, now);
+    snprintf(preflight_id, sizeof preflight_id, "preflight-%s", r->plan.run_id);
+    if (sf_exec_journal_accept_preflight_receipts_at(&r->j, r->plan.plan_id,
+                                                     preflight_id, now, err) != SF_OK)
+        return SF_ERR;
+    return sf_exec_journal_write_file(r->journal_path, &r->j, err);
+}
+
+static int write_journal(runner *r, sf_error *err)
+{
+    return sf_exec_journal_write_file(r->journal_path, &r->j, err);
+}
+
+static int load_dj(runner *r, sf_download_journal *dj, bool must_exist,
+                   sf_error *err)
+{
+    sf_download_journal_init(dj);
+    if (!exists(r->dj_path)) {
+        if (must_exist)
+            return sf_error_set(err, "missing-artifact-entry", "", "%s does not "
+                                "exist yet", r->dj_path);
+        dj->backup_id = strdup(r->plan.run_id);
+        dj->discovery_topology_hash = strdup(r->plan.topology_hash_before_quiesce);
+        dj->pre_snapshot_topology_hash = strdup(r->plan.topology_hash_before_quiesce);
+        if (!dj->backup_id || !dj->discovery_topology_hash ||
+            !dj->pre_snapshot_topology_hash)
+            return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+        return SF_OK;
+    }
+    if (sf_download_journal_read_file(r->dj_path, dj, err) != SF_OK)
+        return sf_error_prefix(err, "%s: ", r->dj_path);
+    return SF_OK;
+}
+
+static char *seg_path(runner *r, const char *id, const char *suffix)
+{
+    char *seg = sf_safe_path_segment(id), *name, *p;
+
+    if (seg == NULL)
+        return NULL;
+    name = malloc(strlen(seg) + strlen(suffix) + 1);
+    if (name == NULL) {
+        free(seg);
+        return NULL;
+    }
+    sprintf(name, "%s%s", seg, suffix);
+    p = sf_path_join(r->cfg->out, name);
+    free(seg);
+    free(name);
+    return p;
+}
+
+static int op_create(runner *r, const char *id, sf_exec_receipt *rec,
+                     sf_error *err)
+{
+    sf_snapshot_info snap;
+    sf_download_journal dj;
+    sf_journal_artifact *a;
+    char now[32];
+    int rc = SF_ERR;
+
+    /* A canister restarted by containment after an earlier failure must be
+     * stopped again before its snapshot. */
+    if (sf_engine_stop(&r->e, id, err) != SF_OK ||
+        sf_engine_create(&r->e, id, &snap, err) != SF_OK)
+        return SF_ERR;
+    free(rec->snapshot_id);
+    rec->snapshot_id = strdup(snap.id);
+    rec->has_snapshot_taken_at_timestamp = snap.has_taken_at;
+    rec->snapshot_taken_at_timestamp = snap.taken_at_timestamp;
+    rec->has_snapshot_total_size_bytes = snap.has_total_size;
+    rec->snapshot_total_size_bytes = snap.total_size_bytes;
+    if (rec->snapshot_id == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    if (load_dj(r, &dj, false, err) != SF_OK)
+        goto done;
+    a = sf_download_journal_find(&dj, id, snap.id);
+    if (a == NULL) {
+        sf_journal_artifact fresh;
+        char *seg = sf_safe_path_segment(id);
+
+        marker(r, now);
+        memset(&fresh, 0, sizeof fresh);
+        fresh.canister_id = (char *)id;
+        fresh.snapshot_id = snap.id;
+        fresh.state = SF_ARTIFACT_CREATED;
+        fresh.artifact_path = seg;
+        fresh.checksum_algorithm = (char *)"sha256";
+        fresh.updated_at = now;
+        rc = seg == NULL ? sf_error_set(err, SF_EK_NOMEM, "", "out of memory")
+                         : sf_download_journal_append(&dj, &fresh, err);
+        free(seg);
+        if (rc != SF_OK)
+            goto done;
+        dj.operation_metrics.target_count = dj.artifact_count;
+    }
+    rc = sf_download_journal_write_file(r->dj_path, &dj, err);
+done:
+    sf_download_journal_free(&dj);
+    return rc;
+}
+
+static const char *latest_snapshot(const runner *r, const char *id)
+{
+    size_t i = r->j.receipt_count;
+
+    while (i-- > 0) {
+        const sf_exec_receipt *rc = &r->j.operation_receipts[i];
+        if (rc->kind == SF_PHASE_CREATE_SNAPSHOT && rc->snapshot_id != NULL &&
+            rc->target_canister_id != NULL && strcmp(rc->target_canister_id, id) == 0)
+            return rc->snapshot_id;
+    }
+    return NULL;
+}
+
+static int op_download(runner *r, const sf_exec_operation *op,
+                       sf_exec_receipt *rec, sf_error *err)
+{
+    const char *id = op->target_canister_id;
+    const char *snap = latest_snapshot(r, id);
+    sf_download_journal dj;
+    sf_journal_artifact *a;
+    char now[32], *temp = NULL, *meta = NULL;
+    int rc = SF_ERR;
+
+    if (snap == NULL)
+        return sf_error_set(err, "missing-snapshot-id", "", "backup operation "
+                            "%llu has no snapshot id for target %s",
+                            (unsigned long long)op->sequence, id);
+    if (load_dj(r, &dj, true, err) != SF_OK)
+        goto done;
+    a = sf_download_journal_find(&dj, id, snap);
+    if (a == NULL) {
+        sf_error_set(err, "missing-artifact-entry", "", "backup operation %llu "
+                     "has no artifact journal entry for target %s",
+                     (unsigned long long)op->sequence, id);
+        goto done;
+    }
+    if (a->state == SF_ARTIFACT_CREATED) {
+        bool resume;
+
+        temp = seg_path(r, id, ".tmp");
+        meta = temp ? sf_path_join(temp, "metadata.json") : NULL;
+        if (meta == NULL) {
+            sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+            goto done;
+        }
+        /* an interrupted download of this snapshot is continued */
+        resume = exists(meta);
+        rc = sf_engine_download(&r->e, id, snap, temp, resume, err);
+        if (rc != SF_OK && resume)
+            rc = sf_engine_download(&r->e, id, snap, temp, false, err);
+        if (rc != SF_OK)
+            goto done;
+        rc = SF_ERR;
+        marker(r, now);
+        free(a->temp_path);
+        a->temp_path = strdup(temp);
+        if (a->temp_path == NULL) {
+            sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+            goto done;
+        }
+        if (sf_artifact_advance_to(a, SF_ARTIFACT_DOWNLOADED, now, err) != SF_OK ||
+            sf_download_journal_write_file(r->dj_path, &dj, err) != SF_OK)
+            goto done;
+    }
+    free(rec->artifact_path);
+    rec->artifact_path = strdup(a->artifact_path);
+    rc = rec->artifact_path ? SF_OK
+                            : sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+done:
+    sf_download_journal_free(&dj);
+    free(temp);
+    free(meta);
+    return rc;
+}
+
+static int op_verify(runner *r, const sf_exec_operation *op,
+                     sf_exec_receipt *rec, sf_error *err)
+{
+    const char *id = op->target_canister_id;
+    const char *snap = latest_snapshot(r, id);
+    sf_download_journal dj;
+    sf_journal_artifact *a;
+    char now[32], sum[SF_SHA256_HEX_SIZE];
+    int rc = SF_ERR;
+
+    if (load_dj(r, &dj, true, err) != SF_OK)
+        goto done;
+    a = snap ? sf_download_journal_find(&dj, id, snap) : NULL;
+    if (a == NULL || (a->state == SF_ARTIFACT_DOWNLOADED && a->temp_path == NULL) ||
+        a->state == SF_ARTIFACT_CREATED) {
+        sf_error_set(err, "missing-artifact-entry", "", "backup operation %llu "
+                     "has no artifact journal entry for target %s",
+                     (unsigned long long)op->sequence, id);
+        goto done;
+    }
+    if (a->state == SF_ARTIFACT_DOWNLOADED) {
+        if (sf_checksum_path(a->temp_path, sum, err) != SF_OK)
+            goto done;
+        marker(r, now);
+        free(a->checksum);
+        a->checksum = strdup(sum);
+        if (a->checksum == NULL) {
+            sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+            goto done;
+        }
+        if (sf_artifact_advance_to(a, SF_ARTIFACT_CHECKSUM_VERIFIED, now, err) != SF_OK ||
+            sf_download_journal_write_file(r->dj_path, &dj, err) != SF_OK)
+            goto done;
+    }
+    free(rec->checksum);
+    rec->checksum = strdup(a->checksum);
+    rc = rec->checksum ? SF_OK : sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+done:
+    sf_download_journal_free(&dj);
+    return rc;
+}
+
+/* The runner's manifest (spec 3.6), except the unit: canic puts every
+ * target in one "subtree" unit, which fails validation when the selection
+ * has several top canisters; a connected selection stays "subtree", any
+ * other becomes "single", and roles are listed once. */
+static int build_manifest(runner *r, const sf_download_journal *dj,
+                          sf_manifest *m, sf_error *err)
+{
+    const sf_plan *p = &r->plan;
+    size_t n = p->target_count, i, k, tops = 0, nroles = 0;
+    sf_mb_member *members = calloc(n ? n : 1, sizeof *members);
+    char **names = calloc(n ? n : 1, sizeof *names);
+    const char **roles = calloc(n ? n : 1, sizeof *roles);
+    char created[32], input[600];
+    sf_mb_header h;
+    int rc = SF_ERR;
+
+    if (!members || !names || !roles) {
+        sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        const sf_plan_target *t = &p->targets[i];
+        const sf_journal_artifact *a = NULL;
+        bool dup = false;
+
+        for (k = 0; k < dj->artifact_count && a == NULL; k++)
+            if (strcmp(dj->artifacts[k].canister_id, t->canister_id) == 0 &&
+                dj->artifacts[k].state == SF_ARTIFACT_DURABLE)
+                a = &dj->artifacts[k];
+        if (a == NULL) {
+            sf_error_set(err, "missing-artifact-entry", "", "backup operation "
+                         "18446744073709551615 has no artifact journal entry "
+                         "for target %s", t->canister_id);
+            goto done;
+        }
+        if (t->role != NULL) {
+            names[i] = strdup(t->role);
+        } else {
+            names[i] = malloc(32);
+            if (names[i] != NULL)
+                snprintf(names[i], 32, "member-%zu", i);
+        }
+        if (names[i] == NULL) {
+            sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+            goto done;
+        }
+        if (t->parent_canister_id == NULL ||
+            sf_plan_find_target(p, t->parent_canister_id) >= n)
+            tops++;
+        for (k = 0; k < nroles && !dup; k++)
+            dup = strcmp(roles[k], names[i]) == 0;
+        if (!dup)
+            roles[nroles++] = names[i];
+        members[i].role = names[i];
+        members[i].canister_id = t->canister_id;
+        members[i].parent_canister_id = t->parent_canister_id;
+        members[i].controller_hint =
+            t->control_authority.kind == SF_CONTROL_ROOT_CONTROLLER
+                ? p->root_canister_id : NULL;
+        members[i].identity_mode = t->identity_mode == SF_IDENTITY_FIXED
+                                       ? SF_MANIFEST_IDENTITY_FIXED
+                                       : SF_MANIFEST_IDENTITY_RELOCATABLE;
+        members[i].snapshot_id = a->snapshot_id;
+        members[i].module_hash = t->expected_module_hash;
+        members[i].artifact_path = a->artifact_path;
+        members[i].checksum = a->checksum;
+    }
+    marker(r, created);
+    snprintf(input, sizeof input, "canic-backup-plan:%s", p->plan_id);
+    memset(&h, 0, sizeof h);
+    h.backup_id = p->run_id;
+    h.created_at = created;
+    h.tool_name = r->cfg->tool_name;
+    h.tool_version = r->cfg->tool_version;
+    h.environment = p->network;
+    h.root_canister = p->root_canister_id;
+    h.unit_id = "backup-selection";
+    h.unit_kind = (n > 1 && tops == 1) ? SF_MANIFEST_UNIT_SUBTREE
+                                       : SF_MANIFEST_UNIT_SINGLE;
+    h.unit_roles = roles;
+    h.unit_role_count = nroles;
+    h.topology_hash_input = input;
+    h.discovery_topology_hash = p->topology_hash_before_quiesce;
+    h.pre_snapshot_topology_hash = p->topology_hash_before_quiesce;
+    h.topology_hash = p->topology_hash_before_quiesce;
+    rc = sf_manifest_build(m, &h, members, n, err);
+done:
+    if (names != NULL)
+        for (i = 0; i < n; i++)
+            free(names[i]);
+    free(names);
+    free(roles);
+    free(members);
+    return rc;
+}
+
+static int op_finalize(runner *r, const sf_exec_operation *op, sf_error *err)
+{
+    sf_download_journal dj;
+    sf_manifest m;
+    char now[32], *path = NULL;
+    size_t i;
+    int rc = SF_ERR;
+
+    memset(&m, 0, sizeof m);
+    if (load_dj(r, &dj, true, err) != SF_OK)
+        goto done;
+    for (i = 0; i < dj.artifact_count; i++) {
+        sf_journal_artifact *a = &dj.artifacts[i];
+        char *final_path;
+
+        if (a->state == SF_ARTIFACT_DURABLE)
+            continue;
+        if (a->state != SF_ARTIFACT_CHECKSUM_VERIFIED) {
+            sf_error_set(err, "missing-artifact-entry", "", "backup operation "
+                         "%llu: artifact %s is %s, not verified",
+                         (unsigned long long)op->sequence, a->canister_id,
+                         sf_artifact_state_name(a->state));
+            goto done;
+        }
+        final_path = sf_path_join(r->cfg->out, a->artifact_path);
+        if (final_path == NULL) {
+            sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+            goto done;
+        }
+        rc = sf_engine_publish(a->temp_path, final_path, a->checksum, err);
+        free(final_path);
+        if (rc != SF_OK)
+            goto done;
+        rc = SF_ERR;
+        marker(r, now);
+        free(a->temp_path);
+        a->temp_path = NULL;
+        if (sf_artifact_advance_to(a, SF_ARTIFACT_DURABLE, now, err) != SF_OK ||
+            sf_download_journal_write_file(r->dj_path, &dj, err) != SF_OK)
+            goto done;
+    }
+    path = sf_path_join(r->cfg->out, SF_MANIFEST_FILE_NAME);
+    if (path == NULL) {
+        sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+        goto done;
+    }
+    if (build_manifest(r, &dj, &m, err) != SF_OK ||
+        sf_manifest_write_file(path, &m, err) != SF_OK)
+        goto done;
+    rc = SF_OK;
+done:
+    sf_manifest_free(&m);
+    sf_download_journal_free(&dj);
+    free(path);
+    return rc;
+}
+
+static int execute(runner *r, const sf_exec_operation *op, sf_exec_receipt *rec,
+                   sf_error *err)
+{
+    const char *id = op->target_canister_id;
+
+    if (id == NULL && op->kind != SF_PHASE_FINALIZE_MANIFEST &&
+        !sf_exec_kind_is_preflight(op->kind))
+        return sf_error_set(err, "missing-operation-target", "", "backup "
+                            "operation %llu has no target canister",
+                            (unsigned long long)op->sequence);
+    switch (op->kind) {
+    case SF_PHASE_STOP:
+        return sf_engine_stop(&r->e, id, err);
+    case SF_PHASE_CREATE_SNAPSHOT:
+        return op_create(r, id, rec, err);
+    case SF_PHASE_START:
+        return sf_engine_start(&r->e, id, err);
+    case SF_PHASE_DOWNLOAD_SNAPSHOT:
+        return op_download(r, op, rec, err);
+    case SF_PHASE_VERIFY_ARTIFACT:
+        return op_verify(r, op, rec, err);
+    case SF_PHASE_FINALIZE_MANIFEST:
+        return op_finalize(r, op, err);
+    default:
+        return SF_OK; /* preflight bookkeeping */
+    }
+}
+
+static int record_failure(runner *r, const sf_exec_operation *op,
+                          const sf_error *cause, sf_error *err)
+{
+    sf_exec_receipt rec;
+    char now[32];
+    int rc;
+
+    marker(r, now);
+    if (sf_exec_receipt_failed(&r->j, op, now, cause->message, &rec, err) != SF_OK)
+        return SF_ERR;
+    rc = sf_exec_journal_record_receipt(&r->j, &rec, err);
+    sf_exec_receipt_free(&rec);
+    if (rc == SF_OK)
+        rc = write_journal(r, err);
+    return rc;
+}
+
+static int run_loop(runner *r, sf_error *err)
+{
+    for (;;) {
+        sf_exec_resume_summary s;
+        sf_exec_operation *op;
+        sf_exec_receipt rec;
+        uint64_t seq;
+        char now[32];
+        int rc;
+
+        sf_exec_journal_resume_summary(&r->j, &s);
+        r->result->total_operations = s.total_operations;
+        if (sf_exec_resume_summary_is_complete(&s)) {
+            r->result->complete = true;
+            return SF_OK;
+        }
+        if (r->cfg->max_steps != 0 && r->result->executed >= r->cfg->max_steps) {
+            r->result->max_steps_reached = true;
+            return SF_OK;
+        }
+        op = sf_exec_journal_next_ready(&r->j);
+        if (op == NULL)
+            return sf_error_set(err, "no-ready-operation", "", "backup execution "
+                                "has no operation ready to run");
+        if (op->state == SF_EXEC_BLOCKED)
+            return sf_error_set(err, "blocked", "", "backup execution is blocked");
+        seq = op->sequence;
+        if (op->state != SF_EXEC_PENDING) {
+            marker(r, now);
+            if (sf_exec_journal_mark_pending_at(&r->j, seq, now, err) != SF_OK ||
+                write_journal(r, err) != SF_OK)
+                return SF_ERR;
+        }
+        op = sf_exec_journal_find_operation(&r->j, seq);
+        marker(r, now);
+        if (sf_exec_receipt_completed(&r->j, op, now, &rec, err) != SF_OK)
+            return SF_ERR;
+        rc = execute(r, op, &rec, err);
+        if (rc != SF_OK) {
+            sf_error cause = *err;
+
+            sf_exec_receipt_free(&rec);
+            op = sf_exec_journal_find_operation(&r->j, seq);
+            if (record_failure(r, op, &cause, err) != SF_OK)
+                return SF_ERR;
+            *err = cause;
+            r->result->executed++;
+            return SF_ERR;
+        }
+        marker(r, now);
+        free(rec.updated_at);
+        rec.updated_at = strdup(now);
+        rc = sf_exec_journal_record_receipt(&r->j, &rec, err);
+        sf_exec_receipt_free(&rec);
+        if (rc != SF_OK || write_journal(r, err) != SF_OK)
+            return SF_ERR;
+        r->result->executed++;
+    }
+}
+
+static int dry_run_commands(runner *r, sf_error *err)
+{
+    size_t i;
+
+    for (i = 0; i < r->plan.phase_count; i++) {
+        const sf_plan_phase *ph = &r->plan.phases[i];
+        sf_op op;
+
+        memset(&op, 0, sizeof op);
+        switch (ph->kind) {
+        case SF_PHASE_STOP: op.kind = SF_OP_STOP; break;
+        case SF_PHASE_CREATE_SNAPSHOT: op.kind = SF_OP_CREATE; break;
+        case SF_PHASE_START: op.kind = SF_OP_START; break;
+        case SF_PHASE_DOWNLOAD_SNAPSHOT: op.kind = SF_OP_DOWNLOAD; break;
+        default: continue;
+        }
+        snprintf(op.canister_id, sizeof op.canister_id, "%s", ph->target_canister_id);
+        if (op.kind == SF_OP_DOWNLOAD) {
+            char *temp = seg_path(r, ph->target_canister_id, ".tmp");
+            snprintf(op.snapshot_id, sizeof op.snapshot_id, "<snapshot-id>");
+            snprintf(op.path, sizeof op.path, "%s", temp ? temp : "");
+            free(temp);
+        }
+        if (sf_driver_render(r->e.driver, &op, &r->result->planned_commands,
+                             err) != SF_OK ||
+            sf_buf_putc(&r->result->planned_commands, '\n') != SF_OK)
+            return SF_ERR;
+    }
+    return SF_OK;
+}
+
+int sf_backup_run(const sf_backup_config *cfg, sf_driver *driver,
+                  const sf_clock *clock, sf_backup_result *result, sf_error *err)
+{
+    runner r;
+    sf_lock lock = {-1};
+    int rc = SF_ERR, engine_open = 0, effects = 0;
+
+    memset(result, 0, sizeof *result);
+    sf_buf_init(&result->planned_commands);
+    memset(&r, 0, sizeof r);
+    r.cfg = cfg;
+    r.result = result;
+    if (cfg->root == NULL || !sf_principal_is_valid(cfg->root))
+        return sf_error_set(err, "invalid-principal", "root", "root canister "
+                            "`%s` is not a valid principal",
+                            cfg->root ? cfg->root : "(none)");
+    if (sf_lock_acquire(cfg->out, &lock, err) != SF_OK)
+        return SF_ERR;
+    r.plan_path = sf_path_join(cfg->out, SF_PLAN_FILE_NAME);
+    r.journal_path = sf_path_join(cfg->out, SF_EXEC_JOURNAL_FILE_NAME);
+    r.dj_path = sf_path_join(cfg->out, SF_DOWNLOAD_JOURNAL_FILE_NAME);
+    if (!r.plan_path || !r.journal_path || !r.dj_path) {
+        sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+        goto done;
+    }
+    if (sf_engine_open(&r.e, driver, clock, cfg->out, cfg->log, err) != SF_OK)
+        goto done;
+    engine_open = 1;
+    r.e.verify_transfer = cfg->verify_transfer;
+    if (exists(r.plan_path)) {
+        if (open_plan(&r, err) != SF_OK)
+            goto done;
+    } else if (create_plan(&r, err) != SF_OK) {
+        goto done;
+    }
+    result->plan_id = strdup(r.plan.plan_id);
+    result->run_id = strdup(r.plan.run_id);
+    if (cfg->dry_run) {
+        rc = dry_run_commands(&r, err);
+        goto done;
+    }
+    {
+        sf_exec_resume_summary s;
+
+        sf_exec_journal_resume_summary(&r.j, &s);
+        if (sf_exec_resume_summary_is_complete(&s)) {
+            result->complete = true;
+            result->total_operations = s.total_operations;
+            rc = SF_OK;
+            goto done;
+        }
+    }
+    if (check_topology(&r, err) != SF_OK)
+        goto done;
+    if (!r.j.preflight_accepted && preflight(&r, err) != SF_OK)
+        goto done;
+    effects = 1;
+    rc = run_loop(&r, err);
+done:
+    if (rc != SF_OK && effects && !cfg->leave_stopped) {
+        sf_error contain_err;
+
+        if (sf_engine_contain(&r.e, &contain_err) != SF_OK)
+            sf_error_prefix(err, "(containment also failed: %s) ",
+                            contain_err.message);
+    }
+    if (engine_open)
+        sf_engine_close(&r.e);
+    if (r.have_plan)
+        sf_plan_free(&r.plan);
+    if (r.have_journal)
+        sf_exec_journal_free(&r.j);
+    free(r.plan_path);
+    free(r.journal_path);
+    free(r.dj_path);
+    sf_lock_release(&lock);
+    return rc;
+}

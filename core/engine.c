@@ -1,0 +1,493 @@
+#include "engine.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "snapfleet/checksum.h"
+#include "snapfleet/fs.h"
+#include "snapfleet/layout.h"
+
+int sf_engine_open(sf_engine *e, sf_driver *driver, const sf_clock *clock,
+                   const char *out, FILE *log, sf_error *err)
+{
+    memset(e, 0, sizeof *e);
+    e->driver = driver;
+    e->clock = clock;
+    e->log = log;
+    e->out = strdup(out);
+    e->obs_path = sf_path_join(out, SF_OBSERVATIONS_FILE_NAME);
+    if (e->out == NULL || e->obs_path == NULL) {
+        sf_engine_close(e);
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    }
+    if (sf_obs_read_file(e->obs_path, &e->obs, err) != SF_OK) {
+        sf_engine_close(e);
+        return SF_ERR;
+    }
+    return SF_OK;
+}
+
+void sf_engine_close(sf_engine *e)
+{
+    sf_obs_free(&e->obs);
+    free(e->out);
+    free(e->obs_path);
+    e->out = NULL;
+    e->obs_path = NULL;
+}
+
+int sf_engine_save(sf_engine *e, sf_error *err)
+{
+    return sf_obs_write_file(e->obs_path, &e->obs, err);
+}
+
+static void logf_(sf_engine *e, const char *what, const sf_op *op)
+{
+    if (e->log == NULL)
+        return;
+    fprintf(e->log, "%s %s %s%s%s\n", what, sf_op_kind_name(op->kind),
+            op->canister_id, op->snapshot_id[0] ? " " : "", op->snapshot_id);
+}
+
+int sf_engine_call(sf_engine *e, const sf_op *op, sf_result *res,
+                   sf_fail_class *fail, sf_error *err)
+{
+    static const char *const kinds[] = {
+        NULL, "driver-transient", "driver-permanent", "driver-unknown-outcome",
+    };
+
+    *fail = SF_FAIL_NONE;
+    if (sf_driver_run(e->driver, op, res, err) != SF_OK)
+        return SF_ERR;
+    if (res->fail == SF_FAIL_NONE) {
+        logf_(e, "done", op);
+        return SF_OK;
+    }
+    *fail = res->fail;
+    logf_(e, sf_fail_class_name(res->fail), op);
+    return sf_error_set(err, kinds[res->fail], "", "snapshot driver failed: %s "
+                        "%s%s%s: %s (%s)", sf_op_kind_name(op->kind),
+                        op->canister_id, op->snapshot_id[0] ? " " : "",
+                        op->snapshot_id, res->err.message,
+                        sf_fail_class_name(res->fail));
+}
+
+int sf_engine_discover(sf_engine *e, const char *root, const char *selected,
+                       bool recursive, sf_registry *reg_out, sf_target **targets,
+                       size_t *count, char hash[65], sf_error *err)
+{
+    sf_op op;
+    sf_result res;
+    sf_fail_class fail;
+    int rc = SF_ERR;
+
+    *targets = NULL;
+    *count = 0;
+    if (sf_op_init(&op, SF_OP_REGISTRY, root, NULL, NULL, err) != SF_OK)
+        return SF_ERR;
+    if (sf_engine_call(e, &op, &res, &fail, err) != SF_OK)
+        goto done;
+    if (sf_targets_from_registry(&res.registry, selected, recursive, targets,
+                                 count, err) != SF_OK)
+        goto done;
+    if (sf_targets_topology_hash(selected, *targets, *count, hash, err) != SF_OK)
+        goto done;
+    if (reg_out != NULL) {
+        *reg_out = res.registry;
+        memset(&res.registry, 0, sizeof res.registry);
+    }
+    rc = SF_OK;
+done:
+    if (rc != SF_OK) {
+        sf_targets_free(*targets, *count);
+        *targets = NULL;
+        *count = 0;
+    }
+    sf_result_free(&res);
+    return rc;
+}
+
+int sf_engine_status(sf_engine *e, const char *id, sf_canister_status *status,
+                     sf_error *err)
+{
+    sf_op op;
+    sf_result res;
+    sf_fail_class fail;
+    int rc;
+
+    if (sf_op_init(&op, SF_OP_STATUS, id, NULL, NULL, err) != SF_OK)
+        return SF_ERR;
+    rc = sf_engine_call(e, &op, &res, &fail, err);
+    if (rc == SF_OK)
+        *status = res.status;
+    sf_result_free(&res);
+    return rc;
+}
+
+/* Issues op (stop or start) and, when its outcome is unknown, decides by
+ * the canister's observed status: both are idempotent, so one more try is
+ * safe if the status says it did not happen. */
+static int toggle(sf_engine *e, sf_op_kind kind, const char *id, sf_error *err)
+{
+    sf_canister_status want = kind == SF_OP_STOP ? SF_STATUS_STOPPED
+                                                 : SF_STATUS_RUNNING;
+    sf_op op;
+    sf_result res;
+    sf_fail_class fail;
+    int attempt;
+
+    if (sf_op_init(&op, kind, id, NULL, NULL, err) != SF_OK)
+        return SF_ERR;
+    for (attempt = 0; attempt < 2; attempt++) {
+        sf_canister_status now;
+        int rc = sf_engine_call(e, &op, &res, &fail, err);
+
+        sf_result_free(&res);
+        if (rc == SF_OK)
+            return SF_OK;
+        if (fail != SF_FAIL_UNKNOWN)
+            return SF_ERR;
+        if (sf_engine_status(e, id, &now, err) != SF_OK)
+            return SF_ERR;
+        if (now == want)
+            return SF_OK;
+    }
+    return sf_error_set(err, "driver-unknown-outcome", "", "%s %s: outcome "
+                        "still unknown after observing the canister",
+                        sf_op_kind_name(kind), id);
+}
+
+int sf_engine_stop(sf_engine *e, const char *id, sf_error *err)
+{
+    sf_obs_canister *c = sf_obs_get(&e->obs, id);
+    sf_canister_status now;
+
+    if (c == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    if (sf_engine_status(e, id, &now, err) != SF_OK)
+        return SF_ERR;
+    c = sf_obs_find(&e->obs, id);
+    if (!c->has_status_before) {
+        c->has_status_before = true;
+        c->status_before = now;
+    }
+    if (now == SF_STATUS_STOPPED)
+        return sf_engine_save(e, err);
+    /* Write-ahead: the record that we are stopping it lands before the
+     * stop, so containment after a crash knows to restart it. */
+    c->stopped_by_us = true;
+    c->restarted = false;
+    if (sf_engine_save(e, err) != SF_OK)
+        return SF_ERR;
+    return toggle(e, SF_OP_STOP, id, err);
+}
+
+int sf_engine_start(sf_engine *e, const char *id, sf_error *err)
+{
+    sf_obs_canister *c = sf_obs_find(&e->obs, id);
+    sf_canister_status now;
+
+    if (c == NULL || !c->stopped_by_us || c->restarted)
+        return SF_OK;
+    if (!c->has_status_before || c->status_before != SF_STATUS_RUNNING)
+        return SF_OK; /* it was not running when we found it */
+    if (sf_engine_status(e, id, &now, err) != SF_OK)
+        return SF_ERR;
+    if (now != SF_STATUS_RUNNING && toggle(e, SF_OP_START, id, err) != SF_OK)
+        return SF_ERR;
+    c = sf_obs_find(&e->obs, id);
+    c->restarted = true;
+    return sf_engine_save(e, err);
+}
+
+int sf_engine_contain(sf_engine *e, sf_error *err)
+{
+    size_t i;
+    int rc = SF_OK;
+    sf_error one;
+
+    for (i = 0; i < e->obs.count; i++) {
+        char *id = strdup(e->obs.canisters[i].canister_id);
+
+        if (id == NULL)
+            return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+        if (sf_engine_start(e, id, &one) != SF_OK && rc == SF_OK) {
+            rc = SF_ERR;
+            if (err != NULL)
+                *err = one;
+        }
+        free(id);
+    }
+    return rc;
+}
+
+static int list_snapshots(sf_engine *e, const char *id, sf_result *res,
+                          sf_error *err)
+{
+    sf_op op;
+    sf_fail_class fail;
+
+    if (sf_op_init(&op, SF_OP_LIST, id, NULL, NULL, err) != SF_OK) {
+        sf_result_init(res, SF_OP_LIST);
+        return SF_ERR;
+    }
+    return sf_engine_call(e, &op, res, &fail, err);
+}
+
+/* After an unknown outcome: the snapshot this backup made is the one that
+ * was not there before. 0 found: nothing happened; 1: adopt it; more:
+ * someone else is creating snapshots too, and guessing would be unsafe. */
+static int reconcile_create(sf_engine *e, const char *id, sf_snapshot_info *snap,
+                            bool *adopted, sf_error *err)
+{
+    sf_obs_canister *c;
+    sf_result res;
+    size_t i, k, found = 0;
+
+    *adopted = false;
+    if (list_snapshots(e, id, &res, err) != SF_OK) {
+        sf_result_free(&res);
+        return SF_ERR;
+    }
+    c = sf_obs_find(&e->obs, id);
+    for (i = 0; i < res.snapshot_count; i++) {
+        bool known = false;
+        for (k = 0; k < c->snapshots_before_count && !known; k++)
+            known = strcmp(c->snapshots_before[k], res.snapshots[i].id) == 0;
+        if (!known) {
+            found++;
+            *snap = res.snapshots[i];
+        }
+    }
+    sf_result_free(&res);
+    if (found > 1)
+        return sf_error_set(err, "snapshot-reconcile-ambiguous", "", "canister "
+                            "%s has %zu snapshots that were not there before "
+                            "our create; refusing to guess which is ours", id,
+                            found);
+    *adopted = found == 1;
+    return SF_OK;
+}
+
+static int adopt(sf_engine *e, const char *id, const sf_snapshot_info *snap,
+                 sf_error *err)
+{
+    sf_obs_canister *c = sf_obs_find(&e->obs, id);
+
+    free(c->snapshot_id);
+    c->snapshot_id = strdup(snap->id);
+    if (c->snapshot_id == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    return sf_engine_save(e, err);
+}
+
+int sf_engine_create(sf_engine *e, const char *id, sf_snapshot_info *snap,
+                     sf_error *err)
+{
+    sf_obs_canister *c = sf_obs_get(&e->obs, id);
+    sf_result res;
+    sf_fail_class fail;
+    sf_op op;
+    bool adopted;
+    int rc;
+
+    if (c == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    memset(snap, 0, sizeof *snap);
+    if (c->snapshot_id != NULL) {
+        snprintf(snap->id, sizeof snap->id, "%s", c->snapshot_id);
+        return SF_OK; /* already ours: a rerun never creates twice */
+    }
+    if (c->snapshots_before != NULL) {
+        /* A create was issued and we never heard back (crash). */
+        if (reconcile_create(e, id, snap, &adopted, err) != SF_OK)
+            return SF_ERR;
+        if (adopted)
+            return adopt(e, id, snap, err);
+    } else {
+        if (list_snapshots(e, id, &res, err) != SF_OK) {
+            sf_result_free(&res);
+            return SF_ERR;
+        }
+        c = sf_obs_find(&e->obs, id);
+        rc = sf_obs_set_snapshots_before(c, res.snapshots, res.snapshot_count,
+                                         err);
+        sf_result_free(&res);
+        if (rc != SF_OK || sf_engine_save(e, err) != SF_OK)
+            return SF_ERR;
+    }
+    if (sf_op_init(&op, SF_OP_CREATE, id, NULL, NULL, err) != SF_OK)
+        return SF_ERR;
+    rc = sf_engine_call(e, &op, &res, &fail, err);
+    if (rc == SF_OK)
+        *snap = res.snapshot;
+    sf_result_free(&res);
+    if (rc == SF_OK)
+        return adopt(e, id, snap, err);
+    if (fail != SF_FAIL_UNKNOWN)
+        return SF_ERR;
+    if (reconcile_create(e, id, snap, &adopted, err) != SF_OK)
+        return SF_ERR;
+    if (!adopted)
+        return sf_error_set(err, "driver-unknown-outcome", "", "create %s: "
+                            "the response was lost and no new snapshot "
+                            "exists; rerun to try again", id);
+    return adopt(e, id, snap, err);
+}
+
+static int remove_at(int parent, const char *name, sf_error *err)
+{
+    struct stat st;
+
+    if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return errno == ENOENT ? SF_OK
+                               : sf_error_set_errno(err, errno, "", "cannot stat %s",
+                                                    name);
+    if (S_ISDIR(st.st_mode)) {
+        int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                        O_CLOEXEC);
+        DIR *d;
+        struct dirent *de;
+        int rc = SF_OK;
+
+        if (fd < 0)
+            return sf_error_set_errno(err, errno, "", "cannot open %s", name);
+        d = fdopendir(fd);
+        if (d == NULL) {
+            close(fd);
+            return sf_error_set_errno(err, errno, "", "cannot read %s", name);
+        }
+        while (rc == SF_OK && (de = readdir(d)) != NULL) {
+            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                continue;
+            rc = remove_at(dirfd(d), de->d_name, err);
+        }
+        closedir(d);
+        if (rc != SF_OK)
+            return rc;
+        if (unlinkat(parent, name, AT_REMOVEDIR) != 0)
+            return sf_error_set_errno(err, errno, "", "cannot remove %s", name);
+        return SF_OK;
+    }
+    if (unlinkat(parent, name, 0) != 0)
+        return sf_error_set_errno(err, errno, "", "cannot remove %s", name);
+    return SF_OK;
+}
+
+int sf_remove_tree(const char *dir, sf_error *err)
+{
+    return remove_at(AT_FDCWD, dir, err);
+}
+
+static int download_once(sf_engine *e, const char *id, const char *snapshot_id,
+                         const char *dir, bool resume, sf_error *err)
+{
+    sf_result res;
+    sf_fail_class fail;
+    sf_op op;
+    int rc;
+
+    if (!resume && sf_remove_tree(dir, err) != SF_OK)
+        return SF_ERR;
+    if (sf_fs_mkdir_p(dir, err) != SF_OK)
+        return SF_ERR;
+    if (sf_op_init(&op, SF_OP_DOWNLOAD, id, snapshot_id, dir, err) != SF_OK)
+        return SF_ERR;
+    op.resume = resume;
+    rc = sf_engine_call(e, &op, &res, &fail, err);
+    sf_result_free(&res);
+    return rc;
+}
+
+#define TRANSFER_ATTEMPTS 3
+
+int sf_engine_download(sf_engine *e, const char *id, const char *snapshot_id,
+                       const char *dir, bool resume, sf_error *err)
+{
+    char a[SF_SHA256_HEX_SIZE], b[SF_SHA256_HEX_SIZE], *second;
+    int attempt, rc = SF_ERR;
+
+    if (download_once(e, id, snapshot_id, dir, resume, err) != SF_OK)
+        return SF_ERR;
+    if (!e->verify_transfer)
+        return SF_OK;
+    second = malloc(strlen(dir) + sizeof ".verify");
+    if (second == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    sprintf(second, "%s.verify", dir);
+    for (attempt = 1; ; attempt++) {
+        if (download_once(e, id, snapshot_id, second, false, err) != SF_OK ||
+            sf_checksum_path(dir, a, err) != SF_OK ||
+            sf_checksum_path(second, b, err) != SF_OK)
+            break;
+        if (strcmp(a, b) == 0) {
+            rc = sf_remove_tree(second, err);
+            break;
+        }
+        if (attempt == TRANSFER_ATTEMPTS) {
+            sf_error_set(err, "transfer-mismatch", "", "snapshot %s of %s: "
+                         "two downloads disagree (%s vs %s) after %d attempts",
+                         snapshot_id, id, a, b, attempt);
+            break;
+        }
+        /* which copy is wrong is unknown: fetch both again */
+        if (download_once(e, id, snapshot_id, dir, false, err) != SF_OK)
+            break;
+    }
+    free(second);
+    return rc;
+}
+
+static bool exists(const char *p)
+{
+    struct stat st;
+    return p != NULL && lstat(p, &st) == 0;
+}
+
+static void fsync_parent(const char *path)
+{
+    char *copy = strdup(path);
+    int fd;
+
+    if (copy == NULL)
+        return;
+    fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(copy);
+}
+
+int sf_engine_publish(const char *temp_path, const char *final_path,
+                      const char *checksum, sf_error *err)
+{
+    char sum[SF_SHA256_HEX_SIZE];
+
+    if (exists(final_path)) {
+        if (sf_checksum_path(final_path, sum, err) != SF_OK)
+            return SF_ERR;
+        if (strcmp(sum, checksum) != 0)
+            return sf_error_set(err, SF_EK_IO, "", "artifact path already "
+                                "exists with other contents: %s", final_path);
+        if (exists(temp_path) && sf_remove_tree(temp_path, err) != SF_OK)
+            return SF_ERR;
+        return SF_OK;
+    }
+    if (!exists(temp_path))
+        return sf_error_set(err, "missing-artifact-entry", "", "neither the "
+                            "temporary nor the final artifact exists: %s",
+                            final_path);
+    if (rename(temp_path, final_path) != 0)
+        return sf_error_set_errno(err, errno, "", "cannot rename %s to %s",
+                                  temp_path, final_path);
+    /* the rename is durable only once the directory is */
+    fsync_parent(final_path);
+    return SF_OK;
+}

@@ -1,0 +1,81 @@
+/*
+ * The engine's effect steps, shared by `snapshot download`, `backup` and
+ * (later) restore. Each step is safe to repeat: it observes before it acts,
+ * writes what it saw to the observations file before the effect
+ * (write-ahead), and reconciles an unknown outcome by observing again
+ * instead of replaying blindly.
+ */
+#ifndef SNAPFLEET_ENGINE_H
+#define SNAPFLEET_ENGINE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "observations.h"
+#include "snapfleet/driver.h"
+#include "snapfleet/registry.h"
+
+typedef struct sf_engine {
+    sf_driver *driver;
+    const sf_clock *clock;
+    char *out;      /* backup directory */
+    char *obs_path; /* <out>/snapfleet-observations.json */
+    sf_observations obs;
+    FILE *log;      /* one line per effect, or NULL */
+    /* Download every snapshot twice and compare: the IC gives no content
+     * hash for snapshot memory, so a second read is the only check that
+     * the bytes arrived as they are on the canister. */
+    bool verify_transfer;
+} sf_engine;
+
+int sf_engine_open(sf_engine *e, sf_driver *driver, const sf_clock *clock,
+                   const char *out, FILE *log, sf_error *err);
+void sf_engine_close(sf_engine *e);
+int sf_engine_save(sf_engine *e, sf_error *err);
+
+/* Runs one operation to completion; a failed operation becomes an error
+ * whose kind names its class ("driver-transient", "driver-permanent",
+ * "driver-unknown-outcome") and *fail tells the class. */
+int sf_engine_call(sf_engine *e, const sf_op *op, sf_result *res,
+                   sf_fail_class *fail, sf_error *err);
+
+/* Reads the registry from root and resolves the targets the snapshot
+ * pipeline would capture, with their topology hash. */
+int sf_engine_discover(sf_engine *e, const char *root, const char *selected,
+                       bool recursive, sf_registry *reg_out, sf_target **targets,
+                       size_t *count, char hash[65], sf_error *err);
+
+int sf_engine_status(sf_engine *e, const char *id, sf_canister_status *status,
+                     sf_error *err);
+/* Stops id unless it is already stopped; records what it was before. */
+int sf_engine_stop(sf_engine *e, const char *id, sf_error *err);
+/* Creates a snapshot of a stopped id, or adopts the one an interrupted
+ * create made. */
+int sf_engine_create(sf_engine *e, const char *id, sf_snapshot_info *snap,
+                     sf_error *err);
+/* Starts id if, and only if, this backup stopped it and it was running
+ * before. */
+int sf_engine_start(sf_engine *e, const char *id, sf_error *err);
+/* Containment after a failure: starts every canister this backup stopped
+ * that was running before and is not restarted yet. Returns the first
+ * error, having tried all. */
+int sf_engine_contain(sf_engine *e, sf_error *err);
+/* Downloads snapshot_id of id into dir (fresh: dir is emptied first;
+ * resume: continues a transfer into dir). With verify_transfer the
+ * snapshot is read a second time into "<dir>.verify" and both copies must
+ * have the same checksum; a disagreement is retried a few times and then
+ * fails with "transfer-mismatch". */
+int sf_engine_download(sf_engine *e, const char *id, const char *snapshot_id,
+                       const char *dir, bool resume, sf_error *err);
+
+/* Moves a verified artifact from temp_path to final_path, durably.
+ * Repeatable: when final_path already exists (a crash came between the
+ * rename and the journal write) it is accepted if, and only if, its
+ * checksum is `checksum`, and a leftover temp is removed. */
+int sf_engine_publish(const char *temp_path, const char *final_path,
+                      const char *checksum, sf_error *err);
+
+/* rm -rf dir (refusing to follow links); absent is fine. */
+int sf_remove_tree(const char *dir, sf_error *err);
+
+#endif

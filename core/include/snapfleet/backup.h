@@ -1,0 +1,110 @@
+/*
+ * snapfleet: the backup pipelines.
+ *
+ * sf_snapshot_download() is canic's `snapshot download` (the seed's
+ * download_snapshots): per target, stop, snapshot, download, checksum,
+ * finalize, and start again only with resume_after_snapshot. It writes the
+ * download journal after every step and the manifest at the end.
+ *
+ * Where snapfleet differs from canic 0.35.10 (docs/differences.md):
+ * rerunning into the same `out` resumes from the journals; a kernel lock
+ * keeps two runs apart; unknown outcomes are reconciled by observation;
+ * finalize is repeatable; canisters we stopped are started again if the run
+ * fails and the caller asked for them to run (resume_after_snapshot).
+ */
+#ifndef SNAPFLEET_BACKUP_H
+#define SNAPFLEET_BACKUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "snapfleet/buf.h"
+#include "snapfleet/driver.h"
+#include "snapfleet/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sf_snapshot_download_config {
+    const char *canister;      /* the selected canister */
+    const char *root;          /* registry root; required with children */
+    bool include_children;
+    bool recursive;            /* implies include_children */
+    bool dry_run;
+    bool resume_after_snapshot;
+    const char *out;           /* backup directory */
+    const char *backup_id;     /* NULL: the out directory's name */
+    const char *tool_name;
+    const char *tool_version;
+    const char *environment;   /* the network name, recorded in the manifest */
+    const char *created_at;    /* NULL: the clock's unix marker */
+    FILE *log;                 /* one line per effect, or NULL */
+    bool verify_transfer;      /* read every snapshot twice and compare */
+} sf_snapshot_download_config;
+
+typedef struct sf_snapshot_artifact {
+    char *canister_id;
+    char *snapshot_id;
+    char *path;     /* the final artifact path */
+    char *checksum; /* "<sha256>" in a dry run */
+} sf_snapshot_artifact;
+
+typedef struct sf_snapshot_download_result {
+    sf_snapshot_artifact *artifacts;
+    size_t artifact_count;
+    sf_buf planned_commands; /* dry run: one command a line */
+    bool resumed;            /* the run continued an interrupted one */
+} sf_snapshot_download_result;
+
+int sf_snapshot_download(const sf_snapshot_download_config *cfg,
+                         sf_driver *driver, const sf_clock *clock,
+                         sf_snapshot_download_result *result, sf_error *err);
+void sf_snapshot_download_result_free(sf_snapshot_download_result *r);
+
+/* ---- `backup`: canic's plan, execution journal and runner ---- */
+
+typedef enum sf_backup_schedule {
+    SF_BACKUP_FLEET = 0,        /* stop all, snapshot all, start all, transfer */
+    SF_BACKUP_PER_CANISTER = 1  /* one canister at a time */
+} sf_backup_schedule;
+
+typedef struct sf_backup_config {
+    const char *out;          /* backup directory; a rerun resumes it */
+    const char *fleet;        /* fleet name, recorded in the plan */
+    const char *network;      /* recorded in the plan and the manifest */
+    const char *root;         /* the fleet's root canister */
+    const char *subtree;      /* role or principal selector; NULL: whole fleet */
+    bool include_root;        /* whole fleet including the root (maintenance) */
+    sf_backup_schedule schedule;
+    bool leave_stopped;       /* no restarts, planned or on failure */
+    bool dry_run;             /* write plan + journal, print commands only */
+    uint64_t max_steps;       /* 0: no limit */
+    const char *tool_name;
+    const char *tool_version;
+    FILE *log;
+    bool verify_transfer;     /* read every snapshot twice and compare */
+} sf_backup_config;
+
+typedef struct sf_backup_result {
+    char *plan_id;
+    char *run_id;
+    bool resumed;              /* a plan was already in `out` */
+    bool complete;
+    bool max_steps_reached;
+    uint64_t executed;         /* operations executed by this run */
+    uint64_t total_operations;
+    sf_buf planned_commands;   /* dry run: one command a line */
+} sf_backup_result;
+
+int sf_backup_run(const sf_backup_config *cfg, sf_driver *driver,
+                  const sf_clock *clock, sf_backup_result *result,
+                  sf_error *err);
+void sf_backup_result_free(sf_backup_result *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

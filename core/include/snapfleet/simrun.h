@@ -1,0 +1,65 @@
+/*
+ * snapfleet: deterministic simulation testing.
+ *
+ * One scenario per seed: a simulated fleet generated from the seed, a
+ * random fault plan (and sometimes a crash point), a backup run through
+ * every wrapper, a rerun when the first run failed or died, and the
+ * invariants checked at the end:
+ *   - no canister is left stopped that was running before, and none that
+ *     was stopped before is started (unless --leave-stopped);
+ *   - every snapshot the runs created is recorded in the download journal;
+ *   - the backup verifies, and every artifact holds exactly the memory its
+ *     canister has;
+ *   - a run that failed left a directory that a rerun completed (a
+ *     topology change fails closed instead: nothing was stopped, nothing
+ *     was snapshotted, and a fresh backup completes).
+ * The trace of every driver call is hashed: the same seed gives the same
+ * digest on every machine.
+ */
+#ifndef SNAPFLEET_SIMRUN_H
+#define SNAPFLEET_SIMRUN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "snapfleet/buf.h"
+#include "snapfleet/checksum.h"
+#include "snapfleet/error.h"
+#include "snapfleet/sim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sf_simrun_config {
+    uint64_t seed;
+    uint64_t canisters;
+    const char *work_dir; /* scratch space; one sub-directory per seed */
+    bool keep;            /* keep the scratch directory afterwards */
+    bool allow_crash;     /* crash scenarios fork a child that is killed */
+} sf_simrun_config;
+
+typedef struct sf_simrun_result {
+    bool ok;
+    char mode[32];          /* "backup", "backup-per-canister", "snapshot-download" */
+    char faults[512];       /* the plan, canonical text ("" for none) */
+    char outcome[64];       /* "complete", "complete-after-rerun", ... */
+    char digest[SF_SHA256_HEX_SIZE];
+    char failure[1024];     /* the first invariant broken */
+} sf_simrun_result;
+
+int sf_simrun_one(const sf_simrun_config *cfg, sf_simrun_result *out,
+                  sf_error *err);
+
+/* The invariants alone, for tests: `before` is the fleet as it was before
+ * any run, `after` as it is now, `out` the backup directory. Appends one
+ * line per violation to `violations` and returns SF_OK when there is none. */
+int sf_check_invariants(const sf_sim *before, const sf_sim *after,
+                        const char *out, bool leave_stopped, sf_buf *violations,
+                        sf_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * snapfleet-observations.json: what snapfleet saw before each effect it
+ * caused, written before the effect (write-ahead). canic's documents have
+ * no room for this, and it is what makes every step safe to repeat:
+ *   status_before          observed before our first stop; only a canister
+ *                          that was running is restarted by us;
+ *   stopped_by_us          a stop was (maybe) issued by this backup;
+ *   restarted              we started it again afterwards;
+ *   snapshots_before_create the snapshot list before our create: after a
+ *                          lost response or a crash, the new id is the one
+ *                          not in this list, so nothing is created twice;
+ *   snapshot_id            the snapshot this backup created (or adopted).
+ */
+#ifndef SNAPFLEET_OBSERVATIONS_H
+#define SNAPFLEET_OBSERVATIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "snapfleet/buf.h"
+#include "snapfleet/driver.h"
+#include "snapfleet/error.h"
+
+typedef struct sf_obs_canister {
+    char *canister_id;
+    bool has_status_before;
+    sf_canister_status status_before;
+    bool stopped_by_us;
+    bool restarted;
+    char **snapshots_before; /* NULL: no create issued yet */
+    size_t snapshots_before_count;
+    char *snapshot_id;
+} sf_obs_canister;
+
+typedef struct sf_observations {
+    sf_obs_canister *canisters;
+    size_t count;
+} sf_observations;
+
+int sf_obs_parse(const char *text, size_t len, sf_observations *out,
+                 sf_error *err);
+int sf_obs_write_json(const sf_observations *o, sf_buf *out, sf_error *err);
+/* A missing file reads as empty observations. */
+int sf_obs_read_file(const char *path, sf_observations *out, sf_error *err);
+int sf_obs_write_file(const char *path, const sf_observations *o,
+                      sf_error *err);
+void sf_obs_free(sf_observations *o);
+/* The entry for canister_id, created empty when absent; NULL when out of
+ * memory. */
+sf_obs_canister *sf_obs_get(sf_observations *o, const char *canister_id);
+sf_obs_canister *sf_obs_find(const sf_observations *o, const char *canister_id);
+/* Replaces the snapshot list recorded before a create (copies). */
+int sf_obs_set_snapshots_before(sf_obs_canister *c, const sf_snapshot_info *s,
+                                size_t n, sf_error *err);
+
+#endif

@@ -1,0 +1,337 @@
+/*
+ * `sim run`: one deterministic scenario per seed (snapfleet/simrun.h).
+ * Everything random comes from the seed; the virtual clock and the trace
+ * of every driver call make the run reproducible to the byte.
+ */
+#include "snapfleet/simrun.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "snapfleet/backup.h"
+#include "snapfleet/faults.h"
+#include "snapfleet/fs.h"
+#include "snapfleet/layout.h"
+#include "snapfleet/wrap.h"
+
+enum { MODE_FLEET, MODE_PER_CANISTER, MODE_SNAPSHOT_DOWNLOAD, MODE_COUNT };
+static const char *const mode_names[MODE_COUNT] = {
+    "backup", "backup-per-canister", "snapshot-download",
+};
+
+typedef struct scenario {
+    const sf_simrun_config *cfg;
+    sf_simrun_result *res;
+    sf_sim *sim;
+    char dir[4096], state[4200], out[4200], out2[4200];
+    int mode;
+    sf_fault_plan *plan;
+    uint64_t crash_at;
+    sf_buf trace;
+} scenario;
+
+static void topology_cb(const char *kind, void *ctx)
+{
+    scenario *sc = ctx;
+    sf_error err;
+
+    if (sf_sim_topology_change(sc->sim, kind, &err) == SF_OK)
+        sf_sim_save(sc->sim, sc->state, &err);
+}
+
+/* One run of the scenario's backup through sim -> faults -> retry -> trace. */
+static int run_once(scenario *sc, const char *out, bool with_faults,
+                    sf_error *err)
+{
+    sf_driver *base = NULL, *faulty = NULL, *retry = NULL, *trace = NULL, *top;
+    sf_clock clock = sf_sim_clock(sc->sim);
+    int rc = SF_ERR;
+
+    if (sf_sim_driver_new(sc->sim, sc->state, &base, err) != SF_OK)
+        return SF_ERR;
+    top = base;
+    if (with_faults && sc->plan != NULL) {
+        if (sf_fault_driver_new(top, sc->plan, topology_cb, sc, &faulty, err) != SF_OK)
+            goto done;
+        top = faulty;
+    }
+    if (sf_retry_driver_new(top, &clock, 5, 100, 5000, &retry, err) != SF_OK)
+        goto done;
+    if (sf_trace_driver_new(retry, &clock, &sc->trace, &trace, err) != SF_OK)
+        goto done;
+    top = trace;
+    if (sc->mode == MODE_SNAPSHOT_DOWNLOAD) {
+        sf_snapshot_download_config c;
+        sf_snapshot_download_result r;
+
+        memset(&c, 0, sizeof c);
+        c.canister = sf_sim_root_id(sc->sim);
+        c.root = c.canister;
+        c.recursive = true;
+        c.resume_after_snapshot = true;
+        c.out = out;
+        c.tool_name = "snapfleet";
+        c.tool_version = SF_VERSION;
+        c.environment = "local";
+        c.verify_transfer = true;
+        rc = sf_snapshot_download(&c, top, &clock, &r, err);
+        if (rc == SF_OK)
+            sf_snapshot_download_result_free(&r);
+    } else {
+        sf_backup_config c;
+        sf_backup_result r;
+
+        memset(&c, 0, sizeof c);
+        c.out = out;
+        c.fleet = "sim";
+        c.network = "local";
+        c.root = sf_sim_root_id(sc->sim);
+        c.include_root = true;
+        c.schedule = sc->mode == MODE_PER_CANISTER ? SF_BACKUP_PER_CANISTER
+                                                   : SF_BACKUP_FLEET;
+        c.tool_name = "snapfleet";
+        c.tool_version = SF_VERSION;
+        c.verify_transfer = true;
+        rc = sf_backup_run(&c, top, &clock, &r, err);
+        if (rc == SF_OK && !r.complete)
+            rc = sf_error_set(err, "incomplete", "", "backup ended incomplete");
+        sf_backup_result_free(&r);
+    }
+done:
+    sf_driver_destroy(trace);
+    sf_driver_destroy(retry);
+    sf_driver_destroy(faulty);
+    sf_driver_destroy(base);
+    return rc;
+}
+
+/* The first run in a child that dies (SIGKILL) after its Nth durable write;
+ * the simulator's state file keeps what it did to the fleet. */
+static bool topology_kind(const sf_error *e)
+{
+    return e->kind != NULL && strncmp(e->kind, "topology-", 9) == 0;
+}
+
+#define EXIT_TOPOLOGY 3 /* the child's way to say "failed closed on topology" */
+
+static int run_crashing(scenario *sc, bool *crashed, sf_error *err)
+{
+    pid_t pid;
+    int status;
+
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0)
+        return sf_error_set_errno(err, errno, "", "fork");
+    if (pid == 0) {
+        sf_error child_err;
+
+        sf_crash_after_writes_install(sc->crash_at);
+        if (run_once(sc, sc->out, true, &child_err) == SF_OK)
+            _exit(0);
+        _exit(topology_kind(&child_err) ? EXIT_TOPOLOGY : 1);
+    }
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return sf_error_set_errno(err, errno, "", "waitpid");
+    *crashed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+    sf_sim_free(sc->sim);
+    sc->sim = NULL;
+    if (sf_sim_load(sc->state, &sc->sim, err) != SF_OK)
+        return SF_ERR;
+    if (*crashed)
+        return SF_OK;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return SF_OK;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_TOPOLOGY)
+        return sf_error_set(err, "topology-changed", "", "first run refused a "
+                            "topology change");
+    return sf_error_set(err, "run-failed", "", "first run failed");
+}
+
+/* A run that fails closed on a topology change must have changed nothing. */
+static void check_untouched(const sf_sim *before, const sf_sim *now, sf_buf *v)
+{
+    size_t i;
+
+    for (i = 0; i < sf_sim_canister_count(before); i++) {
+        sf_sim_canister_info b, a;
+        size_t idx;
+
+        if (sf_sim_canister_at(before, i, &b, NULL) != SF_OK ||
+            sf_sim_canister_find(now, b.canister_id, &idx, NULL) != SF_OK ||
+            sf_sim_canister_at(now, idx, &a, NULL) != SF_OK)
+            continue;
+        if (a.status != b.status || a.snapshot_count != b.snapshot_count)
+            sf_buf_printf(v, "%s changed although the topology check failed "
+                          "first\n", b.canister_id);
+    }
+}
+
+static uint64_t mix(uint64_t seed, uint64_t salt)
+{
+    uint64_t s = seed ^ (salt * 0x9E3779B97F4A7C15ull);
+    return sf_splitmix64(&s);
+}
+
+static int setup(scenario *sc, sf_error *err)
+{
+    const sf_simrun_config *cfg = sc->cfg;
+    sf_sim_config sim_cfg;
+    sf_registry reg;
+    const char **ids = NULL;
+    size_t i;
+    int rc;
+
+    snprintf(sc->dir, sizeof sc->dir, "%s/seed-%llu", cfg->work_dir,
+             (unsigned long long)cfg->seed);
+    snprintf(sc->state, sizeof sc->state, "%s/fleet.json", sc->dir);
+    snprintf(sc->out, sizeof sc->out, "%s/backup", sc->dir);
+    snprintf(sc->out2, sizeof sc->out2, "%s/backup-fresh", sc->dir);
+    if (sf_remove_tree(sc->dir, err) != SF_OK || sf_fs_mkdir_p(sc->dir, err) != SF_OK)
+        return SF_ERR;
+    sf_sim_config_default(&sim_cfg);
+    sim_cfg.seed = cfg->seed;
+    sim_cfg.canister_count = cfg->canisters;
+    sim_cfg.stopped_percent = mix(cfg->seed, 1) % 3 == 0 ? 20 : 0;
+    sim_cfg.latency_ms = 5;
+    sim_cfg.jitter_ms = 3;
+    sim_cfg.bandwidth = 4096;
+    if (sf_sim_init(&sim_cfg, &sc->sim, err) != SF_OK ||
+        sf_sim_save(sc->sim, sc->state, err) != SF_OK)
+        return SF_ERR;
+    sc->mode = (int)(mix(cfg->seed, 2) % MODE_COUNT);
+    if (sf_sim_registry(sc->sim, &reg, err) != SF_OK)
+        return SF_ERR;
+    ids = calloc(reg.count ? reg.count : 1, sizeof *ids);
+    if (ids == NULL) {
+        sf_registry_free(&reg);
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    }
+    for (i = 0; i < reg.count; i++)
+        ids[i] = reg.entries[i].pid;
+    rc = sf_fault_plan_random(cfg->seed, ids, reg.count, &sc->plan, err);
+    free(ids);
+    sf_registry_free(&reg);
+    if (rc != SF_OK)
+        return SF_ERR;
+    if (cfg->allow_crash && mix(cfg->seed, 3) % 4 == 0)
+        sc->crash_at = 1 + mix(cfg->seed, 4) % 80;
+    sf_fault_plan_set_crash_after_writes(sc->plan, sc->crash_at);
+    return SF_OK;
+}
+
+int sf_simrun_one(const sf_simrun_config *cfg, sf_simrun_result *res,
+                  sf_error *err)
+{
+    scenario sc;
+    sf_sim *before = NULL;
+    sf_buf v, state;
+    sf_error run_err;
+    const char *final_out;
+    bool crashed = false;
+    int rc = SF_ERR, first;
+
+    memset(res, 0, sizeof *res);
+    memset(&sc, 0, sizeof sc);
+    sc.cfg = cfg;
+    sc.res = res;
+    sf_buf_init(&sc.trace);
+    sf_buf_init(&v);
+    sf_buf_init(&state);
+    sf_error_clear(&run_err);
+    if (setup(&sc, err) != SF_OK)
+        goto done;
+    snprintf(res->mode, sizeof res->mode, "%s", mode_names[sc.mode]);
+    {
+        sf_buf f;
+        sf_buf_init(&f);
+        sf_fault_plan_format(sc.plan, &f);
+        snprintf(res->faults, sizeof res->faults, "%s", sf_buf_cstr(&f));
+        sf_buf_free(&f);
+    }
+    if (sf_sim_state_json(sc.sim, &state, err) != SF_OK ||
+        sf_sim_load_json(state.data, state.len, &before, err) != SF_OK)
+        goto done;
+    if (sc.crash_at != 0)
+        first = run_crashing(&sc, &crashed, &run_err);
+    else
+        first = run_once(&sc, sc.out, true, &run_err);
+    final_out = sc.out;
+    if (first == SF_OK && !crashed) {
+        snprintf(res->outcome, sizeof res->outcome, "complete");
+    } else {
+        bool topology = first != SF_OK && topology_kind(&run_err);
+
+        if (!topology) {
+            sf_sim_free(sc.sim);
+            sc.sim = NULL;
+            if (sf_sim_load(sc.state, &sc.sim, err) != SF_OK)
+                goto done;
+            sf_buf_printf(&sc.trace, "-- rerun after %s\n",
+                          crashed ? "crash" : (run_err.kind ? run_err.kind : "error"));
+            if (run_once(&sc, sc.out, false, &run_err) == SF_OK)
+                snprintf(res->outcome, sizeof res->outcome, "%s",
+                         crashed ? "complete-after-crash" : "complete-after-rerun");
+            else if (topology_kind(&run_err))
+                topology = true; /* the fleet moved before the crash */
+            else
+                sf_buf_printf(&v, "rerun did not complete: %s (%s)\n",
+                              run_err.message,
+                              run_err.kind ? run_err.kind : "error");
+        }
+        if (topology) {
+            /* fails closed: nothing may have moved; a fresh backup completes */
+            check_untouched(before, sc.sim, &v);
+            sf_sim_free(before);
+            before = NULL;
+            sf_buf_reset(&state);
+            if (sf_sim_state_json(sc.sim, &state, err) != SF_OK ||
+                sf_sim_load_json(state.data, state.len, &before, err) != SF_OK)
+                goto done;
+            final_out = sc.out2;
+            sf_buf_puts(&sc.trace, "-- fresh backup after a topology change\n");
+            if (run_once(&sc, sc.out2, false, &run_err) != SF_OK)
+                sf_buf_printf(&v, "fresh backup after a topology change failed: "
+                              "%s\n", run_err.message);
+            snprintf(res->outcome, sizeof res->outcome, "topology-refused");
+        }
+    }
+    {
+        sf_error inv_err;
+        sf_check_invariants(before, sc.sim, final_out, false, &v, &inv_err);
+    }
+    sf_buf_printf(&sc.trace, "-- outcome %s\n", res->outcome);
+    if (sf_trace_digest(&sc.trace, res->digest) != SF_OK) {
+        sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+        goto done;
+    }
+    res->ok = v.len == 0;
+    if (!res->ok) {
+        char *nl;
+        snprintf(res->failure, sizeof res->failure, "%s", sf_buf_cstr(&v));
+        nl = strchr(res->failure, '\n');
+        if (nl != NULL)
+            *nl = '\0';
+    }
+    rc = SF_OK;
+done:
+    if (rc == SF_OK && res->ok && !cfg->keep) {
+        sf_error ignored;
+        sf_remove_tree(sc.dir, &ignored);
+    }
+    sf_sim_free(before);
+    sf_sim_free(sc.sim);
+    sf_fault_plan_free(sc.plan);
+    sf_buf_free(&sc.trace);
+    sf_buf_free(&v);
+    sf_buf_free(&state);
+    return rc;
+}
