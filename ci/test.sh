@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test run: dependencies, an ASan+UBSan build, the CMocka suite,
+# then every libFuzzer target built with clang and run briefly on its corpus.
+#   ci/test.sh            everything
+#   SF_FUZZ_SECONDS=N     seconds per fuzz target (default 20; 0 skips fuzzing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash ci/install-deps.sh
+
+jobs=$(nproc 2>/dev/null || echo 2)
+fuzz_seconds=${SF_FUZZ_SECONDS:-20}
+
+echo "== build (ASan+UBSan) =="
+cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DSF_SANITIZE=ON -DSF_BENCH=OFF >/dev/null
+cmake --build build/asan -j"$jobs"
+
+echo "== tests =="
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ctest --test-dir build/asan --output-on-failure -j"$jobs"
+
+if [[ "$fuzz_seconds" != 0 ]]; then
+  echo "== fuzz (${fuzz_seconds}s per target) =="
+  CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=Debug -DSF_FUZZ=ON \
+    -DSF_TESTS=OFF -DSF_BENCH=OFF >/dev/null
+  cmake --build build/fuzz -j"$jobs"
+  bash ci/fuzz.sh build/fuzz "$fuzz_seconds"
+fi
+echo "== all tests passed =="
