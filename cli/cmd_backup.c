@@ -36,7 +36,10 @@ static const char download_usage[] =
     "  --resume-after-snapshot  start each canister again after its capture\n"
     "  --dry-run                print the commands and artifacts, touch nothing\n"
     "  --network NAME           recorded as the manifest's environment (default local)\n"
-    "  --backup-id ID           default: the name of DIR\n\n" CLI_DRIVER_USAGE;
+    "  --backup-id ID           default: the name of DIR\n"
+    "  --verify-transfer        download every snapshot twice and compare\n"
+    "                           (the IC gives no content hash to check against)\n\n"
+    CLI_DRIVER_USAGE;
 
 static const char backup_usage[] =
     "usage: snapfleet backup --out DIR [--fleet NAME] [--network NAME] [--root ID]\n"
@@ -62,7 +65,9 @@ static const char backup_usage[] =
     "  --leave-stopped       no start operations, and no restarts on failure\n"
     "  --dry-run             write the plan and journal, print the commands\n"
     "  --max-steps N         stop after N operations (resume later)\n"
-    "  --json                print the run summary as JSON\n\n" CLI_DRIVER_USAGE;
+    "  --json                print the run summary as JSON\n"
+    "  --verify-transfer     download every snapshot twice and compare\n\n"
+    CLI_DRIVER_USAGE;
 
 static int default_root(const cli_driver_opts *d, char *out, size_t n,
                         sf_error *err)
@@ -92,6 +97,7 @@ int cmd_snapshot_download(int argc, char **argv)
         {"dry-run", no_argument, NULL, 'n'},
         {"network", required_argument, NULL, 'N'},
         {"backup-id", required_argument, NULL, 'b'},
+        {"verify-transfer", no_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "snapshot download";
@@ -129,6 +135,7 @@ int cmd_snapshot_download(int argc, char **argv)
         case 'n': cfg.dry_run = true; break;
         case 'N': cfg.environment = optarg; break;
         case 'b': cfg.backup_id = optarg; break;
+        case 'T': cfg.verify_transfer = true; break;
         default:
             return cli_usage(cmd, "unknown option or missing value: %s",
                              argv[optind - 1]);
@@ -174,14 +181,7 @@ static void print_backup_result(const sf_backup_config *cfg,
     const char *status = cfg->dry_run ? "planned"
                          : r->complete ? "complete"
                          : r->max_steps_reached ? "paused" : "running";
-    char scope[600];
-
-    if (cfg->include_root)
-        snprintf(scope, sizeof scope, "maintenance-root");
-    else if (cfg->subtree != NULL)
-        snprintf(scope, sizeof scope, "subtree:%s", cfg->subtree);
-    else
-        snprintf(scope, sizeof scope, "non-root-fleet");
+    const char *scope = r->scope != NULL ? r->scope : "";
     if (json) {
         sf_buf b;
         sf_jw w;
@@ -201,6 +201,7 @@ static void print_backup_result(const sf_backup_config *cfg,
         sf_jw_kv_bool(&w, "resumed", r->resumed);
         sf_jw_kv_bool(&w, "complete", r->complete);
         sf_jw_kv_bool(&w, "max_steps_reached", r->max_steps_reached);
+        sf_jw_kv_u64(&w, "targets", r->target_count);
         sf_jw_kv_u64(&w, "executed_operation_count", r->executed);
         sf_jw_kv_u64(&w, "total_operations", r->total_operations);
         sf_jw_kv_string(&w, "out", cfg->out);
@@ -211,10 +212,12 @@ static void print_backup_result(const sf_backup_config *cfg,
         return;
     }
     fwrite(sf_buf_cstr(&r->planned_commands), 1, r->planned_commands.len, stdout);
-    printf("%-10s %-8s %-8s %-9s %-20s %-9s %s\n", "FLEET", "NETWORK", "MODE",
-           "STATUS", "SCOPE", "EXECUTED", "OUT");
-    printf("%-10s %-8s %-8s %-9s %-20s %-9llu %s\n", cfg->fleet, cfg->network,
-           cfg->dry_run ? "dry-run" : "execute", status, scope,
+    printf("%-10s %-8s %-8s %-9s %-20s %-8s %-11s %-9s %s\n", "FLEET", "NETWORK",
+           "MODE", "STATUS", "SCOPE", "TARGETS", "OPERATIONS", "EXECUTED", "OUT");
+    printf("%-10s %-8s %-8s %-9s %-20s %-8llu %-11llu %-9llu %s\n", cfg->fleet,
+           cfg->network, cfg->dry_run ? "dry-run" : "execute", status, scope,
+           (unsigned long long)r->target_count,
+           (unsigned long long)r->total_operations,
            (unsigned long long)r->executed, cfg->out);
 }
 
@@ -233,6 +236,7 @@ int cmd_backup_run(int argc, char **argv)
         {"dry-run", no_argument, NULL, 'n'},
         {"max-steps", required_argument, NULL, 'm'},
         {"json", no_argument, NULL, 'j'},
+        {"verify-transfer", no_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "backup";
@@ -271,6 +275,7 @@ int cmd_backup_run(int argc, char **argv)
         case 'L': cfg.leave_stopped = true; break;
         case 'n': cfg.dry_run = true; break;
         case 'j': json = true; break;
+        case 'T': cfg.verify_transfer = true; break;
         case 'S':
             if (strcmp(optarg, "fleet") == 0)
                 cfg.schedule = SF_BACKUP_FLEET;

@@ -44,6 +44,7 @@ void sf_backup_result_free(sf_backup_result *r)
 {
     free(r->plan_id);
     free(r->run_id);
+    free(r->scope);
     sf_buf_free(&r->planned_commands);
     memset(r, 0, sizeof *r);
 }
@@ -816,6 +817,20 @@ int sf_backup_run(const sf_backup_config *cfg, sf_driver *driver,
     }
     result->plan_id = strdup(r.plan.plan_id);
     result->run_id = strdup(r.plan.run_id);
+    result->target_count = r.plan.target_count;
+    {
+        const char *kind = sf_scope_kind_name(r.plan.selected_scope_kind);
+        const char *sel = r.plan.selected_subtree_root;
+        bool show = sel != NULL && r.plan.selected_scope_kind != SF_SCOPE_MAINTENANCE_ROOT;
+
+        result->scope = malloc(strlen(kind) + (sel ? strlen(sel) : 0) + 2);
+        if (result->scope != NULL)
+            sprintf(result->scope, "%s%s%s", kind, show ? ":" : "", show ? sel : "");
+    }
+    if (result->plan_id == NULL || result->run_id == NULL || result->scope == NULL) {
+        sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+        goto done;
+    }
     if (cfg->dry_run) {
         rc = dry_run_commands(&r, err);
         goto done;

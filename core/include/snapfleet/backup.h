@@ -95,6 +95,9 @@ typedef struct sf_backup_result {
     bool max_steps_reached;
     uint64_t executed;         /* operations executed by this run */
     uint64_t total_operations;
+    char *scope;               /* from the plan: "non-root-fleet",
+                                  "subtree:<id>", "maintenance-root", ... */
+    uint64_t target_count;
     sf_buf planned_commands;   /* dry run: one command a line */
 } sf_backup_result;
 
