@@ -79,6 +79,29 @@ static void test_write_atomic_creates_parents_and_modes(void **state)
     free(data);
 }
 
+/* The simulator's state stands for the IC: its writes must not count as
+ * the backup's durable writes, or crash injection would count them. */
+static void test_untracked_write_skips_the_hook(void **state)
+{
+    char p[512], *data;
+    size_t len;
+    sf_error err;
+    int one = 1;
+
+    (void)state;
+    path_in(p, sizeof p, "sim/state.json");
+    sf_fs_set_write_hook(hook, &one);
+    hook_calls = 0;
+    assert_int_equal(sf_fs_write_atomic_untracked(p, "{}", 2, &err), SF_OK);
+    assert_int_equal(hook_calls, 0);
+    assert_int_equal(sf_fs_write_atomic(p, "[]", 2, &err), SF_OK);
+    assert_int_equal(hook_calls, 1);
+    sf_fs_set_write_hook(NULL, NULL);
+    assert_int_equal(sf_fs_read_file(p, 100, &data, &len, &err), SF_OK);
+    assert_string_equal(data, "[]");
+    free(data);
+}
+
 static void test_write_failure_leaves_old_file(void **state)
 {
     char p[512], *data;
@@ -157,6 +180,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_write_atomic_creates_parents_and_modes),
+        cmocka_unit_test(test_untracked_write_skips_the_hook),
         cmocka_unit_test(test_write_failure_leaves_old_file),
         cmocka_unit_test(test_parent_is_a_file),
         cmocka_unit_test(test_read_refusals),

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "snapfleet/error.h"
 #include "snapfleet/text.h"
 
 static void test_blank_uses_rust_whitespace(void **state)
@@ -108,6 +109,60 @@ static void test_optional_helpers(void **state)
     assert_true(sf_str_cmp_bytes("\xC3\xA9", "z") > 0); /* bytes, not signed chars */
 }
 
+static void check_file_safe(const char *in, const char *want)
+{
+    char *got = sf_file_safe_component(in);
+
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void test_file_safe_component(void **state)
+{
+    (void)state;
+    check_file_safe("demo", "demo");
+    check_file_safe("my fleet/v1.2", "my-fleet-v1.2");
+    check_file_safe("--x--", "x");
+    check_file_safe("***", "unknown");
+    check_file_safe("", "unknown");
+    check_file_safe("a_b.c-d", "a_b.c-d");
+}
+
+static void test_utc_stamp(void **state)
+{
+    char out[16];
+
+    (void)state;
+    sf_utc_stamp(0, out);
+    assert_string_equal(out, "19700101-000000");
+    sf_utc_stamp(1778709682ULL, out);
+    assert_string_equal(out, "20260513-220122");
+    sf_utc_stamp(951868799ULL, out); /* the day before a leap day's end */
+    assert_string_equal(out, "20000229-235959");
+}
+
+static void test_error_prefix(void **state)
+{
+    sf_error err;
+    char longer[2000];
+
+    (void)state;
+    sf_error_set(&err, "k", "f", "inner %d", 7);
+    sf_error_prefix(&err, "%s: ", "file.json");
+    assert_string_equal(err.message, "file.json: inner 7");
+    assert_string_equal(err.kind, "k");
+    assert_string_equal(err.field, "f");
+    memset(longer, 'x', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    sf_error_prefix(&err, "%s", longer); /* truncates, never overflows */
+    assert_int_equal(strlen(err.message), SF_ERROR_MESSAGE_MAX - 1);
+    assert_int_equal(sf_error_prefix(NULL, "x"), SF_ERR);
+    sf_error_clear(&err);
+    assert_null(err.kind);
+    assert_string_equal(err.message, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -116,6 +171,9 @@ int main(void)
         cmocka_unit_test(test_safe_path_segment),
         cmocka_unit_test(test_unix_marker),
         cmocka_unit_test(test_optional_helpers),
+        cmocka_unit_test(test_file_safe_component),
+        cmocka_unit_test(test_utc_stamp),
+        cmocka_unit_test(test_error_prefix),
     };
     return cmocka_run_group_tests_name("text", tests, NULL, NULL);
 }
