@@ -1,0 +1,257 @@
+/* Deterministic simulation testing: seeds stay green and reproducible, and
+ * the invariant checker notices each kind of broken invariant. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "snapfleet/backup.h"
+#include "snapfleet/simrun.h"
+
+static char work[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    strcpy(work, "/tmp/sf-simrun-XXXXXX");
+    return mkdtemp(work) == NULL ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+    char cmd[128];
+
+    (void)state;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void run_seed(uint64_t seed, bool crash, sf_simrun_result *r)
+{
+    sf_simrun_config cfg = {seed, 5, work, false, crash};
+    sf_error err;
+
+    sf_error_clear(&err);
+    if (sf_simrun_one(&cfg, r, &err) != SF_OK)
+        fail_msg("seed %llu: %s", (unsigned long long)seed, err.message);
+    if (!r->ok)
+        fail_msg("seed %llu (%s, faults \"%s\", %s): %s", (unsigned long long)seed,
+                 r->mode, r->faults, r->outcome, r->failure);
+}
+
+static void test_seeds_keep_every_invariant(void **state)
+{
+    bool seen_crash = false, seen_topology = false, seen_rerun = false;
+    uint64_t seed;
+
+    (void)state;
+    for (seed = 1; seed <= 40; seed++) {
+        sf_simrun_result r;
+
+        run_seed(seed, true, &r);
+        seen_crash |= strcmp(r.outcome, "complete-after-crash") == 0;
+        seen_topology |= strcmp(r.outcome, "topology-refused") == 0;
+        seen_rerun |= strcmp(r.outcome, "complete-after-rerun") == 0;
+    }
+    /* the range must actually exercise the interesting outcomes */
+    assert_true(seen_crash);
+    assert_true(seen_topology);
+    assert_true(seen_rerun);
+}
+
+static void test_same_seed_same_digest(void **state)
+{
+    sf_simrun_result a, b, c;
+
+    (void)state;
+    run_seed(9, true, &a);  /* a crash scenario */
+    run_seed(9, true, &b);
+    assert_string_equal(a.digest, b.digest);
+    assert_string_equal(a.faults, b.faults);
+    assert_string_equal(a.outcome, b.outcome);
+    run_seed(10, true, &c);
+    assert_string_not_equal(a.digest, c.digest);
+}
+
+/* ---- the checker itself ---- */
+
+typedef struct fixture {
+    sf_sim *before, *after;
+    char out[128];
+    char id[SF_PRINCIPAL_TEXT_MAX];
+} fixture;
+
+static void backed_up(fixture *f)
+{
+    sf_sim_config cfg;
+    sf_driver *d;
+    sf_clock clock;
+    sf_buf state;
+    sf_snapshot_download_config c;
+    sf_snapshot_download_result r;
+    sf_sim_canister_info info;
+    sf_error err;
+    static int n;
+
+    sf_sim_config_default(&cfg);
+    cfg.canister_count = 3;
+    assert_int_equal(sf_sim_init(&cfg, &f->after, &err), SF_OK);
+    sf_buf_init(&state);
+    assert_int_equal(sf_sim_state_json(f->after, &state, &err), SF_OK);
+    assert_int_equal(sf_sim_load_json(state.data, state.len, &f->before, &err), SF_OK);
+    sf_buf_free(&state);
+    assert_int_equal(sf_sim_driver_new(f->after, NULL, &d, &err), SF_OK);
+    clock = sf_sim_clock(f->after);
+    /* a directory of its own: the same fleet backed up into an existing
+     * directory would resume that backup instead of taking a new one */
+    snprintf(f->out, sizeof f->out, "%s/backup-%d", work, ++n);
+    memset(&c, 0, sizeof c);
+    c.canister = sf_sim_root_id(f->after);
+    c.root = c.canister;
+    c.recursive = true;
+    c.resume_after_snapshot = true;
+    c.out = f->out;
+    c.tool_name = "snapfleet";
+    c.tool_version = "test";
+    c.environment = "local";
+    assert_int_equal(sf_snapshot_download(&c, d, &clock, &r, &err), SF_OK);
+    sf_snapshot_download_result_free(&r);
+    sf_driver_destroy(d);
+    assert_int_equal(sf_sim_canister_at(f->after, 1, &info, &err), SF_OK);
+    strcpy(f->id, info.canister_id);
+}
+
+static void expect_violation(fixture *f, const char *needle)
+{
+    sf_buf v;
+    sf_error err;
+
+    sf_buf_init(&v);
+    assert_int_equal(sf_check_invariants(f->before, f->after, f->out, false, &v,
+                                         &err), SF_ERR);
+    assert_string_equal(err.kind, "invariant-violated");
+    if (strstr(sf_buf_cstr(&v), needle) == NULL)
+        fail_msg("expected a violation mentioning \"%s\", got:\n%s", needle,
+                 sf_buf_cstr(&v));
+    sf_buf_free(&v);
+}
+
+static void done(fixture *f)
+{
+    sf_sim_free(f->before);
+    sf_sim_free(f->after);
+}
+
+static void test_clean_backup_has_no_violation(void **state)
+{
+    fixture f;
+    sf_buf v;
+    sf_error err;
+
+    (void)state;
+    backed_up(&f);
+    sf_buf_init(&v);
+    assert_int_equal(sf_check_invariants(f.before, f.after, f.out, false, &v, &err),
+                     SF_OK);
+    assert_int_equal(v.len, 0);
+    sf_buf_free(&v);
+    done(&f);
+}
+
+static void test_left_stopped_is_caught(void **state)
+{
+    fixture f;
+    sf_buf v;
+    sf_error err;
+
+    (void)state;
+    backed_up(&f);
+    assert_int_equal(sf_sim_set_status(f.after, f.id, SF_STATUS_STOPPED, &err), SF_OK);
+    expect_violation(&f, "was running before and is stopped now");
+    /* ... unless the run was asked to leave canisters stopped */
+    sf_buf_init(&v);
+    assert_int_equal(sf_check_invariants(f.before, f.after, f.out, true, &v, &err),
+                     SF_OK);
+    sf_buf_free(&v);
+    done(&f);
+}
+
+static void test_started_a_stopped_canister_is_caught(void **state)
+{
+    fixture f;
+    sf_error err;
+
+    (void)state;
+    backed_up(&f);
+    assert_int_equal(sf_sim_set_status(f.before, f.id, SF_STATUS_STOPPED, &err), SF_OK);
+    expect_violation(&f, "was stopped before and is running now");
+    done(&f);
+}
+
+static void test_unrecorded_snapshot_is_caught(void **state)
+{
+    fixture f;
+    sf_driver *d;
+    sf_op op;
+    sf_result res;
+    sf_error err;
+
+    (void)state;
+    backed_up(&f);
+    assert_int_equal(sf_sim_driver_new(f.after, NULL, &d, &err), SF_OK);
+    assert_int_equal(sf_sim_set_status(f.after, f.id, SF_STATUS_STOPPED, &err), SF_OK);
+    assert_int_equal(sf_op_init(&op, SF_OP_CREATE, f.id, NULL, NULL, &err), SF_OK);
+    assert_int_equal(sf_driver_run(d, &op, &res, &err), SF_OK);
+    assert_int_equal(res.fail, SF_FAIL_NONE);
+    sf_result_free(&res);
+    sf_driver_destroy(d);
+    assert_int_equal(sf_sim_set_status(f.after, f.id, SF_STATUS_RUNNING, &err), SF_OK);
+    expect_violation(&f, "not recorded in the download journal");
+    done(&f);
+}
+
+static void test_artifact_not_holding_the_memory_is_caught(void **state)
+{
+    fixture f;
+    sf_error err;
+
+    (void)state;
+    backed_up(&f);
+    assert_int_equal(sf_sim_mutate(f.after, f.id, &err), SF_OK);
+    expect_violation(&f, "does not hold the canister's memory");
+    done(&f);
+}
+
+static void test_backup_that_does_not_verify_is_caught(void **state)
+{
+    fixture f;
+    char cmd[512];
+
+    (void)state;
+    backed_up(&f);
+    snprintf(cmd, sizeof cmd, "printf x >> '%s/%s/stable_memory.bin'", f.out, f.id);
+    assert_int_equal(system(cmd), 0);
+    expect_violation(&f, "backup does not verify");
+    done(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_seeds_keep_every_invariant),
+        cmocka_unit_test(test_same_seed_same_digest),
+        cmocka_unit_test(test_clean_backup_has_no_violation),
+        cmocka_unit_test(test_left_stopped_is_caught),
+        cmocka_unit_test(test_started_a_stopped_canister_is_caught),
+        cmocka_unit_test(test_unrecorded_snapshot_is_caught),
+        cmocka_unit_test(test_artifact_not_holding_the_memory_is_caught),
+        cmocka_unit_test(test_backup_that_does_not_verify_is_caught),
+    };
+    return cmocka_run_group_tests_name("simrun", tests, setup, teardown);
+}
