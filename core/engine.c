@@ -16,12 +16,20 @@
 int sf_engine_open(sf_engine *e, sf_driver *driver, const sf_clock *clock,
                    const char *out, FILE *log, sf_error *err)
 {
+    return sf_engine_open_at(e, driver, clock, out, SF_OBSERVATIONS_FILE_NAME,
+                             log, err);
+}
+
+int sf_engine_open_at(sf_engine *e, sf_driver *driver, const sf_clock *clock,
+                      const char *out, const char *obs_name, FILE *log,
+                      sf_error *err)
+{
     memset(e, 0, sizeof *e);
     e->driver = driver;
     e->clock = clock;
     e->log = log;
     e->out = strdup(out);
-    e->obs_path = sf_path_join(out, SF_OBSERVATIONS_FILE_NAME);
+    e->obs_path = sf_path_join(out, obs_name);
     if (e->out == NULL || e->obs_path == NULL) {
         sf_engine_close(e);
         return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
@@ -287,25 +295,46 @@ static int adopt(sf_engine *e, const char *id, const sf_snapshot_info *snap,
     return sf_engine_save(e, err);
 }
 
-int sf_engine_create(sf_engine *e, const char *id, sf_snapshot_info *snap,
-                     sf_error *err)
+static bool upload_interrupted(const char *dir)
+{
+    char *p;
+    struct stat st;
+    bool yes;
+
+    if (dir == NULL || (p = sf_path_join(dir, ".upload_progress.json")) == NULL)
+        return false;
+    yes = lstat(p, &st) == 0;
+    free(p);
+    return yes;
+}
+
+/* Create and upload both make a new snapshot appear on a canister; both
+ * record the snapshot list first, so that after a lost response or a
+ * crash the new one is found by listing instead of being made twice. An
+ * upload is different in one way: icp creates the target snapshot before
+ * it sends the data, so while its progress file exists the new snapshot is
+ * incomplete and the upload is resumed, never adopted. */
+static int new_snapshot(sf_engine *e, sf_op_kind kind, const char *id,
+                        const char *dir, sf_snapshot_info *snap, sf_error *err)
 {
     sf_obs_canister *c = sf_obs_get(&e->obs, id);
     sf_result res;
     sf_fail_class fail;
     sf_op op;
-    bool adopted;
-    int rc;
+    bool adopted, resume = false;
+    int rc, attempt;
 
     if (c == NULL)
         return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
     memset(snap, 0, sizeof *snap);
     if (c->snapshot_id != NULL) {
         snprintf(snap->id, sizeof snap->id, "%s", c->snapshot_id);
-        return SF_OK; /* already ours: a rerun never creates twice */
+        return SF_OK; /* already ours: a rerun never makes it twice */
     }
-    if (c->snapshots_before != NULL) {
-        /* A create was issued and we never heard back (crash). */
+    if (kind == SF_OP_UPLOAD && upload_interrupted(dir)) {
+        resume = true;
+    } else if (c->snapshots_before != NULL) {
+        /* issued before and never heard back (a crash) */
         if (reconcile_create(e, id, snap, &adopted, err) != SF_OK)
             return SF_ERR;
         if (adopted)
@@ -322,23 +351,96 @@ int sf_engine_create(sf_engine *e, const char *id, sf_snapshot_info *snap,
         if (rc != SF_OK || sf_engine_save(e, err) != SF_OK)
             return SF_ERR;
     }
-    if (sf_op_init(&op, SF_OP_CREATE, id, NULL, NULL, err) != SF_OK)
-        return SF_ERR;
-    rc = sf_engine_call(e, &op, &res, &fail, err);
-    if (rc == SF_OK)
-        *snap = res.snapshot;
-    sf_result_free(&res);
-    if (rc == SF_OK)
-        return adopt(e, id, snap, err);
-    if (fail != SF_FAIL_UNKNOWN)
-        return SF_ERR;
+    for (attempt = 0; attempt < 2; attempt++) {
+        if (sf_op_init(&op, kind, id, NULL, dir, err) != SF_OK)
+            return SF_ERR;
+        op.resume = resume;
+        rc = sf_engine_call(e, &op, &res, &fail, err);
+        if (rc == SF_OK)
+            *snap = res.snapshot;
+        sf_result_free(&res);
+        if (rc == SF_OK)
+            return adopt(e, id, snap, err);
+        if (fail != SF_FAIL_UNKNOWN)
+            return SF_ERR;
+        if (kind == SF_OP_UPLOAD && upload_interrupted(dir)) {
+            resume = true; /* continue the transfer that was cut off */
+            continue;
+        }
+        break;
+    }
+    if (kind == SF_OP_UPLOAD && upload_interrupted(dir))
+        return sf_error_set(err, "driver-unknown-outcome", "", "upload to %s "
+                            "was cut off twice; rerun to resume it", id);
     if (reconcile_create(e, id, snap, &adopted, err) != SF_OK)
         return SF_ERR;
     if (!adopted)
-        return sf_error_set(err, "driver-unknown-outcome", "", "create %s: "
-                            "the response was lost and no new snapshot "
-                            "exists; rerun to try again", id);
+        return sf_error_set(err, "driver-unknown-outcome", "", "%s %s: the "
+                            "response was lost and no new snapshot exists; "
+                            "rerun to try again", sf_op_kind_name(kind), id);
     return adopt(e, id, snap, err);
+}
+
+int sf_engine_create(sf_engine *e, const char *id, sf_snapshot_info *snap,
+                     sf_error *err)
+{
+    return new_snapshot(e, SF_OP_CREATE, id, NULL, snap, err);
+}
+
+int sf_engine_upload(sf_engine *e, const char *id, const char *dir,
+                     sf_snapshot_info *snap, sf_error *err)
+{
+    return new_snapshot(e, SF_OP_UPLOAD, id, dir, snap, err);
+}
+
+int sf_engine_load(sf_engine *e, const char *id, const char *snapshot_id,
+                   sf_error *err)
+{
+    sf_canister_status now;
+    sf_result res;
+    sf_fail_class fail;
+    sf_op op;
+    int attempt;
+
+    if (sf_op_init(&op, SF_OP_LOAD, id, snapshot_id, NULL, err) != SF_OK)
+        return SF_ERR;
+    for (attempt = 0; attempt < 2; attempt++) {
+        int rc;
+
+        if (sf_engine_status(e, id, &now, err) != SF_OK)
+            return SF_ERR;
+        if (now != SF_STATUS_STOPPED)
+            return sf_error_set(err, "stopped-precondition-failed", "",
+                                "load %s into %s: the canister is %s, not "
+                                "stopped", snapshot_id, id,
+                                sf_canister_status_name(now));
+        rc = sf_engine_call(e, &op, &res, &fail, err);
+        sf_result_free(&res);
+        if (rc == SF_OK)
+            return SF_OK;
+        /* loading the same snapshot into a canister that is still stopped
+         * gives the same state again, so one repeat is safe */
+        if (fail != SF_FAIL_UNKNOWN)
+            return SF_ERR;
+    }
+    return SF_ERR;
+}
+
+int sf_engine_start_always(sf_engine *e, const char *id, sf_error *err)
+{
+    sf_canister_status now;
+    sf_obs_canister *c;
+
+    if (sf_engine_status(e, id, &now, err) != SF_OK)
+        return SF_ERR;
+    if (now != SF_STATUS_RUNNING && toggle(e, SF_OP_START, id, err) != SF_OK)
+        return SF_ERR;
+    c = sf_obs_find(&e->obs, id);
+    if (c != NULL && !c->restarted) {
+        c->restarted = true;
+        return sf_engine_save(e, err);
+    }
+    return SF_OK;
 }
 
 static int remove_at(int parent, const char *name, sf_error *err)
@@ -489,5 +591,123 @@ int sf_engine_publish(const char *temp_path, const char *final_path,
                                   temp_path, final_path);
     /* the rename is durable only once the directory is */
     fsync_parent(final_path);
+    return SF_OK;
+}
+
+static int copy_file(int from_dir, int to_dir, const char *name, sf_error *err)
+{
+    char buf[1 << 16];
+    int in = openat(from_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int out, rc = SF_OK;
+    ssize_t n;
+
+    if (in < 0)
+        return sf_error_set_errno(err, errno, "", "cannot open %s", name);
+    out = openat(to_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                 0600);
+    if (out < 0) {
+        close(in);
+        return sf_error_set_errno(err, errno, "", "cannot create %s", name);
+    }
+    while ((n = read(in, buf, sizeof buf)) > 0) {
+        char *p = buf;
+        while (n > 0) {
+            ssize_t w = write(out, p, (size_t)n);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0) {
+                rc = sf_error_set_errno(err, errno, "", "cannot write %s", name);
+                goto done;
+            }
+            p += w;
+            n -= w;
+        }
+    }
+    if (n < 0)
+        rc = sf_error_set_errno(err, errno, "", "cannot read %s", name);
+done:
+    close(in);
+    if (close(out) != 0 && rc == SF_OK)
+        rc = sf_error_set_errno(err, errno, "", "cannot write %s", name);
+    return rc;
+}
+
+static int copy_tree(int from, int to, int depth, sf_error *err)
+{
+    DIR *d;
+    struct dirent *de;
+    int rc = SF_OK;
+
+    if (depth > SF_CHECKSUM_MAX_DEPTH)
+        return sf_error_set(err, SF_EK_IO, "", "artifact nested too deep");
+    d = fdopendir(dup(from));
+    if (d == NULL)
+        return sf_error_set_errno(err, errno, "", "cannot read directory");
+    while (rc == SF_OK && (de = readdir(d)) != NULL) {
+        struct stat st;
+
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (fstatat(from, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            rc = sf_error_set_errno(err, errno, "", "cannot stat %s", de->d_name);
+        } else if (S_ISDIR(st.st_mode)) {
+            int a, b;
+
+            if (mkdirat(to, de->d_name, 0700) != 0) {
+                rc = sf_error_set_errno(err, errno, "", "cannot create %s",
+                                        de->d_name);
+                break;
+            }
+            a = openat(from, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            b = openat(to, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (a < 0 || b < 0)
+                rc = sf_error_set_errno(err, errno, "", "cannot open %s", de->d_name);
+            else
+                rc = copy_tree(a, b, depth + 1, err);
+            if (a >= 0)
+                close(a);
+            if (b >= 0)
+                close(b);
+        } else if (S_ISREG(st.st_mode)) {
+            rc = copy_file(from, to, de->d_name, err);
+        } else {
+            rc = sf_error_set(err, S_ISLNK(st.st_mode) ? "symlink-refused"
+                                                       : "unsupported-file-type",
+                              "", "artifact holds %s, which is not a regular file "
+                              "or directory", de->d_name);
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+int sf_stage_artifact(const char *src, const char *dst, const char *checksum,
+                      sf_error *err)
+{
+    char sum[SF_SHA256_HEX_SIZE];
+    int from, to, rc;
+
+    if (sf_remove_tree(dst, err) != SF_OK || sf_fs_mkdir_p(dst, err) != SF_OK)
+        return SF_ERR;
+    from = open(src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (from < 0)
+        return sf_error_set_errno(err, errno, "", "cannot open artifact %s", src);
+    to = open(dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (to < 0) {
+        close(from);
+        return sf_error_set_errno(err, errno, "", "cannot open %s", dst);
+    }
+    rc = copy_tree(from, to, 0, err);
+    close(from);
+    close(to);
+    if (rc != SF_OK)
+        return sf_error_prefix(err, "staging %s: ", src);
+    /* the copy is what gets uploaded, so the copy is what must match */
+    if (sf_checksum_dir(dst, sum, err) != SF_OK)
+        return SF_ERR;
+    if (strcmp(sum, checksum) != 0)
+        return sf_error_set(err, "checksum-mismatch", "", "artifact %s does not "
+                            "match the manifest: checksum mismatch: expected "
+                            "%s, actual %s", src, checksum, sum);
     return SF_OK;
 }

@@ -30,6 +30,10 @@ typedef struct sf_engine {
 
 int sf_engine_open(sf_engine *e, sf_driver *driver, const sf_clock *clock,
                    const char *out, FILE *log, sf_error *err);
+/* The same with another observations file name (a restore keeps its own). */
+int sf_engine_open_at(sf_engine *e, sf_driver *driver, const sf_clock *clock,
+                      const char *out, const char *obs_name, FILE *log,
+                      sf_error *err);
 void sf_engine_close(sf_engine *e);
 int sf_engine_save(sf_engine *e, sf_error *err);
 
@@ -53,6 +57,24 @@ int sf_engine_stop(sf_engine *e, const char *id, sf_error *err);
  * create made. */
 int sf_engine_create(sf_engine *e, const char *id, sf_snapshot_info *snap,
                      sf_error *err);
+/* Uploads the snapshot directory `dir` to id, or adopts the snapshot an
+ * interrupted upload made; --resume only when icp's progress file says an
+ * upload was interrupted. */
+int sf_engine_upload(sf_engine *e, const char *id, const char *dir,
+                     sf_snapshot_info *snap, sf_error *err);
+/* Loads snapshot_id into id, which must be stopped
+ * ("stopped-precondition-failed" otherwise); repeated once after an unknown
+ * outcome, which is safe while the canister stays stopped. */
+int sf_engine_load(sf_engine *e, const char *id, const char *snapshot_id,
+                   sf_error *err);
+/* Starts id whatever it was before (a restore ends with the fleet running). */
+int sf_engine_start_always(sf_engine *e, const char *id, sf_error *err);
+/* Copies an artifact directory to dst (emptied first; only regular files
+ * and directories) and checks the copy's checksum is `checksum`: what is
+ * uploaded is then exactly the bytes that were verified, and icp's
+ * progress files land in the copy, not in the backup. */
+int sf_stage_artifact(const char *src, const char *dst, const char *checksum,
+                      sf_error *err);
 /* Starts id if, and only if, this backup stopped it and it was running
  * before. */
 int sf_engine_start(sf_engine *e, const char *id, sf_error *err);
