@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job: on a simulated fleet (the embedded default), a planned backup
-# through injected faults, a rerun that completes it, an offline verify, and
-# a look at where everything stands.
+# The main job, on a simulated fleet (the embedded default): a planned backup
+# through injected faults, a rerun that completes it, an offline verify; then
+# the fleet's memory changes, and a restore (through faults of its own)
+# brings every canister's state digest back to what was backed up.
 #   ci/main.sh [WORK_DIR]     (default: ./demo, recreated each run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,4 +37,27 @@ step "offline verification of every artifact" $sf backup verify "$work/backup"
 step "the manifest against canic's rules" \
   $sf manifest validate "$work/backup/fleet-backup-manifest.json"
 step "every canister running again, one snapshot each" $sf sim show --state "$work/fleet.json"
-printf '\nmain job: ok (backup in %s)\n' "$work/backup"
+$sf sim show --state "$work/fleet.json" --json > "$work/backed-up.json"
+
+printf '\n== three canisters change after the backup\n'
+for id in $($sf sim show --state "$work/fleet.json" --json |
+            sed -n 's/.*"canister_id": "\([^"]*\)".*/\1/p' | head -3); do
+  $sf sim mutate --state "$work/fleet.json" --canister "$id"
+done
+step "the restore plan (the backup is verified first)" \
+  $sf restore plan --backup "$work/backup" --out "$work/restore-plan.json"
+step "the commands a restore runs" \
+  $sf restore run --backup "$work/backup" --sim-state "$work/fleet.json" --dry-run
+printf '\n== a restore that loses an upload response (reconciled by listing)\n'
+$sf restore run --backup "$work/backup" --sim-state "$work/fleet.json" --execute \
+  --faults 'upload:*:2=lost-response'
+step "restore status" $sf restore status --backup "$work/backup"
+$sf sim show --state "$work/fleet.json" --json > "$work/restored.json"
+digests() { sed -n 's/.*"\(canister_id\|status\|state_digest\)": "\([^"]*\)".*/\1 \2/p' "$1"; }
+if ! diff <(digests "$work/backed-up.json") <(digests "$work/restored.json"); then
+  echo "main job: the restored fleet differs from the backup" >&2
+  exit 1
+fi
+printf '\n== every canister'"'"'s state digest and status equal what was backed up\n'
+digests "$work/restored.json" | paste - - - | column -t
+printf '\nmain job: ok (backup in %s, restored)\n' "$work/backup"

@@ -55,6 +55,8 @@ int cmd_sim_show(int argc, char **argv);
 int cmd_sim_registry(int argc, char **argv);
 int cmd_sim_mutate(int argc, char **argv);
 int cmd_sim_run(int argc, char **argv);
-int cmd_demo(int argc, char **argv);
+int cmd_restore_plan(int argc, char **argv);
+int cmd_restore_run(int argc, char **argv);
+int cmd_restore_status(int argc, char **argv);
 
 #endif

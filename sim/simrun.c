@@ -19,12 +19,24 @@
 #include "snapfleet/faults.h"
 #include "snapfleet/fs.h"
 #include "snapfleet/layout.h"
+#include "snapfleet/manifest.h"
+#include "snapfleet/restore.h"
 #include "snapfleet/wrap.h"
 
 enum { MODE_FLEET, MODE_PER_CANISTER, MODE_SNAPSHOT_DOWNLOAD, MODE_COUNT };
 static const char *const mode_names[MODE_COUNT] = {
     "backup", "backup-per-canister", "snapshot-download",
 };
+
+static uint64_t mix(uint64_t seed, uint64_t salt);
+
+typedef struct expected_member {
+    char id[SF_PRINCIPAL_TEXT_MAX];
+    char digest[SF_SHA256_HEX_SIZE];
+    char module_hash[SF_SHA256_HEX_SIZE];
+    sf_canister_status status;
+    size_t snapshots_before_restore;
+} expected_member;
 
 typedef struct scenario {
     const sf_simrun_config *cfg;
@@ -34,6 +46,7 @@ typedef struct scenario {
     int mode;
     sf_fault_plan *plan;
     uint64_t crash_at;
+    uint64_t restore_crash_at;
     sf_buf trace;
 } scenario;
 
@@ -175,6 +188,179 @@ static void check_untouched(const sf_sim *before, const sf_sim *now, sf_buf *v)
     }
 }
 
+/* One restore run of the backup in `out` through the same driver stack. */
+static int restore_once(scenario *sc, const char *out, sf_restore_mode mode,
+                        bool with_faults, sf_error *err)
+{
+    sf_driver *base = NULL, *faulty = NULL, *retry = NULL, *trace = NULL, *top;
+    sf_clock clock = sf_sim_clock(sc->sim);
+    sf_restore_config c;
+    sf_restore_result r;
+    int rc = SF_ERR;
+
+    if (sf_sim_driver_new(sc->sim, sc->state, &base, err) != SF_OK)
+        return SF_ERR;
+    top = base;
+    if (with_faults && sc->plan != NULL) {
+        if (sf_fault_driver_new(top, sc->plan, topology_cb, sc, &faulty, err) != SF_OK)
+            goto done;
+        top = faulty;
+    }
+    if (sf_retry_driver_new(top, &clock, 5, 100, 5000, &retry, err) != SF_OK ||
+        sf_trace_driver_new(retry, &clock, &sc->trace, &trace, err) != SF_OK)
+        goto done;
+    memset(&c, 0, sizeof c);
+    c.backup = out;
+    c.mode = mode;
+    rc = sf_restore_run(&c, trace, &clock, &r, err);
+    if (rc == SF_OK && mode == SF_RESTORE_MODE_EXECUTE && !r.complete)
+        rc = sf_error_set(err, "incomplete", "", "restore ended incomplete");
+    sf_restore_result_free(&r);
+done:
+    sf_driver_destroy(trace);
+    sf_driver_destroy(retry);
+    sf_driver_destroy(faulty);
+    sf_driver_destroy(base);
+    return rc;
+}
+
+static int restore_crashing(scenario *sc, const char *out, bool *crashed,
+                            sf_error *err)
+{
+    pid_t pid;
+    int status;
+
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0)
+        return sf_error_set_errno(err, errno, "", "fork");
+    if (pid == 0) {
+        sf_error child_err;
+
+        sf_crash_after_writes_install(sc->restore_crash_at);
+        _exit(restore_once(sc, out, SF_RESTORE_MODE_EXECUTE, true, &child_err) == SF_OK
+                  ? 0 : 1);
+    }
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return sf_error_set_errno(err, errno, "", "waitpid");
+    *crashed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+    sf_sim_free(sc->sim);
+    sc->sim = NULL;
+    if (sf_sim_load(sc->state, &sc->sim, err) != SF_OK)
+        return SF_ERR;
+    if (*crashed || (WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        return SF_OK;
+    return sf_error_set(err, "run-failed", "", "restore failed");
+}
+
+/* What the backup captured, read back from the fleet right after it. */
+static int expect_from_backup(scenario *sc, const char *out,
+                              expected_member **members, size_t *n, sf_error *err)
+{
+    sf_manifest m;
+    char *path = sf_path_join(out, SF_MANIFEST_FILE_NAME);
+    size_t i;
+    int rc;
+
+    *members = NULL;
+    *n = 0;
+    if (path == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    rc = sf_manifest_read_file(path, &m, err);
+    free(path);
+    if (rc != SF_OK)
+        return SF_ERR;
+    *members = calloc(m.fleet.member_count ? m.fleet.member_count : 1,
+                      sizeof **members);
+    if (*members == NULL) {
+        sf_manifest_free(&m);
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    }
+    for (i = 0; i < m.fleet.member_count; i++) {
+        expected_member *e = &(*members)[*n];
+        sf_sim_canister_info info;
+        size_t idx;
+
+        if (sf_sim_canister_find(sc->sim, m.fleet.members[i].canister_id, &idx,
+                                 NULL) != SF_OK ||
+            sf_sim_canister_at(sc->sim, idx, &info, NULL) != SF_OK)
+            continue;
+        snprintf(e->id, sizeof e->id, "%s", info.canister_id);
+        memcpy(e->digest, info.state_digest, sizeof e->digest);
+        memcpy(e->module_hash, info.module_hash, sizeof e->module_hash);
+        e->status = info.status;
+        (*n)++;
+    }
+    sf_manifest_free(&m);
+    return SF_OK;
+}
+
+/* Backup, mutate, restore: every member back to what was captured. */
+static void restore_phase(scenario *sc, const char *out, sf_buf *v,
+                          sf_error *err_out)
+{
+    expected_member *exp = NULL;
+    sf_error err;
+    size_t n = 0, i;
+    bool crashed = false;
+    int rc, round;
+
+    if (expect_from_backup(sc, out, &exp, &n, &err) != SF_OK) {
+        sf_buf_printf(v, "cannot read the backup to restore: %s\n", err.message);
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        sf_sim_canister_info info;
+        size_t idx;
+
+        if (mix(sc->cfg->seed, 100 + i) % 2 == 0)
+            sf_sim_mutate(sc->sim, exp[i].id, &err);
+        if (sf_sim_canister_find(sc->sim, exp[i].id, &idx, NULL) == SF_OK &&
+            sf_sim_canister_at(sc->sim, idx, &info, NULL) == SF_OK)
+            exp[i].snapshots_before_restore = info.snapshot_count;
+    }
+    sf_sim_save(sc->sim, sc->state, &err);
+    sf_buf_puts(&sc->trace, "-- restore\n");
+    if (sc->restore_crash_at != 0)
+        rc = restore_crashing(sc, out, &crashed, &err);
+    else
+        rc = restore_once(sc, out, SF_RESTORE_MODE_EXECUTE, true, &err);
+    /* recover as an operator would: unclaim, retry, execute, until done */
+    for (round = 0; round < 8 && (rc != SF_OK || crashed); round++) {
+        crashed = false;
+        sf_buf_printf(&sc->trace, "-- restore recovery %d\n", round);
+        restore_once(sc, out, SF_RESTORE_MODE_UNCLAIM_PENDING, false, &err);
+        restore_once(sc, out, SF_RESTORE_MODE_RETRY_FAILED, false, &err);
+        rc = restore_once(sc, out, SF_RESTORE_MODE_EXECUTE, false, &err);
+    }
+    if (rc != SF_OK)
+        sf_buf_printf(v, "restore did not complete: %s (%s)\n", err.message,
+                      err.kind ? err.kind : "error");
+    for (i = 0; i < n && rc == SF_OK; i++) {
+        sf_sim_canister_info info;
+        size_t idx;
+
+        if (sf_sim_canister_find(sc->sim, exp[i].id, &idx, NULL) != SF_OK ||
+            sf_sim_canister_at(sc->sim, idx, &info, NULL) != SF_OK)
+            continue;
+        if (strcmp(info.state_digest, exp[i].digest) != 0)
+            sf_buf_printf(v, "%s: state digest %s after restore, %s backed up\n",
+                          exp[i].id, info.state_digest, exp[i].digest);
+        if (strcmp(info.module_hash, exp[i].module_hash) != 0)
+            sf_buf_printf(v, "%s: module hash differs after restore\n", exp[i].id);
+        if (info.status != exp[i].status)
+            sf_buf_printf(v, "%s: %s after restore, %s when backed up\n", exp[i].id,
+                          sf_canister_status_name(info.status),
+                          sf_canister_status_name(exp[i].status));
+        if (info.snapshot_count != exp[i].snapshots_before_restore + 1)
+            sf_buf_printf(v, "%s: %zu snapshots uploaded, expected exactly one\n",
+                          exp[i].id, info.snapshot_count - exp[i].snapshots_before_restore);
+    }
+    free(exp);
+    (void)err_out;
+}
+
 static uint64_t mix(uint64_t seed, uint64_t salt)
 {
     uint64_t s = seed ^ (salt * 0x9E3779B97F4A7C15ull);
@@ -225,6 +411,8 @@ static int setup(scenario *sc, sf_error *err)
     if (cfg->allow_crash && mix(cfg->seed, 3) % 4 == 0)
         sc->crash_at = 1 + mix(cfg->seed, 4) % 80;
     sf_fault_plan_set_crash_after_writes(sc->plan, sc->crash_at);
+    if (cfg->allow_crash && mix(cfg->seed, 5) % 4 == 0)
+        sc->restore_crash_at = 1 + mix(cfg->seed, 6) % 60;
     return SF_OK;
 }
 
@@ -308,6 +496,8 @@ int sf_simrun_one(const sf_simrun_config *cfg, sf_simrun_result *res,
         sf_error inv_err;
         sf_check_invariants(before, sc.sim, final_out, false, &v, &inv_err);
     }
+    if (v.len == 0)
+        restore_phase(&sc, final_out, &v, err);
     sf_buf_printf(&sc.trace, "-- outcome %s\n", res->outcome);
     if (sf_trace_digest(&sc.trace, res->digest) != SF_OK) {
         sf_error_set(err, SF_EK_NOMEM, "", "out of memory");

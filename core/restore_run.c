@@ -1,0 +1,682 @@
+/*
+ * The restore runner (snapfleet/restore.h): canic's apply journal driven
+ * through the abstract driver, with the effect steps of core/engine.c.
+ */
+#include "snapfleet/restore.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "snapfleet/fs.h"
+#include "snapfleet/json.h"
+#include "snapfleet/layout.h"
+#include "snapfleet/manifest.h"
+#include "snapfleet/restore_journal.h"
+#include "snapfleet/restore_plan.h"
+#include "snapfleet/text.h"
+
+typedef struct rrun {
+    const sf_restore_config *cfg;
+    sf_restore_result *result;
+    sf_engine e;
+    int engine_open;
+    char backup_root[PATH_MAX];
+    char *dir, *plan_path, *journal_path;
+    sf_restore_plan plan;
+    int have_plan;
+    sf_restore_journal j;
+    int have_journal;
+} rrun;
+
+void sf_restore_result_free(sf_restore_result *r)
+{
+    sf_buf_free(&r->commands);
+    sf_buf_free(&r->report);
+    memset(r, 0, sizeof *r);
+}
+
+static bool exists(const char *p)
+{
+    struct stat st;
+    return lstat(p, &st) == 0;
+}
+
+static int build_plan(const char *backup, const char *mapping,
+                      sf_restore_plan *plan, sf_error *err)
+{
+    sf_integrity_report rep;
+    sf_manifest m;
+    sf_restore_mapping map;
+    char *mpath;
+    int rc;
+
+    /* nothing is planned from a backup that does not verify */
+    if (sf_verify_integrity(backup, &rep, err) != SF_OK)
+        return sf_error_prefix(err, "backup %s does not verify: ", backup);
+    sf_integrity_report_free(&rep);
+    mpath = sf_path_join(backup, SF_MANIFEST_FILE_NAME);
+    if (mpath == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    rc = sf_manifest_read_file(mpath, &m, err);
+    free(mpath);
+    if (rc != SF_OK)
+        return SF_ERR;
+    if (mapping != NULL && sf_restore_mapping_read_file(mapping, &map, err) != SF_OK) {
+        sf_error_prefix(err, "%s: ", mapping);
+        sf_manifest_free(&m);
+        return SF_ERR;
+    }
+    rc = sf_restore_plan_build(&m, mapping != NULL ? &map : NULL, plan, err);
+    if (mapping != NULL)
+        sf_restore_mapping_free(&map);
+    sf_manifest_free(&m);
+    return rc;
+}
+
+int sf_restore_plan_backup(const char *backup, const char *mapping,
+                           sf_buf *plan_json, sf_error *err)
+{
+    sf_restore_plan plan;
+    int rc;
+
+    if (build_plan(backup, mapping, &plan, err) != SF_OK)
+        return SF_ERR;
+    rc = sf_restore_plan_write_json(&plan, plan_json, err);
+    sf_restore_plan_free(&plan);
+    return rc;
+}
+
+static void marker(rrun *r, char out[32])
+{
+    sf_clock_marker(r->e.clock, out);
+}
+
+static int write_journal(rrun *r, sf_error *err)
+{
+    return sf_restore_journal_write_file(r->journal_path, &r->j, err);
+}
+
+/* Builds the plan and, on the first run, the journal; on a later run
+ * checks the stored plan is the one this backup and mapping give now. */
+static int open_restore(rrun *r, bool create, sf_error *err)
+{
+    sf_buf now, stored;
+    char *text = NULL;
+    size_t len;
+    int rc = SF_ERR;
+
+    sf_buf_init(&now);
+    sf_buf_init(&stored);
+    if (build_plan(r->cfg->backup, r->cfg->mapping, &r->plan, err) != SF_OK)
+        goto done;
+    r->have_plan = 1;
+    if (sf_restore_plan_write_json(&r->plan, &now, err) != SF_OK)
+        goto done;
+    if (exists(r->journal_path)) {
+        if (sf_fs_read_file(r->plan_path, SF_JSON_MAX_BYTES, &text, &len, err) != SF_OK)
+            goto done;
+        if (len != now.len || memcmp(text, now.data, len) != 0) {
+            sf_error_set(err, "restore-plan-mismatch", "", "%s holds a restore "
+                         "of another plan (a different backup or mapping); "
+                         "finish it or use another --restore-dir", r->dir);
+            goto done;
+        }
+        if (sf_restore_journal_read_file(r->journal_path, &r->j, err) != SF_OK) {
+            sf_error_prefix(err, "%s: ", r->journal_path);
+            goto done;
+        }
+        r->have_journal = 1;
+        if (r->j.backup_root == NULL || strcmp(r->j.backup_root, r->backup_root) != 0) {
+            sf_error_set(err, "restore-plan-mismatch", "backup_root", "%s belongs "
+                         "to the backup at %s, not %s", r->journal_path,
+                         r->j.backup_root ? r->j.backup_root : "(none)",
+                         r->backup_root);
+            goto done;
+        }
+    } else {
+        sf_restore_dry_run d;
+
+        if (sf_restore_dry_run_build(&r->plan, r->backup_root, &d, err) != SF_OK)
+            goto done;
+        rc = sf_restore_journal_from_dry_run(&d, &r->j, err);
+        sf_restore_dry_run_free(&d);
+        if (rc != SF_OK)
+            goto done;
+        rc = SF_ERR;
+        r->have_journal = 1;
+        if (create && (sf_fs_write_atomic(r->plan_path, now.data, now.len, err) != SF_OK ||
+                       write_journal(r, err) != SF_OK))
+            goto done;
+    }
+    rc = SF_OK;
+done:
+    free(text);
+    sf_buf_free(&now);
+    sf_buf_free(&stored);
+    return rc;
+}
+
+static const sf_restore_plan_member *member_for(const rrun *r, const char *target)
+{
+    size_t i;
+
+    for (i = 0; i < r->plan.members_len; i++)
+        if (strcmp(r->plan.members[i].target_canister, target) == 0)
+            return &r->plan.members[i];
+    return NULL;
+}
+
+static char *staging_path(rrun *r, uint64_t sequence)
+{
+    char name[64];
+
+    snprintf(name, sizeof name, "staging/%llu", (unsigned long long)sequence);
+    return sf_path_join(r->dir, name);
+}
+
+/* The driver op that carries out a journal operation (uploads read the
+ * staged copy; a load uses the id the upload receipt recorded). */
+static int op_for(rrun *r, const sf_restore_journal_op *jop, sf_op *op,
+                  bool placeholder, sf_error *err)
+{
+    const char *target = jop->target_canister;
+    char *stage = NULL;
+    int rc;
+
+    switch (jop->kind) {
+    case SF_RESTORE_OP_STOP_CANISTER:
+        return sf_op_init(op, SF_OP_STOP, target, NULL, NULL, err);
+    case SF_RESTORE_OP_START_CANISTER:
+        return sf_op_init(op, SF_OP_START, target, NULL, NULL, err);
+    case SF_RESTORE_OP_VERIFY_MEMBER:
+    case SF_RESTORE_OP_VERIFY_FLEET:
+        return sf_op_init(op, SF_OP_STATUS, target, NULL, NULL, err);
+    case SF_RESTORE_OP_UPLOAD_SNAPSHOT:
+        stage = staging_path(r, jop->sequence);
+        if (stage == NULL)
+            return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+        rc = sf_op_init(op, SF_OP_UPLOAD, target, NULL, stage, err);
+        free(stage);
+        return rc;
+    case SF_RESTORE_OP_LOAD_SNAPSHOT: {
+        const char *id = sf_restore_journal_uploaded_snapshot_id(&r->j, jop);
+
+        if (id == NULL && placeholder) {
+            rc = sf_op_init(op, SF_OP_LOAD, target, "00", NULL, err);
+            snprintf(op->snapshot_id, sizeof op->snapshot_id, "<uploaded-snapshot-id>");
+            return rc;
+        }
+        if (id == NULL)
+            return sf_error_set(err, "command-unavailable", "", "load #%llu: no "
+                                "completed upload receipt gives the snapshot id",
+                                (unsigned long long)jop->sequence);
+        return sf_op_init(op, SF_OP_LOAD, target, id, NULL, err);
+    }
+    }
+    return sf_error_set(err, "internal", "", "unknown restore operation");
+}
+
+/* The receipt's command object: the driver's rendering, split into words. */
+static sf_restore_command *command_for(rrun *r, const sf_restore_journal_op *jop,
+                                       const sf_op *op, sf_error *err)
+{
+    sf_restore_command *c = calloc(1, sizeof *c);
+    sf_buf text;
+    char *save = NULL, *word;
+    int oom = 0;
+
+    sf_buf_init(&text);
+    if (c == NULL || sf_driver_render(r->e.driver, op, &text, err) != SF_OK)
+        goto fail;
+    c->mutates = jop->kind != SF_RESTORE_OP_VERIFY_MEMBER &&
+                 jop->kind != SF_RESTORE_OP_VERIFY_FLEET;
+    c->requires_stopped_canister = jop->kind == SF_RESTORE_OP_LOAD_SNAPSHOT;
+    c->args = calloc(text.len / 2 + 2, sizeof *c->args);
+    if (c->args == NULL || text.data == NULL)
+        goto fail;
+    for (word = strtok_r(text.data, " ", &save); word != NULL;
+         word = strtok_r(NULL, " ", &save)) {
+        if (c->program == NULL)
+            c->program = sf_strdup_opt(word, &oom);
+        else
+            c->args[c->arg_count++] = sf_strdup_opt(word, &oom);
+    }
+    {
+        static const char *const notes[] = {
+            "stops the target canister before snapshot restore",
+            "starts the target canister after snapshot restore",
+            "uploads the downloaded snapshot artifact to the target canister",
+            "loads the uploaded snapshot into the target canister",
+            "checks target canister status",
+            "checks target fleet root canister status",
+        };
+        c->note = sf_strdup_opt(notes[jop->kind], &oom);
+    }
+    if (oom || c->program == NULL)
+        goto fail;
+    sf_buf_free(&text);
+    return c;
+fail:
+    sf_buf_free(&text);
+    if (c != NULL) {
+        sf_restore_command_free(c);
+        free(c);
+    }
+    if (err != NULL && err->kind == NULL)
+        sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    return NULL;
+}
+
+/* A load that was claimed may have happened even if it did not complete
+ * (its response lost, the process killed): from then on the fleet is no
+ * longer what it was, and restarting it is the operator's decision. */
+static bool any_load_started(const rrun *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->j.operations_len; i++)
+        if (r->j.operations[i].kind == SF_RESTORE_OP_LOAD_SNAPSHOT &&
+            r->j.operations[i].state != SF_RESTORE_READY &&
+            r->j.operations[i].state != SF_RESTORE_BLOCKED)
+            return true;
+    return false;
+}
+
+static int do_upload(rrun *r, const sf_restore_journal_op *jop,
+                     sf_restore_receipt *rec, sf_error *err)
+{
+    const sf_restore_plan_member *m = member_for(r, jop->target_canister);
+    char *src = NULL, *stage = staging_path(r, jop->sequence), *progress = NULL;
+    sf_snapshot_info snap;
+    int rc = SF_ERR;
+
+    if (stage == NULL || m == NULL) {
+        sf_error_set(err, "internal", "", "upload #%llu has no plan member",
+                     (unsigned long long)jop->sequence);
+        goto done;
+    }
+    if (m->source_snapshot.checksum == NULL) {
+        sf_error_set(err, "missing-checksum", "", "member %s has no checksum in "
+                     "the manifest: its bytes cannot be proved before upload",
+                     m->source_canister);
+        goto done;
+    }
+    progress = sf_path_join(stage, ".upload_progress.json");
+    if (progress == NULL) {
+        sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+        goto done;
+    }
+    /* A staged copy with icp's progress file is an interrupted upload: it
+     * was verified when it was staged and is resumed as it is. */
+    if (!exists(progress)) {
+        if (sf_resolve_artifact_path(r->backup_root, jop->artifact_path, &src,
+                                     err) != SF_OK ||
+            sf_stage_artifact(src, stage, m->source_snapshot.checksum, err) != SF_OK)
+            goto done;
+    }
+    if (sf_engine_upload(&r->e, jop->target_canister, stage, &snap, err) != SF_OK)
+        goto done;
+    rec->uploaded_snapshot_id = strdup(snap.id);
+    if (rec->uploaded_snapshot_id == NULL) {
+        sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+        goto done;
+    }
+    rc = SF_OK;
+done:
+    free(src);
+    free(stage);
+    free(progress);
+    return rc;
+}
+
+static int do_verify(rrun *r, const sf_restore_journal_op *jop, sf_error *err)
+{
+    const sf_restore_plan_member *m = member_for(r, jop->target_canister);
+    const sf_obs_canister *c = sf_obs_find(&r->e.obs, jop->target_canister);
+    sf_canister_status want = SF_STATUS_RUNNING;
+    sf_op op;
+    sf_result res;
+    sf_fail_class fail;
+    int rc;
+
+    /* a canister that was stopped before the restore stays stopped */
+    if (c != NULL && c->has_status_before && c->status_before == SF_STATUS_STOPPED)
+        want = SF_STATUS_STOPPED;
+    if (sf_op_init(&op, SF_OP_STATUS, jop->target_canister, NULL, NULL, err) != SF_OK)
+        return SF_ERR;
+    rc = sf_engine_call(&r->e, &op, &res, &fail, err);
+    if (rc == SF_OK && res.status != want)
+        rc = sf_error_set(err, "verification-failed", "", "%s is %s, expected %s",
+                          jop->target_canister, sf_canister_status_name(res.status),
+                          sf_canister_status_name(want));
+    if (rc == SF_OK && jop->kind == SF_RESTORE_OP_VERIFY_MEMBER && m != NULL &&
+        m->source_snapshot.module_hash != NULL &&
+        (res.module_hash == NULL ||
+         strcasecmp(res.module_hash, m->source_snapshot.module_hash) != 0))
+        rc = sf_error_set(err, "verification-failed", "", "%s runs module %s, the "
+                          "backup has %s", jop->target_canister,
+                          res.module_hash ? res.module_hash : "(none)",
+                          m->source_snapshot.module_hash);
+    sf_result_free(&res);
+    return rc;
+}
+
+static int execute_op(rrun *r, const sf_restore_journal_op *jop,
+                      sf_restore_receipt *rec, sf_error *err)
+{
+    const char *target = jop->target_canister;
+
+    switch (jop->kind) {
+    case SF_RESTORE_OP_UPLOAD_SNAPSHOT:
+        return do_upload(r, jop, rec, err);
+    case SF_RESTORE_OP_STOP_CANISTER:
+        return sf_engine_stop(&r->e, target, err);
+    case SF_RESTORE_OP_LOAD_SNAPSHOT: {
+        const char *id = sf_restore_journal_uploaded_snapshot_id(&r->j, jop);
+
+        if (id == NULL)
+            return sf_error_set(err, "command-unavailable", "", "load #%llu has "
+                                "no completed upload to load",
+                                (unsigned long long)jop->sequence);
+        /* The plan's stop for this canister has run; if the canister is
+         * running again (containment after an earlier failure), it is
+         * stopped again, with its status before the restore kept. */
+        if (sf_engine_stop(&r->e, target, err) != SF_OK)
+            return SF_ERR;
+        return sf_engine_load(&r->e, target, id, err);
+    }
+    case SF_RESTORE_OP_START_CANISTER:
+        return sf_engine_start(&r->e, target, err);
+    case SF_RESTORE_OP_VERIFY_MEMBER:
+    case SF_RESTORE_OP_VERIFY_FLEET:
+        return do_verify(r, jop, err);
+    }
+    return sf_error_set(err, "internal", "", "unknown restore operation");
+}
+
+static int refuse_if_not_runnable(rrun *r, sf_error *err)
+{
+    sf_restore_report rep;
+    const sf_restore_journal_op *next = sf_restore_journal_next_transition(&r->j);
+
+    sf_restore_journal_report(&r->j, &rep);
+    if (r->j.pending_operations > 0)
+        return sf_error_set(err, "pending", "", "restore of %s has a pending "
+                            "operation (#%llu) left by an interrupted run: run "
+                            "`snapfleet restore run --unclaim-pending` first",
+                            r->j.backup_id,
+                            (unsigned long long)(next ? next->sequence : 0));
+    if (r->j.failed_operations > 0)
+        return sf_error_set(err, "failed", "", "restore of %s has a failed "
+                            "operation (#%llu): fix the cause, then run "
+                            "`snapfleet restore run --retry-failed`",
+                            r->j.backup_id,
+                            (unsigned long long)(next ? next->sequence : 0));
+    if (!r->j.ready)
+        return sf_error_set(err, "not-ready", "", "restore of %s is not ready: %s",
+                            r->j.backup_id, r->j.blocked_reason_count
+                                ? r->j.blocked_reasons[0] : "blocked");
+    return SF_OK;
+}
+
+static int run_execute(rrun *r, sf_error *err)
+{
+    for (;;) {
+        sf_restore_journal_op *jop;
+        sf_restore_receipt rec;
+        sf_restore_command *cmd;
+        uint64_t seq, attempt;
+        sf_op op;
+        sf_error cause;
+        char now[32];
+        int rc;
+
+        if (sf_restore_journal_is_complete(&r->j)) {
+            r->result->complete = true;
+            return SF_OK;
+        }
+        if (r->cfg->max_steps != 0 && r->result->executed >= r->cfg->max_steps)
+            return SF_OK;
+        if (refuse_if_not_runnable(r, err) != SF_OK)
+            return SF_ERR;
+        jop = sf_restore_journal_next_transition(&r->j);
+        if (jop == NULL)
+            return sf_error_set(err, "no-transitionable-operation", "", "nothing to run");
+        seq = jop->sequence;
+        attempt = sf_restore_journal_attempt(&r->j, seq);
+        if (op_for(r, jop, &op, false, err) != SF_OK)
+            return SF_ERR;
+        /* the claim is durable before anything happens */
+        marker(r, now);
+        if (sf_restore_journal_mark_pending(&r->j, seq, now, err) != SF_OK ||
+            write_journal(r, err) != SF_OK)
+            return SF_ERR;
+        jop = sf_restore_journal_find(&r->j, seq);
+        cmd = command_for(r, jop, &op, err);
+        if (cmd == NULL)
+            return SF_ERR;
+        rc = sf_restore_receipt_init(&rec, jop, SF_RESTORE_COMMAND_COMPLETED,
+                                     attempt, now, err);
+        if (rc != SF_OK) {
+            sf_restore_command_free(cmd);
+            free(cmd);
+            return SF_ERR;
+        }
+        rec.command = cmd;
+        rc = execute_op(r, jop, &rec, err);
+        marker(r, now);
+        free(rec.updated_at);
+        rec.updated_at = strdup(now);
+        if (rc == SF_OK) {
+            rec.status = strdup("0");
+            rc = sf_restore_journal_mark_completed(&r->j, seq, now, err);
+            if (rc == SF_OK)
+                rc = sf_restore_journal_record_receipt(&r->j, &rec, err);
+            sf_restore_receipt_free(&rec);
+            if (rc != SF_OK || write_journal(r, err) != SF_OK)
+                return SF_ERR;
+            r->result->executed++;
+            /* a finished upload no longer needs its staged copy */
+            if (jop->kind == SF_RESTORE_OP_UPLOAD_SNAPSHOT) {
+                char *stage = staging_path(r, seq);
+                sf_error ignored;
+                if (stage != NULL)
+                    sf_remove_tree(stage, &ignored);
+                free(stage);
+            }
+            continue;
+        }
+        cause = *err;
+        rec.outcome = SF_RESTORE_COMMAND_FAILED;
+        rec.status = strdup("1");
+        free(rec.uploaded_snapshot_id);
+        rec.uploaded_snapshot_id = NULL;
+        rec.failure_reason = strdup(cause.message);
+        rc = sf_restore_journal_mark_failed(&r->j, seq, cause.message, now, err);
+        if (rc == SF_OK)
+            rc = sf_restore_journal_record_receipt(&r->j, &rec, err);
+        sf_restore_receipt_free(&rec);
+        if (rc != SF_OK || write_journal(r, err) != SF_OK)
+            return SF_ERR;
+        r->result->executed++;
+        *err = cause;
+        return SF_ERR;
+    }
+}
+
+static int run_dry(rrun *r, sf_error *err)
+{
+    size_t i;
+
+    for (i = 0; i < r->j.operations_len; i++) {
+        const sf_restore_journal_op *jop = &r->j.operations[i];
+        sf_op op;
+
+        if (op_for(r, jop, &op, true, err) != SF_OK ||
+            sf_driver_render(r->e.driver, &op, &r->result->commands, err) != SF_OK ||
+            sf_buf_putc(&r->result->commands, '\n') != SF_OK)
+            return SF_ERR;
+    }
+    return SF_OK;
+}
+
+static void finish_report(rrun *r)
+{
+    sf_restore_report rep;
+    sf_error ignored;
+
+    sf_restore_journal_report(&r->j, &rep);
+    r->result->stopped_reason = sf_restore_report_stopped_reason(
+        &rep, r->cfg->max_steps != 0 && r->result->executed >= r->cfg->max_steps &&
+                  !r->result->complete,
+        r->result->executed > 0);
+    r->result->next_action = sf_restore_report_next_action(&rep);
+    r->result->complete = sf_restore_journal_is_complete(&r->j);
+    r->result->loads_done = any_load_started(r);
+    sf_buf_reset(&r->result->report);
+    sf_restore_report_write_json(&rep, &r->result->report, &ignored);
+}
+
+static int open_paths(rrun *r, const char *backup, const char *restore_dir,
+                      sf_error *err)
+{
+    if (realpath(backup, r->backup_root) == NULL)
+        return sf_error_set_errno(err, errno, "", "cannot open backup %s", backup);
+    r->dir = restore_dir != NULL ? strdup(restore_dir)
+                                 : sf_path_join(r->backup_root, SF_RESTORE_DIR_NAME);
+    if (r->dir == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    r->plan_path = sf_path_join(r->dir, SF_RESTORE_PLAN_FILE_NAME);
+    r->journal_path = sf_path_join(r->dir, SF_RESTORE_JOURNAL_FILE_NAME);
+    if (r->plan_path == NULL || r->journal_path == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    return SF_OK;
+}
+
+static void close_run(rrun *r)
+{
+    if (r->engine_open)
+        sf_engine_close(&r->e);
+    if (r->have_plan)
+        sf_restore_plan_free(&r->plan);
+    if (r->have_journal)
+        sf_restore_journal_free(&r->j);
+    free(r->dir);
+    free(r->plan_path);
+    free(r->journal_path);
+}
+
+int sf_restore_run(const sf_restore_config *cfg, sf_driver *driver,
+                   const sf_clock *clock, sf_restore_result *result,
+                   sf_error *err)
+{
+    rrun r;
+    sf_lock lock = {-1};
+    bool dry = cfg->mode == SF_RESTORE_MODE_DRY_RUN;
+    int rc = SF_ERR;
+
+    memset(result, 0, sizeof *result);
+    sf_buf_init(&result->commands);
+    sf_buf_init(&result->report);
+    memset(&r, 0, sizeof r);
+    r.cfg = cfg;
+    r.result = result;
+    if (open_paths(&r, cfg->backup, cfg->restore_dir, err) != SF_OK)
+        goto done;
+    if (!dry && sf_lock_acquire(r.dir, &lock, err) != SF_OK)
+        goto done;
+    if (sf_engine_open_at(&r.e, driver, clock, dry ? "/nonexistent-dry-run" : r.dir,
+                          SF_RESTORE_OBSERVATIONS_FILE_NAME, cfg->log, err) != SF_OK)
+        goto done;
+    r.engine_open = 1;
+    if (open_restore(&r, !dry, err) != SF_OK)
+        goto done;
+    switch (cfg->mode) {
+    case SF_RESTORE_MODE_DRY_RUN:
+        rc = run_dry(&r, err);
+        break;
+    case SF_RESTORE_MODE_UNCLAIM_PENDING: {
+        char now[32];
+        marker(&r, now);
+        rc = sf_restore_journal_mark_next_ready(&r.j, now, err);
+        if (rc == SF_OK)
+            rc = write_journal(&r, err);
+        break;
+    }
+    case SF_RESTORE_MODE_RETRY_FAILED: {
+        sf_restore_journal_op *next = sf_restore_journal_next_transition(&r.j);
+        char now[32];
+
+        marker(&r, now);
+        if (next == NULL || next->state != SF_RESTORE_FAILED) {
+            rc = sf_error_set(err, "no-failed-operation", "", "restore of %s has "
+                              "no failed operation to retry", r.j.backup_id);
+            break;
+        }
+        rc = sf_restore_journal_retry_failed(&r.j, next->sequence, now, err);
+        if (rc == SF_OK)
+            rc = write_journal(&r, err);
+        break;
+    }
+    case SF_RESTORE_MODE_EXECUTE:
+        rc = run_execute(&r, err);
+        if (rc != SF_OK && !any_load_started(&r)) {
+            /* nothing loaded yet: the fleet goes back to how it was */
+            sf_error contain_err;
+
+            if (sf_engine_contain(&r.e, &contain_err) != SF_OK)
+                sf_error_prefix(err, "(containment also failed: %s) ",
+                                contain_err.message);
+        } else if (rc != SF_OK) {
+            sf_error_prefix(err, "(a snapshot was already loaded: stopped "
+                            "canisters are left for the operator) ");
+        }
+        break;
+    }
+    if (r.have_journal)
+        finish_report(&r);
+done:
+    close_run(&r);
+    sf_lock_release(&lock);
+    return rc;
+}
+
+int sf_restore_status(const char *backup, const char *restore_dir,
+                      sf_restore_result *result, sf_error *err)
+{
+    rrun r;
+    sf_restore_config cfg;
+    int rc = SF_ERR;
+
+    memset(result, 0, sizeof *result);
+    sf_buf_init(&result->commands);
+    sf_buf_init(&result->report);
+    memset(&r, 0, sizeof r);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.backup = backup;
+    r.cfg = &cfg;
+    r.result = result;
+    if (open_paths(&r, backup, restore_dir, err) != SF_OK)
+        goto done;
+    if (!exists(r.journal_path)) {
+        sf_error_set(err, "no-restore", "", "no restore has started for %s (no %s)",
+                     backup, r.journal_path);
+        goto done;
+    }
+    if (sf_restore_journal_read_file(r.journal_path, &r.j, err) != SF_OK) {
+        sf_error_prefix(err, "%s: ", r.journal_path);
+        goto done;
+    }
+    r.have_journal = 1;
+    finish_report(&r);
+    rc = SF_OK;
+done:
+    close_run(&r);
+    return rc;
+}
