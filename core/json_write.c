@@ -177,6 +177,17 @@ void sf_jw_kv_bool(sf_jw *w, const char *key, bool v)
     sf_jw_bool(w, v);
 }
 
+void sf_jw_kv_strv(sf_jw *w, const char *key, char *const *v, size_t n)
+{
+    size_t i;
+
+    sf_jw_key(w, key);
+    sf_jw_begin_array(w);
+    for (i = 0; i < n; i++)
+        sf_jw_string(w, v[i]);
+    sf_jw_end_array(w);
+}
+
 int sf_jw_finish(sf_jw *w, sf_error *err)
 {
     if (w->out->oom)

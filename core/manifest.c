@@ -375,20 +375,8 @@ int sf_manifest_parse(const char *text, size_t len, sf_manifest *out,
 
 /* ---- writing: fields in serde declaration order ---- */
 
-static void write_strings(sf_jw *w, const char *key, char *const *v,
-                          size_t n)
-{
-    size_t i;
-
-    sf_jw_key(w, key);
-    sf_jw_begin_array(w);
-    for (i = 0; i < n; i++)
-        sf_jw_string(w, v[i]);
-    sf_jw_end_array(w);
-}
-
-static void write_checks(sf_jw *w, const char *key,
-                         const sf_manifest_check *v, size_t n)
+void sf_manifest_checks_write(sf_jw *w, const char *key,
+                              const sf_manifest_check *v, size_t n)
 {
     size_t i;
 
@@ -397,7 +385,7 @@ static void write_checks(sf_jw *w, const char *key,
     for (i = 0; i < n; i++) {
         sf_jw_begin_object(w);
         sf_jw_kv_string(w, "kind", v[i].kind);
-        write_strings(w, "roles", v[i].roles, v[i].role_count);
+        sf_jw_kv_strv(w, "roles", v[i].roles, v[i].role_count);
         sf_jw_end_object(w);
     }
     sf_jw_end_array(w);
@@ -415,7 +403,7 @@ static void write_member(sf_jw *w, const sf_manifest_member *m)
     sf_jw_kv_string(w, "controller_hint", m->controller_hint);
     sf_jw_kv_string(w, "identity_mode",
                     sf_manifest_identity_mode_name(m->identity_mode));
-    write_checks(w, "verification_checks", m->verification_checks,
+    sf_manifest_checks_write(w, "verification_checks", m->verification_checks,
                  m->verification_check_count);
     sf_jw_key(w, "source_snapshot");
     sf_jw_begin_object(w);
@@ -458,7 +446,7 @@ static void write_manifest(sf_jw *w, const sf_manifest *m)
         sf_jw_begin_object(w);
         sf_jw_kv_string(w, "unit_id", u->unit_id);
         sf_jw_kv_string(w, "kind", sf_manifest_unit_kind_name(u->kind));
-        write_strings(w, "roles", u->roles, u->role_count);
+        sf_jw_kv_strv(w, "roles", u->roles, u->role_count);
         sf_jw_end_object(w);
     }
     sf_jw_end_array(w);
@@ -483,7 +471,7 @@ static void write_manifest(sf_jw *w, const sf_manifest *m)
 
     sf_jw_key(w, "verification");
     sf_jw_begin_object(w);
-    write_checks(w, "fleet_checks", m->verification.fleet_checks,
+    sf_manifest_checks_write(w, "fleet_checks", m->verification.fleet_checks,
                  m->verification.fleet_check_count);
     sf_jw_key(w, "member_checks");
     sf_jw_begin_array(w);
@@ -492,7 +480,7 @@ static void write_manifest(sf_jw *w, const sf_manifest *m)
 
         sf_jw_begin_object(w);
         sf_jw_kv_string(w, "role", g->role);
-        write_checks(w, "checks", g->checks, g->check_count);
+        sf_manifest_checks_write(w, "checks", g->checks, g->check_count);
         sf_jw_end_object(w);
     }
     sf_jw_end_array(w);

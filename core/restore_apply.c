@@ -399,18 +399,6 @@ fail:
 
 /* ---- the dry-run JSON ---- */
 
-static void write_strings(sf_jw *w, const char *key, char *const *v,
-                          size_t n)
-{
-    size_t i;
-
-    sf_jw_key(w, key);
-    sf_jw_begin_array(w);
-    for (i = 0; i < n; i++)
-        sf_jw_string(w, v[i]);
-    sf_jw_end_array(w);
-}
-
 static void write_validation(sf_jw *w, const sf_restore_artifact_validation *v)
 {
     size_t i;
@@ -459,7 +447,7 @@ int sf_restore_dry_run_write_json(const sf_restore_dry_run *d, sf_buf *out,
     sf_jw_kv_u64(&w, "dry_run_version", d->dry_run_version);
     sf_jw_kv_string(&w, "backup_id", d->backup_id);
     sf_jw_kv_bool(&w, "ready", d->ready);
-    write_strings(&w, "readiness_reasons", d->readiness_reasons,
+    sf_jw_kv_strv(&w, "readiness_reasons", d->readiness_reasons,
                   d->readiness_reason_count);
     sf_jw_kv_u64(&w, "member_count", d->member_count);
     sf_jw_kv_u64(&w, "planned_canister_stops", d->planned_canister_stops);

@@ -942,18 +942,6 @@ int sf_restore_journal_validate(const sf_restore_journal *j, sf_error *err)
 
 /* ---- writing ---- */
 
-static void write_strings(sf_jw *w, const char *key, char *const *v,
-                          size_t n)
-{
-    size_t i;
-
-    sf_jw_key(w, key);
-    sf_jw_begin_array(w);
-    for (i = 0; i < n; i++)
-        sf_jw_string(w, v[i]);
-    sf_jw_end_array(w);
-}
-
 void sf_restore_journal_op_write(sf_jw *w, const sf_restore_journal_op *op)
 {
     sf_jw_begin_object(w);
@@ -962,7 +950,7 @@ void sf_restore_journal_op_write(sf_jw *w, const sf_restore_journal_op *op)
     sf_jw_kv_string(w, "state", sf_restore_state_name(op->state));
     if (op->state_updated_at != NULL)
         sf_jw_kv_string(w, "state_updated_at", op->state_updated_at);
-    write_strings(w, "blocking_reasons", op->blocking_reasons,
+    sf_jw_kv_strv(w, "blocking_reasons", op->blocking_reasons,
                   op->blocking_reason_count);
     sf_jw_kv_u64(w, "member_order", op->member_order);
     sf_jw_kv_string(w, "source_canister", op->source_canister);
@@ -978,7 +966,7 @@ void sf_restore_command_write(sf_jw *w, const sf_restore_command *c)
 {
     sf_jw_begin_object(w);
     sf_jw_kv_string(w, "program", c->program);
-    write_strings(w, "args", c->args, c->arg_count);
+    sf_jw_kv_strv(w, "args", c->args, c->arg_count);
     sf_jw_kv_bool(w, "mutates", c->mutates);
     sf_jw_kv_bool(w, "requires_stopped_canister",
                   c->requires_stopped_canister);
@@ -1096,7 +1084,7 @@ int sf_restore_journal_write_json(const sf_restore_journal *j, sf_buf *out,
     sf_jw_kv_u64(&w, "journal_version", j->journal_version);
     sf_jw_kv_string(&w, "backup_id", j->backup_id);
     sf_jw_kv_bool(&w, "ready", j->ready);
-    write_strings(&w, "blocked_reasons", j->blocked_reasons,
+    sf_jw_kv_strv(&w, "blocked_reasons", j->blocked_reasons,
                   j->blocked_reason_count);
     kv_opt(&w, "backup_root", j->backup_root);
     sf_jw_kv_u64(&w, "operation_count", j->operation_count);
@@ -1734,7 +1722,7 @@ int sf_restore_command_preview_write_json(const sf_restore_journal *j,
     sf_jw_kv_bool(&w, "complete", sf_restore_journal_is_complete(j));
     sf_jw_kv_bool(&w, "operation_available", next != NULL);
     sf_jw_kv_bool(&w, "command_available", command != NULL);
-    write_strings(&w, "blocked_reasons", j->blocked_reasons,
+    sf_jw_kv_strv(&w, "blocked_reasons", j->blocked_reasons,
                   j->blocked_reason_count);
     sf_jw_key(&w, "operation");
     if (next != NULL)
@@ -1891,7 +1879,7 @@ void sf_restore_report_write_fields(sf_jw *w, const sf_restore_report *r)
     sf_jw_kv_u64(w, "blocked_operations", r->blocked_operations);
     sf_jw_kv_u64(w, "completed_operations", r->completed_operations);
     sf_jw_kv_u64(w, "failed_operations", r->failed_operations);
-    write_strings(w, "blocked_reasons", r->blocked_reasons,
+    sf_jw_kv_strv(w, "blocked_reasons", r->blocked_reasons,
                   r->blocked_reason_count);
     sf_jw_key(w, "next_transition");
     if (next == NULL) {
@@ -1907,7 +1895,7 @@ void sf_restore_report_write_fields(sf_jw *w, const sf_restore_report *r)
     sf_jw_kv_string(w, "source_canister", next->source_canister);
     sf_jw_kv_string(w, "target_canister", next->target_canister);
     sf_jw_kv_string(w, "state_updated_at", next->state_updated_at);
-    write_strings(w, "reasons", next->blocking_reasons,
+    sf_jw_kv_strv(w, "reasons", next->blocking_reasons,
                   next->blocking_reason_count);
     sf_jw_end_object(w);
 }

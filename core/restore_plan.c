@@ -1276,34 +1276,6 @@ int sf_restore_plan_validate(const sf_restore_plan *p, sf_error *err)
 
 /* ---- writing the plan ---- */
 
-static void write_strings(sf_jw *w, const char *key, char *const *v,
-                          size_t n)
-{
-    size_t i;
-
-    sf_jw_key(w, key);
-    sf_jw_begin_array(w);
-    for (i = 0; i < n; i++)
-        sf_jw_string(w, v[i]);
-    sf_jw_end_array(w);
-}
-
-static void write_checks(sf_jw *w, const char *key,
-                         const sf_manifest_check *v, size_t n)
-{
-    size_t i;
-
-    sf_jw_key(w, key);
-    sf_jw_begin_array(w);
-    for (i = 0; i < n; i++) {
-        sf_jw_begin_object(w);
-        sf_jw_kv_string(w, "kind", v[i].kind);
-        write_strings(w, "roles", v[i].roles, v[i].role_count);
-        sf_jw_end_object(w);
-    }
-    sf_jw_end_array(w);
-}
-
 static void write_member(sf_jw *w, const sf_restore_plan_member *m)
 {
     const sf_manifest_snapshot *s = &m->source_snapshot;
@@ -1329,7 +1301,7 @@ static void write_member(sf_jw *w, const sf_restore_plan_member *m)
     sf_jw_kv_u64(w, "member_order", m->member_order);
     sf_jw_kv_string(w, "identity_mode",
                     sf_manifest_identity_mode_name(m->identity_mode));
-    write_checks(w, "verification_checks", m->verification_checks,
+    sf_manifest_checks_write(w, "verification_checks", m->verification_checks,
                  m->verification_check_count);
     sf_jw_key(w, "source_snapshot");
     sf_jw_begin_object(w);
@@ -1394,7 +1366,7 @@ static void write_plan(sf_jw *w, const sf_restore_plan *p)
     sf_jw_key(w, "readiness_summary");
     sf_jw_begin_object(w);
     sf_jw_kv_bool(w, "ready", p->readiness_summary.ready);
-    write_strings(w, "reasons", p->readiness_summary.reasons,
+    sf_jw_kv_strv(w, "reasons", p->readiness_summary.reasons,
                   p->readiness_summary.reason_count);
     sf_jw_end_object(w);
     sf_jw_key(w, "operation_summary");
@@ -1413,7 +1385,7 @@ static void write_plan(sf_jw *w, const sf_restore_plan *p)
     sf_jw_kv_u64(w, "dependency_free_members", ord->dependency_free_members);
     sf_jw_kv_u64(w, "parent_edges", ord->parent_edges);
     sf_jw_end_object(w);
-    write_checks(w, "fleet_verification_checks", p->fleet_verification_checks,
+    sf_manifest_checks_write(w, "fleet_verification_checks", p->fleet_verification_checks,
                  p->fleet_verification_check_count);
     sf_jw_key(w, "members");
     sf_jw_begin_array(w);

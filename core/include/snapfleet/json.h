@@ -120,6 +120,8 @@ void sf_jw_i64(sf_jw *w, int64_t v);
 void sf_jw_kv_string(sf_jw *w, const char *key, const char *s);
 void sf_jw_kv_u64(sf_jw *w, const char *key, uint64_t v);
 void sf_jw_kv_bool(sf_jw *w, const char *key, bool v);
+/* key + an array of n strings. */
+void sf_jw_kv_strv(sf_jw *w, const char *key, char *const *v, size_t n);
 /* Checks the document is complete and nothing failed (out of memory,
  * unbalanced calls). */
 int sf_jw_finish(sf_jw *w, sf_error *err);

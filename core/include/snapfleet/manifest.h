@@ -21,6 +21,7 @@
 
 #include "snapfleet/buf.h"
 #include "snapfleet/error.h"
+#include "snapfleet/json.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -169,6 +170,11 @@ int sf_manifest_copy(sf_manifest *dst, const sf_manifest *src,
 
 /* Releases everything inside *m and zeroes it. NULL is a no-op. */
 void sf_manifest_free(sf_manifest *m);
+
+/* key + an array of VerificationCheck objects ({kind, roles}); the restore
+ * plan writes the same shape. */
+void sf_manifest_checks_write(sf_jw *w, const char *key,
+                              const sf_manifest_check *v, size_t n);
 
 #ifdef __cplusplus
 }
