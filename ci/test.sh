@@ -7,6 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash ci/install-deps.sh
+# The real icp 1.5.0 for the acceptance tests, which must then run, not skip.
+bash ci/install-icp.sh >/dev/null
+export SF_REQUIRE_REAL_ICP=1
 
 jobs=$(nproc 2>/dev/null || echo 2)
 fuzz_seconds=${SF_FUZZ_SECONDS:-20}
@@ -14,6 +17,10 @@ fuzz_seconds=${SF_FUZZ_SECONDS:-20}
 echo "== build (ASan+UBSan) =="
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DSF_SANITIZE=ON -DSF_BENCH=OFF >/dev/null
 cmake --build build/asan -j"$jobs"
+
+echo "== build (Release: optimiser-only warnings are errors too) =="
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DSF_TESTS=OFF >/dev/null
+cmake --build build/release -j"$jobs"
 
 echo "== tests =="
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1

@@ -133,7 +133,7 @@ int cmd_snapshot_download(int argc, char **argv)
         case 'R': cfg.recursive = true; break;
         case 'a': cfg.resume_after_snapshot = true; break;
         case 'n': cfg.dry_run = true; break;
-        case 'N': cfg.environment = optarg; break;
+        case 'N': cfg.environment = d.icp.network = optarg; break;
         case 'b': cfg.backup_id = optarg; break;
         case 'T': cfg.verify_transfer = true; break;
         default:
@@ -145,6 +145,8 @@ int cmd_snapshot_download(int argc, char **argv)
         return cli_usage(cmd, "unexpected argument: %s", argv[optind]);
     if (cfg.out == NULL)
         return cli_usage(cmd, "--out DIR is required");
+    if (d.icp.network == NULL && d.icp.environment != NULL)
+        cfg.environment = d.icp.environment; /* icp targets by environment */
     sf_error_clear(&err);
     if (cfg.root == NULL) {
         if (default_root(&d, root, sizeof root, &err) != SF_OK)
@@ -268,7 +270,7 @@ int cmd_backup_run(int argc, char **argv)
         switch (c) {
         case 'o': cfg.out = optarg; break;
         case 'f': cfg.fleet = optarg; break;
-        case 'N': cfg.network = optarg; break;
+        case 'N': cfg.network = d.icp.network = optarg; break;
         case 'r': cfg.root = optarg; break;
         case 's': cfg.subtree = optarg; break;
         case 'I': cfg.include_root = true; break;
@@ -301,6 +303,8 @@ int cmd_backup_run(int argc, char **argv)
         return cli_usage(cmd, "--out DIR is required");
     if (cfg.subtree != NULL && cfg.include_root)
         return cli_usage(cmd, "--subtree and --include-root exclude each other");
+    if (d.icp.network == NULL && d.icp.environment != NULL)
+        cfg.network = d.icp.environment; /* icp targets by environment */
     sf_error_clear(&err);
     if (cfg.root == NULL) {
         if (default_root(&d, root, sizeof root, &err) != SF_OK)

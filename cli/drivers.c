@@ -1,5 +1,6 @@
 #include "drivers.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,16 +14,43 @@ void cli_driver_opts_init(cli_driver_opts *o)
     o->retries = 5;
 }
 
+/* Seconds, 1 to 30 days, into milliseconds. */
+static int seconds(const char *arg, const char *opt, const char *cmd,
+                   uint64_t *ms)
+{
+    char *end;
+    unsigned long long v;
+
+    errno = 0;
+    v = strtoull(arg, &end, 10);
+    if (*arg == '\0' || *end != '\0' || errno != 0 || v < 1 ||
+        v > 30ull * 24 * 3600) {
+        cli_usage(cmd, "%s takes a number of seconds from 1 to 2592000", opt);
+        return -1;
+    }
+    *ms = (uint64_t)v * 1000u;
+    return 1;
+}
+
 int cli_driver_opt(cli_driver_opts *o, int opt, const char *arg,
                    const char *cmd)
 {
     char *end;
     unsigned long v;
 
+    if (opt >= 1005 && opt <= 1012 && o->icp_only == NULL) {
+        static const char *const names[] = {
+            "--root-key", "--environment", "--identity", "--icp",
+            "--project-root", "--timeout", "--transfer-timeout",
+            "--registry-file",
+        };
+        o->icp_only = names[opt - 1005];
+    }
     switch (opt) {
     case 1001:
-        if (strcmp(arg, "sim") != 0) {
-            cli_usage(cmd, "unknown driver: %s (this build knows: sim)", arg);
+        if (strcmp(arg, "sim") != 0 && strcmp(arg, "icp") != 0) {
+            cli_usage(cmd, "unknown driver: %s (this build knows: sim, icp)",
+                      arg);
             return -1;
         }
         o->driver = arg;
@@ -41,6 +69,16 @@ int cli_driver_opt(cli_driver_opts *o, int opt, const char *arg,
         }
         o->retries = (unsigned)v;
         return 1;
+    case 1005: o->icp.root_key = arg; return 1;
+    case 1006: o->icp.environment = arg; return 1;
+    case 1007: o->icp.identity = arg; return 1;
+    case 1008: o->icp.icp = arg; return 1;
+    case 1009: o->icp.project_root = arg; return 1;
+    case 1010: return seconds(arg, "--timeout", cmd, &o->icp.timeout_ms);
+    case 1011:
+        return seconds(arg, "--transfer-timeout", cmd,
+                       &o->icp.transfer_timeout_ms);
+    case 1012: o->icp.registry_file = arg; return 1;
     }
     return 0;
 }
@@ -57,9 +95,47 @@ static void on_topology(const char *kind, void *ctx)
         fprintf(stderr, "snapfleet: topology fault %s: %s\n", kind, err.message);
 }
 
+/* icp: the icp driver under the same wrappers, on the wall clock. */
+static int open_icp(const cli_driver_opts *o, cli_stack *s, sf_error *err)
+{
+    if (o->sim_state != NULL)
+        return sf_error_set(err, SF_EK_USAGE, "--sim-state", "--sim-state "
+                            "belongs to --driver sim");
+    s->clock = sf_clock_wall();
+    if (o->faults != NULL &&
+        sf_fault_plan_parse(o->faults, &s->plan, err) != SF_OK)
+        return sf_error_prefix(err, "--faults: ");
+    if (sf_icp_driver_new(&o->icp, &s->base, err) != SF_OK)
+        goto fail;
+    s->top = s->base;
+    if (s->plan != NULL) {
+        /* no simulator to move: a topology fault is refused here */
+        if (sf_fault_driver_new(s->top, s->plan, NULL, NULL, &s->faulty,
+                                err) != SF_OK)
+            goto fail;
+        s->top = s->faulty;
+        if (sf_fault_plan_crash_after_writes(s->plan) != 0)
+            sf_crash_after_writes_install(
+                sf_fault_plan_crash_after_writes(s->plan));
+    }
+    if (sf_retry_driver_new(s->top, &s->clock, o->retries, 1000, 30000,
+                            &s->retry, err) != SF_OK)
+        goto fail;
+    s->top = s->retry;
+    return SF_OK;
+fail:
+    cli_stack_close(s, NULL);
+    return SF_ERR;
+}
+
 int cli_stack_open(const cli_driver_opts *o, cli_stack *s, sf_error *err)
 {
     memset(s, 0, sizeof *s);
+    if (strcmp(o->driver, "icp") == 0)
+        return open_icp(o, s, err);
+    if (o->icp_only != NULL)
+        return sf_error_set(err, SF_EK_USAGE, o->icp_only, "%s belongs to "
+                            "--driver icp", o->icp_only);
     if (o->sim_state == NULL)
         return sf_error_set(err, SF_EK_USAGE, "--sim-state", "--driver sim "
                             "needs --sim-state FILE (create one with "

@@ -1,7 +1,13 @@
 /* The driver stack a command runs on, built from the common options:
  *   --driver sim --sim-state FILE [--faults SPEC]
+ *   --driver icp --network NAME|URL [--root-key K] | --environment NAME
+ *                [--identity NAME] [--icp PATH] [--project-root DIR]
+ *                [--timeout S] [--transfer-timeout S] [--registry-file F]
  * The stack is base driver -> fault injection (if any) -> retry of
- * transient failures; the clock is the simulator's virtual clock. */
+ * transient failures; the clock is the simulator's virtual clock, or the
+ * wall clock for icp. --network belongs to the commands (it also names
+ * the network in the plan and the manifest); they hand it on in
+ * cli_driver_opts.icp.network. */
 #ifndef SNAPFLEET_CLI_DRIVERS_H
 #define SNAPFLEET_CLI_DRIVERS_H
 
@@ -9,13 +15,16 @@
 
 #include "snapfleet/driver.h"
 #include "snapfleet/faults.h"
+#include "snapfleet/icp.h"
 #include "snapfleet/sim.h"
 
 typedef struct cli_driver_opts {
-    const char *driver;    /* "sim" */
+    const char *driver;    /* "sim" or "icp" */
     const char *sim_state; /* the simulator's state file */
     const char *faults;    /* fault plan text, or NULL */
     unsigned retries;      /* attempts for transient failures */
+    sf_icp_config icp;     /* --driver icp; icp.network is the command's */
+    const char *icp_only;  /* the first icp-only option given, for errors */
 } cli_driver_opts;
 
 typedef struct cli_stack {
@@ -30,12 +39,32 @@ typedef struct cli_stack {
     {"driver", required_argument, NULL, 1001},                \
     {"sim-state", required_argument, NULL, 1002},             \
     {"faults", required_argument, NULL, 1003},                \
-    {"retries", required_argument, NULL, 1004}
+    {"retries", required_argument, NULL, 1004},               \
+    {"root-key", required_argument, NULL, 1005},              \
+    {"environment", required_argument, NULL, 1006},           \
+    {"identity", required_argument, NULL, 1007},              \
+    {"icp", required_argument, NULL, 1008},                   \
+    {"project-root", required_argument, NULL, 1009},          \
+    {"timeout", required_argument, NULL, 1010},               \
+    {"transfer-timeout", required_argument, NULL, 1011},      \
+    {"registry-file", required_argument, NULL, 1012}
 
 #define CLI_DRIVER_USAGE                                                      \
     "Driver:\n"                                                               \
     "  --driver sim          run against the fleet simulator (the default)\n" \
     "  --sim-state FILE      the simulator's state file (snapfleet sim init)\n" \
+    "  --driver icp          run DFINITY's icp CLI 1.5.0 (docs/icp-driver.md)\n" \
+    "  --network NAME|URL    icp: the network (e.g. ic); also recorded as\n"    \
+    "                        the network name of the backup\n"                 \
+    "  --root-key K          icp: mainnet, fetch or hex; URL networks only\n"   \
+    "  --environment NAME    icp: a project environment instead of --network\n" \
+    "  --identity NAME       icp: the identity to act as (icp's default)\n"    \
+    "  --icp PATH            icp: the icp binary (default: icp on PATH)\n"     \
+    "  --project-root DIR    icp: the icp project (needed by --environment)\n" \
+    "  --timeout S           icp: seconds allowed per operation (default 300)\n" \
+    "  --transfer-timeout S  icp: the same for download/upload (default 86400)\n" \
+    "  --registry-file FILE  icp: answer the registry read from FILE (offline\n" \
+    "                        dry runs; `snapfleet sim registry` output)\n"     \
     "  --faults SPEC         inject faults (docs/faults.md)\n"                 \
     "  --retries N           attempts for transient failures (default 5)\n"
 

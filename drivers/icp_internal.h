@@ -1,0 +1,54 @@
+/* The icp driver's pieces: configuration and argv (icp.c), child processes
+ * (icp_proc.c), output parsing and failure classes (icp_parse.c). */
+#ifndef SNAPFLEET_ICP_INTERNAL_H
+#define SNAPFLEET_ICP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "snapfleet/buf.h"
+#include "snapfleet/icp.h"
+
+/* One operation in flight: a child, or a completion made without one (an
+ * offline registry answer). */
+typedef struct icp_job {
+    uint64_t ticket;
+    sf_op op;
+    pid_t pid;        /* -1: no child; `ready` holds the result */
+    int out_fd, err_fd; /* -1 once at EOF */
+    int pid_fd;       /* readable when the child exits; -1 if unsupported */
+    sf_buf out, err;
+    bool out_truncated, err_truncated;
+    uint64_t deadline_ms; /* CLOCK_MONOTONIC */
+    bool exited, timed_out;
+    int status;       /* waitpid status once exited */
+    sf_result ready;
+} icp_job;
+
+typedef struct icp_driver {
+    sf_driver base;
+    sf_icp_config cfg;  /* strings owned (copies) */
+    char *cwd;          /* where relative paths are resolved */
+    char *workdir;      /* the children's private working directory */
+    icp_job **jobs;
+    size_t job_count, job_cap;
+    uint64_t next_ticket;
+} icp_driver;
+
+/* icp_proc.c */
+uint64_t sf_icp_now_ms(void);
+/* Starts job->op's argv as a child of its own process group. */
+int sf_icp_spawn(icp_driver *d, icp_job *job, char **argv, sf_error *err);
+/* Waits until some job is finished (exited, timed out, or ready) and
+ * returns its index; SF_ERR when nothing is in flight. */
+int sf_icp_poll(icp_driver *d, size_t *index, sf_error *err);
+/* Kills a running child's group and reaps it. */
+void sf_icp_kill(icp_job *job);
+
+/* icp_parse.c: hex of a Candid reply into bytes (malloc'd). */
+int sf_icp_hex_decode(const char *hex, unsigned char **out, size_t *len);
+/* The registry answer from a file (registry_file). */
+int sf_icp_registry_file(const char *path, sf_registry *out, sf_error *err);
+
+#endif
