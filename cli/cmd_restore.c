@@ -156,8 +156,8 @@ int cmd_restore_run(int argc, char **argv)
                res.complete ? "complete" : "stopped", res.stopped_reason,
                (unsigned long long)res.executed, res.next_action);
         if (!res.complete && res.loads_done)
-            printf("note: snapshots were already loaded; canisters the restore "
-                   "stopped stay stopped until you decide (see restore status)\n");
+            printf("note: snapshots were already loaded into some canisters; "
+                   "those stay stopped until you decide (see restore status)\n");
     }
     sf_restore_result_free(&res);
     if (cli_stack_close(&s, rc == SF_OK ? &err : NULL) != SF_OK && rc == SF_OK)

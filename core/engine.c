@@ -63,16 +63,32 @@ static void logf_(sf_engine *e, const char *what, const sf_op *op)
             op->canister_id, op->snapshot_id[0] ? " " : "", op->snapshot_id);
 }
 
+static bool read_only(sf_op_kind k)
+{
+    return k == SF_OP_REGISTRY || k == SF_OP_STATUS || k == SF_OP_LIST;
+}
+
+#define READ_ATTEMPTS 3
+
 int sf_engine_call(sf_engine *e, const sf_op *op, sf_result *res,
                    sf_fail_class *fail, sf_error *err)
 {
     static const char *const kinds[] = {
         NULL, "driver-transient", "driver-permanent", "driver-unknown-outcome",
     };
+    int attempt;
 
     *fail = SF_FAIL_NONE;
-    if (sf_driver_run(e->driver, op, res, err) != SF_OK)
-        return SF_ERR;
+    for (attempt = 1; ; attempt++) {
+        if (sf_driver_run(e->driver, op, res, err) != SF_OK)
+            return SF_ERR;
+        /* a read has no effect to reconcile: asking again is the answer */
+        if (res->fail != SF_FAIL_UNKNOWN || !read_only(op->kind) ||
+            attempt == READ_ATTEMPTS)
+            break;
+        logf_(e, "unknown, asking again", op);
+        sf_result_free(res);
+    }
     if (res->fail == SF_FAIL_NONE) {
         logf_(e, "done", op);
         return SF_OK;
@@ -221,8 +237,11 @@ int sf_engine_contain(sf_engine *e, sf_error *err)
     sf_error one;
 
     for (i = 0; i < e->obs.count; i++) {
-        char *id = strdup(e->obs.canisters[i].canister_id);
+        char *id;
 
+        if (e->obs.canisters[i].load_issued)
+            continue; /* its state may be the loaded one: the operator decides */
+        id = strdup(e->obs.canisters[i].canister_id);
         if (id == NULL)
             return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
         if (sf_engine_start(e, id, &one) != SF_OK && rc == SF_OK) {
@@ -414,10 +433,34 @@ int sf_engine_load(sf_engine *e, const char *id, const char *snapshot_id,
                                 "load %s into %s: the canister is %s, not "
                                 "stopped", snapshot_id, id,
                                 sf_canister_status_name(now));
+        {
+            /* write-ahead: once a load may have happened, containment
+             * leaves this canister to the operator */
+            sf_obs_canister *c = sf_obs_get(&e->obs, id);
+
+            if (c == NULL)
+                return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+            if (!c->load_issued) {
+                c->load_issued = true;
+                if (sf_engine_save(e, err) != SF_OK)
+                    return SF_ERR;
+            }
+        }
         rc = sf_engine_call(e, &op, &res, &fail, err);
         sf_result_free(&res);
         if (rc == SF_OK)
             return SF_OK;
+        if (fail == SF_FAIL_PERMANENT || fail == SF_FAIL_TRANSIENT) {
+            /* refused, so nothing was loaded: containment may restart it */
+            sf_obs_canister *c = sf_obs_find(&e->obs, id);
+            sf_error ignored;
+
+            if (c != NULL && c->load_issued) {
+                c->load_issued = false;
+                sf_engine_save(e, &ignored);
+            }
+            return SF_ERR;
+        }
         /* loading the same snapshot into a canister that is still stopped
          * gives the same state again, so one repeat is safe */
         if (fail != SF_FAIL_UNKNOWN)

@@ -39,7 +39,8 @@ int sf_engine_save(sf_engine *e, sf_error *err);
 
 /* Runs one operation to completion; a failed operation becomes an error
  * whose kind names its class ("driver-transient", "driver-permanent",
- * "driver-unknown-outcome") and *fail tells the class. */
+ * "driver-unknown-outcome") and *fail tells the class. A read (registry,
+ * status, list) whose outcome is unknown is simply asked again. */
 int sf_engine_call(sf_engine *e, const sf_op *op, sf_result *res,
                    sf_fail_class *fail, sf_error *err);
 
@@ -78,9 +79,10 @@ int sf_stage_artifact(const char *src, const char *dst, const char *checksum,
 /* Starts id if, and only if, this backup stopped it and it was running
  * before. */
 int sf_engine_start(sf_engine *e, const char *id, sf_error *err);
-/* Containment after a failure: starts every canister this backup stopped
- * that was running before and is not restarted yet. Returns the first
- * error, having tried all. */
+/* Containment after a failure: starts every canister this run stopped
+ * that was running before and is not restarted yet, except those a restore
+ * sent a load to (their state may be the loaded one: the operator decides).
+ * Returns the first error, having tried all. */
 int sf_engine_contain(sf_engine *e, sf_error *err);
 /* Downloads snapshot_id of id into dir (fresh: dir is emptied first;
  * resume: continues a transfer into dir). With verify_transfer the

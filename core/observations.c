@@ -56,6 +56,9 @@ static int parse_canister(sf_jr *r, const cJSON *v, sf_obs_canister *c)
         sf_jr_bool(r, v, "restarted", &c->restarted) != SF_OK ||
         sf_jr_str_opt(r, v, "snapshot_id", &c->snapshot_id) != SF_OK)
         return SF_ERR;
+    st = cJSON_GetObjectItemCaseSensitive(v, "load_issued");
+    if (st != NULL && sf_jr_bool(r, v, "load_issued", &c->load_issued) != SF_OK)
+        return SF_ERR;
     st = cJSON_GetObjectItemCaseSensitive(v, "snapshots_before_create");
     if (st != NULL && !cJSON_IsNull(st)) {
         if (sf_jr_str_array(r, v, "snapshots_before_create",
@@ -142,6 +145,7 @@ int sf_obs_write_json(const sf_observations *o, sf_buf *out, sf_error *err)
             sf_jw_end_array(&w);
         }
         sf_jw_kv_string(&w, "snapshot_id", c->snapshot_id);
+        sf_jw_kv_bool(&w, "load_issued", c->load_issued);
         sf_jw_end_object(&w);
     }
     sf_jw_end_array(&w);

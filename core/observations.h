@@ -9,7 +9,9 @@
  *   snapshots_before_create the snapshot list before our create: after a
  *                          lost response or a crash, the new id is the one
  *                          not in this list, so nothing is created twice;
- *   snapshot_id            the snapshot this backup created (or adopted).
+ *   snapshot_id            the snapshot this backup created (or adopted);
+ *   load_issued            a restore sent a load to it (it may have
+ *                          happened even if no answer came back).
  */
 #ifndef SNAPFLEET_OBSERVATIONS_H
 #define SNAPFLEET_OBSERVATIONS_H
@@ -30,6 +32,7 @@ typedef struct sf_obs_canister {
     char **snapshots_before; /* NULL: no create issued yet */
     size_t snapshots_before_count;
     char *snapshot_id;
+    bool load_issued;
 } sf_obs_canister;
 
 typedef struct sf_observations {

@@ -222,44 +222,109 @@ static int op_for(rrun *r, const sf_restore_journal_op *jop, sf_op *op,
     return sf_error_set(err, "internal", "", "unknown restore operation");
 }
 
-/* The receipt's command object: the driver's rendering, split into words. */
+/* Splits a shell-quoted command line (as drivers render them: 'single
+ * quotes', "double quotes", backslash escapes) back into its words. */
+static int split_words(const char *line, char ***out, size_t *n)
+{
+    size_t cap = 8, len = strlen(line);
+    char **v = calloc(cap, sizeof *v), *word = malloc(len + 1);
+    const char *p = line;
+
+    *out = NULL;
+    *n = 0;
+    if (v == NULL || word == NULL)
+        goto oom;
+    while (*p != '\0') {
+        size_t w = 0;
+        bool any = false;
+
+        while (*p == ' ' || *p == '\t' || *p == '\n')
+            p++;
+        while (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\n') {
+            any = true;
+            if (*p == '\'') {
+                for (p++; *p != '\0' && *p != '\''; p++)
+                    word[w++] = *p;
+                if (*p == '\'')
+                    p++;
+            } else if (*p == '"') {
+                for (p++; *p != '\0' && *p != '"'; p++) {
+                    if (*p == '\\' && p[1] != '\0')
+                        p++;
+                    word[w++] = *p;
+                }
+                if (*p == '"')
+                    p++;
+            } else if (*p == '\\' && p[1] != '\0') {
+                word[w++] = p[1];
+                p += 2;
+            } else {
+                word[w++] = *p++;
+            }
+        }
+        if (!any)
+            break;
+        if (*n == cap) {
+            char **grown = realloc(v, 2 * cap * sizeof *v);
+            if (grown == NULL)
+                goto oom;
+            v = grown;
+            cap *= 2;
+        }
+        v[*n] = malloc(w + 1);
+        if (v[*n] == NULL)
+            goto oom;
+        memcpy(v[*n], word, w);
+        v[*n][w] = '\0';
+        (*n)++;
+    }
+    free(word);
+    *out = v;
+    return SF_OK;
+oom:
+    free(word);
+    sf_strv_free(v, *n);
+    *n = 0;
+    return SF_ERR;
+}
+
+/* The receipt's command object: the driver's rendering, as its argv. */
 static sf_restore_command *command_for(rrun *r, const sf_restore_journal_op *jop,
                                        const sf_op *op, sf_error *err)
 {
+    static const char *const notes[] = {
+        "stops the target canister before snapshot restore",
+        "starts the target canister after snapshot restore",
+        "uploads the downloaded snapshot artifact to the target canister",
+        "loads the uploaded snapshot into the target canister",
+        "checks target canister status",
+        "checks target fleet root canister status",
+    };
     sf_restore_command *c = calloc(1, sizeof *c);
     sf_buf text;
-    char *save = NULL, *word;
-    int oom = 0;
+    char **words = NULL;
+    size_t n = 0, i;
 
     sf_buf_init(&text);
     if (c == NULL || sf_driver_render(r->e.driver, op, &text, err) != SF_OK)
         goto fail;
+    if (split_words(sf_buf_cstr(&text), &words, &n) != SF_OK || n == 0)
+        goto fail;
     c->mutates = jop->kind != SF_RESTORE_OP_VERIFY_MEMBER &&
                  jop->kind != SF_RESTORE_OP_VERIFY_FLEET;
     c->requires_stopped_canister = jop->kind == SF_RESTORE_OP_LOAD_SNAPSHOT;
-    c->args = calloc(text.len / 2 + 2, sizeof *c->args);
-    if (c->args == NULL || text.data == NULL)
+    c->note = strdup(notes[jop->kind]);
+    c->program = words[0];
+    c->args = calloc(n, sizeof *c->args);
+    if (c->note == NULL || c->args == NULL) {
+        words[0] = NULL; /* owned by c now */
+        c->program = NULL;
+        sf_strv_free(words, n);
         goto fail;
-    for (word = strtok_r(text.data, " ", &save); word != NULL;
-         word = strtok_r(NULL, " ", &save)) {
-        if (c->program == NULL)
-            c->program = sf_strdup_opt(word, &oom);
-        else
-            c->args[c->arg_count++] = sf_strdup_opt(word, &oom);
     }
-    {
-        static const char *const notes[] = {
-            "stops the target canister before snapshot restore",
-            "starts the target canister after snapshot restore",
-            "uploads the downloaded snapshot artifact to the target canister",
-            "loads the uploaded snapshot into the target canister",
-            "checks target canister status",
-            "checks target fleet root canister status",
-        };
-        c->note = sf_strdup_opt(notes[jop->kind], &oom);
-    }
-    if (oom || c->program == NULL)
-        goto fail;
+    for (i = 1; i < n; i++)
+        c->args[c->arg_count++] = words[i];
+    free(words);
     sf_buf_free(&text);
     return c;
 fail:
@@ -400,6 +465,44 @@ static int execute_op(rrun *r, const sf_restore_journal_op *jop,
     return sf_error_set(err, "internal", "", "unknown restore operation");
 }
 
+/* A staged copy is needed only until its upload completed; a crash right
+ * after that can leave one behind, so every run sweeps them. */
+static void sweep_staging(rrun *r)
+{
+    sf_error ignored;
+    size_t i;
+
+    if (sf_restore_journal_is_complete(&r->j)) {
+        char *dir = sf_path_join(r->dir, "staging");
+        if (dir != NULL)
+            sf_remove_tree(dir, &ignored);
+        free(dir);
+        return;
+    }
+    for (i = 0; i < r->j.operations_len; i++) {
+        const sf_restore_journal_op *op = &r->j.operations[i];
+        char *stage;
+
+        if (op->kind != SF_RESTORE_OP_UPLOAD_SNAPSHOT ||
+            op->state != SF_RESTORE_COMPLETED)
+            continue;
+        stage = staging_path(r, op->sequence);
+        if (stage != NULL)
+            sf_remove_tree(stage, &ignored);
+        free(stage);
+    }
+}
+
+static bool any_load_issued(const rrun *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->e.obs.count; i++)
+        if (r->e.obs.canisters[i].load_issued)
+            return true;
+    return false;
+}
+
 static int refuse_if_not_runnable(rrun *r, sf_error *err)
 {
     sf_restore_report rep;
@@ -482,14 +585,7 @@ static int run_execute(rrun *r, sf_error *err)
             if (rc != SF_OK || write_journal(r, err) != SF_OK)
                 return SF_ERR;
             r->result->executed++;
-            /* a finished upload no longer needs its staged copy */
-            if (jop->kind == SF_RESTORE_OP_UPLOAD_SNAPSHOT) {
-                char *stage = staging_path(r, seq);
-                sf_error ignored;
-                if (stage != NULL)
-                    sf_remove_tree(stage, &ignored);
-                free(stage);
-            }
+            sweep_staging(r); /* a finished upload needs its copy no more */
             continue;
         }
         cause = *err;
@@ -538,7 +634,7 @@ static void finish_report(rrun *r)
         r->result->executed > 0);
     r->result->next_action = sf_restore_report_next_action(&rep);
     r->result->complete = sf_restore_journal_is_complete(&r->j);
-    r->result->loads_done = any_load_started(r);
+    r->result->loads_done = any_load_started(r) || any_load_issued(r);
     sf_buf_reset(&r->result->report);
     sf_restore_report_write_json(&rep, &r->result->report, &ignored);
 }
@@ -579,8 +675,11 @@ int sf_restore_run(const sf_restore_config *cfg, sf_driver *driver,
     rrun r;
     sf_lock lock = {-1};
     bool dry = cfg->mode == SF_RESTORE_MODE_DRY_RUN;
+    sf_error local;
     int rc = SF_ERR;
 
+    if (err == NULL)
+        err = &local; /* the error is optional for callers, not for us */
     memset(result, 0, sizeof *result);
     sf_buf_init(&result->commands);
     sf_buf_init(&result->report);
@@ -595,6 +694,15 @@ int sf_restore_run(const sf_restore_config *cfg, sf_driver *driver,
                           SF_RESTORE_OBSERVATIONS_FILE_NAME, cfg->log, err) != SF_OK)
         goto done;
     r.engine_open = 1;
+    if ((cfg->mode == SF_RESTORE_MODE_UNCLAIM_PENDING ||
+         cfg->mode == SF_RESTORE_MODE_RETRY_FAILED) && !exists(r.journal_path)) {
+        /* nothing is created by a recovery mode */
+        sf_error_set(err, cfg->mode == SF_RESTORE_MODE_UNCLAIM_PENDING
+                              ? "no-pending-operation" : "no-failed-operation",
+                     "", "no restore has started for %s (no %s): there is "
+                     "nothing to recover", cfg->backup, r.journal_path);
+        goto done;
+    }
     if (open_restore(&r, !dry, err) != SF_OK)
         goto done;
     switch (cfg->mode) {
@@ -625,17 +733,19 @@ int sf_restore_run(const sf_restore_config *cfg, sf_driver *driver,
         break;
     }
     case SF_RESTORE_MODE_EXECUTE:
+        sweep_staging(&r);
         rc = run_execute(&r, err);
-        if (rc != SF_OK && !any_load_started(&r)) {
-            /* nothing loaded yet: the fleet goes back to how it was */
+        if (rc != SF_OK) {
+            /* canisters the restore stopped go back to how they were,
+             * except those a load may already have changed */
             sf_error contain_err;
 
             if (sf_engine_contain(&r.e, &contain_err) != SF_OK)
                 sf_error_prefix(err, "(containment also failed: %s) ",
                                 contain_err.message);
-        } else if (rc != SF_OK) {
-            sf_error_prefix(err, "(a snapshot was already loaded: stopped "
-                            "canisters are left for the operator) ");
+            else if (any_load_issued(&r))
+                sf_error_prefix(err, "(canisters with a snapshot already loaded "
+                                "stay stopped for the operator) ");
         }
         break;
     }
@@ -652,8 +762,11 @@ int sf_restore_status(const char *backup, const char *restore_dir,
 {
     rrun r;
     sf_restore_config cfg;
+    sf_error local;
     int rc = SF_ERR;
 
+    if (err == NULL)
+        err = &local;
     memset(result, 0, sizeof *result);
     sf_buf_init(&result->commands);
     sf_buf_init(&result->report);
