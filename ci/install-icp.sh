@@ -19,6 +19,13 @@ installed() {
 
 if ! installed; then
   if ! command -v npm >/dev/null 2>&1; then
+    echo "ci/install-icp.sh: npm is missing; installing Debian's npm" >&2
+    sudo=""
+    if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq npm >/dev/null
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
     echo "ci/install-icp.sh: npm is not installed; cannot fetch $pkg@$version" >&2
     exit 1
   fi
