@@ -347,7 +347,7 @@ static int dir_arg(int argc, char **argv, const char *cmd, const char *usage,
     *json = false;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
         if (cli_common(c, usage))
             return EXIT_OK;
         if (c == 'j')

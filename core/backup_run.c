@@ -268,6 +268,12 @@ static int preflight(runner *r, sf_error *err)
         if (sf_plan_set_target_authorities(&r->plan, i, &control, &read, err) != SF_OK)
             return SF_ERR;
     }
+    /* What is proven is the operator's own control of every target; a plan
+     * made by a dry run declared root control instead, and executing it
+     * means acting with the authority actually proven. Its targets and
+     * topology hash stay those of the dry run, so a tree that moved since
+     * then is still refused. */
+    r->plan.requires_root_controller = false;
     if (sf_plan_validate_for_execution(&r->plan, err) != SF_OK)
         return SF_ERR;
     if (sf_plan_write_file(r->plan_path, &r->plan, err) != SF_OK)
@@ -303,6 +309,10 @@ static int load_dj(runner *r, sf_download_journal *dj, bool must_exist,
     }
     if (sf_download_journal_read_file(r->dj_path, dj, err) != SF_OK)
         return sf_error_prefix(err, "%s: ", r->dj_path);
+    if (strcmp(dj->backup_id, r->plan.run_id) != 0)
+        return sf_error_set(err, "backup-id-mismatch", "backup_id", "%s belongs "
+                            "to backup %s, not to run %s", r->dj_path,
+                            dj->backup_id, r->plan.run_id);
     return SF_OK;
 }
 
@@ -809,11 +819,20 @@ int sf_backup_run(const sf_backup_config *cfg, sf_driver *driver,
         goto done;
     engine_open = 1;
     r.e.verify_transfer = cfg->verify_transfer;
-    if (exists(r.plan_path)) {
+    if (!exists(r.plan_path)) {
+        /* a directory another kind of run wrote is not taken over */
+        if (exists(r.dj_path) || exists(r.e.obs_path)) {
+            sf_error_set(err, "not-a-backup-plan-layout", "", "%s holds a "
+                         "download journal or observations but no backup plan "
+                         "(a `snapshot download` directory?): use another --out",
+                         cfg->out);
+            goto done;
+        }
+        if (create_plan(&r, err) != SF_OK)
+            goto done;
+    } else {
         if (open_plan(&r, err) != SF_OK)
             goto done;
-    } else if (create_plan(&r, err) != SF_OK) {
-        goto done;
     }
     result->plan_id = strdup(r.plan.plan_id);
     result->run_id = strdup(r.plan.run_id);
@@ -846,11 +865,15 @@ int sf_backup_run(const sf_backup_config *cfg, sf_driver *driver,
             goto done;
         }
     }
+    /* From here the run works on the fleet, and a failure may follow stops
+     * of an earlier, killed run: the observations say which, and
+     * containment restarts them. (Errors about the invocation itself, such
+     * as another plan in the directory, touch nothing.) */
+    effects = 1;
     if (check_topology(&r, err) != SF_OK)
         goto done;
     if (!r.j.preflight_accepted && preflight(&r, err) != SF_OK)
         goto done;
-    effects = 1;
     rc = run_loop(&r, err);
 done:
     if (rc != SF_OK && effects && !cfg->leave_stopped) {

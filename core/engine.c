@@ -197,7 +197,10 @@ int sf_engine_stop(sf_engine *e, const char *id, sf_error *err)
     if (sf_engine_status(e, id, &now, err) != SF_OK)
         return SF_ERR;
     c = sf_obs_find(&e->obs, id);
-    if (!c->has_status_before) {
+    /* What it was before matters for the restart; it is learnt again unless
+     * this run holds the canister stopped (an operator may have started it
+     * between two runs). */
+    if (!c->has_status_before || !c->stopped_by_us || c->restarted) {
         c->has_status_before = true;
         c->status_before = now;
     }
@@ -558,14 +561,16 @@ int sf_engine_download(sf_engine *e, const char *id, const char *snapshot_id,
     char a[SF_SHA256_HEX_SIZE], b[SF_SHA256_HEX_SIZE], *second;
     int attempt, rc = SF_ERR;
 
-    if (download_once(e, id, snapshot_id, dir, resume, err) != SF_OK)
-        return SF_ERR;
-    if (!e->verify_transfer)
-        return SF_OK;
     second = malloc(strlen(dir) + sizeof ".verify");
     if (second == NULL)
         return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
     sprintf(second, "%s.verify", dir);
+    if (download_once(e, id, snapshot_id, dir, resume, err) != SF_OK)
+        goto out;
+    if (!e->verify_transfer) {
+        rc = SF_OK;
+        goto out;
+    }
     for (attempt = 1; ; attempt++) {
         if (download_once(e, id, snapshot_id, second, false, err) != SF_OK ||
             sf_checksum_path(dir, a, err) != SF_OK ||
@@ -584,6 +589,12 @@ int sf_engine_download(sf_engine *e, const char *id, const char *snapshot_id,
         /* which copy is wrong is unknown: fetch both again */
         if (download_once(e, id, snapshot_id, dir, false, err) != SF_OK)
             break;
+    }
+out:
+    {
+        /* the second copy (or one a failed run left) never outlives this */
+        sf_error ignored;
+        sf_remove_tree(second, &ignored);
     }
     free(second);
     return rc;

@@ -447,6 +447,19 @@ int sf_snapshot_download(const sf_snapshot_download_config *cfg_in,
     }
     if (!cfg.dry_run && sf_lock_acquire(cfg.out, &lock, err) != SF_OK)
         goto done;
+    if (!cfg.dry_run) {
+        char *plan = sf_path_join(cfg.out, SF_PLAN_FILE_NAME);
+        bool planned = plan != NULL && access(plan, F_OK) == 0;
+
+        free(plan);
+        if (planned) {
+            /* a planned backup's directory is the runner's to finish */
+            sf_error_set(err, "not-a-download-layout", "", "%s holds a backup "
+                         "plan: resume it with `snapfleet backup`, or use "
+                         "another --out", cfg.out);
+            goto done;
+        }
+    }
     /* A dry run touches no file: the engine reads no observations. */
     if (sf_engine_open(&r.e, driver, clock, cfg.dry_run ? "/nonexistent-dry-run"
                        : cfg.out, cfg.log, err) != SF_OK)

@@ -65,8 +65,11 @@ static int run_once(scenario *sc, const char *out, bool with_faults,
 {
     sf_driver *base = NULL, *faulty = NULL, *retry = NULL, *trace = NULL, *top;
     sf_clock clock = sf_sim_clock(sc->sim);
+    char root[SF_PRINCIPAL_TEXT_MAX];
     int rc = SF_ERR;
 
+    /* a copy: a topology fault reallocates the fleet under the pointer */
+    snprintf(root, sizeof root, "%s", sf_sim_root_id(sc->sim));
     if (sf_sim_driver_new(sc->sim, sc->state, &base, err) != SF_OK)
         return SF_ERR;
     top = base;
@@ -85,8 +88,8 @@ static int run_once(scenario *sc, const char *out, bool with_faults,
         sf_snapshot_download_result r;
 
         memset(&c, 0, sizeof c);
-        c.canister = sf_sim_root_id(sc->sim);
-        c.root = c.canister;
+        c.canister = root;
+        c.root = root;
         c.recursive = true;
         c.resume_after_snapshot = true;
         c.out = out;
@@ -105,7 +108,7 @@ static int run_once(scenario *sc, const char *out, bool with_faults,
         c.out = out;
         c.fleet = "sim";
         c.network = "local";
-        c.root = sf_sim_root_id(sc->sim);
+        c.root = root;
         c.include_root = true;
         c.schedule = sc->mode == MODE_PER_CANISTER ? SF_BACKUP_PER_CANISTER
                                                    : SF_BACKUP_FLEET;

@@ -128,6 +128,8 @@ typedef struct sf_sim_canister_info {
 } sf_sim_canister_info;
 
 size_t sf_sim_canister_count(const sf_sim *sim);
+/* Points into the fleet: a topology change or a load may move it, so copy
+ * it before anything changes the simulator. */
 const char *sf_sim_root_id(const sf_sim *sim);
 /* Index in tree order; SF_ERR ("usage") when out of range. */
 int sf_sim_canister_at(const sf_sim *sim, size_t index,
