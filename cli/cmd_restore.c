@@ -93,6 +93,7 @@ int cmd_restore_run(int argc, char **argv)
         {"retry-failed", no_argument, NULL, 'r'},
         {"max-steps", required_argument, NULL, 's'},
         {"json", no_argument, NULL, 'j'},
+        {"network", required_argument, NULL, 'N'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "restore run";
@@ -126,6 +127,7 @@ int cmd_restore_run(int argc, char **argv)
         case 'u': cfg.mode = SF_RESTORE_MODE_UNCLAIM_PENDING; modes++; break;
         case 'r': cfg.mode = SF_RESTORE_MODE_RETRY_FAILED; modes++; break;
         case 'j': json = true; break;
+        case 'N': d.icp.network = optarg; break; /* icp's target network */
         case 's':
             cfg.max_steps = strtoull(optarg, &end, 10);
             if (*optarg == '\0' || *end != '\0' || cfg.max_steps == 0)

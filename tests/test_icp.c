@@ -31,6 +31,7 @@
 #include <cmocka.h>
 
 #include "snapfleet/backup.h"
+#include "snapfleet/restore.h"
 #include "snapfleet/fs.h"
 #include "snapfleet/icp.h"
 #include "snapfleet/json.h"
@@ -1533,6 +1534,60 @@ static void test_engine_backup(void **state)
     free_calls(&k);
 }
 
+/* A backup and then a restore of it, both through the real driver code
+ * against the fake icp: the restore's uploads go without --resume the
+ * first time, loads use the id each upload returned, and every canister
+ * ends running and verified. */
+static void test_engine_restore(void **state)
+{
+    sf_icp_config c = base_config();
+    sf_clock clock = sf_clock_wall();
+    sf_driver *d, *top;
+    sf_backup_config cfg;
+    sf_backup_result res;
+    sf_restore_config rc;
+    sf_restore_result rr;
+    sf_error err;
+    char out[PATH_MAX + 32], st[32];
+    calls k;
+    size_t before, i;
+
+    (void)state;
+    snprintf(out, sizeof out, "%s/restore-src", dir);
+    d = new_driver(&c);
+    top = stack(d, &clock);
+    backup_config(&cfg, out);
+    if (sf_backup_run(&cfg, top, &clock, &res, &err) != SF_OK)
+        fail_msg("backup: %s (%s)", err.message, err.kind);
+    sf_backup_result_free(&res);
+    read_calls(&k);
+    before = k.count;
+    free_calls(&k);
+    memset(&rc, 0, sizeof rc);
+    rc.backup = out;
+    rc.mode = SF_RESTORE_MODE_EXECUTE;
+    if (sf_restore_run(&rc, top, &clock, &rr, &err) != SF_OK)
+        fail_msg("restore: %s (%s)", err.message, err.kind);
+    assert_true(rr.complete);
+    sf_restore_result_free(&rr);
+    sf_driver_destroy(top);
+    sf_driver_destroy(d);
+    read_calls(&k);
+    assert_int_equal(count_prefix(&k, "canister snapshot upload"), 3);
+    assert_int_equal(count_prefix(&k, "canister snapshot restore"), 3);
+    for (i = before; i < k.count; i++) {
+        char line[8192];
+        argv_text(&k, i, line, sizeof line);
+        assert_null(strstr(line, "--resume"));
+    }
+    for (i = 0; i < 3; i++) {
+        const char *ids[] = {ROOT, APP, STORE};
+        fake_status(ids[i], st, sizeof st);
+        assert_string_equal(st, "Running");
+    }
+    free_calls(&k);
+}
+
 static void test_engine_backup_dry_run(void **state)
 {
     sf_icp_config c = base_config();
@@ -1924,6 +1979,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_engine_snapshot_download, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_engine_backup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_engine_restore, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_backup_dry_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_reconciles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_resumes_download, setup,

@@ -58,6 +58,7 @@ replay() {
   while IFS= read -r line; do
     [[ "$line" == "$ICP "* ]] || continue
     line=${line//"'<snapshot-id>'"/$SNAP}
+    line=${line//"'<uploaded-snapshot-id>'"/$SNAP}
     lines[n]=$line
     (eval "timeout 3 $line" >"$TMP/icp.$n.out" 2>"$TMP/icp.$n.err"
      echo $? >"$TMP/icp.$n.rc") &
@@ -104,6 +105,18 @@ cp "$TMP/out" "$TMP/snap.cmds"
 replay "$TMP/snap.cmds" "snapshot download"
 
 # The production form for the IC prints, and is not run here (no network).
+# Restore: a backup made on the simulator, then the icp commands a restore of
+# it would run (uploads from the staged copies, loads, stops, starts, status).
+"$SF" sim init --state "$TMP/sim.json" --seed 3 --canisters 3 >/dev/null || bad "sim init"
+"$SF" backup --sim-state "$TMP/sim.json" --out "$TMP/simbackup" --include-root >/dev/null ||
+  bad "simulated backup"
+run restore run --backup "$TMP/simbackup" --dry-run "${NET[@]}"
+expect_rc 0 "restore run --dry-run"
+expect_out "snapshot upload" "upload lines"; expect_out "snapshot restore" "load lines"
+if grep -q -- "--resume" "$TMP/out"; then bad "a first upload must not --resume"; else ok; fi
+cp "$TMP/out" "$TMP/restore.cmds"
+replay "$TMP/restore.cmds" "restore"
+
 run backup --out "$TMP/ic" --root "$ROOT" --include-root --dry-run --driver icp \
   --icp "$ICP" --network ic --registry-file "$TMP/registry.json"
 expect_rc 0 "backup --network ic --dry-run"
