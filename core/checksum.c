@@ -310,6 +310,7 @@ typedef struct walk {
     size_t base;  /* offset of the relative part within path (after '/') */
     unsigned char *buf;
     sf_error *err;
+    const char *const *skip; /* top-level names left out, or NULL */
 } walk;
 
 static int nomem(walk *w)
@@ -395,6 +396,15 @@ static int walk_dir(walk *w, int fd, unsigned depth)
         }
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
+        if (depth == 0 && w->skip != NULL) {
+            const char *const *k;
+            bool skipped = false;
+
+            for (k = w->skip; *k != NULL && !skipped; k++)
+                skipped = strcmp(*k, de->d_name) == 0;
+            if (skipped)
+                continue;
+        }
         if (sf_buf_putc(&w->path, '/') != SF_OK ||
             sf_buf_puts(&w->path, de->d_name) != SF_OK) {
             rc = nomem(w);
@@ -451,7 +461,7 @@ out:
 }
 
 /* Walks an opened artifact directory (takes ownership of fd). */
-static int checksum_dir_fd(int fd, const char *path,
+static int checksum_dir_fd(int fd, const char *path, const char *const *skip,
                            char out_hex[SF_SHA256_HEX_SIZE], sf_error *err)
 {
     walk w;
@@ -461,6 +471,7 @@ static int checksum_dir_fd(int fd, const char *path,
     memset(&w, 0, sizeof w);
     sf_buf_init(&w.path);
     w.err = err;
+    w.skip = skip;
     if (sf_buf_append(&w.path, path, root_len) != SF_OK) {
         close(fd);
         return sf_error_set(err, SF_EK_NOMEM, NULL,
@@ -502,7 +513,7 @@ static int checksum_file_fd(int fd, const char *path,
 }
 
 /* want: 'f' regular file, 'd' directory, 0 either. */
-static int checksum_any(const char *path, int want,
+static int checksum_any(const char *path, int want, const char *const *skip,
                         char out_hex[SF_SHA256_HEX_SIZE], sf_error *err)
 {
     struct stat st;
@@ -529,7 +540,7 @@ static int checksum_any(const char *path, int want,
             rc = sf_error_set_errno(err, EISDIR, NULL, "cannot checksum %s",
                                     own);
         } else {
-            rc = checksum_dir_fd(fd, own, out_hex, err);
+            rc = checksum_dir_fd(fd, own, skip, out_hex, err);
         }
     } else if (want == 'd') {
         close(fd);
@@ -544,17 +555,23 @@ static int checksum_any(const char *path, int want,
 int sf_checksum_file(const char *path, char out_hex[SF_SHA256_HEX_SIZE],
                      sf_error *err)
 {
-    return checksum_any(path, 'f', out_hex, err);
+    return checksum_any(path, 'f', NULL, out_hex, err);
 }
 
 int sf_checksum_dir(const char *path, char out_hex[SF_SHA256_HEX_SIZE],
                     sf_error *err)
 {
-    return checksum_any(path, 'd', out_hex, err);
+    return checksum_any(path, 'd', NULL, out_hex, err);
+}
+
+int sf_checksum_dir_skipping(const char *path, const char *const *skip,
+                             char out_hex[SF_SHA256_HEX_SIZE], sf_error *err)
+{
+    return checksum_any(path, 'd', skip, out_hex, err);
 }
 
 int sf_checksum_path(const char *path, char out_hex[SF_SHA256_HEX_SIZE],
                      sf_error *err)
 {
-    return checksum_any(path, 0, out_hex, err);
+    return checksum_any(path, 0, NULL, out_hex, err);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "snapfleet/checksum.h"
 #include "snapfleet/fs.h"
 #include "snapfleet/json.h"
 #include "snapfleet/layout.h"
@@ -377,13 +378,35 @@ static int do_upload(rrun *r, const sf_restore_journal_op *jop,
         sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
         goto done;
     }
-    /* A staged copy with icp's progress file is an interrupted upload: it
-     * was verified when it was staged and is resumed as it is. */
+    if (sf_resolve_artifact_path(r->backup_root, jop->artifact_path, &src,
+                                 err) != SF_OK)
+        goto done;
     if (!exists(progress)) {
-        if (sf_resolve_artifact_path(r->backup_root, jop->artifact_path, &src,
-                                     err) != SF_OK ||
-            sf_stage_artifact(src, stage, m->source_snapshot.checksum, err) != SF_OK)
+        if (sf_stage_artifact(src, stage, m->source_snapshot.checksum, err) != SF_OK)
             goto done;
+    } else {
+        /* An interrupted upload is resumed from its staged copy, which must
+         * still hold the verified bytes; icp's own files in it do not count
+         * (its lock file only if the artifact did not have one already). */
+        const char *skip[3] = {".upload_progress.json", NULL, NULL};
+        char *lock = sf_path_join(src, ".lock"), sum[SF_SHA256_HEX_SIZE];
+
+        if (lock == NULL) {
+            sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+            goto done;
+        }
+        if (!exists(lock))
+            skip[1] = ".lock";
+        free(lock);
+        if (sf_checksum_dir_skipping(stage, skip, sum, err) != SF_OK)
+            goto done;
+        if (strcmp(sum, m->source_snapshot.checksum) != 0) {
+            sf_error_set(err, "checksum-mismatch", "", "the staged copy of %s "
+                         "changed since it was verified (checksum mismatch: "
+                         "expected %s, actual %s); remove %s to stage it again",
+                         src, m->source_snapshot.checksum, sum, stage);
+            goto done;
+        }
     }
     if (sf_engine_upload(&r->e, jop->target_canister, stage, &snap, err) != SF_OK)
         goto done;

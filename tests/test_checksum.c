@@ -194,6 +194,34 @@ static void test_file_vector(void **state)
                              "ef749c42265c8ca08a");
 }
 
+/* Skipping named top-level entries gives the checksum of the directory
+ * without them; the same names deeper down still count. */
+static void test_dir_skipping_top_level_names(void **state)
+{
+    const fixture *f = *state;
+    const char *skip[] = {".upload_progress.json", ".lock", NULL};
+    char *a, *b, with[SF_SHA256_HEX_SIZE], without[SF_SHA256_HEX_SIZE];
+    sf_error err;
+
+    write_text(f, "a/x.bin", "memory");
+    write_text(f, "a/nested/.lock", "kept");
+    write_text(f, "b/x.bin", "memory");
+    write_text(f, "b/nested/.lock", "kept");
+    write_text(f, "b/.upload_progress.json", "{}");
+    write_text(f, "b/.lock", "");
+    a = strdup(path_in(f, "a")); /* path_in's buffer is shared */
+    b = strdup(path_in(f, "b"));
+    assert_int_equal(sf_checksum_dir(a, without, &err), SF_OK);
+    assert_int_equal(sf_checksum_dir_skipping(b, skip, with, &err), SF_OK);
+    assert_string_equal(with, without);
+    assert_int_equal(sf_checksum_dir(b, with, &err), SF_OK);
+    assert_string_not_equal(with, without);
+    assert_int_equal(sf_checksum_dir_skipping(a, NULL, with, &err), SF_OK);
+    assert_string_equal(with, without);
+    free(a);
+    free(b);
+}
+
 static void test_file_empty(void **state)
 {
     fixture *f = *state;
@@ -757,6 +785,7 @@ int main(void)
         cmocka_unit_test(test_sha256_bytes_vectors),
         cmocka_unit_test(test_sha256_incremental_matches_one_shot),
         T(test_file_vector),
+        T(test_dir_skipping_top_level_names),
         T(test_file_empty),
         T(test_file_larger_than_buffer),
         T(test_file_missing_is_io),

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <cjson/cJSON.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -411,6 +412,46 @@ static void tamper_after_plan(const char *path, void *ctx)
         tc->done = 1;
         sf_rfx_flip_byte(tc->file, 3);
     }
+}
+
+/* An interrupted upload is resumed from its staged copy, which is checked
+ * again first: icp's progress file does not count, a changed byte does. */
+static void test_resumed_upload_rechecks_the_staged_copy(void **state)
+{
+    rt *t = *state;
+    sf_restore_config c;
+    sf_restore_result r;
+    sf_error err;
+    sf_buf plan;
+    cJSON *doc;
+    const cJSON *first;
+    char cmd[4096];
+
+    backup_and_mutate(t);
+    sf_buf_init(&plan);
+    assert_int_equal(sf_restore_plan_backup(t->out, NULL, &plan, &err), SF_OK);
+    doc = cJSON_Parse(sf_buf_cstr(&plan));
+    assert_non_null(doc);
+    first = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "members"), 0);
+    /* operation 0 uploads the first member: fake what an interrupted run
+     * leaves, the staged copy with icp's progress file, and change a byte */
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s/restore/staging' && cp -r '%s/%s' '%s/restore/staging/0' && "
+             "echo '{}' > '%s/restore/staging/0/.upload_progress.json' && "
+             "printf x >> '%s/restore/staging/0/stable_memory.bin'",
+             t->out, t->out,
+             cJSON_GetObjectItem(cJSON_GetObjectItem(first, "source_snapshot"),
+                                 "artifact_path")->valuestring,
+             t->out, t->out, t->out);
+    cJSON_Delete(doc);
+    sf_buf_free(&plan);
+    assert_int_equal(system(cmd), 0);
+    sf_fx_stack(&t->f, NULL, false);
+    sf_rfx_config(&c, t->out, SF_RESTORE_MODE_EXECUTE);
+    sf_rfx_run_fails(&t->f, &c, SF_RESTORE_MODE_EXECUTE, "checksum-mismatch", &r, &err);
+    assert_non_null(strstr(err.message, "staged copy"));
+    sf_restore_result_free(&r);
+    assert_int_equal(sf_fx_trace_count(&t->f.log, "upload"), 0);
 }
 
 static void test_tampered_after_planning_refused_at_staging(void **state)
@@ -1420,6 +1461,7 @@ int main(void)
         T(test_fixed_identity_remap_refused),
         T(test_unverified_backup_refused_before_planning),
         T(test_tampered_after_planning_refused_at_staging),
+        T(test_resumed_upload_rechecks_the_staged_copy),
         T(test_dry_run_touches_nothing),
         T(test_dry_run_after_progress_shows_uploaded_ids),
         T(test_upload_first_without_resume),

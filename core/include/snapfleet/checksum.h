@@ -81,6 +81,12 @@ int sf_checksum_file(const char *path, char out_hex[SF_SHA256_HEX_SIZE],
 int sf_checksum_dir(const char *path, char out_hex[SF_SHA256_HEX_SIZE],
                     sf_error *err);
 
+/* The directory checksum with some top-level entries left out (`skip` is
+ * NULL-terminated): a staged artifact that icp is uploading also holds
+ * icp's own progress file, which is not part of the verified bytes. */
+int sf_checksum_dir_skipping(const char *path, const char *const *skip,
+                             char out_hex[SF_SHA256_HEX_SIZE], sf_error *err);
+
 /* Directory checksum when `path` is a directory, file checksum when it is a
  * regular file; a missing path is an "io" error. */
 int sf_checksum_path(const char *path, char out_hex[SF_SHA256_HEX_SIZE],
