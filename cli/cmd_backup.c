@@ -162,7 +162,7 @@ int cmd_snapshot_download(int argc, char **argv)
     if (cli_stack_open(&d, &s, &err) != SF_OK)
         return (err.kind && strcmp(err.kind, SF_EK_USAGE) == 0) ? cli_usage(cmd, "%s", err.message)
                                        : cli_fail(NULL, &err);
-    cfg.log = NULL;
+    cfg.log = cli_progress(&d);
     rc = sf_snapshot_download(&cfg, s.top, &s.clock, &res, &err);
     if (rc == SF_OK) {
         fwrite(sf_buf_cstr(&res.planned_commands), 1, res.planned_commands.len,
@@ -315,6 +315,7 @@ int cmd_backup_run(int argc, char **argv)
     if (cli_stack_open(&d, &s, &err) != SF_OK)
         return (err.kind && strcmp(err.kind, SF_EK_USAGE) == 0) ? cli_usage(cmd, "%s", err.message)
                                        : cli_fail(NULL, &err);
+    cfg.log = cli_progress(&d);
     rc = sf_backup_run(&cfg, s.top, &s.clock, &res, &err);
     if (rc == SF_OK)
         print_backup_result(&cfg, &res, json);

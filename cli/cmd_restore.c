@@ -149,6 +149,7 @@ int cmd_restore_run(int argc, char **argv)
     if (cli_stack_open(&d, &s, &err) != SF_OK)
         return err.kind && strcmp(err.kind, SF_EK_USAGE) == 0
                    ? cli_usage(cmd, "%s", err.message) : cli_fail(NULL, &err);
+    cfg.log = cli_progress(&d);
     rc = sf_restore_run(&cfg, s.top, &s.clock, &res, &err);
     fwrite(sf_buf_cstr(&res.commands), 1, res.commands.len, stdout);
     if (json && res.report.len > 0) {

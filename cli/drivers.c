@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "snapfleet/wrap.h"
@@ -79,6 +80,7 @@ int cli_driver_opt(cli_driver_opts *o, int opt, const char *arg,
         return seconds(arg, "--transfer-timeout", cmd,
                        &o->icp.transfer_timeout_ms);
     case 1012: o->icp.registry_file = arg; return 1;
+    case 1013: o->quiet = true; return 1;
     }
     return 0;
 }
@@ -180,4 +182,9 @@ int cli_stack_close(cli_stack *s, sf_error *err)
     sf_fault_plan_free(s->plan);
     memset(s, 0, sizeof *s);
     return rc;
+}
+
+FILE *cli_progress(const cli_driver_opts *o)
+{
+    return !o->quiet && isatty(STDERR_FILENO) ? stderr : NULL;
 }

@@ -12,6 +12,8 @@
 #define SNAPFLEET_CLI_DRIVERS_H
 
 #include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
 
 #include "snapfleet/driver.h"
 #include "snapfleet/faults.h"
@@ -25,6 +27,7 @@ typedef struct cli_driver_opts {
     unsigned retries;      /* attempts for transient failures */
     sf_icp_config icp;     /* --driver icp; icp.network is the command's */
     const char *icp_only;  /* the first icp-only option given, for errors */
+    bool quiet;            /* --quiet / --no-progress */
 } cli_driver_opts;
 
 typedef struct cli_stack {
@@ -47,9 +50,13 @@ typedef struct cli_stack {
     {"project-root", required_argument, NULL, 1009},          \
     {"timeout", required_argument, NULL, 1010},               \
     {"transfer-timeout", required_argument, NULL, 1011},      \
-    {"registry-file", required_argument, NULL, 1012}
+    {"registry-file", required_argument, NULL, 1012},         \
+    {"quiet", no_argument, NULL, 1013},                        \
+    {"no-progress", no_argument, NULL, 1013}
 
 #define CLI_DRIVER_USAGE                                                      \
+    "Progress: one line per operation on stderr when it is a terminal;\n"      \
+    "  --quiet, --no-progress  no progress lines\n\n"                          \
     "Driver:\n"                                                               \
     "  --driver sim          run against the fleet simulator (the default)\n" \
     "  --sim-state FILE      the simulator's state file (snapfleet sim init)\n" \
@@ -74,6 +81,8 @@ void cli_driver_opts_init(cli_driver_opts *o);
 int cli_driver_opt(cli_driver_opts *o, int opt, const char *arg,
                    const char *cmd);
 int cli_stack_open(const cli_driver_opts *o, cli_stack *s, sf_error *err);
+/* Where progress goes: stderr when it is a terminal and not silenced. */
+FILE *cli_progress(const cli_driver_opts *o);
 /* Saves the simulator state and tears the stack down. */
 int cli_stack_close(cli_stack *s, sf_error *err);
 

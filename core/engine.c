@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "snapfleet/checksum.h"
@@ -55,12 +56,55 @@ int sf_engine_save(sf_engine *e, sf_error *err)
     return sf_obs_write_file(e->obs_path, &e->obs, err);
 }
 
-static void logf_(sf_engine *e, const char *what, const sf_op *op)
+static double wall_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Bytes below a download directory, for the progress line. */
+static uint64_t tree_bytes(const char *path, int depth)
+{
+    DIR *d;
+    struct dirent *de;
+    uint64_t total = 0;
+
+    if (depth > 8 || (d = opendir(path)) == NULL)
+        return 0;
+    while ((de = readdir(d)) != NULL) {
+        struct stat st;
+        char *p;
+
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        p = sf_path_join(path, de->d_name);
+        if (p != NULL && lstat(p, &st) == 0)
+            total += S_ISDIR(st.st_mode) ? tree_bytes(p, depth + 1)
+                                         : (uint64_t)st.st_size;
+        free(p);
+    }
+    closedir(d);
+    return total;
+}
+
+/* One progress line per effect (the CLI passes stderr when it is a
+ * terminal): what, on which canister, how it ended, how long it took, and
+ * for a download its size and rate. Wall time, never in any document. */
+static void logf_(sf_engine *e, const char *what, const sf_op *op, double secs)
 {
     if (e->log == NULL)
         return;
-    fprintf(e->log, "%s %s %s%s%s\n", what, sf_op_kind_name(op->kind),
-            op->canister_id, op->snapshot_id[0] ? " " : "", op->snapshot_id);
+    fprintf(e->log, "snapfleet: %s %s%s%s: %s (%.2f s", sf_op_kind_name(op->kind),
+            op->canister_id, op->snapshot_id[0] ? " " : "", op->snapshot_id,
+            what, secs);
+    if (op->kind == SF_OP_DOWNLOAD && strcmp(what, "done") == 0) {
+        double mib = (double)tree_bytes(op->path, 0) / (1024.0 * 1024.0);
+        fprintf(e->log, ", %.1f MiB, %.1f MiB/s", mib, secs > 0 ? mib / secs : 0.0);
+    }
+    fputs(")\n", e->log);
+    fflush(e->log);
 }
 
 static bool read_only(sf_op_kind k)
@@ -77,6 +121,7 @@ int sf_engine_call(sf_engine *e, const sf_op *op, sf_result *res,
         NULL, "driver-transient", "driver-permanent", "driver-unknown-outcome",
     };
     int attempt;
+    double t0 = wall_s();
 
     *fail = SF_FAIL_NONE;
     for (attempt = 1; ; attempt++) {
@@ -86,15 +131,15 @@ int sf_engine_call(sf_engine *e, const sf_op *op, sf_result *res,
         if (res->fail != SF_FAIL_UNKNOWN || !read_only(op->kind) ||
             attempt == READ_ATTEMPTS)
             break;
-        logf_(e, "unknown, asking again", op);
+        logf_(e, "unknown, asking again", op, wall_s() - t0);
         sf_result_free(res);
     }
     if (res->fail == SF_FAIL_NONE) {
-        logf_(e, "done", op);
+        logf_(e, "done", op, wall_s() - t0);
         return SF_OK;
     }
     *fail = res->fail;
-    logf_(e, sf_fail_class_name(res->fail), op);
+    logf_(e, sf_fail_class_name(res->fail), op, wall_s() - t0);
     return sf_error_set(err, kinds[res->fail], "", "snapshot driver failed: %s "
                         "%s%s%s: %s (%s)", sf_op_kind_name(op->kind),
                         op->canister_id, op->snapshot_id[0] ? " " : "",

@@ -314,4 +314,16 @@ cmp -s "$TMP/run1" "$TMP/run2" && ok || bad "sim run is deterministic"
 run sim run --seeds 4 --canisters 3 --work "$TMP/simrun"
 expect_rc 0 "sim run one seed"; expect_out "1 passed, 0 failed" "one seed summary"
 
+# ---- progress: one line per operation on stderr, only on a terminal ----
+new_fleet "$TMP/progress.json"
+script -qec "'$SF' backup --sim-state '$TMP/progress.json' --out '$TMP/prog1' --include-root" \
+  /dev/null >"$TMP/tty.out" 2>&1
+if grep -q 'snapfleet: download .*: done (.* MiB/s)' "$TMP/tty.out"; then ok; else
+  bad "progress on a terminal: $(head -c 300 "$TMP/tty.out")"; fi
+script -qec "'$SF' backup --sim-state '$TMP/progress.json' --out '$TMP/prog2' --include-root --quiet" \
+  /dev/null >"$TMP/tty.out" 2>&1
+if grep -q 'snapfleet: download' "$TMP/tty.out"; then bad "--quiet still shows progress"; else ok; fi
+run backup --sim-state "$TMP/progress.json" --out "$TMP/prog3" --include-root
+if grep -q 'snapfleet: download' "$TMP/err"; then bad "progress without a terminal"; else ok; fi
+
 finish
