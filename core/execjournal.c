@@ -3,6 +3,7 @@
  * serde-pretty writer, the operation state machine, receipts, the resume
  * summary and the plan <-> journal binding check.
  */
+#include "sequence.h"
 #include "snapfleet/execjournal.h"
 
 #include "snapfleet/fs.h"
@@ -525,71 +526,29 @@ int sf_exec_receipt_validate_against(const sf_exec_receipt *r,
     return receipt_check(r, j, j->receipt_count, NULL, err);
 }
 
-typedef struct seq_key {
-    uint64_t sequence;
-    size_t index;
-} seq_key;
-
-static int seq_key_cmp(const void *pa, const void *pb)
-{
-    const seq_key *a = pa, *b = pb;
-
-    if (a->sequence != b->sequence)
-        return a->sequence < b->sequence ? -1 : 1;
-    return a->index < b->index ? -1 : a->index > b->index;
-}
-
-/* canic inserts each sequence into a set in array order (the first repeat
- * is reported), then looks for 0..n-1 in turn. On success *index maps each
- * sequence to its array position. Sorting keeps this O(n log n). */
+/* canic's check that the sequences are exactly 0..n-1 (core/sequence.c);
+ * on success *index_out maps each sequence to its array position. */
 static int check_sequences(const sf_exec_journal *j, size_t **index_out,
                            sf_error *err)
 {
-    size_t n = j->operation_count, i, first_dup = SIZE_MAX, missing;
-    seq_key *keys;
-    size_t *index;
+    char field[SF_ERROR_FIELD_MAX];
+    size_t at;
 
-    *index_out = NULL;
-    keys = malloc((n ? n : 1) * sizeof *keys);
-    index = malloc((n ? n : 1) * sizeof *index);
-    if (keys == NULL || index == NULL) {
-        free(keys);
-        free(index);
+    switch (sf_seq_check(j->operations, j->operation_count, sizeof *j->operations,
+                         offsetof(sf_exec_operation, sequence), &at, index_out)) {
+    case SF_SEQ_OK:
+        return SF_OK;
+    case SF_SEQ_DUPLICATE:
+        snprintf(field, sizeof field, "operations[%zu].sequence", at);
+        return sf_error_set(err, EK_DUPLICATE_SEQUENCE, field,
+                            "backup execution journal has duplicate operation sequence %llu",
+                            ULL(j->operations[at].sequence));
+    case SF_SEQ_MISSING:
+        return sf_error_set(err, EK_MISSING_SEQUENCE, "operations",
+                            "backup execution journal is missing operation sequence %zu", at);
+    default:
         return nomem(err);
     }
-    for (i = 0; i < n; i++) {
-        keys[i].sequence = j->operations[i].sequence;
-        keys[i].index = i;
-    }
-    qsort(keys, n, sizeof *keys, seq_key_cmp);
-    for (i = 1; i < n; i++)
-        if (keys[i].sequence == keys[i - 1].sequence &&
-            keys[i].index < first_dup)
-            first_dup = keys[i].index;
-    if (first_dup != SIZE_MAX) {
-        char field[SF_ERROR_FIELD_MAX];
-        free(keys);
-        free(index);
-        snprintf(field, sizeof field, "operations[%zu].sequence", first_dup);
-        return sf_error_set(err, EK_DUPLICATE_SEQUENCE, field,
-                            "backup execution journal has duplicate "
-                            "operation sequence %llu",
-                            ULL(j->operations[first_dup].sequence));
-    }
-    /* Distinct and sorted: the first gap is the smallest missing one. */
-    for (missing = 0; missing < n && keys[missing].sequence == missing;
-         missing++)
-        index[missing] = keys[missing].index;
-    free(keys);
-    if (missing < n) {
-        free(index);
-        return sf_error_set(err, EK_MISSING_SEQUENCE, "operations",
-                            "backup execution journal is missing operation "
-                            "sequence %zu",
-                            missing);
-    }
-    *index_out = index;
-    return SF_OK;
 }
 
 static int operation_check(const sf_exec_journal *j, size_t i, sf_error *err)

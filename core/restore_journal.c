@@ -3,6 +3,7 @@
  * serde-pretty writer, creation from a dry-run, the operation state
  * machine, receipts, what the next command is, and reports.
  */
+#include "sequence.h"
 #include "snapfleet/restore_journal.h"
 
 #include "snapfleet/checksum.h"
@@ -657,70 +658,29 @@ static void count_ops(const sf_restore_journal *j, sf_restore_op_counts *kc,
     }
 }
 
-typedef struct seq_key {
-    uint64_t sequence;
-    size_t index;
-} seq_key;
-
-static int seq_key_cmp(const void *pa, const void *pb)
-{
-    const seq_key *a = pa, *b = pb;
-
-    if (a->sequence != b->sequence)
-        return a->sequence < b->sequence ? -1 : 1;
-    return a->index < b->index ? -1 : a->index > b->index;
-}
-
-/* canic inserts each sequence into a set in array order (the first repeat
- * is reported), then looks for 0..n-1 in turn. On success *index maps each
- * sequence to its array position. */
+/* canic's check that the sequences are exactly 0..n-1 (core/sequence.c);
+ * on success *index_out maps each sequence to its array position. */
 static int check_sequences(const sf_restore_journal *j, size_t **index_out,
                            sf_error *err)
 {
-    size_t n = j->operations_len, i, first_dup = SIZE_MAX, missing;
-    seq_key *keys;
-    size_t *index;
+    char field[SF_ERROR_FIELD_MAX];
+    size_t at;
 
-    *index_out = NULL;
-    keys = malloc((n ? n : 1) * sizeof *keys);
-    index = malloc((n ? n : 1) * sizeof *index);
-    if (keys == NULL || index == NULL) {
-        free(keys);
-        free(index);
+    switch (sf_seq_check(j->operations, j->operations_len, sizeof *j->operations,
+                         offsetof(sf_restore_journal_op, sequence), &at, index_out)) {
+    case SF_SEQ_OK:
+        return SF_OK;
+    case SF_SEQ_DUPLICATE:
+        snprintf(field, sizeof field, "operations[%zu].sequence", at);
+        return sf_error_set(err, EK_DUPLICATE_SEQUENCE, field,
+                            "restore apply journal has duplicate operation sequence %llu",
+                            ULL(j->operations[at].sequence));
+    case SF_SEQ_MISSING:
+        return sf_error_set(err, EK_MISSING_SEQUENCE, "operations",
+                            "restore apply journal is missing operation sequence %zu", at);
+    default:
         return nomem(err);
     }
-    for (i = 0; i < n; i++) {
-        keys[i].sequence = j->operations[i].sequence;
-        keys[i].index = i;
-    }
-    qsort(keys, n, sizeof *keys, seq_key_cmp);
-    for (i = 1; i < n; i++)
-        if (keys[i].sequence == keys[i - 1].sequence &&
-            keys[i].index < first_dup)
-            first_dup = keys[i].index;
-    if (first_dup != SIZE_MAX) {
-        char field[SF_ERROR_FIELD_MAX];
-        free(keys);
-        free(index);
-        snprintf(field, sizeof field, "operations[%zu].sequence", first_dup);
-        return sf_error_set(err, EK_DUPLICATE_SEQUENCE, field,
-                            "restore apply journal has duplicate operation "
-                            "sequence %llu",
-                            ULL(j->operations[first_dup].sequence));
-    }
-    for (missing = 0; missing < n && keys[missing].sequence == missing;
-         missing++)
-        index[missing] = keys[missing].index;
-    free(keys);
-    if (missing < n) {
-        free(index);
-        return sf_error_set(err, EK_MISSING_SEQUENCE, "operations",
-                            "restore apply journal is missing operation "
-                            "sequence %zu",
-                            missing);
-    }
-    *index_out = index;
-    return SF_OK;
 }
 
 static int op_field_missing(const sf_restore_journal_op *op, size_t i,
