@@ -14,7 +14,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "engine.h"
 #include "snapfleet/backup.h"
 #include "snapfleet/faults.h"
 #include "snapfleet/fs.h"

@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "engine/engine.h"
 #include "sim_fixture.h"
 #include "snapfleet/execjournal.h"
 #include "snapfleet/fs.h"

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "observations.h"
+#include "engine/observations.h"
 #include "snapfleet/backup.h"
 #include "snapfleet/fs.h"
 #include "snapfleet/journal.h"

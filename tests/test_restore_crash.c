@@ -25,7 +25,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
-#include "engine.h"
+#include "engine/engine.h"
 #include "restore_fixture.h"
 #include "snapfleet/faults.h"
 #include "snapfleet/fs.h"
@@ -252,7 +252,7 @@ static void matrix(job *j)
         sf_fx_unstack(&j->f);
     }
     /* Regression (fixed): a kill after an upload's completion is journaled and before
-     * its staged copy is removed (run_execute in core/restore_run.c
+     * its staged copy is removed (run_execute in core/engine/restore_run.c
      * removes staging/<seq> only right after that journal write) leaves
      * the copy behind for good: no later run looks at completed uploads
      * again, so a full private copy of the artifact stays in staging/. */

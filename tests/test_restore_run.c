@@ -659,7 +659,7 @@ static void test_receipt_args_are_the_argv(void **state)
         assert_string_equal(cmd->program, "icp");
         for (k = 0; k < cmd->arg_count; k++)
             found = found || strcmp(cmd->args[k], staged) == 0;
-        /* Regression (fixed): command_for() in core/restore_run.c splits the driver's
+        /* Regression (fixed): command_for() in core/engine/restore_run.c splits the driver's
          * shell-quoted rendering on spaces, so the receipt holds
          * "'<dir>/my" and "restore/staging/0'" instead of the path. */
         if (!found) {

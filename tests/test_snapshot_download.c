@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "engine/engine.h"
 #include "sim_fixture.h"
 #include "snapfleet/checksum.h"
 #include "snapfleet/fs.h"

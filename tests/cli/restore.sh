@@ -243,7 +243,7 @@ expect_rc 0 "execute after a kill between operations"
 expect_fleet "$TMP/k6.json" "$DIGESTS" "$WANT_DIGESTS" "restored after a kill between operations"
 expect_fleet "$TMP/k6.json" "$SNAPS" "[2, 2, 2, 2]" "nothing uploaded twice after a kill between operations"
 # Regression (fixed): the staged copy of that upload (rk6/staging/0) is never removed:
-# core/restore_run.c removes staging/<seq> only right after the upload's
+# core/engine/restore_run.c removes staging/<seq> only right after the upload's
 # completion is journaled, and the kill came in between.
 [[ -z $(ls -A "$TMP/rk6/staging" 2>/dev/null) ]] && ok || bad "no staged copy left after a kill: $(ls "$TMP/rk6/staging")"
 

@@ -31,6 +31,9 @@ int sf_fs_write_atomic_untracked(const char *path, const void *data,
 /* mkdir -p with mode 0700 for the directories it creates. */
 int sf_fs_mkdir_p(const char *path, sf_error *err);
 
+/* rm -rf dir (refusing to follow links); absent is fine. */
+int sf_remove_tree(const char *dir, sf_error *err);
+
 /* Hook for tests and the crash simulator: called after every durable write
  * (after the directory fsync) with the path written. NULL disables. */
 typedef void (*sf_fs_write_hook)(const char *path, void *ctx);

@@ -1,4 +1,4 @@
-#include "sequence.h"
+#include "base/sequence.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-#include "manifest_build.h"
+#include "engine/manifest_build.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * serde-pretty writer, the operation state machine, receipts, the resume
  * summary and the plan <-> journal binding check.
  */
-#include "sequence.h"
+#include "base/sequence.h"
 #include "snapfleet/execjournal.h"
 
 #include "snapfleet/fs.h"
@@ -526,7 +526,7 @@ int sf_exec_receipt_validate_against(const sf_exec_receipt *r,
     return receipt_check(r, j, j->receipt_count, NULL, err);
 }
 
-/* canic's check that the sequences are exactly 0..n-1 (core/sequence.c);
+/* canic's check that the sequences are exactly 0..n-1 (core/base/sequence.c);
  * on success *index_out maps each sequence to its array position. */
 static int check_sequences(const sf_exec_journal *j, size_t **index_out,
                            sf_error *err)

@@ -1,4 +1,4 @@
-#include "observations.h"
+#include "engine/observations.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * serde-pretty writer, creation from a dry-run, the operation state
  * machine, receipts, what the next command is, and reports.
  */
-#include "sequence.h"
+#include "base/sequence.h"
 #include "snapfleet/restore_journal.h"
 
 #include "snapfleet/checksum.h"
@@ -658,7 +658,7 @@ static void count_ops(const sf_restore_journal *j, sf_restore_op_counts *kc,
     }
 }
 
-/* canic's check that the sequences are exactly 0..n-1 (core/sequence.c);
+/* canic's check that the sequences are exactly 0..n-1 (core/base/sequence.c);
  * on success *index_out maps each sequence to its array position. */
 static int check_sequences(const sf_restore_journal *j, size_t **index_out,
                            sf_error *err)

@@ -1,4 +1,4 @@
-#include "engine.h"
+#include "engine/engine.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -532,50 +532,6 @@ int sf_engine_start_always(sf_engine *e, const char *id, sf_error *err)
         return sf_engine_save(e, err);
     }
     return SF_OK;
-}
-
-static int remove_at(int parent, const char *name, sf_error *err)
-{
-    struct stat st;
-
-    if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-        return errno == ENOENT ? SF_OK
-                               : sf_error_set_errno(err, errno, "", "cannot stat %s",
-                                                    name);
-    if (S_ISDIR(st.st_mode)) {
-        int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                        O_CLOEXEC);
-        DIR *d;
-        struct dirent *de;
-        int rc = SF_OK;
-
-        if (fd < 0)
-            return sf_error_set_errno(err, errno, "", "cannot open %s", name);
-        d = fdopendir(fd);
-        if (d == NULL) {
-            close(fd);
-            return sf_error_set_errno(err, errno, "", "cannot read %s", name);
-        }
-        while (rc == SF_OK && (de = readdir(d)) != NULL) {
-            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                continue;
-            rc = remove_at(dirfd(d), de->d_name, err);
-        }
-        closedir(d);
-        if (rc != SF_OK)
-            return rc;
-        if (unlinkat(parent, name, AT_REMOVEDIR) != 0)
-            return sf_error_set_errno(err, errno, "", "cannot remove %s", name);
-        return SF_OK;
-    }
-    if (unlinkat(parent, name, 0) != 0)
-        return sf_error_set_errno(err, errno, "", "cannot remove %s", name);
-    return SF_OK;
-}
-
-int sf_remove_tree(const char *dir, sf_error *err)
-{
-    return remove_at(AT_FDCWD, dir, err);
 }
 
 static int download_once(sf_engine *e, const char *id, const char *snapshot_id,

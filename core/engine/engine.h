@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "observations.h"
+#include "engine/observations.h"
 #include "snapfleet/driver.h"
 #include "snapfleet/registry.h"
 
@@ -98,8 +98,5 @@ int sf_engine_download(sf_engine *e, const char *id, const char *snapshot_id,
  * checksum is `checksum`, and a leftover temp is removed. */
 int sf_engine_publish(const char *temp_path, const char *final_path,
                       const char *checksum, sf_error *err);
-
-/* rm -rf dir (refusing to follow links); absent is fine. */
-int sf_remove_tree(const char *dir, sf_error *err);
 
 #endif

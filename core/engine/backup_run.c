@@ -19,8 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine.h"
-#include "manifest_build.h"
+#include "engine/engine.h"
+#include "engine/manifest_build.h"
 #include "snapfleet/checksum.h"
 #include "snapfleet/execjournal.h"
 #include "snapfleet/journal.h"

@@ -1,6 +1,6 @@
 /*
  * The restore runner (snapfleet/restore.h): canic's apply journal driven
- * through the abstract driver, with the effect steps of core/engine.c.
+ * through the abstract driver, with the effect steps of core/engine/engine.c.
  */
 #include "snapfleet/restore.h"
 
@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "engine/engine.h"
 #include "snapfleet/checksum.h"
 #include "snapfleet/fs.h"
 #include "snapfleet/json.h"
