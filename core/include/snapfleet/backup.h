@@ -15,6 +15,8 @@
 #ifndef SNAPFLEET_BACKUP_H
 #define SNAPFLEET_BACKUP_H
 
+#include "snapfleet/export.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -58,10 +60,10 @@ typedef struct sf_snapshot_download_result {
     bool resumed;            /* the run continued an interrupted one */
 } sf_snapshot_download_result;
 
-int sf_snapshot_download(const sf_snapshot_download_config *cfg,
-                         sf_driver *driver, const sf_clock *clock,
-                         sf_snapshot_download_result *result, sf_error *err);
-void sf_snapshot_download_result_free(sf_snapshot_download_result *r);
+SF_API int sf_snapshot_download(const sf_snapshot_download_config *cfg,
+                                sf_driver *driver, const sf_clock *clock,
+                                sf_snapshot_download_result *result, sf_error *err);
+SF_API void sf_snapshot_download_result_free(sf_snapshot_download_result *r);
 
 /* ---- `backup`: canic's plan, execution journal and runner ---- */
 
@@ -101,10 +103,10 @@ typedef struct sf_backup_result {
     sf_buf planned_commands;   /* dry run: one command a line */
 } sf_backup_result;
 
-int sf_backup_run(const sf_backup_config *cfg, sf_driver *driver,
-                  const sf_clock *clock, sf_backup_result *result,
-                  sf_error *err);
-void sf_backup_result_free(sf_backup_result *r);
+SF_API int sf_backup_run(const sf_backup_config *cfg, sf_driver *driver,
+                         const sf_clock *clock, sf_backup_result *result,
+                         sf_error *err);
+SF_API void sf_backup_result_free(sf_backup_result *r);
 
 #ifdef __cplusplus
 }

@@ -34,6 +34,8 @@
 #ifndef SNAPFLEET_CANDID_H
 #define SNAPFLEET_CANDID_H
 
+#include "snapfleet/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -71,7 +73,7 @@ typedef enum sf_candid_kind {
 } sf_candid_kind;
 
 /* "null", "bool", "nat", ..., "blob", "record", "variant". */
-const char *sf_candid_kind_name(sf_candid_kind kind);
+SF_API const char *sf_candid_kind_name(sf_candid_kind kind);
 
 typedef struct sf_candid_field sf_candid_field;
 
@@ -123,24 +125,24 @@ typedef struct sf_candid_limits {
 #define SF_CANDID_DEFAULT_MAX_NAT_BYTES 1024
 
 /* The defaults above. */
-sf_candid_limits sf_candid_default_limits(void);
+SF_API sf_candid_limits sf_candid_default_limits(void);
 
 /* Candid's field-name hash: sum of byte * 223^(k-i) mod 2^32. */
-uint32_t sf_candid_idl_hash(const char *name);
+SF_API uint32_t sf_candid_idl_hash(const char *name);
 
 /* Decodes a whole message. limits may be NULL (the defaults). On failure
  * *out is empty. Release with sf_candid_args_free. */
-int sf_candid_decode(const void *data, size_t len,
-                     const sf_candid_limits *limits, sf_candid_args *out,
-                     sf_error *err);
-void sf_candid_args_free(sf_candid_args *args);
+SF_API int sf_candid_decode(const void *data, size_t len,
+                            const sf_candid_limits *limits, sf_candid_args *out,
+                            sf_error *err);
+SF_API void sf_candid_args_free(sf_candid_args *args);
 
 /* A record's field, or a variant's case when it is the one present, by
  * name or by id; NULL when absent or v is neither. */
-const sf_candid_value *sf_candid_field_get(const sf_candid_value *v,
-                                           const char *name);
-const sf_candid_value *sf_candid_field_by_id(const sf_candid_value *v,
-                                             uint32_t id);
+SF_API const sf_candid_value *sf_candid_field_get(const sf_candid_value *v,
+                                                  const char *name);
+SF_API const sf_candid_value *sf_candid_field_by_id(const sf_candid_value *v,
+                                                    uint32_t id);
 
 /*
  * canic_subnet_registry's reply,
@@ -156,11 +158,11 @@ const sf_candid_value *sf_candid_field_by_id(const sf_candid_value *v,
  * "registry-err" with the registry's message; any other shape is
  * "candid-schema" naming the path.
  */
-int sf_candid_registry_from_value(const sf_candid_value *reply,
-                                  sf_registry *out, sf_error *err);
+SF_API int sf_candid_registry_from_value(const sf_candid_value *reply,
+                                         sf_registry *out, sf_error *err);
 /* Decode + map: the first value of the reply. */
-int sf_candid_registry_from_reply(const void *data, size_t len,
-                                  sf_registry *out, sf_error *err);
+SF_API int sf_candid_registry_from_reply(const void *data, size_t len,
+                                         sf_registry *out, sf_error *err);
 
 #ifdef __cplusplus
 }

@@ -38,6 +38,8 @@
 #ifndef SNAPFLEET_CHECKSUM_H
 #define SNAPFLEET_CHECKSUM_H
 
+#include "snapfleet/export.h"
+
 #include <stddef.h>
 
 #include "snapfleet/buf.h"
@@ -58,58 +60,58 @@ extern "C" {
 /* ---- plain SHA-256 ---- */
 
 /* Hex SHA-256 of a byte range. SF_ERR only when libcrypto fails (memory). */
-int sf_sha256_bytes(const void *data, size_t len,
-                    char out_hex[SF_SHA256_HEX_SIZE]);
+SF_API int sf_sha256_bytes(const void *data, size_t len,
+                           char out_hex[SF_SHA256_HEX_SIZE]);
 
 /* Incremental SHA-256 for callers that see data in pieces (downloads,
  * state digests). new returns NULL when out of memory; final may be called
  * once; free accepts NULL. */
 typedef struct sf_sha256 sf_sha256;
-sf_sha256 *sf_sha256_new(void);
-int sf_sha256_update(sf_sha256 *h, const void *data, size_t len);
-int sf_sha256_final(sf_sha256 *h, char out_hex[SF_SHA256_HEX_SIZE]);
-void sf_sha256_free(sf_sha256 *h);
+SF_API sf_sha256 *sf_sha256_new(void);
+SF_API int sf_sha256_update(sf_sha256 *h, const void *data, size_t len);
+SF_API int sf_sha256_final(sf_sha256 *h, char out_hex[SF_SHA256_HEX_SIZE]);
+SF_API void sf_sha256_free(sf_sha256 *h);
 
 /* ---- artifact checksums ---- */
 
 /* SHA-256 of a regular file's content, streamed. */
-int sf_checksum_file(const char *path, char out_hex[SF_SHA256_HEX_SIZE],
-                     sf_error *err);
+SF_API int sf_checksum_file(const char *path, char out_hex[SF_SHA256_HEX_SIZE],
+                            sf_error *err);
 
 /* Directory checksum (5.2). An empty directory hashes like empty bytes
  * (e3b0c442...b855). */
-int sf_checksum_dir(const char *path, char out_hex[SF_SHA256_HEX_SIZE],
-                    sf_error *err);
+SF_API int sf_checksum_dir(const char *path, char out_hex[SF_SHA256_HEX_SIZE],
+                           sf_error *err);
 
 /* The directory checksum with some top-level entries left out (`skip` is
  * NULL-terminated): a staged artifact that icp is uploading also holds
  * icp's own progress file, which is not part of the verified bytes. */
-int sf_checksum_dir_skipping(const char *path, const char *const *skip,
-                             char out_hex[SF_SHA256_HEX_SIZE], sf_error *err);
+SF_API int sf_checksum_dir_skipping(const char *path, const char *const *skip,
+                                    char out_hex[SF_SHA256_HEX_SIZE], sf_error *err);
 
 /* Directory checksum when `path` is a directory, file checksum when it is a
  * regular file; a missing path is an "io" error. */
-int sf_checksum_path(const char *path, char out_hex[SF_SHA256_HEX_SIZE],
-                     sf_error *err);
+SF_API int sf_checksum_path(const char *path, char out_hex[SF_SHA256_HEX_SIZE],
+                            sf_error *err);
 
 /* canic's ArtifactChecksum::verify: `algorithm` must be "sha256"
  * ("unsupported-algorithm"), and `actual` must equal `expected` exactly,
  * case included ("checksum-mismatch", message
  * "checksum mismatch: expected {e}, actual {a}"). NULL hashes never match. */
-int sf_checksum_verify(const char *algorithm, const char *expected,
-                       const char *actual, sf_error *err);
+SF_API int sf_checksum_verify(const char *algorithm, const char *expected,
+                              const char *actual, sf_error *err);
 
 /* ---- the pieces of the directory algorithm, exported for tests ---- */
 
 /* Rust PathBuf order of two '/'-separated relative paths: components
  * compared as raw bytes, a component that is a prefix of the other first.
  * Equals byte order with '/' below every other byte. Returns <0, 0, >0. */
-int sf_path_cmp_components(const char *a, const char *b);
+SF_API int sf_path_cmp_components(const char *a, const char *b);
 
 /* Appends `len` bytes of `s` to `out` as Rust's String::from_utf8_lossy
  * does: valid UTF-8 copied, every maximal invalid subpart (Unicode's
  * "maximal subpart" practice) replaced by one U+FFFD (EF BF BD). */
-int sf_utf8_lossy(const char *s, size_t len, sf_buf *out);
+SF_API int sf_utf8_lossy(const char *s, size_t len, sf_buf *out);
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,8 @@
 #ifndef SNAPFLEET_DRIVER_H
 #define SNAPFLEET_DRIVER_H
 
+#include "snapfleet/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,8 +52,8 @@ typedef enum sf_op_kind {
 
 /* "registry", "status", "stop", "start", "create", "list", "download",
  * "upload", "load", "delete": the names the fault plan uses. */
-const char *sf_op_kind_name(sf_op_kind kind);
-int sf_op_kind_from_name(const char *name, sf_op_kind *out);
+SF_API const char *sf_op_kind_name(sf_op_kind kind);
+SF_API int sf_op_kind_from_name(const char *name, sf_op_kind *out);
 
 #define SF_SNAPSHOT_ID_MAX 130 /* 64 bytes of hex and a NUL */
 
@@ -66,8 +68,8 @@ typedef struct sf_op {
 /* Fills an op, validating the canister id as a principal and the snapshot
  * id as non-empty even-length hex (so nothing else reaches a driver). path
  * and snapshot_id may be NULL. */
-int sf_op_init(sf_op *op, sf_op_kind kind, const char *canister_id,
-               const char *snapshot_id, const char *path, sf_error *err);
+SF_API int sf_op_init(sf_op *op, sf_op_kind kind, const char *canister_id,
+                      const char *snapshot_id, const char *path, sf_error *err);
 
 typedef enum sf_fail_class {
     SF_FAIL_NONE = 0,
@@ -76,7 +78,7 @@ typedef enum sf_fail_class {
     SF_FAIL_UNKNOWN
 } sf_fail_class;
 
-const char *sf_fail_class_name(sf_fail_class c); /* "ok", "transient", ... */
+SF_API const char *sf_fail_class_name(sf_fail_class c); /* "ok", "transient", ... */
 
 typedef enum sf_canister_status {
     SF_STATUS_RUNNING,
@@ -84,7 +86,7 @@ typedef enum sf_canister_status {
     SF_STATUS_STOPPED
 } sf_canister_status;
 
-const char *sf_canister_status_name(sf_canister_status s); /* "running", ... */
+SF_API const char *sf_canister_status_name(sf_canister_status s); /* "running", ... */
 
 typedef struct sf_snapshot_info {
     char id[SF_SNAPSHOT_ID_MAX];
@@ -110,12 +112,12 @@ typedef struct sf_result {
     size_t snapshot_count;
 } sf_result;
 
-void sf_result_init(sf_result *r, sf_op_kind kind);
-void sf_result_free(sf_result *r);
+SF_API void sf_result_init(sf_result *r, sf_op_kind kind);
+SF_API void sf_result_free(sf_result *r);
 /* Sets r->fail and r->err in one go; returns SF_OK (the call itself worked,
  * the operation failed). */
-int sf_result_fail(sf_result *r, sf_fail_class fail, const char *kind,
-                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+SF_API int sf_result_fail(sf_result *r, sf_fail_class fail, const char *kind,
+                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 typedef struct sf_driver sf_driver;
 
@@ -142,17 +144,17 @@ struct sf_driver {
     void *impl;
 };
 
-int sf_driver_submit(sf_driver *d, const sf_op *op, uint64_t *ticket,
-                     sf_error *err);
-int sf_driver_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
-                   sf_error *err);
-int sf_driver_render(sf_driver *d, const sf_op *op, sf_buf *out, sf_error *err);
-size_t sf_driver_in_flight(sf_driver *d);
-void sf_driver_destroy(sf_driver *d);
+SF_API int sf_driver_submit(sf_driver *d, const sf_op *op, uint64_t *ticket,
+                            sf_error *err);
+SF_API int sf_driver_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
+                          sf_error *err);
+SF_API int sf_driver_render(sf_driver *d, const sf_op *op, sf_buf *out, sf_error *err);
+SF_API size_t sf_driver_in_flight(sf_driver *d);
+SF_API void sf_driver_destroy(sf_driver *d);
 /* submit + wait; requires nothing else in flight. *result is initialised
  * here and must be released with sf_result_free() even on failure. */
-int sf_driver_run(sf_driver *d, const sf_op *op, sf_result *result,
-                  sf_error *err);
+SF_API int sf_driver_run(sf_driver *d, const sf_op *op, sf_result *result,
+                         sf_error *err);
 
 /* ---- time ---- */
 
@@ -164,11 +166,11 @@ typedef struct sf_clock {
     void *ctx;
 } sf_clock;
 
-sf_clock sf_clock_wall(void);
-uint64_t sf_clock_now_ms(const sf_clock *c);
-void sf_clock_sleep_ms(const sf_clock *c, uint64_t ms);
+SF_API sf_clock sf_clock_wall(void);
+SF_API uint64_t sf_clock_now_ms(const sf_clock *c);
+SF_API void sf_clock_sleep_ms(const sf_clock *c, uint64_t ms);
 /* "unix:<seconds>" */
-void sf_clock_marker(const sf_clock *c, char out[32]);
+SF_API void sf_clock_marker(const sf_clock *c, char out[32]);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,8 @@
 #ifndef SNAPFLEET_ERROR_H
 #define SNAPFLEET_ERROR_H
 
+#include "snapfleet/export.h"
+
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -41,23 +43,23 @@ typedef struct sf_error {
 #define SF_EK_USAGE "usage"
 
 /* Clears an error to the "no error" state (kind NULL). */
-void sf_error_clear(sf_error *err);
+SF_API void sf_error_clear(sf_error *err);
 
 /* Sets kind, field (may be NULL) and a printf-style message. Safe with a
  * NULL err. Always returns SF_ERR so callers can `return sf_error_set(...)`. */
-int sf_error_set(sf_error *err, const char *kind, const char *field,
-                 const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+SF_API int sf_error_set(sf_error *err, const char *kind, const char *field,
+                        const char *fmt, ...)
+           __attribute__((format(printf, 4, 5)));
 
 /* Like sf_error_set, with the message suffixed by ": " and strerror(errnum). */
-int sf_error_set_errno(sf_error *err, int errnum, const char *field,
-                       const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+SF_API int sf_error_set_errno(sf_error *err, int errnum, const char *field,
+                              const char *fmt, ...)
+           __attribute__((format(printf, 4, 5)));
 
 /* Prepends printf-style text to err->message (context such as the file a
  * document came from). Safe with a NULL err; returns SF_ERR. */
-int sf_error_prefix(sf_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+SF_API int sf_error_prefix(sf_error *err, const char *fmt, ...)
+           __attribute__((format(printf, 2, 3)));
 
 #ifdef __cplusplus
 }

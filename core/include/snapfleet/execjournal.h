@@ -28,6 +28,8 @@
 #ifndef SNAPFLEET_EXECJOURNAL_H
 #define SNAPFLEET_EXECJOURNAL_H
 
+#include "snapfleet/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,17 +65,17 @@ typedef enum sf_exec_outcome {
 } sf_exec_outcome;
 
 /* Wire names; NULL outside the enum. */
-const char *sf_exec_state_name(sf_exec_state s);
+SF_API const char *sf_exec_state_name(sf_exec_state s);
 /* canic's Debug spelling used in messages ("Pending"). */
-const char *sf_exec_state_debug_name(sf_exec_state s);
-const char *sf_exec_outcome_name(sf_exec_outcome o);
+SF_API const char *sf_exec_state_debug_name(sf_exec_state s);
+SF_API const char *sf_exec_outcome_name(sf_exec_outcome o);
 
 /* The journal's kind classes (spec 2.1), which differ from the plan's
  * (sf_phase_kind_is_plan_mutating): here every kind that is not one of
  * the four validate-* kinds is mutating, verify-artifact and
  * finalize-manifest included. */
-bool sf_exec_kind_is_preflight(sf_phase_kind k);
-bool sf_exec_kind_is_mutating(sf_phase_kind k);
+SF_API bool sf_exec_kind_is_preflight(sf_phase_kind k);
+SF_API bool sf_exec_kind_is_mutating(sf_phase_kind k);
 
 /* BackupExecutionJournalOperation, fields in serde declaration order. */
 typedef struct sf_exec_operation {
@@ -128,8 +130,8 @@ typedef struct sf_exec_journal {
 /* JSON -> struct with strict reading and no semantic validation. *out is
  * overwritten (not freed first) and zeroed on failure. Errors:
  * "json-syntax", "json-schema" (field = JSON path), "out-of-memory". */
-int sf_exec_journal_parse(const char *text, size_t len, sf_exec_journal *out,
-                          sf_error *err);
+SF_API int sf_exec_journal_parse(const char *text, size_t len, sf_exec_journal *out,
+                                 sf_error *err);
 
 /*
  * canic's BackupExecutionJournal::validate (spec 2.3), first failure wins.
@@ -142,50 +144,50 @@ int sf_exec_journal_parse(const char *text, size_t len, sf_exec_journal *out,
  * operations[].operation_id is required"). restart_required is stored,
  * not checked.
  */
-int sf_exec_journal_validate(const sf_exec_journal *j, sf_error *err);
+SF_API int sf_exec_journal_validate(const sf_exec_journal *j, sf_error *err);
 
 /* Validates, then appends serde_json's pretty form to `out`. On failure
  * `out` keeps its previous contents. */
-int sf_exec_journal_write_json(const sf_exec_journal *j, sf_buf *out,
-                               sf_error *err);
+SF_API int sf_exec_journal_write_json(const sf_exec_journal *j, sf_buf *out,
+                                      sf_error *err);
 
 /* Reads, parses and validates a journal file; *out is zeroed on failure. */
-int sf_exec_journal_read_file(const char *path, sf_exec_journal *out,
-                              sf_error *err);
+SF_API int sf_exec_journal_read_file(const char *path, sf_exec_journal *out,
+                                     sf_error *err);
 
 /* Validates, then writes atomically; an invalid journal writes nothing. */
-int sf_exec_journal_write_file(const char *path, const sf_exec_journal *j,
-                               sf_error *err);
+SF_API int sf_exec_journal_write_file(const char *path, const sf_exec_journal *j,
+                                      sf_error *err);
 
 /* Deep copy into *dst (zeroed on failure). */
-int sf_exec_journal_copy(sf_exec_journal *dst, const sf_exec_journal *src,
-                         sf_error *err);
+SF_API int sf_exec_journal_copy(sf_exec_journal *dst, const sf_exec_journal *src,
+                                sf_error *err);
 
 /* Releases everything inside *j and zeroes it. NULL is a no-op. */
-void sf_exec_journal_free(sf_exec_journal *j);
+SF_API void sf_exec_journal_free(sf_exec_journal *j);
 
 /* canic's from_plan (spec 2.2): the plan must validate (else
  * "invalid-plan", message "invalid backup plan for execution journal:
  * <plan error>", field from the plan error); one ready operation per
  * phase with sequence = order, every mutating one blocked with
  * "preflight-not-accepted"; then validate. *out is zeroed on failure. */
-int sf_exec_journal_from_plan(const sf_plan *plan, sf_exec_journal *out,
-                              sf_error *err);
+SF_API int sf_exec_journal_from_plan(const sf_plan *plan, sf_exec_journal *out,
+                                     sf_error *err);
 
 /* ---- operations and transitions ---- */
 
 /* The first operation (in array order) with this sequence; NULL if none. */
-sf_exec_operation *sf_exec_journal_find_operation(const sf_exec_journal *j,
-                                                  uint64_t sequence);
+SF_API sf_exec_operation *sf_exec_journal_find_operation(const sf_exec_journal *j,
+                                                         uint64_t sequence);
 
 /* Among ready, pending and failed operations, the one with the smallest
  * sequence (the first in array order on a tie); NULL when there is none.
  * Blocked, completed and skipped operations are never next. */
-sf_exec_operation *sf_exec_journal_next_ready(const sf_exec_journal *j);
+SF_API sf_exec_operation *sf_exec_journal_next_ready(const sf_exec_journal *j);
 
 /* (some stop completed) and (some start neither completed nor skipped):
  * a canister may have been left stopped. */
-bool sf_exec_journal_compute_restart_required(const sf_exec_journal *j);
+SF_API bool sf_exec_journal_compute_restart_required(const sf_exec_journal *j);
 
 /*
  * accept_preflight_bundle_at: preflight_id must be non-blank
@@ -197,19 +199,19 @@ bool sf_exec_journal_compute_restart_required(const sf_exec_journal *j);
  * becomes ready with no reasons (its state_updated_at kept); then
  * restart_required is recomputed and the journal validated.
  */
-int sf_exec_journal_accept_preflight_at(sf_exec_journal *j,
-                                        const char *preflight_id,
-                                        const char *updated_at,
-                                        sf_error *err);
+SF_API int sf_exec_journal_accept_preflight_at(sf_exec_journal *j,
+                                               const char *preflight_id,
+                                               const char *updated_at,
+                                               sf_error *err);
 
 /* accept_preflight_receipts_at: the receipt bundle's plan id must be
  * non-blank (missing-field "preflight_receipts.plan_id") and equal the
  * journal's ("preflight-plan-mismatch"); then as above. */
-int sf_exec_journal_accept_preflight_receipts_at(sf_exec_journal *j,
-                                                 const char *bundle_plan_id,
-                                                 const char *preflight_id,
-                                                 const char *updated_at,
-                                                 sf_error *err);
+SF_API int sf_exec_journal_accept_preflight_receipts_at(sf_exec_journal *j,
+                                                        const char *bundle_plan_id,
+                                                        const char *preflight_id,
+                                                        const char *updated_at,
+                                                        sf_error *err);
 
 /*
  * mark_operation_pending_at: updated_at NULL or non-blank; then
@@ -219,13 +221,13 @@ int sf_exec_journal_accept_preflight_receipts_at(sf_exec_journal *j,
  * ready or failed). The operation becomes pending at updated_at with no
  * reasons; restart_required is recomputed; the journal validated.
  */
-int sf_exec_journal_mark_pending_at(sf_exec_journal *j, uint64_t sequence,
-                                    const char *updated_at, sf_error *err);
+SF_API int sf_exec_journal_mark_pending_at(sf_exec_journal *j, uint64_t sequence,
+                                           const char *updated_at, sf_error *err);
 
 /* The same for whatever operation is next. */
-int sf_exec_journal_mark_next_pending_at(sf_exec_journal *j,
-                                         const char *updated_at,
-                                         sf_error *err);
+SF_API int sf_exec_journal_mark_next_pending_at(sf_exec_journal *j,
+                                                const char *updated_at,
+                                                sf_error *err);
 
 /*
  * record_operation_receipt: the receipt is validated against the journal
@@ -239,15 +241,15 @@ int sf_exec_journal_mark_next_pending_at(sf_exec_journal *j,
  * are restored, so the journal is unchanged; canic 0.35.10 removed only
  * the receipt.
  */
-int sf_exec_journal_record_receipt(sf_exec_journal *j,
-                                   const sf_exec_receipt *receipt,
-                                   sf_error *err);
+SF_API int sf_exec_journal_record_receipt(sf_exec_journal *j,
+                                          const sf_exec_receipt *receipt,
+                                          sf_error *err);
 
 /* retry_failed_operation_at: updated_at NULL or non-blank;
  * operation-not-found; operation-not-failed. failed -> ready at
  * updated_at with no reasons; recompute; validate. */
-int sf_exec_journal_retry_failed_at(sf_exec_journal *j, uint64_t sequence,
-                                    const char *updated_at, sf_error *err);
+SF_API int sf_exec_journal_retry_failed_at(sf_exec_journal *j, uint64_t sequence,
+                                           const char *updated_at, sf_error *err);
 
 /* ---- receipts ---- */
 
@@ -261,27 +263,27 @@ int sf_exec_journal_retry_failed_at(sf_exec_journal *j, uint64_t sequence,
  * download-snapshot without artifact_path, a completed verify-artifact
  * without checksum.
  */
-int sf_exec_receipt_validate_against(const sf_exec_receipt *r,
-                                     const sf_exec_journal *j,
-                                     sf_error *err);
+SF_API int sf_exec_receipt_validate_against(const sf_exec_receipt *r,
+                                            const sf_exec_journal *j,
+                                            sf_error *err);
 
 /* canic's completed()/failed() constructors: plan_id, run_id and
  * preflight_id from the journal, sequence, operation_id, kind and target
  * from the operation, every payload field null (failed() stores a NULL
  * reason as "", which recording then refuses). *out is zeroed on
  * failure. */
-int sf_exec_receipt_completed(const sf_exec_journal *j,
-                              const sf_exec_operation *op,
-                              const char *updated_at, sf_exec_receipt *out,
-                              sf_error *err);
-int sf_exec_receipt_failed(const sf_exec_journal *j,
-                           const sf_exec_operation *op,
-                           const char *updated_at, const char *failure_reason,
-                           sf_exec_receipt *out, sf_error *err);
+SF_API int sf_exec_receipt_completed(const sf_exec_journal *j,
+                                     const sf_exec_operation *op,
+                                     const char *updated_at, sf_exec_receipt *out,
+                                     sf_error *err);
+SF_API int sf_exec_receipt_failed(const sf_exec_journal *j,
+                                  const sf_exec_operation *op,
+                                  const char *updated_at, const char *failure_reason,
+                                  sf_exec_receipt *out, sf_error *err);
 
-int sf_exec_receipt_copy(sf_exec_receipt *dst, const sf_exec_receipt *src,
-                         sf_error *err);
-void sf_exec_receipt_free(sf_exec_receipt *r);
+SF_API int sf_exec_receipt_copy(sf_exec_receipt *dst, const sf_exec_receipt *src,
+                                sf_error *err);
+SF_API void sf_exec_receipt_free(sf_exec_receipt *r);
 
 /* ---- resume summary (spec 2.6) ---- */
 
@@ -302,16 +304,16 @@ typedef struct sf_exec_resume_summary {
 } sf_exec_resume_summary;
 
 /* Counts over the journal as it is (no validation). */
-void sf_exec_journal_resume_summary(const sf_exec_journal *j,
-                                    sf_exec_resume_summary *out);
+SF_API void sf_exec_journal_resume_summary(const sf_exec_journal *j,
+                                           sf_exec_resume_summary *out);
 
 /* completed + skipped == total. */
-bool sf_exec_resume_summary_is_complete(const sf_exec_resume_summary *s);
+SF_API bool sf_exec_resume_summary_is_complete(const sf_exec_resume_summary *s);
 
 /* The summary as pretty JSON, canic's field order, next_operation a full
  * operation object or null. */
-int sf_exec_journal_resume_summary_json(const sf_exec_journal *j,
-                                        sf_buf *out, sf_error *err);
+SF_API int sf_exec_journal_resume_summary_json(const sf_exec_journal *j,
+                                               sf_buf *out, sf_error *err);
 
 /* ---- plan <-> journal binding (spec 4.4) ---- */
 
@@ -336,15 +338,15 @@ typedef struct sf_exec_integrity_report {
  * (plan: Stop, journal: Start)". Receipts, states and preflight data are
  * not compared. On success fills *report when non-NULL.
  */
-int sf_verify_execution_integrity(const sf_plan *plan,
-                                  const sf_exec_journal *journal,
-                                  sf_exec_integrity_report *report,
-                                  sf_error *err);
+SF_API int sf_verify_execution_integrity(const sf_plan *plan,
+                                         const sf_exec_journal *journal,
+                                         sf_exec_integrity_report *report,
+                                         sf_error *err);
 
 /* {plan_id, run_id, verified, plan_operations, journal_operations} */
-int sf_exec_integrity_report_write_json(const sf_exec_integrity_report *r,
-                                        sf_buf *out, sf_error *err);
-void sf_exec_integrity_report_free(sf_exec_integrity_report *r);
+SF_API int sf_exec_integrity_report_write_json(const sf_exec_integrity_report *r,
+                                               sf_buf *out, sf_error *err);
+SF_API void sf_exec_integrity_report_free(sf_exec_integrity_report *r);
 
 #ifdef __cplusplus
 }

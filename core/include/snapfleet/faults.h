@@ -25,6 +25,8 @@
 #ifndef SNAPFLEET_FAULTS_H
 #define SNAPFLEET_FAULTS_H
 
+#include "snapfleet/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,7 +51,7 @@ typedef enum sf_fault_effect {
 } sf_fault_effect;
 
 /* "transient", "permanent", "lost-response", "corrupt". */
-const char *sf_fault_effect_name(sf_fault_effect e);
+SF_API const char *sf_fault_effect_name(sf_fault_effect e);
 
 typedef struct sf_fault_rule {
     sf_op_kind op;
@@ -62,28 +64,28 @@ typedef struct sf_fault_plan sf_fault_plan;
 
 /* Parses a plan. spec NULL or "" gives the empty plan. *out is NULL on
  * failure. */
-int sf_fault_plan_parse(const char *spec, sf_fault_plan **out, sf_error *err);
+SF_API int sf_fault_plan_parse(const char *spec, sf_fault_plan **out, sf_error *err);
 
 /* Appends the canonical text: the rules in plan order, each as `op=e`,
  * `op:canister=e` or `op:canister|*:N=e` (defaults left out), then
  * `topology=...`, then `crash-after-writes=N`. Parsing it gives a plan
  * equal to the original. SF_ERR only when out of memory. */
-int sf_fault_plan_format(const sf_fault_plan *plan, sf_buf *out);
+SF_API int sf_fault_plan_format(const sf_fault_plan *plan, sf_buf *out);
 
 /* Same rules in the same order, same topology and crash setting. */
-bool sf_fault_plan_equal(const sf_fault_plan *a, const sf_fault_plan *b);
+SF_API bool sf_fault_plan_equal(const sf_fault_plan *a, const sf_fault_plan *b);
 
-void sf_fault_plan_free(sf_fault_plan *plan);
+SF_API void sf_fault_plan_free(sf_fault_plan *plan);
 
-size_t sf_fault_plan_rule_count(const sf_fault_plan *plan);
-const sf_fault_rule *sf_fault_plan_rule(const sf_fault_plan *plan, size_t i);
+SF_API size_t sf_fault_plan_rule_count(const sf_fault_plan *plan);
+SF_API const sf_fault_rule *sf_fault_plan_rule(const sf_fault_plan *plan, size_t i);
 /* "add-child", "remove-child", "reparent", "module-hash"; NULL for none. */
-const char *sf_fault_plan_topology(const sf_fault_plan *plan);
+SF_API const char *sf_fault_plan_topology(const sf_fault_plan *plan);
 /* 0 when the plan does not crash. */
-uint64_t sf_fault_plan_crash_after_writes(const sf_fault_plan *plan);
+SF_API uint64_t sf_fault_plan_crash_after_writes(const sf_fault_plan *plan);
 /* For callers that build on a plan (sf_fault_plan_random never crashes;
  * the simulator adds the crash point itself). 0 removes the setting. */
-void sf_fault_plan_set_crash_after_writes(sf_fault_plan *plan, uint64_t n);
+SF_API void sf_fault_plan_set_crash_after_writes(sf_fault_plan *plan, uint64_t n);
 
 /* A reproducible random plan for deterministic simulation testing: one to
  * four rules mixing every op and effect, canisters drawn from
@@ -91,12 +93,12 @@ void sf_fault_plan_set_crash_after_writes(sf_fault_plan *plan, uint64_t n);
  * and a topology change one time in four. Never crash-after-writes. The
  * generator is a hand-written splitmix64, so a seed gives the same plan on
  * every machine. canister_ids may be NULL when n is 0. */
-int sf_fault_plan_random(uint64_t seed, const char *const *canister_ids,
-                         size_t n, sf_fault_plan **out, sf_error *err);
+SF_API int sf_fault_plan_random(uint64_t seed, const char *const *canister_ids,
+                                size_t n, sf_fault_plan **out, sf_error *err);
 
 /* splitmix64: advances *state and returns the next value. Exported so
  * tests and the simulator share one definition of "seeded". */
-uint64_t sf_splitmix64(uint64_t *state);
+SF_API uint64_t sf_splitmix64(uint64_t *state);
 
 /* ---- crash injection ---- */
 
@@ -106,17 +108,17 @@ uint64_t sf_splitmix64(uint64_t *state);
  * kill -9 would: no atexit handlers, no stdio flush, no cleanup. n = 0
  * uninstalls (and clears the hook). Not thread-safe: call it before the
  * run starts. Always SF_OK. */
-int sf_crash_after_writes_install(uint64_t n);
+SF_API int sf_crash_after_writes_install(uint64_t n);
 
 /* The same counter with on_crash called instead of SIGKILL, for tests. The
  * callback runs once, on the Nth write, with n and the path written;
  * counting continues afterwards (sf_crash_writes_seen). */
 typedef void (*sf_crash_fn)(uint64_t n, const char *path, void *ctx);
-int sf_crash_after_writes_install_fn(uint64_t n, sf_crash_fn on_crash,
-                                     void *ctx);
+SF_API int sf_crash_after_writes_install_fn(uint64_t n, sf_crash_fn on_crash,
+                                            void *ctx);
 
 /* Durable writes counted since the last install. */
-uint64_t sf_crash_writes_seen(void);
+SF_API uint64_t sf_crash_writes_seen(void);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,8 @@
 #ifndef SNAPFLEET_FS_H
 #define SNAPFLEET_FS_H
 
+#include "snapfleet/export.h"
+
 #include <stddef.h>
 
 #include "snapfleet/error.h"
@@ -13,31 +15,31 @@ extern "C" {
 /* Reads a whole regular file (symlinks refused) into a malloc'd,
  * NUL-terminated buffer. Files larger than max are refused. Errors name the
  * path; kind "io". */
-int sf_fs_read_file(const char *path, size_t max, char **out, size_t *len,
-                    sf_error *err);
+SF_API int sf_fs_read_file(const char *path, size_t max, char **out, size_t *len,
+                           sf_error *err);
 
 /* Atomic replace: creates the parent directory (0700) when missing, writes
  * `<path>.tmp` (0600), fsyncs it, renames it over `path` and fsyncs the
  * directory. On failure the old file is untouched and the temp is removed. */
-int sf_fs_write_atomic(const char *path, const void *data, size_t len,
-                       sf_error *err);
+SF_API int sf_fs_write_atomic(const char *path, const void *data, size_t len,
+                              sf_error *err);
 
 /* The same write without calling the write hook: for files that stand for
  * the outside world (the simulator's fleet state), not for our own durable
  * state, so crash injection counts only the writes a backup makes. */
-int sf_fs_write_atomic_untracked(const char *path, const void *data,
-                                 size_t len, sf_error *err);
+SF_API int sf_fs_write_atomic_untracked(const char *path, const void *data,
+                                        size_t len, sf_error *err);
 
 /* mkdir -p with mode 0700 for the directories it creates. */
-int sf_fs_mkdir_p(const char *path, sf_error *err);
+SF_API int sf_fs_mkdir_p(const char *path, sf_error *err);
 
 /* rm -rf dir (refusing to follow links); absent is fine. */
-int sf_remove_tree(const char *dir, sf_error *err);
+SF_API int sf_remove_tree(const char *dir, sf_error *err);
 
 /* Hook for tests and the crash simulator: called after every durable write
  * (after the directory fsync) with the path written. NULL disables. */
 typedef void (*sf_fs_write_hook)(const char *path, void *ctx);
-void sf_fs_set_write_hook(sf_fs_write_hook hook, void *ctx);
+SF_API void sf_fs_set_write_hook(sf_fs_write_hook hook, void *ctx);
 
 #ifdef __cplusplus
 }

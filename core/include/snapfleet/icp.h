@@ -26,6 +26,8 @@
 #ifndef SNAPFLEET_ICP_H
 #define SNAPFLEET_ICP_H
 
+#include "snapfleet/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -66,7 +68,7 @@ typedef struct sf_icp_config {
 
 /* icp's own rule: anything that parses as a URL (a scheme, then ':') is a
  * URL network; anything else is a name. */
-bool sf_icp_network_is_url(const char *network);
+SF_API bool sf_icp_network_is_url(const char *network);
 
 /* The checks icp's argument parser would make, made first so they are
  * usage errors with a clear message instead of an exit 2 later: exactly
@@ -75,24 +77,24 @@ bool sf_icp_network_is_url(const char *network);
  * project root (children run outside any project otherwise); names that
  * are non-empty and do not start with '-'; the project root and the
  * registry file must exist. Kind "usage". */
-int sf_icp_config_check(const sf_icp_config *cfg, sf_error *err);
+SF_API int sf_icp_config_check(const sf_icp_config *cfg, sf_error *err);
 
 /* Creates the driver (copies cfg) and its private working directory under
  * $TMPDIR (or /tmp). Kind "usage" for a bad config, "io" otherwise. */
-int sf_icp_driver_new(const sf_icp_config *cfg, sf_driver **out,
-                      sf_error *err);
+SF_API int sf_icp_driver_new(const sf_icp_config *cfg, sf_driver **out,
+                             sf_error *err);
 
 /* The argv the driver would run for op (a NULL-terminated malloc'd array
  * of malloc'd strings; free with sf_icp_argv_free). The canister id must
  * be a principal and the snapshot id non-empty even-length hex; relative
  * paths are made absolute against the directory the driver was created in
  * (children run elsewhere). d must be an icp driver. */
-int sf_icp_argv(sf_driver *d, const sf_op *op, char ***argv, sf_error *err);
-void sf_icp_argv_free(char **argv);
+SF_API int sf_icp_argv(sf_driver *d, const sf_op *op, char ***argv, sf_error *err);
+SF_API void sf_icp_argv_free(char **argv);
 
 /* Appends `s` shell-quoted: as is when it is made only of characters no
  * shell treats specially, else in single quotes ('\'' for a quote). */
-int sf_icp_shell_quote(sf_buf *out, const char *s);
+SF_API int sf_icp_shell_quote(sf_buf *out, const char *s);
 
 /* How one child ended, as wait() saw it. */
 typedef struct sf_icp_outcome {
@@ -133,7 +135,7 @@ typedef struct sf_icp_outcome {
  * REGISTRY replies decode as Candid (candid.h); its errors keep their
  * kinds, and an Err answer is PERMANENT "registry-err".
  */
-void sf_icp_complete(const sf_op *op, const sf_icp_outcome *o, sf_result *r);
+SF_API void sf_icp_complete(const sf_op *op, const sf_icp_outcome *o, sf_result *r);
 
 #ifdef __cplusplus
 }

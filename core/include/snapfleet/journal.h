@@ -17,6 +17,8 @@
 #ifndef SNAPFLEET_JOURNAL_H
 #define SNAPFLEET_JOURNAL_H
 
+#include "snapfleet/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -87,81 +89,81 @@ typedef struct sf_download_journal {
 
 /* ---- states and actions ---- */
 
-const char *sf_artifact_state_name(sf_artifact_state state);
-const char *sf_resume_action_name(sf_resume_action action);
-sf_resume_action sf_artifact_resume_action(sf_artifact_state state);
+SF_API const char *sf_artifact_state_name(sf_artifact_state state);
+SF_API const char *sf_resume_action_name(sf_resume_action action);
+SF_API sf_resume_action sf_artifact_resume_action(sf_artifact_state state);
 /* order(from) <= order(to): staying and skipping ahead are allowed. */
-bool sf_artifact_state_can_advance(sf_artifact_state from,
-                                   sf_artifact_state to);
+SF_API bool sf_artifact_state_can_advance(sf_artifact_state from,
+                                          sf_artifact_state to);
 
 /* canic's advance_to: moves `a` to `next` and sets updated_at (copied),
  * or fails with "invalid-state-transition" ("invalid journal transition
  * from Durable to Downloaded") and leaves `a` untouched. */
-int sf_artifact_advance_to(sf_journal_artifact *a, sf_artifact_state next,
-                           const char *updated_at, sf_error *err);
+SF_API int sf_artifact_advance_to(sf_journal_artifact *a, sf_artifact_state next,
+                                  const char *updated_at, sf_error *err);
 
 /* ---- the document ---- */
 
 /* An empty version-1 journal (no strings, no artifacts, zero metrics). */
-void sf_download_journal_init(sf_download_journal *j);
+SF_API void sf_download_journal_init(sf_download_journal *j);
 
 /* JSON -> struct with strict reading and no semantic validation. *out is
  * overwritten (not freed first) and zeroed on failure. Errors:
  * "json-syntax", "json-schema" (field = JSON path), "out-of-memory". */
-int sf_download_journal_parse(const char *text, size_t len,
-                              sf_download_journal *out, sf_error *err);
+SF_API int sf_download_journal_parse(const char *text, size_t len,
+                                     sf_download_journal *out, sf_error *err);
 
 /* canic's DownloadJournal::validate, first failure wins. Kinds:
  * unsupported-journal-version, empty-field, empty-collection,
  * invalid-principal, invalid-hash, unsupported-hash-algorithm,
  * duplicate-artifact. field = concrete path ("artifacts[3].checksum"). */
-int sf_download_journal_validate(const sf_download_journal *j, sf_error *err);
+SF_API int sf_download_journal_validate(const sf_download_journal *j, sf_error *err);
 
 /* Validates, then appends serde_json's pretty form to `out`. On failure
  * `out` keeps its previous contents. */
-int sf_download_journal_write_json(const sf_download_journal *j, sf_buf *out,
-                                   sf_error *err);
+SF_API int sf_download_journal_write_json(const sf_download_journal *j, sf_buf *out,
+                                          sf_error *err);
 
 /* Reads, parses and validates a journal file; *out is zeroed on failure. */
-int sf_download_journal_read_file(const char *path, sf_download_journal *out,
-                                  sf_error *err);
+SF_API int sf_download_journal_read_file(const char *path, sf_download_journal *out,
+                                         sf_error *err);
 
 /* Validates, then writes atomically; an invalid journal writes nothing. */
-int sf_download_journal_write_file(const char *path,
-                                   const sf_download_journal *j,
-                                   sf_error *err);
+SF_API int sf_download_journal_write_file(const char *path,
+                                          const sf_download_journal *j,
+                                          sf_error *err);
 
 /* Releases everything inside *j and zeroes it. NULL is a no-op. */
-void sf_download_journal_free(sf_download_journal *j);
+SF_API void sf_download_journal_free(sf_download_journal *j);
 
 /* ---- entries ---- */
 
 /* The entry for (canister_id, snapshot_id), compared byte for byte;
  * NULL when there is none. */
-sf_journal_artifact *sf_download_journal_find(const sf_download_journal *j,
-                                              const char *canister_id,
-                                              const char *snapshot_id);
+SF_API sf_journal_artifact *sf_download_journal_find(const sf_download_journal *j,
+                                                     const char *canister_id,
+                                                     const char *snapshot_id);
 
 /* The most recently appended entry for canister_id (a canister whose
  * snapshot was retaken has several); NULL when there is none. */
-sf_journal_artifact *
+SF_API sf_journal_artifact *
 sf_download_journal_find_canister(const sf_download_journal *j,
                                   const char *canister_id);
 
 /* Appends a deep copy of `a`. */
-int sf_download_journal_append(sf_download_journal *j,
-                               const sf_journal_artifact *a, sf_error *err);
+SF_API int sf_download_journal_append(sf_download_journal *j,
+                                      const sf_journal_artifact *a, sf_error *err);
 
 /* Replaces the entry with the same (canister_id, snapshot_id) by a deep
  * copy of `a`, or appends one. Replacing refuses to move the entry back
  * ("invalid-state-transition"), the same rule as advance_to. */
-int sf_download_journal_upsert(sf_download_journal *j,
-                               const sf_journal_artifact *a, sf_error *err);
+SF_API int sf_download_journal_upsert(sf_download_journal *j,
+                                      const sf_journal_artifact *a, sf_error *err);
 
 /* Deep copy into *dst (zeroed on failure) and release of one entry. */
-int sf_journal_artifact_copy(sf_journal_artifact *dst,
-                             const sf_journal_artifact *src, sf_error *err);
-void sf_journal_artifact_free(sf_journal_artifact *a);
+SF_API int sf_journal_artifact_copy(sf_journal_artifact *dst,
+                                    const sf_journal_artifact *src, sf_error *err);
+SF_API void sf_journal_artifact_free(sf_journal_artifact *a);
 
 /* ---- resume report (canic's resume_report, `backup status`) ---- */
 
@@ -184,21 +186,21 @@ typedef struct sf_journal_resume_summary {
 } sf_journal_resume_summary;
 
 /* Counts over the journal as it is (no validation). */
-void sf_download_journal_resume_summary(const sf_download_journal *j,
-                                        sf_journal_resume_summary *out);
+SF_API void sf_download_journal_resume_summary(const sf_download_journal *j,
+                                               sf_journal_resume_summary *out);
 
 /* The report as pretty JSON: backup_id, both topology hashes,
  * total_artifacts, is_complete, pending_artifacts, counts, a copy of
  * operation_metrics and one row per artifact in journal order. */
-int sf_download_journal_resume_report_json(const sf_download_journal *j,
-                                           sf_buf *out, sf_error *err);
+SF_API int sf_download_journal_resume_report_json(const sf_download_journal *j,
+                                                  sf_buf *out, sf_error *err);
 
 /* The report as a space-aligned table for people: a `Backup:` line, a
  * header row (CANISTER_ID SNAPSHOT_ID STATE NEXT_ACTION PATH), one row per
  * artifact and a summary line. Control characters in values are shown as
  * '?'. Ends with a newline. */
-int sf_download_journal_resume_table(const sf_download_journal *j,
-                                     sf_buf *out, sf_error *err);
+SF_API int sf_download_journal_resume_table(const sf_download_journal *j,
+                                            sf_buf *out, sf_error *err);
 
 #ifdef __cplusplus
 }

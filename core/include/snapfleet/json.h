@@ -20,6 +20,8 @@
 #ifndef SNAPFLEET_JSON_H
 #define SNAPFLEET_JSON_H
 
+#include "snapfleet/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,7 +42,7 @@ extern "C" {
  * *out is a tree to release with cJSON_Delete(). Errors: "json-syntax"
  * for text that is not JSON, "json-schema" (with the path) for a duplicate
  * key. */
-int sf_json_parse(const char *text, size_t len, cJSON **out, sf_error *err);
+SF_API int sf_json_parse(const char *text, size_t len, cJSON **out, sf_error *err);
 
 /* ---- typed reading with path tracking ---- */
 
@@ -50,50 +52,50 @@ typedef struct sf_jr {
     size_t len;
 } sf_jr;
 
-void sf_jr_init(sf_jr *r, sf_error *err);
+SF_API void sf_jr_init(sf_jr *r, sf_error *err);
 /* Appends ".key" (or "key" at the root) / "[i]"; returns a mark for pop. */
-size_t sf_jr_push_key(sf_jr *r, const char *key);
-size_t sf_jr_push_index(sf_jr *r, size_t index);
-void sf_jr_pop(sf_jr *r, size_t mark);
+SF_API size_t sf_jr_push_key(sf_jr *r, const char *key);
+SF_API size_t sf_jr_push_index(sf_jr *r, size_t index);
+SF_API void sf_jr_pop(sf_jr *r, size_t mark);
 /* Fails with "json-schema" at the current path (plus ".key" if key). */
-int sf_jr_fail(sf_jr *r, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+SF_API int sf_jr_fail(sf_jr *r, const char *key, const char *fmt, ...)
+           __attribute__((format(printf, 3, 4)));
 
 /* The value at the current path must be an object. */
-int sf_jr_expect_object(sf_jr *r, const cJSON *value);
+SF_API int sf_jr_expect_object(sf_jr *r, const cJSON *value);
 
 /* Required fields: absent is "missing field `key`"; wrong type names the
  * type found. Strings are returned as malloc'd copies. */
-int sf_jr_str(sf_jr *r, const cJSON *obj, const char *key, char **out);
-int sf_jr_bool(sf_jr *r, const cJSON *obj, const char *key, bool *out);
-int sf_jr_uint(sf_jr *r, const cJSON *obj, const char *key, uint64_t max,
-               uint64_t *out);
+SF_API int sf_jr_str(sf_jr *r, const cJSON *obj, const char *key, char **out);
+SF_API int sf_jr_bool(sf_jr *r, const cJSON *obj, const char *key, bool *out);
+SF_API int sf_jr_uint(sf_jr *r, const cJSON *obj, const char *key, uint64_t max,
+                      uint64_t *out);
 /* Returns the index of the matching name (exact, case-sensitive). */
-int sf_jr_enum(sf_jr *r, const cJSON *obj, const char *key,
-               const char *const *names, size_t count, int *out);
-int sf_jr_object(sf_jr *r, const cJSON *obj, const char *key,
-                 const cJSON **out);
-int sf_jr_array(sf_jr *r, const cJSON *obj, const char *key,
-                const cJSON **out, size_t *count);
+SF_API int sf_jr_enum(sf_jr *r, const cJSON *obj, const char *key,
+                      const char *const *names, size_t count, int *out);
+SF_API int sf_jr_object(sf_jr *r, const cJSON *obj, const char *key,
+                        const cJSON **out);
+SF_API int sf_jr_array(sf_jr *r, const cJSON *obj, const char *key,
+                       const cJSON **out, size_t *count);
 
 /* Optional fields: absent or null reads as NULL / *present = false. */
-int sf_jr_str_opt(sf_jr *r, const cJSON *obj, const char *key, char **out);
-int sf_jr_uint_opt(sf_jr *r, const cJSON *obj, const char *key,
-                   uint64_t max, bool *present, uint64_t *out);
+SF_API int sf_jr_str_opt(sf_jr *r, const cJSON *obj, const char *key, char **out);
+SF_API int sf_jr_uint_opt(sf_jr *r, const cJSON *obj, const char *key,
+                          uint64_t max, bool *present, uint64_t *out);
 /* serde(default) objects: absent reads as *out = NULL; null is refused. */
-int sf_jr_object_default(sf_jr *r, const cJSON *obj, const char *key,
-                         const cJSON **out);
+SF_API int sf_jr_object_default(sf_jr *r, const cJSON *obj, const char *key,
+                                const cJSON **out);
 
 /* Values (array elements) at the current path. */
-int sf_jr_value_str(sf_jr *r, const cJSON *value, char **out);
-int sf_jr_value_uint(sf_jr *r, const cJSON *value, uint64_t max,
-                     uint64_t *out);
+SF_API int sf_jr_value_str(sf_jr *r, const cJSON *value, char **out);
+SF_API int sf_jr_value_uint(sf_jr *r, const cJSON *value, uint64_t max,
+                            uint64_t *out);
 
 /* A required array of strings: *out is a malloc'd array of malloc'd
  * strings (free with sf_strv_free). */
-int sf_jr_str_array(sf_jr *r, const cJSON *obj, const char *key,
-                    char ***out, size_t *count);
-void sf_strv_free(char **v, size_t count);
+SF_API int sf_jr_str_array(sf_jr *r, const cJSON *obj, const char *key,
+                           char ***out, size_t *count);
+SF_API void sf_strv_free(char **v, size_t count);
 
 /* ---- serde_json pretty writer ---- */
 
@@ -105,29 +107,29 @@ typedef struct sf_jw {
     unsigned char has_items[SF_JSON_MAX_DEPTH + 1];
 } sf_jw;
 
-void sf_jw_init(sf_jw *w, sf_buf *out);
-void sf_jw_begin_object(sf_jw *w);
-void sf_jw_end_object(sf_jw *w);
-void sf_jw_begin_array(sf_jw *w);
-void sf_jw_end_array(sf_jw *w);
-void sf_jw_key(sf_jw *w, const char *key);
-void sf_jw_string(sf_jw *w, const char *s); /* NULL writes null */
-void sf_jw_null(sf_jw *w);
-void sf_jw_bool(sf_jw *w, bool v);
-void sf_jw_u64(sf_jw *w, uint64_t v);
-void sf_jw_i64(sf_jw *w, int64_t v);
+SF_API void sf_jw_init(sf_jw *w, sf_buf *out);
+SF_API void sf_jw_begin_object(sf_jw *w);
+SF_API void sf_jw_end_object(sf_jw *w);
+SF_API void sf_jw_begin_array(sf_jw *w);
+SF_API void sf_jw_end_array(sf_jw *w);
+SF_API void sf_jw_key(sf_jw *w, const char *key);
+SF_API void sf_jw_string(sf_jw *w, const char *s); /* NULL writes null */
+SF_API void sf_jw_null(sf_jw *w);
+SF_API void sf_jw_bool(sf_jw *w, bool v);
+SF_API void sf_jw_u64(sf_jw *w, uint64_t v);
+SF_API void sf_jw_i64(sf_jw *w, int64_t v);
 /* Convenience: key + value. */
-void sf_jw_kv_string(sf_jw *w, const char *key, const char *s);
-void sf_jw_kv_u64(sf_jw *w, const char *key, uint64_t v);
-void sf_jw_kv_bool(sf_jw *w, const char *key, bool v);
+SF_API void sf_jw_kv_string(sf_jw *w, const char *key, const char *s);
+SF_API void sf_jw_kv_u64(sf_jw *w, const char *key, uint64_t v);
+SF_API void sf_jw_kv_bool(sf_jw *w, const char *key, bool v);
 /* key + an array of n strings. */
-void sf_jw_kv_strv(sf_jw *w, const char *key, char *const *v, size_t n);
+SF_API void sf_jw_kv_strv(sf_jw *w, const char *key, char *const *v, size_t n);
 /* Checks the document is complete and nothing failed (out of memory,
  * unbalanced calls). */
-int sf_jw_finish(sf_jw *w, sf_error *err);
+SF_API int sf_jw_finish(sf_jw *w, sf_error *err);
 
 /* Appends `s` as a JSON string literal with serde_json's escaping. */
-int sf_json_escape(sf_buf *out, const char *s);
+SF_API int sf_json_escape(sf_buf *out, const char *s);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,8 @@
 #ifndef SNAPFLEET_LAYOUT_H
 #define SNAPFLEET_LAYOUT_H
 
+#include "snapfleet/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -25,7 +27,7 @@ extern "C" {
 #define SF_LOCK_FILE_NAME ".snapfleet.lock"
 
 /* "<dir>/<name>", malloc'd; NULL when out of memory. */
-char *sf_path_join(const char *dir, const char *name);
+SF_API char *sf_path_join(const char *dir, const char *name);
 
 /* An exclusive flock(2) on <dir>/.snapfleet.lock, creating dir (0700) if
  * needed. The kernel drops it when the process dies, so a killed run never
@@ -35,16 +37,16 @@ typedef struct sf_lock {
     int fd;
 } sf_lock;
 
-int sf_lock_acquire(const char *dir, sf_lock *lock, sf_error *err);
-void sf_lock_release(sf_lock *lock);
+SF_API int sf_lock_acquire(const char *dir, sf_lock *lock, sf_error *err);
+SF_API void sf_lock_release(sf_lock *lock);
 
 /* canic's resolve_backup_artifact_path: refuses an absolute path or one
  * with a `..` component ("artifact-path-escapes-backup"); otherwise root
  * joined with rel verbatim. snapfleet also refuses a path any component of
  * which is a symbolic link ("symlink-refused"): artifacts are never
  * followed through links. *out is malloc'd. */
-int sf_resolve_artifact_path(const char *root, const char *rel, char **out,
-                             sf_error *err);
+SF_API int sf_resolve_artifact_path(const char *root, const char *rel, char **out,
+                                    sf_error *err);
 
 typedef struct sf_integrity_artifact {
     char *canister_id;
@@ -67,11 +69,11 @@ typedef struct sf_integrity_report {
  * <dir>/download-journal.json, then checks them against each other and
  * every artifact's checksum against its bytes, in canic's order (spec 4.3).
  * A directory with a plan and no manifest is "dry-run-not-complete". */
-int sf_verify_integrity(const char *dir, sf_integrity_report *report,
-                        sf_error *err);
-int sf_integrity_report_json(const sf_integrity_report *r, sf_buf *out,
-                             sf_error *err);
-void sf_integrity_report_free(sf_integrity_report *r);
+SF_API int sf_verify_integrity(const char *dir, sf_integrity_report *report,
+                               sf_error *err);
+SF_API int sf_integrity_report_json(const sf_integrity_report *r, sf_buf *out,
+                                    sf_error *err);
+SF_API void sf_integrity_report_free(sf_integrity_report *r);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,8 @@
 #ifndef SNAPFLEET_MANIFEST_H
 #define SNAPFLEET_MANIFEST_H
 
+#include "snapfleet/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -132,49 +134,49 @@ typedef struct sf_manifest {
 } sf_manifest;
 
 /* Wire spellings: "single"/"subtree", "fixed"/"relocatable". */
-const char *sf_manifest_unit_kind_name(sf_manifest_unit_kind kind);
-const char *sf_manifest_identity_mode_name(sf_manifest_identity_mode mode);
+SF_API const char *sf_manifest_unit_kind_name(sf_manifest_unit_kind kind);
+SF_API const char *sf_manifest_identity_mode_name(sf_manifest_identity_mode mode);
 
 /* JSON -> struct with strict reading and no semantic validation. *out is
  * overwritten (not freed first) and is zeroed on failure. Errors:
  * "json-syntax", "json-schema" (field = JSON path), "out-of-memory". */
-int sf_manifest_parse(const char *text, size_t len, sf_manifest *out,
-                      sf_error *err);
+SF_API int sf_manifest_parse(const char *text, size_t len, sf_manifest *out,
+                             sf_error *err);
 
 /* canic's FleetBackupManifest::validate: the rules in canic's order, first
  * failure wins. The error kind is canic's variant name in kebab case, the
  * field the concrete path ("fleet.members[1].source_snapshot.checksum"),
  * the message canic's display text. */
-int sf_manifest_validate(const sf_manifest *m, sf_error *err);
+SF_API int sf_manifest_validate(const sf_manifest *m, sf_error *err);
 
 /* Validates, then appends serde_json's pretty form to `out`. On failure
  * `out` keeps its previous contents. */
-int sf_manifest_write_json(const sf_manifest *m, sf_buf *out, sf_error *err);
+SF_API int sf_manifest_write_json(const sf_manifest *m, sf_buf *out, sf_error *err);
 
 /* Reads, parses and validates a manifest file; *out is zeroed on failure. */
-int sf_manifest_read_file(const char *path, sf_manifest *out, sf_error *err);
+SF_API int sf_manifest_read_file(const char *path, sf_manifest *out, sf_error *err);
 
 /* Validates, then writes atomically; an invalid manifest creates no file
  * (not even the temporary). */
-int sf_manifest_write_file(const char *path, const sf_manifest *m,
-                           sf_error *err);
+SF_API int sf_manifest_write_file(const char *path, const sf_manifest *m,
+                                  sf_error *err);
 
 /* The `manifest validate` summary (canic's manifest_validation_summary):
  * validates first, then appends pretty JSON with keys in sorted order. */
-int sf_manifest_validation_summary_json(const sf_manifest *m, sf_buf *out,
-                                        sf_error *err);
+SF_API int sf_manifest_validation_summary_json(const sf_manifest *m, sf_buf *out,
+                                               sf_error *err);
 
 /* Deep copy; *dst is zeroed on failure ("out-of-memory"). */
-int sf_manifest_copy(sf_manifest *dst, const sf_manifest *src,
-                     sf_error *err);
+SF_API int sf_manifest_copy(sf_manifest *dst, const sf_manifest *src,
+                            sf_error *err);
 
 /* Releases everything inside *m and zeroes it. NULL is a no-op. */
-void sf_manifest_free(sf_manifest *m);
+SF_API void sf_manifest_free(sf_manifest *m);
 
 /* key + an array of VerificationCheck objects ({kind, roles}); the restore
  * plan writes the same shape. */
-void sf_manifest_checks_write(sf_jw *w, const char *key,
-                              const sf_manifest_check *v, size_t n);
+SF_API void sf_manifest_checks_write(sf_jw *w, const char *key,
+                                     const sf_manifest_check *v, size_t n);
 
 #ifdef __cplusplus
 }

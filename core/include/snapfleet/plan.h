@@ -20,6 +20,8 @@
 #ifndef SNAPFLEET_PLAN_H
 #define SNAPFLEET_PLAN_H
 
+#include "snapfleet/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -102,25 +104,25 @@ typedef enum sf_identity_mode {
 } sf_identity_mode;
 
 /* Wire names; NULL for a value outside the enum. */
-const char *sf_evidence_name(sf_evidence v);
-const char *sf_scope_kind_name(sf_scope_kind v);
-const char *sf_quiescence_policy_name(sf_quiescence_policy v);
-const char *sf_phase_kind_name(sf_phase_kind v);
+SF_API const char *sf_evidence_name(sf_evidence v);
+SF_API const char *sf_scope_kind_name(sf_scope_kind v);
+SF_API const char *sf_quiescence_policy_name(sf_quiescence_policy v);
+SF_API const char *sf_phase_kind_name(sf_phase_kind v);
 /* The Debug spelling canic uses in messages ("CreateSnapshot"). */
-const char *sf_phase_kind_pascal_name(sf_phase_kind v);
-const char *sf_control_source_name(sf_control_source v);
-const char *sf_read_source_name(sf_read_source v);
-const char *sf_identity_mode_name(sf_identity_mode v);
+SF_API const char *sf_phase_kind_pascal_name(sf_phase_kind v);
+SF_API const char *sf_control_source_name(sf_control_source v);
+SF_API const char *sf_read_source_name(sf_read_source v);
+SF_API const char *sf_identity_mode_name(sf_identity_mode v);
 /* Wire name -> value; SF_ERR when the name is not one of the kinds. */
-int sf_phase_kind_from_name(const char *name, sf_phase_kind *out);
+SF_API int sf_phase_kind_from_name(const char *name, sf_phase_kind *out);
 
 /* The four validate-* kinds. */
-bool sf_phase_kind_is_preflight(sf_phase_kind k);
+SF_API bool sf_phase_kind_is_preflight(sf_phase_kind k);
 /* The plan's rule (spec 1.6 step 9): stop, create-snapshot, start and
  * download-snapshot mutate; verify-artifact and finalize-manifest do not.
  * The execution journal classes kinds differently: see
  * sf_exec_kind_is_mutating in execjournal.h. */
-bool sf_phase_kind_is_plan_mutating(sf_phase_kind k);
+SF_API bool sf_phase_kind_is_plan_mutating(sf_phase_kind k);
 
 /* ---- authorities ---- */
 
@@ -140,16 +142,16 @@ typedef struct sf_read_authority {
 } sf_read_authority;
 
 /* evidence proven and source not unknown. */
-bool sf_control_authority_is_proven(const sf_control_authority *a);
+SF_API bool sf_control_authority_is_proven(const sf_control_authority *a);
 /* evidence proven and source root-controller. */
-bool sf_control_authority_is_proven_root_controller(
-    const sf_control_authority *a);
-bool sf_read_authority_is_proven(const sf_read_authority *a);
+SF_API bool sf_control_authority_is_proven_root_controller(
+           const sf_control_authority *a);
+SF_API bool sf_read_authority_is_proven(const sf_read_authority *a);
 
 /* Deep copy into *dst (zeroed on failure) and release. */
-int sf_control_authority_copy(sf_control_authority *dst,
-                              const sf_control_authority *src, sf_error *err);
-void sf_control_authority_free(sf_control_authority *a);
+SF_API int sf_control_authority_copy(sf_control_authority *dst,
+                                     const sf_control_authority *src, sf_error *err);
+SF_API void sf_control_authority_free(sf_control_authority *a);
 
 /* ---- the document ---- */
 
@@ -197,7 +199,7 @@ typedef struct sf_plan {
 /* JSON -> struct with strict reading and no semantic validation. *out is
  * overwritten (not freed first) and zeroed on failure. Errors:
  * "json-syntax", "json-schema" (field = JSON path), "out-of-memory". */
-int sf_plan_parse(const char *text, size_t len, sf_plan *out, sf_error *err);
+SF_API int sf_plan_parse(const char *text, size_t len, sf_plan *out, sf_error *err);
 
 /*
  * canic's BackupPlan::validate (spec 1.6), first failure wins. Kinds:
@@ -212,42 +214,42 @@ int sf_plan_parse(const char *text, size_t len, sf_plan *out, sf_error *err);
  * ("field targets[].control_authority.controller must be a valid
  * principal: x").
  */
-int sf_plan_validate(const sf_plan *plan, sf_error *err);
+SF_API int sf_plan_validate(const sf_plan *plan, sf_error *err);
 
 /* canic's validate_for_execution (spec 1.7): validate, then per target
  * unproven-control-authority, unproven-target-snapshot-read-authority,
  * missing-root-controller. */
-int sf_plan_validate_for_execution(const sf_plan *plan, sf_error *err);
+SF_API int sf_plan_validate_for_execution(const sf_plan *plan, sf_error *err);
 
 /* Validates, then appends serde_json's pretty form to `out`. On failure
  * `out` keeps its previous contents. */
-int sf_plan_write_json(const sf_plan *plan, sf_buf *out, sf_error *err);
+SF_API int sf_plan_write_json(const sf_plan *plan, sf_buf *out, sf_error *err);
 
 /* Reads, parses and validates a plan file; *out is zeroed on failure. */
-int sf_plan_read_file(const char *path, sf_plan *out, sf_error *err);
+SF_API int sf_plan_read_file(const char *path, sf_plan *out, sf_error *err);
 
 /* Validates, then writes atomically; an invalid plan writes nothing. */
-int sf_plan_write_file(const char *path, const sf_plan *plan, sf_error *err);
+SF_API int sf_plan_write_file(const char *path, const sf_plan *plan, sf_error *err);
 
 /* Deep copy into *dst (zeroed on failure). */
-int sf_plan_copy(sf_plan *dst, const sf_plan *src, sf_error *err);
+SF_API int sf_plan_copy(sf_plan *dst, const sf_plan *src, sf_error *err);
 
 /* Releases everything inside *plan and zeroes it. NULL is a no-op. */
-void sf_plan_free(sf_plan *plan);
+SF_API void sf_plan_free(sf_plan *plan);
 
 /* Index of the first target with this canister id (byte compare), or
  * SIZE_MAX when there is none. */
-size_t sf_plan_find_target(const sf_plan *plan, const char *canister_id);
+SF_API size_t sf_plan_find_target(const sf_plan *plan, const char *canister_id);
 
 /* Replaces target `index`'s control authority and/or snapshot read
  * authority with deep copies (a NULL argument leaves that one as it is):
  * what a preflight does once it has proven them. Nothing is checked here;
  * sf_plan_validate_for_execution() says whether the plan may now run.
  * Errors: "usage" (index out of range), "out-of-memory" (plan unchanged). */
-int sf_plan_set_target_authorities(sf_plan *plan, size_t index,
-                                   const sf_control_authority *control,
-                                   const sf_read_authority *read,
-                                   sf_error *err);
+SF_API int sf_plan_set_target_authorities(sf_plan *plan, size_t index,
+                                          const sf_control_authority *control,
+                                          const sf_read_authority *read,
+                                          sf_error *err);
 
 /* ---- building a plan from the registry ---- */
 
@@ -258,8 +260,8 @@ int sf_plan_set_target_authorities(sf_plan *plan, size_t index,
  * Errors: empty-field ("selector"), unknown-selector, ambiguous-selector
  * (the message lists the matches in registry order).
  */
-int sf_resolve_backup_selector(const sf_registry *reg, const char *selector,
-                               char **pid, sf_error *err);
+SF_API int sf_resolve_backup_selector(const sf_registry *reg, const char *selector,
+                                      char **pid, sf_error *err);
 
 /* The order of the mutating phases. */
 typedef enum sf_schedule {
@@ -314,7 +316,7 @@ typedef struct sf_plan_input {
  * target order. A fleet plan has 4 + 5N + 1 phases (4 + 4N + 1 without
  * starts).
  */
-int sf_plan_build(const sf_plan_input *input, sf_plan *out, sf_error *err);
+SF_API int sf_plan_build(const sf_plan_input *input, sf_plan *out, sf_error *err);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,8 @@
 #ifndef SNAPFLEET_PRINCIPAL_H
 #define SNAPFLEET_PRINCIPAL_H
 
+#include "snapfleet/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,16 +29,16 @@ typedef struct sf_principal {
 } sf_principal;
 
 /* Parses principal text. Errors: kind "invalid-principal". */
-int sf_principal_from_text(const char *text, sf_principal *out, sf_error *err);
-bool sf_principal_is_valid(const char *text);
+SF_API int sf_principal_from_text(const char *text, sf_principal *out, sf_error *err);
+SF_API bool sf_principal_is_valid(const char *text);
 /* Canonical lower-case text into buf (SF_PRINCIPAL_TEXT_MAX bytes). */
-void sf_principal_to_text(const sf_principal *p, char *buf);
+SF_API void sf_principal_to_text(const sf_principal *p, char *buf);
 /* Raw bytes (at most 29) to canonical text. */
-int sf_principal_text_from_bytes(const uint8_t *bytes, size_t len, char *buf,
-                                 sf_error *err);
+SF_API int sf_principal_text_from_bytes(const uint8_t *bytes, size_t len, char *buf,
+                                        sf_error *err);
 /* Canonical lower-case text of valid principal text (e.g. "AAAAA-AA" ->
  * "aaaaa-aa"); SF_ERR when invalid. */
-int sf_principal_canonical(const char *text, char *buf, sf_error *err);
+SF_API int sf_principal_canonical(const char *text, char *buf, sf_error *err);
 
 #ifdef __cplusplus
 }

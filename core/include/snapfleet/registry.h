@@ -31,6 +31,8 @@
 #ifndef SNAPFLEET_REGISTRY_H
 #define SNAPFLEET_REGISTRY_H
 
+#include "snapfleet/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -61,8 +63,8 @@ typedef struct sf_registry {
 
 /* JSON -> registry. *out is overwritten (not freed first) and zeroed on
  * failure. Errors: "json-syntax", "json-schema", "out-of-memory". */
-int sf_registry_parse(const char *text, size_t len, sf_registry *out,
-                      sf_error *err);
+SF_API int sf_registry_parse(const char *text, size_t len, sf_registry *out,
+                             sf_error *err);
 
 /* Writes the Ok-wrapped shape, the host's own rendering of the registry
  * reply and so the one canic's CLI reads without a fallback:
@@ -71,17 +73,17 @@ int sf_registry_parse(const char *text, size_t len, sf_registry *out,
  * with nulls written and module hashes as text. Parsing this gives back
  * the same entries. An entry whose pid is NULL is refused ("empty-field",
  * field "Ok[i].pid"). */
-int sf_registry_write_json(const sf_registry *reg, sf_buf *out,
-                           sf_error *err);
+SF_API int sf_registry_write_json(const sf_registry *reg, sf_buf *out,
+                                  sf_error *err);
 
 /* Releases everything inside *reg and zeroes it. NULL is a no-op. */
-void sf_registry_free(sf_registry *reg);
+SF_API void sf_registry_free(sf_registry *reg);
 
 /* Depth of pid (spec 5.6): the number of parent links followed from pid
  * (last duplicate entry wins) until an entry without a parent, a parent
  * not in the registry, or an entry already visited. root 0, child 1; a
  * 2-cycle gives 2, a self-parent 1; a pid not in the registry 0. */
-uint64_t sf_registry_depth(const sf_registry *reg, const char *pid);
+SF_API uint64_t sf_registry_depth(const sf_registry *reg, const char *pid);
 
 /* ---- targets ---- */
 
@@ -102,25 +104,25 @@ typedef struct sf_target {
  * ("registry JSON did not contain the requested canister <id>").
  * *targets is a malloc'd array (free with sf_targets_free).
  */
-int sf_targets_from_registry(const sf_registry *reg, const char *selected_id,
-                             bool recursive, sf_target **targets,
-                             size_t *count, sf_error *err);
+SF_API int sf_targets_from_registry(const sf_registry *reg, const char *selected_id,
+                                    bool recursive, sf_target **targets,
+                                    size_t *count, sf_error *err);
 
-void sf_targets_free(sf_target *targets, size_t count);
+SF_API void sf_targets_free(sf_target *targets, size_t count);
 
 /* Role naming of the snapshot pipeline (spec 5.4a): the target's role;
  * else "root" when its id equals `selected`; else "member-<i>".
  * malloc'd; NULL only when out of memory. */
-char *sf_target_role_name(const sf_target *targets, size_t i,
-                          const char *selected);
+SF_API char *sf_target_role_name(const sf_target *targets, size_t i,
+                                 const char *selected);
 
 /* canic's topology_hash_for_targets: one record per target (id, parent,
  * role name as above, module hash). An id that is not a principal is kind
  * "invalid-principal", field "fleet.members[i].canister_id" or
  * "fleet.members[i].parent_canister_id". */
-int sf_targets_topology_hash(const char *selected, const sf_target *targets,
-                             size_t count, char out_hex[SF_SHA256_HEX_SIZE],
-                             sf_error *err);
+SF_API int sf_targets_topology_hash(const char *selected, const sf_target *targets,
+                                    size_t count, char out_hex[SF_SHA256_HEX_SIZE],
+                                    sf_error *err);
 
 #ifdef __cplusplus
 }

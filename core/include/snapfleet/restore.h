@@ -25,6 +25,8 @@
 #ifndef SNAPFLEET_RESTORE_H
 #define SNAPFLEET_RESTORE_H
 
+#include "snapfleet/export.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -70,17 +72,17 @@ typedef struct sf_restore_result {
 
 /* Verifies the backup and builds canic's restore plan JSON (no files
  * written). */
-int sf_restore_plan_backup(const char *backup, const char *mapping,
-                           sf_buf *plan_json, sf_error *err);
+SF_API int sf_restore_plan_backup(const char *backup, const char *mapping,
+                                  sf_buf *plan_json, sf_error *err);
 
-int sf_restore_run(const sf_restore_config *cfg, sf_driver *driver,
-                   const sf_clock *clock, sf_restore_result *result,
-                   sf_error *err);
-void sf_restore_result_free(sf_restore_result *r);
+SF_API int sf_restore_run(const sf_restore_config *cfg, sf_driver *driver,
+                          const sf_clock *clock, sf_restore_result *result,
+                          sf_error *err);
+SF_API void sf_restore_result_free(sf_restore_result *r);
 
 /* Where a restore stands: the journal report plus a human summary. */
-int sf_restore_status(const char *backup, const char *restore_dir,
-                      sf_restore_result *result, sf_error *err);
+SF_API int sf_restore_status(const char *backup, const char *restore_dir,
+                             sf_restore_result *result, sf_error *err);
 
 #ifdef __cplusplus
 }

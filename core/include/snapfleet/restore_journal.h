@@ -37,6 +37,8 @@
 #ifndef SNAPFLEET_RESTORE_JOURNAL_H
 #define SNAPFLEET_RESTORE_JOURNAL_H
 
+#include "snapfleet/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -75,10 +77,10 @@ typedef enum sf_restore_outcome {
     SF_RESTORE_COMMAND_FAILED = 1
 } sf_restore_outcome;
 
-const char *sf_restore_state_name(sf_restore_state s);
+SF_API const char *sf_restore_state_name(sf_restore_state s);
 /* canic's Debug spelling used in messages ("Pending"). */
-const char *sf_restore_state_debug_name(sf_restore_state s);
-const char *sf_restore_outcome_name(sf_restore_outcome o);
+SF_API const char *sf_restore_state_debug_name(sf_restore_state s);
+SF_API const char *sf_restore_outcome_name(sf_restore_outcome o);
 
 /* RestoreApplyJournalOperation, fields in serde order. */
 typedef struct sf_restore_journal_op {
@@ -161,8 +163,8 @@ typedef struct sf_restore_journal {
 
 /* JSON -> struct, strict reading (spec 0 defaults); *out zeroed on
  * failure. Errors: "json-syntax", "json-schema", "out-of-memory". */
-int sf_restore_journal_parse(const char *text, size_t len,
-                             sf_restore_journal *out, sf_error *err);
+SF_API int sf_restore_journal_parse(const char *text, size_t len,
+                                    sf_restore_journal *out, sf_error *err);
 
 /*
  * canic's RestoreApplyJournal::validate (spec 3.4), first failure wins:
@@ -177,21 +179,21 @@ int sf_restore_journal_parse(const char *text, size_t len,
  * the message canic's text with canic's field names ("restore apply
  * journal field operations[].role is required").
  */
-int sf_restore_journal_validate(const sf_restore_journal *j, sf_error *err);
+SF_API int sf_restore_journal_validate(const sf_restore_journal *j, sf_error *err);
 
 /* Validates, then appends serde's pretty form. */
-int sf_restore_journal_write_json(const sf_restore_journal *j, sf_buf *out,
-                                  sf_error *err);
+SF_API int sf_restore_journal_write_json(const sf_restore_journal *j, sf_buf *out,
+                                         sf_error *err);
 /* Read + parse + validate; *out zeroed on failure. */
-int sf_restore_journal_read_file(const char *path, sf_restore_journal *out,
-                                 sf_error *err);
+SF_API int sf_restore_journal_read_file(const char *path, sf_restore_journal *out,
+                                        sf_error *err);
 /* Validates, then writes atomically (canic 0.35.10 overwrote in place);
  * an invalid journal writes nothing. */
-int sf_restore_journal_write_file(const char *path,
-                                  const sf_restore_journal *j, sf_error *err);
-int sf_restore_journal_copy(sf_restore_journal *dst,
-                            const sf_restore_journal *src, sf_error *err);
-void sf_restore_journal_free(sf_restore_journal *j);
+SF_API int sf_restore_journal_write_file(const char *path,
+                                         const sf_restore_journal *j, sf_error *err);
+SF_API int sf_restore_journal_copy(sf_restore_journal *dst,
+                                   const sf_restore_journal *src, sf_error *err);
+SF_API void sf_restore_journal_free(sf_restore_journal *j);
 
 /*
  * The initial journal of a dry-run (spec 3.2): blocked reasons are the
@@ -202,20 +204,20 @@ void sf_restore_journal_free(sf_restore_journal *j);
  * validation's. The result is validated (its errors returned). *out zeroed
  * on failure.
  */
-int sf_restore_journal_from_dry_run(const sf_restore_dry_run *d,
-                                    sf_restore_journal *out, sf_error *err);
+SF_API int sf_restore_journal_from_dry_run(const sf_restore_dry_run *d,
+                                           sf_restore_journal *out, sf_error *err);
 
 /* ---- operations and transitions ---- */
 
 /* The first operation (array order) with this sequence; NULL if none. */
-sf_restore_journal_op *sf_restore_journal_find(const sf_restore_journal *j,
-                                               uint64_t sequence);
+SF_API sf_restore_journal_op *sf_restore_journal_find(const sf_restore_journal *j,
+                                                      uint64_t sequence);
 /* The ready, pending or failed operation with the smallest sequence; NULL
  * when there is none. */
-sf_restore_journal_op *
+SF_API sf_restore_journal_op *
 sf_restore_journal_next_transition(const sf_restore_journal *j);
 /* operation_count > 0 and every operation completed. */
-bool sf_restore_journal_is_complete(const sf_restore_journal *j);
+SF_API bool sf_restore_journal_is_complete(const sf_restore_journal *j);
 
 /*
  * The transitions (spec 3.5). Each checks, in canic's order:
@@ -229,40 +231,40 @@ bool sf_restore_journal_is_complete(const sf_restore_journal *j);
  * recomputed and the journal validated (a blank updated_at is then
  * missing-field). On any failure the journal is unchanged.
  */
-int sf_restore_journal_mark_pending(sf_restore_journal *j, uint64_t sequence,
-                                    const char *updated_at, sf_error *err);
+SF_API int sf_restore_journal_mark_pending(sf_restore_journal *j, uint64_t sequence,
+                                           const char *updated_at, sf_error *err);
 /* The next operation becomes pending; no-transitionable-operation when
  * there is none. */
-int sf_restore_journal_mark_next_pending(sf_restore_journal *j,
-                                         const char *updated_at,
-                                         sf_error *err);
+SF_API int sf_restore_journal_mark_next_pending(sf_restore_journal *j,
+                                                const char *updated_at,
+                                                sf_error *err);
 /* "Unclaim": the next operation must exist (no-transitionable-operation)
  * and be pending (no-pending-operation); it becomes ready. */
-int sf_restore_journal_mark_next_ready(sf_restore_journal *j,
-                                       const char *updated_at, sf_error *err);
+SF_API int sf_restore_journal_mark_next_ready(sf_restore_journal *j,
+                                              const char *updated_at, sf_error *err);
 /* -> ready (from pending or failed). */
-int sf_restore_journal_mark_ready(sf_restore_journal *j, uint64_t sequence,
-                                  const char *updated_at, sf_error *err);
+SF_API int sf_restore_journal_mark_ready(sf_restore_journal *j, uint64_t sequence,
+                                         const char *updated_at, sf_error *err);
 /* canic's retry_failed_operation: the same as mark_ready (it also releases
  * a pending operation, as canic's does). */
-int sf_restore_journal_retry_failed(sf_restore_journal *j, uint64_t sequence,
-                                    const char *updated_at, sf_error *err);
-int sf_restore_journal_mark_completed(sf_restore_journal *j,
-                                      uint64_t sequence,
-                                      const char *updated_at, sf_error *err);
+SF_API int sf_restore_journal_retry_failed(sf_restore_journal *j, uint64_t sequence,
+                                           const char *updated_at, sf_error *err);
+SF_API int sf_restore_journal_mark_completed(sf_restore_journal *j,
+                                             uint64_t sequence,
+                                             const char *updated_at, sf_error *err);
 /* A blank reason is failure-reason-required, checked before anything
  * else (even for a sequence that does not exist). */
-int sf_restore_journal_mark_failed(sf_restore_journal *j, uint64_t sequence,
-                                   const char *reason, const char *updated_at,
-                                   sf_error *err);
+SF_API int sf_restore_journal_mark_failed(sf_restore_journal *j, uint64_t sequence,
+                                          const char *reason, const char *updated_at,
+                                          sf_error *err);
 
 /* ---- receipts ---- */
 
 /* Appends a copy and validates the journal; a refused receipt is not
  * kept (its error is validation's, with the new receipt's path). */
-int sf_restore_journal_record_receipt(sf_restore_journal *j,
-                                      const sf_restore_receipt *r,
-                                      sf_error *err);
+SF_API int sf_restore_journal_record_receipt(sf_restore_journal *j,
+                                             const sf_restore_receipt *r,
+                                             sf_error *err);
 
 /* canic's receipt constructors (spec 3.7): sequence, kind, canisters from
  * the operation, source_snapshot_id and artifact_path copied from its
@@ -270,36 +272,36 @@ int sf_restore_journal_record_receipt(sf_restore_journal *j,
  * updated_at; everything else NULL for the caller to fill (command,
  * status, outputs, and failure_reason or uploaded_snapshot_id). *out
  * zeroed on failure. */
-int sf_restore_receipt_init(sf_restore_receipt *out,
-                            const sf_restore_journal_op *op,
-                            sf_restore_outcome outcome, uint64_t attempt,
-                            const char *updated_at, sf_error *err);
-int sf_restore_receipt_copy(sf_restore_receipt *dst,
-                            const sf_restore_receipt *src, sf_error *err);
-void sf_restore_receipt_free(sf_restore_receipt *r);
+SF_API int sf_restore_receipt_init(sf_restore_receipt *out,
+                                   const sf_restore_journal_op *op,
+                                   sf_restore_outcome outcome, uint64_t attempt,
+                                   const char *updated_at, sf_error *err);
+SF_API int sf_restore_receipt_copy(sf_restore_receipt *dst,
+                                   const sf_restore_receipt *src, sf_error *err);
+SF_API void sf_restore_receipt_free(sf_restore_receipt *r);
 
 /* The bounded output object: the last `limit` bytes decoded as Rust's
  * from_utf8_lossy (which may split a character), truncated = len > limit,
  * original_bytes = len. *out zeroed on failure. */
-int sf_restore_output_capture(sf_restore_output *out, const void *data,
-                              size_t len, size_t limit, sf_error *err);
-void sf_restore_output_free(sf_restore_output *o);
+SF_API int sf_restore_output_capture(sf_restore_output *out, const void *data,
+                                     size_t len, size_t limit, sf_error *err);
+SF_API void sf_restore_output_free(sf_restore_output *o);
 
-int sf_restore_command_copy(sf_restore_command *dst,
-                            const sf_restore_command *src, sf_error *err);
-void sf_restore_command_free(sf_restore_command *c);
+SF_API int sf_restore_command_copy(sf_restore_command *dst,
+                                   const sf_restore_command *src, sf_error *err);
+SF_API void sf_restore_command_free(sf_restore_command *c);
 
 /* 1 + the receipts already recorded for this sequence (canic's attempt
  * number: informational, there is no retry limit). */
-uint64_t sf_restore_journal_attempt(const sf_restore_journal *j,
-                                    uint64_t sequence);
+SF_API uint64_t sf_restore_journal_attempt(const sf_restore_journal *j,
+                                           uint64_t sequence);
 
 /* The uploaded snapshot id a load operation restores (spec 3.6): from the
  * first completed upload receipt with the load's canisters, snapshot id
  * and artifact path, a non-blank uploaded_snapshot_id, and whose
  * operation is a completed upload. NULL when there is none. Borrowed. */
-const char *sf_restore_journal_uploaded_snapshot_id(
-    const sf_restore_journal *j, const sf_restore_journal_op *load);
+SF_API const char *sf_restore_journal_uploaded_snapshot_id(
+           const sf_restore_journal *j, const sf_restore_journal_op *load);
 
 /* ---- what the next command is ---- */
 
@@ -336,19 +338,19 @@ typedef struct sf_restore_command_spec {
  * Otherwise "command-unavailable" with the reason. Also
  * "operation-not-found", "out-of-memory". *out zeroed on failure.
  */
-int sf_restore_journal_command_spec(const sf_restore_journal *j,
-                                    uint64_t sequence,
-                                    sf_restore_command_spec *out,
-                                    sf_error *err);
-void sf_restore_command_spec_free(sf_restore_command_spec *s);
+SF_API int sf_restore_journal_command_spec(const sf_restore_journal *j,
+                                           uint64_t sequence,
+                                           sf_restore_command_spec *out,
+                                           sf_error *err);
+SF_API void sf_restore_command_spec_free(sf_restore_command_spec *s);
 
 /* RestoreApplyCommandPreview (spec 3.6): response_version, backup_id,
  * ready, complete, operation_available, command_available, blocked_reasons,
  * operation (the next operation or null), command (null when `command`
  * is NULL, i.e. nothing could be rendered). */
-int sf_restore_command_preview_write_json(const sf_restore_journal *j,
-                                          const sf_restore_command *command,
-                                          sf_buf *out, sf_error *err);
+SF_API int sf_restore_command_preview_write_json(const sf_restore_journal *j,
+                                                 const sf_restore_command *command,
+                                                 sf_buf *out, sf_error *err);
 
 /* ---- reports (spec 3.8) ---- */
 
@@ -362,9 +364,9 @@ typedef enum sf_restore_report_outcome {
     SF_RESTORE_REPORT_IN_PROGRESS = 5
 } sf_restore_report_outcome;
 
-const char *sf_restore_report_outcome_name(sf_restore_report_outcome o);
+SF_API const char *sf_restore_report_outcome_name(sf_restore_report_outcome o);
 /* canic's Debug spelling ("InProgress"), used by the runner's messages. */
-const char *sf_restore_report_outcome_debug_name(sf_restore_report_outcome o);
+SF_API const char *sf_restore_report_outcome_debug_name(sf_restore_report_outcome o);
 
 typedef struct sf_restore_progress {
     uint64_t operation_count;
@@ -397,17 +399,17 @@ typedef struct sf_restore_report {
     const sf_restore_journal_op *next_transition; /* NULL = null */
 } sf_restore_report;
 
-void sf_restore_journal_report(const sf_restore_journal *j,
-                               sf_restore_report *out);
+SF_API void sf_restore_journal_report(const sf_restore_journal *j,
+                                      sf_restore_report *out);
 
 /* The runner's labels (spec 4.3): next action "done",
  * "inspect-failed-operation", "unclaim-pending", "fix-blocked-journal",
  * "rerun"; stopped reason "complete", "command-failed", "pending",
  * "blocked", "max-steps-reached", "ready", "preview". */
-const char *sf_restore_report_next_action(const sf_restore_report *r);
-const char *sf_restore_report_stopped_reason(const sf_restore_report *r,
-                                             bool max_steps_reached,
-                                             bool executed);
+SF_API const char *sf_restore_report_next_action(const sf_restore_report *r);
+SF_API const char *sf_restore_report_stopped_reason(const sf_restore_report *r,
+                                                    bool max_steps_reached,
+                                                    bool executed);
 
 /* Writes the report's keys into an open object, in the order of canic's
  * runner response: ready, complete, attention_required, outcome,
@@ -415,18 +417,18 @@ const char *sf_restore_report_stopped_reason(const sf_restore_report *r,
  * pending_operations, ready_operations, blocked_operations,
  * completed_operations, failed_operations, blocked_reasons,
  * next_transition. */
-void sf_restore_report_write_fields(sf_jw *w, const sf_restore_report *r);
+SF_API void sf_restore_report_write_fields(sf_jw *w, const sf_restore_report *r);
 
 /* A standalone report object: backup_id, then the fields above
  * (snapfleet's `restore status` form; canic has no such document). */
-int sf_restore_report_write_json(const sf_restore_report *r, sf_buf *out,
-                                 sf_error *err);
+SF_API int sf_restore_report_write_json(const sf_restore_report *r, sf_buf *out,
+                                        sf_error *err);
 
 /* One full journal operation row as an object (the preview's
  * `operation`, the runner's `recovered_operation`). */
-void sf_restore_journal_op_write(sf_jw *w, const sf_restore_journal_op *op);
+SF_API void sf_restore_journal_op_write(sf_jw *w, const sf_restore_journal_op *op);
 /* A receipt's command object. */
-void sf_restore_command_write(sf_jw *w, const sf_restore_command *c);
+SF_API void sf_restore_command_write(sf_jw *w, const sf_restore_command *c);
 
 #ifdef __cplusplus
 }

@@ -24,6 +24,8 @@
 #ifndef SNAPFLEET_RESTORE_PLAN_H
 #define SNAPFLEET_RESTORE_PLAN_H
 
+#include "snapfleet/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -65,8 +67,8 @@ typedef struct sf_restore_mapping {
 
 /* JSON -> struct, strict reading; *out zeroed on failure. Errors:
  * "json-syntax", "json-schema", "out-of-memory". */
-int sf_restore_mapping_parse(const char *text, size_t len,
-                             sf_restore_mapping *out, sf_error *err);
+SF_API int sf_restore_mapping_parse(const char *text, size_t len,
+                                    sf_restore_mapping *out, sf_error *err);
 
 /*
  * The mapping rules the planner applies before it looks at the manifest
@@ -77,18 +79,18 @@ int sf_restore_mapping_parse(const char *text, size_t len,
  * the message canic's ("field mapping.members[].source_canister must be
  * a valid principal: x", "mapping contains duplicate source canister x").
  */
-int sf_restore_mapping_validate(const sf_restore_mapping *m, sf_error *err);
+SF_API int sf_restore_mapping_validate(const sf_restore_mapping *m, sf_error *err);
 
 /* Validates, then appends {"members": [...]} in serde's pretty form. */
-int sf_restore_mapping_write_json(const sf_restore_mapping *m, sf_buf *out,
-                                  sf_error *err);
+SF_API int sf_restore_mapping_write_json(const sf_restore_mapping *m, sf_buf *out,
+                                         sf_error *err);
 /* Read + parse + validate; *out zeroed on failure. */
-int sf_restore_mapping_read_file(const char *path, sf_restore_mapping *out,
-                                 sf_error *err);
+SF_API int sf_restore_mapping_read_file(const char *path, sf_restore_mapping *out,
+                                        sf_error *err);
 /* Validates, then writes atomically; nothing is written when invalid. */
-int sf_restore_mapping_write_file(const char *path,
-                                  const sf_restore_mapping *m, sf_error *err);
-void sf_restore_mapping_free(sf_restore_mapping *m);
+SF_API int sf_restore_mapping_write_file(const char *path,
+                                         const sf_restore_mapping *m, sf_error *err);
+SF_API void sf_restore_mapping_free(sf_restore_mapping *m);
 
 /* ---- the restore plan document (spec 1.4) ---- */
 
@@ -205,14 +207,14 @@ typedef struct sf_restore_plan {
  *                            member left: fleet.members[i].parent_canister_id).
  * *out is zeroed on failure; out-of-memory as usual.
  */
-int sf_restore_plan_build(const sf_manifest *manifest,
-                          const sf_restore_mapping *mapping,
-                          sf_restore_plan *out, sf_error *err);
+SF_API int sf_restore_plan_build(const sf_manifest *manifest,
+                                 const sf_restore_mapping *mapping,
+                                 sf_restore_plan *out, sf_error *err);
 
 /* JSON -> struct, strict reading (spec 0 defaults); *out zeroed on
  * failure. */
-int sf_restore_plan_parse(const char *text, size_t len, sf_restore_plan *out,
-                          sf_error *err);
+SF_API int sf_restore_plan_parse(const char *text, size_t len, sf_restore_plan *out,
+                                 sf_error *err);
 
 /*
  * canic never checks a plan (apply trusts it); snapfleet checks what every
@@ -233,16 +235,16 @@ int sf_restore_plan_parse(const char *text, size_t len, sf_restore_plan *out,
  *                          planner error and text).
  * Every plan canic's planner produces passes.
  */
-int sf_restore_plan_validate(const sf_restore_plan *plan, sf_error *err);
+SF_API int sf_restore_plan_validate(const sf_restore_plan *plan, sf_error *err);
 
 /* Validates, then appends serde's pretty form (spec 1.4). */
-int sf_restore_plan_write_json(const sf_restore_plan *plan, sf_buf *out,
-                               sf_error *err);
-int sf_restore_plan_read_file(const char *path, sf_restore_plan *out,
-                              sf_error *err);
-int sf_restore_plan_write_file(const char *path, const sf_restore_plan *plan,
-                               sf_error *err);
-void sf_restore_plan_free(sf_restore_plan *plan);
+SF_API int sf_restore_plan_write_json(const sf_restore_plan *plan, sf_buf *out,
+                                      sf_error *err);
+SF_API int sf_restore_plan_read_file(const char *path, sf_restore_plan *out,
+                                     sf_error *err);
+SF_API int sf_restore_plan_write_file(const char *path, const sf_restore_plan *plan,
+                                      sf_error *err);
+SF_API void sf_restore_plan_free(sf_restore_plan *plan);
 
 /* ---- operations (spec 2.1) ---- */
 
@@ -259,9 +261,9 @@ typedef enum sf_restore_op_kind {
 #define SF_RESTORE_OP_KIND_COUNT 6
 
 /* Wire names; NULL outside the enum. */
-const char *sf_restore_op_kind_name(sf_restore_op_kind k);
+SF_API const char *sf_restore_op_kind_name(sf_restore_op_kind k);
 /* canic's Debug spelling used in messages ("UploadSnapshot"). */
-const char *sf_restore_op_kind_debug_name(sf_restore_op_kind k);
+SF_API const char *sf_restore_op_kind_debug_name(sf_restore_op_kind k);
 
 /* RestoreApplyOperationKindCounts, fields in serde order. */
 typedef struct sf_restore_op_counts {
@@ -275,9 +277,9 @@ typedef struct sf_restore_op_counts {
 } sf_restore_op_counts;
 
 /* Counts one more operation of kind k (verification_operations too). */
-void sf_restore_op_counts_add(sf_restore_op_counts *c, sf_restore_op_kind k);
+SF_API void sf_restore_op_counts_add(sf_restore_op_counts *c, sf_restore_op_kind k);
 /* Writes the counts object (key already written by the caller). */
-void sf_restore_op_counts_write(sf_jw *w, const sf_restore_op_counts *c);
+SF_API void sf_restore_op_counts_write(sf_jw *w, const sf_restore_op_counts *c);
 
 /* RestoreApplyDryRunOperation, fields in serde order. */
 typedef struct sf_restore_operation {
@@ -336,11 +338,11 @@ typedef struct sf_restore_artifact_validation {
  * "members[i].source_snapshot.artifact_path" (or .checksum). *out zeroed
  * on failure.
  */
-int sf_restore_artifact_validate(const sf_restore_plan *plan,
-                                 const char *backup_root,
-                                 sf_restore_artifact_validation *out,
-                                 sf_error *err);
-void sf_restore_artifact_validation_free(sf_restore_artifact_validation *v);
+SF_API int sf_restore_artifact_validate(const sf_restore_plan *plan,
+                                        const char *backup_root,
+                                        sf_restore_artifact_validation *out,
+                                        sf_error *err);
+SF_API void sf_restore_artifact_validation_free(sf_restore_artifact_validation *v);
 
 /* ---- the dry-run (spec 2.2) ---- */
 
@@ -369,14 +371,14 @@ typedef struct sf_restore_dry_run {
  * are), operations are generated (spec 2.1) and, when backup_root is not
  * NULL, the artifacts validated (sf_restore_artifact_validate, whose
  * errors end the dry-run). *out zeroed on failure. */
-int sf_restore_dry_run_build(const sf_restore_plan *plan,
-                             const char *backup_root,
-                             sf_restore_dry_run *out, sf_error *err);
+SF_API int sf_restore_dry_run_build(const sf_restore_plan *plan,
+                                    const char *backup_root,
+                                    sf_restore_dry_run *out, sf_error *err);
 
 /* serde's pretty form of a built dry-run (spec 2.2). */
-int sf_restore_dry_run_write_json(const sf_restore_dry_run *d, sf_buf *out,
-                                  sf_error *err);
-void sf_restore_dry_run_free(sf_restore_dry_run *d);
+SF_API int sf_restore_dry_run_write_json(const sf_restore_dry_run *d, sf_buf *out,
+                                         sf_error *err);
+SF_API void sf_restore_dry_run_free(sf_restore_dry_run *d);
 
 #ifdef __cplusplus
 }

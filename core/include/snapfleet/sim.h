@@ -29,6 +29,8 @@
 #ifndef SNAPFLEET_SIM_H
 #define SNAPFLEET_SIM_H
 
+#include "snapfleet/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -75,29 +77,29 @@ typedef struct sf_sim sf_sim;
  * memory 4 KiB..256 KiB, modules 1 KiB..8 KiB, up to 2 chunk-store entries
  * of 1 KiB, none stopped, 10 snapshots per canister, latency 20 ms, no
  * jitter, 10 KiB per ms (~10 MB/s), stops take 50 ms. */
-void sf_sim_config_default(sf_sim_config *cfg);
+SF_API void sf_sim_config_default(sf_sim_config *cfg);
 
 /* Checks the ranges above (kind "usage", field = the config field). */
-int sf_sim_config_validate(const sf_sim_config *cfg, sf_error *err);
+SF_API int sf_sim_config_validate(const sf_sim_config *cfg, sf_error *err);
 
 /* Builds the fleet from cfg (copied). Errors: "usage", "out-of-memory". */
-int sf_sim_init(const sf_sim_config *cfg, sf_sim **out, sf_error *err);
+SF_API int sf_sim_init(const sf_sim_config *cfg, sf_sim **out, sf_error *err);
 
-void sf_sim_free(sf_sim *sim);
+SF_API void sf_sim_free(sf_sim *sim);
 
 /* ---- state file ---- */
 
 /* The whole simulator as one JSON document (version field, serde-pretty
  * bytes); loading and writing again gives identical bytes. */
-int sf_sim_state_json(const sf_sim *sim, sf_buf *out, sf_error *err);
-int sf_sim_load_json(const char *text, size_t len, sf_sim **out,
-                     sf_error *err);
+SF_API int sf_sim_state_json(const sf_sim *sim, sf_buf *out, sf_error *err);
+SF_API int sf_sim_load_json(const char *text, size_t len, sf_sim **out,
+                            sf_error *err);
 /* Writes with sf_fs_write_atomic_untracked(): the state stands for the IC,
  * not for a backup's durable state. */
-int sf_sim_save(const sf_sim *sim, const char *path, sf_error *err);
+SF_API int sf_sim_save(const sf_sim *sim, const char *path, sf_error *err);
 /* Errors: "io", "json-syntax", "json-schema", "unsupported-sim-version",
  * "invalid-sim-state". */
-int sf_sim_load(const char *path, sf_sim **out, sf_error *err);
+SF_API int sf_sim_load(const char *path, sf_sim **out, sf_error *err);
 
 /* ---- views ---- */
 
@@ -105,15 +107,15 @@ int sf_sim_load(const char *path, sf_sim **out, sf_error *err);
  * "role", "module_hash", "status", "state_digest", "snapshots":
  * [{"snapshot_id", "taken_at_timestamp", "total_size_bytes"}]}]},
  * canisters in tree order (root, then breadth first). */
-int sf_sim_show_json(const sf_sim *sim, sf_buf *out, sf_error *err);
+SF_API int sf_sim_show_json(const sf_sim *sim, sf_buf *out, sf_error *err);
 /* The same as a readable table. */
-int sf_sim_show_text(const sf_sim *sim, sf_buf *out, sf_error *err);
+SF_API int sf_sim_show_text(const sf_sim *sim, sf_buf *out, sf_error *err);
 
 /* The registry the root serves (tree order; kind NULL). *out is
  * overwritten; release with sf_registry_free. */
-int sf_sim_registry(const sf_sim *sim, sf_registry *out, sf_error *err);
+SF_API int sf_sim_registry(const sf_sim *sim, sf_registry *out, sf_error *err);
 /* The same rendered by sf_registry_write_json (canic's registry JSON). */
-int sf_sim_registry_json(const sf_sim *sim, sf_buf *out, sf_error *err);
+SF_API int sf_sim_registry_json(const sf_sim *sim, sf_buf *out, sf_error *err);
 
 /* ---- accessors for invariant checkers ---- */
 
@@ -127,24 +129,24 @@ typedef struct sf_sim_canister_info {
     size_t snapshot_count;
 } sf_sim_canister_info;
 
-size_t sf_sim_canister_count(const sf_sim *sim);
+SF_API size_t sf_sim_canister_count(const sf_sim *sim);
 /* Points into the fleet: a topology change or a load may move it, so copy
  * it before anything changes the simulator. */
-const char *sf_sim_root_id(const sf_sim *sim);
+SF_API const char *sf_sim_root_id(const sf_sim *sim);
 /* Index in tree order; SF_ERR ("usage") when out of range. */
-int sf_sim_canister_at(const sf_sim *sim, size_t index,
-                       sf_sim_canister_info *out, sf_error *err);
+SF_API int sf_sim_canister_at(const sf_sim *sim, size_t index,
+                              sf_sim_canister_info *out, sf_error *err);
 /* Tree-order index of a canister id (any case); SF_ERR with kind
  * "canister-not-found" when absent. */
-int sf_sim_canister_find(const sf_sim *sim, const char *canister_id,
-                         size_t *index, sf_error *err);
+SF_API int sf_sim_canister_find(const sf_sim *sim, const char *canister_id,
+                                size_t *index, sf_error *err);
 /* Snapshot j of the canister at `index`, in creation order. */
-int sf_sim_snapshot_at(const sf_sim *sim, size_t index, size_t j,
-                       sf_snapshot_info *out, sf_error *err);
-int sf_sim_state_digest(const sf_sim *sim, const char *canister_id,
-                        char out[SF_SHA256_HEX_SIZE], sf_error *err);
-const sf_sim_config *sf_sim_get_config(const sf_sim *sim);
-uint64_t sf_sim_now_ms(const sf_sim *sim);
+SF_API int sf_sim_snapshot_at(const sf_sim *sim, size_t index, size_t j,
+                              sf_snapshot_info *out, sf_error *err);
+SF_API int sf_sim_state_digest(const sf_sim *sim, const char *canister_id,
+                               char out[SF_SHA256_HEX_SIZE], sf_error *err);
+SF_API const sf_sim_config *sf_sim_get_config(const sf_sim *sim);
+SF_API uint64_t sf_sim_now_ms(const sf_sim *sim);
 
 /* ---- changes made from outside the driver ----
  * These change the simulator directly (a fault plan, the CLI, a test).
@@ -153,7 +155,7 @@ uint64_t sf_sim_now_ms(const sf_sim *sim);
 
 /* New memory contents for the canister (a new content seed, same sizes):
  * its state digest changes. */
-int sf_sim_mutate(sf_sim *sim, const char *canister_id, sf_error *err);
+SF_API int sf_sim_mutate(sf_sim *sim, const char *canister_id, sf_error *err);
 
 /* kind: "add-child" (a new canister under a deterministically chosen one),
  * "remove-child" (a leaf other than the root goes, with its snapshots),
@@ -162,25 +164,25 @@ int sf_sim_mutate(sf_sim *sim, const char *canister_id, sf_error *err);
  * canister chosen comes from the simulator's seeded generator. Errors:
  * "usage" (unknown kind), "topology-change-impossible" (nothing to apply
  * it to, e.g. removing from a fleet of one). */
-int sf_sim_topology_change(sf_sim *sim, const char *kind, sf_error *err);
+SF_API int sf_sim_topology_change(sf_sim *sim, const char *kind, sf_error *err);
 
 /* Sets a canister running or stopped at once (test set-up: a canister an
  * operator stopped by hand). SF_STATUS_STOPPING is refused ("usage"). */
-int sf_sim_set_status(sf_sim *sim, const char *canister_id,
-                      sf_canister_status status, sf_error *err);
+SF_API int sf_sim_set_status(sf_sim *sim, const char *canister_id,
+                             sf_canister_status status, sf_error *err);
 
 /* ---- time and the driver ---- */
 
 /* The virtual clock: now_ms reads it, sleep_ms advances it. Valid while
  * sim lives. */
-sf_clock sf_sim_clock(sf_sim *sim);
+SF_API sf_clock sf_sim_clock(sf_sim *sim);
 
 /* A driver over sim (not owned: free sim after destroying the driver).
  * With state_path non-NULL the whole state is saved there after every
  * effect the driver applies, so a killed process can be resumed by a new
  * one that loads the file. */
-int sf_sim_driver_new(sf_sim *sim, const char *state_path, sf_driver **out,
-                      sf_error *err);
+SF_API int sf_sim_driver_new(sf_sim *sim, const char *state_path, sf_driver **out,
+                             sf_error *err);
 
 #ifdef __cplusplus
 }

@@ -19,6 +19,8 @@
 #ifndef SNAPFLEET_SIMRUN_H
 #define SNAPFLEET_SIMRUN_H
 
+#include "snapfleet/export.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -48,15 +50,15 @@ typedef struct sf_simrun_result {
     char failure[1024];     /* the first invariant broken */
 } sf_simrun_result;
 
-int sf_simrun_one(const sf_simrun_config *cfg, sf_simrun_result *out,
-                  sf_error *err);
+SF_API int sf_simrun_one(const sf_simrun_config *cfg, sf_simrun_result *out,
+                         sf_error *err);
 
 /* The invariants alone, for tests: `before` is the fleet as it was before
  * any run, `after` as it is now, `out` the backup directory. Appends one
  * line per violation to `violations` and returns SF_OK when there is none. */
-int sf_check_invariants(const sf_sim *before, const sf_sim *after,
-                        const char *out, bool leave_stopped, sf_buf *violations,
-                        sf_error *err);
+SF_API int sf_check_invariants(const sf_sim *before, const sf_sim *after,
+                               const char *out, bool leave_stopped, sf_buf *violations,
+                               sf_error *err);
 
 #ifdef __cplusplus
 }

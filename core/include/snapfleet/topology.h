@@ -13,6 +13,8 @@
 #ifndef SNAPFLEET_TOPOLOGY_H
 #define SNAPFLEET_TOPOLOGY_H
 
+#include "snapfleet/export.h"
+
 #include <stddef.h>
 
 #include "snapfleet/checksum.h"
@@ -49,19 +51,19 @@ typedef struct sf_topology_labels {
 } sf_topology_labels;
 
 /* Hash of records[0..n) with the default labels. */
-int sf_topology_hash(const sf_topology_record *records, size_t n,
-                     char out_hex[SF_SHA256_HEX_SIZE], sf_error *err);
+SF_API int sf_topology_hash(const sf_topology_record *records, size_t n,
+                            char out_hex[SF_SHA256_HEX_SIZE], sf_error *err);
 
-int sf_topology_hash_labeled(const sf_topology_record *records, size_t n,
-                             const sf_topology_labels *labels,
-                             char out_hex[SF_SHA256_HEX_SIZE], sf_error *err);
+SF_API int sf_topology_hash_labeled(const sf_topology_record *records, size_t n,
+                                    const sf_topology_labels *labels,
+                                    char out_hex[SF_SHA256_HEX_SIZE], sf_error *err);
 
 /* The sorted, joined text that is hashed (for debugging and --json output);
  * malloc'd, "" for no records; NULL with err set on failure. labels may be
  * NULL. */
-char *sf_topology_canonical_text(const sf_topology_record *records, size_t n,
-                                 const sf_topology_labels *labels,
-                                 sf_error *err);
+SF_API char *sf_topology_canonical_text(const sf_topology_record *records, size_t n,
+                                        const sf_topology_labels *labels,
+                                        sf_error *err);
 
 #ifdef __cplusplus
 }

@@ -24,6 +24,8 @@
 #ifndef SNAPFLEET_WRAP_H
 #define SNAPFLEET_WRAP_H
 
+#include "snapfleet/export.h"
+
 #include <stdint.h>
 
 #include "snapfleet/buf.h"
@@ -61,9 +63,9 @@ extern "C" {
  * crash-after-writes setting is not applied here: crash injection is
  * process-wide, so the caller installs it (sf_crash_after_writes_install).
  */
-int sf_fault_driver_new(sf_driver *inner, const sf_fault_plan *plan,
-                        void (*on_topology)(const char *kind, void *ctx),
-                        void *ctx, sf_driver **out, sf_error *err);
+SF_API int sf_fault_driver_new(sf_driver *inner, const sf_fault_plan *plan,
+                               void (*on_topology)(const char *kind, void *ctx),
+                               void *ctx, sf_driver **out, sf_error *err);
 
 /*
  * Retries operations that complete TRANSIENT (nothing happened, so
@@ -78,14 +80,14 @@ int sf_fault_driver_new(sf_driver *inner, const sf_fault_plan *plan,
  * ticket and one completion per submitted op. clock must outlive the
  * driver.
  */
-int sf_retry_driver_new(sf_driver *inner, const sf_clock *clock,
-                        unsigned max_attempts, uint64_t base_delay_ms,
-                        uint64_t max_delay_ms, sf_driver **out,
-                        sf_error *err);
+SF_API int sf_retry_driver_new(sf_driver *inner, const sf_clock *clock,
+                               unsigned max_attempts, uint64_t base_delay_ms,
+                               uint64_t max_delay_ms, sf_driver **out,
+                               sf_error *err);
 
 /* Retries made so far (attempts beyond the first), for tests and
  * metrics; 0 when d is not a retry driver. */
-uint64_t sf_retry_driver_retries(sf_driver *d);
+SF_API uint64_t sf_retry_driver_retries(sf_driver *d);
 
 /*
  * Appends one line per event to *log (owned by the caller, which must
@@ -102,12 +104,12 @@ uint64_t sf_retry_driver_retries(sf_driver *d);
  * sf_trace_digest of it, is the same on every run of the same seed. The
  * tickets are the inner driver's, passed through.
  */
-int sf_trace_driver_new(sf_driver *inner, const sf_clock *clock, sf_buf *log,
-                        sf_driver **out, sf_error *err);
+SF_API int sf_trace_driver_new(sf_driver *inner, const sf_clock *clock, sf_buf *log,
+                               sf_driver **out, sf_error *err);
 
 /* Lower-case hex SHA-256 of the log's bytes (the empty log hashes like
  * empty bytes). SF_ERR only when libcrypto fails. */
-int sf_trace_digest(const sf_buf *log, char out[SF_SHA256_HEX_SIZE]);
+SF_API int sf_trace_digest(const sf_buf *log, char out[SF_SHA256_HEX_SIZE]);
 
 #ifdef __cplusplus
 }
