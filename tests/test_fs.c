@@ -102,6 +102,31 @@ static void test_untracked_write_skips_the_hook(void **state)
     free(data);
 }
 
+static void test_rename_durable(void **state)
+{
+    char a[512], b[512];
+    sf_error err;
+    struct stat st;
+    int one = 1;
+
+    (void)state;
+    path_in(a, sizeof a, "from");
+    path_in(b, sizeof b, "to");
+    assert_int_equal(mkdir(a, 0700), 0);
+    sf_fs_set_write_hook(hook, &one);
+    hook_calls = 0;
+    assert_int_equal(sf_fs_rename_durable(a, b, &err), SF_OK);
+    assert_int_equal(hook_calls, 1);
+    assert_string_equal(hook_path, b);
+    assert_int_equal(stat(b, &st), 0);
+    assert_int_not_equal(stat(a, &st), 0);
+    /* a missing source: an error naming both, and no write counted */
+    assert_int_equal(sf_fs_rename_durable(a, b, &err), SF_ERR);
+    assert_int_equal(hook_calls, 1);
+    assert_non_null(strstr(err.message, a));
+    sf_fs_set_write_hook(NULL, NULL);
+}
+
 static void test_write_failure_leaves_old_file(void **state)
 {
     char p[512], *data;
@@ -182,6 +207,7 @@ int main(void)
         cmocka_unit_test(test_write_atomic_creates_parents_and_modes),
         cmocka_unit_test(test_untracked_write_skips_the_hook),
         cmocka_unit_test(test_write_failure_leaves_old_file),
+        cmocka_unit_test(test_rename_durable),
         cmocka_unit_test(test_parent_is_a_file),
         cmocka_unit_test(test_read_refusals),
         cmocka_unit_test(test_mkdir_p_existing),

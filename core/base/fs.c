@@ -196,6 +196,25 @@ done:
     return rc;
 }
 
+int sf_fs_rename_durable(const char *from, const char *to, sf_error *err)
+{
+    char *dircopy = strdup(to);
+    int rc = SF_OK;
+
+    if (dircopy == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    if (rename(from, to) != 0)
+        rc = sf_error_set_errno(err, errno, "", "cannot rename %s to %s",
+                                from, to);
+    else if (fsync_dir(dirname(dircopy)) != 0)
+        rc = sf_error_set_errno(err, errno, "", "cannot sync the directory "
+                                "of %s", to);
+    free(dircopy);
+    if (rc == SF_OK && write_hook != NULL)
+        write_hook(to, write_hook_ctx);
+    return rc;
+}
+
 int sf_fs_write_atomic(const char *path, const void *data, size_t len,
                        sf_error *err)
 {

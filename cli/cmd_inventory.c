@@ -1,0 +1,230 @@
+/* backup list, backup inspect, backup prune: the backup root. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "snapfleet/inventory.h"
+
+/* Where `backup list` looks without ROOTDIR (canic's default too). */
+#define DEFAULT_ROOT "backups"
+
+static const char list_usage[] =
+    "usage: snapfleet backup list [ROOTDIR] [--verify] [--json]\n\n"
+    "Every backup directory under ROOTDIR (default: " DEFAULT_ROOT "), newest\n"
+    "first: directory, backup id, fleet, network, time, status, members, bytes\n"
+    "on disk. Status is one of complete, verified, corrupt, failed,\n"
+    "in-progress, locked (a live run holds it), dry-run, invalid (a document\n"
+    "cannot be read). Directories without a backup document are left out.\n\n"
+    "  --verify  recompute every checksum of complete backups (verified or\n"
+    "            corrupt instead of complete; reads every byte)\n"
+    "  --json    {\"root\", \"backups\": [...], \"trash\": [...]}\n";
+
+static const char inspect_usage[] =
+    "usage: snapfleet backup inspect DIR [--json]\n\n"
+    "What a backup directory holds, from its documents: status, the\n"
+    "manifest's members (role, canister, parent, snapshot, module hash,\n"
+    "artifact, checksum, bytes on disk), topology hashes, and where the\n"
+    "execution and download journals stand. Nothing is recomputed: `backup\n"
+    "verify` does that.\n\n"
+    "  --json    the same as one JSON document\n";
+
+static const char prune_usage[] =
+    "usage: snapfleet backup prune ROOTDIR --keep N [--dry-run] [--json]\n\n"
+    "Deletes the backup directories under ROOTDIR older than the newest N\n"
+    "verified ones (every checksum is recomputed first: only a backup that\n"
+    "would restore counts). Never deletes a backup that is locked, in\n"
+    "progress, a dry run, unreadable, the newest failed one (the evidence),\n"
+    "or a directory holding anything a backup layout does not. Each\n"
+    "deletion renames the directory to " SF_TRASH_PREFIX "<name> first, then\n"
+    "removes it; a prune interrupted half-way is finished by the next one.\n\n"
+    "  --keep N    how many verified backups to keep (at least 1)\n"
+    "  --dry-run   decide and report, delete nothing\n"
+    "  --json      {\"root\", \"dry_run\", \"kept\", \"deleted\", \"protected\",\n"
+    "              \"trash_finished\", \"backups\": [{dir, status, action, reason}]}\n";
+
+/* Options in any order; at most one positional, required when `required`
+ * names it. Returns an exit status, or -1 to go on. */
+static int parse(int argc, char **argv, const char *cmd, const char *usage,
+                 const struct option *opts, const char *required,
+                 int (*on_opt)(int c, const char *arg, void *ctx), void *ctx,
+                 const char **positional)
+{
+    int c, k;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+        if (cli_common(c, usage))
+            return EXIT_OK;
+        if (c == '?' || c == ':' || (k = on_opt(c, optarg, ctx)) < 0)
+            return cli_usage(cmd, "unknown option or missing value: %s",
+                             argv[optind - 1]);
+        if (k > 0)
+            return k;
+    }
+    if (argc - optind > 1)
+        return cli_usage(cmd, "unexpected argument: %s", argv[optind + 1]);
+    if (argc - optind == 1)
+        *positional = argv[optind];
+    else if (required != NULL)
+        return cli_usage(cmd, "expected %s", required);
+    return -1;
+}
+
+typedef struct flags {
+    bool json, verify, dry_run;
+    const char *keep;
+} flags;
+
+static int on_flag(int c, const char *arg, void *ctx)
+{
+    flags *f = ctx;
+
+    switch (c) {
+    case 'j': f->json = true; return 0;
+    case 'v': f->verify = true; return 0;
+    case 'n': f->dry_run = true; return 0;
+    case 'k': f->keep = arg; return 0;
+    default: return -1;
+    }
+}
+
+/* Remote roots (object storage) dispatch here once they exist; until then
+ * a URL is refused rather than read as a local path. */
+static bool refuse_remote(const char *cmd, const char *where)
+{
+    if (strstr(where, "://") == NULL)
+        return false;
+    cli_usage(cmd, "%s: only local directories are supported", where);
+    return true;
+}
+
+int cmd_backup_list(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        CLI_COMMON_LONGOPTS,
+        {"json", no_argument, NULL, 'j'},
+        {"verify", no_argument, NULL, 'v'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *root = DEFAULT_ROOT;
+    flags f = {0};
+    sf_inventory inv;
+    sf_error err;
+    sf_buf b;
+    int rc;
+
+    if ((rc = parse(argc, argv, "backup list", list_usage, opts, NULL,
+                    on_flag, &f, &root)) >= 0)
+        return rc;
+    if (refuse_remote("backup list", root))
+        return EXIT_USAGE;
+    sf_error_clear(&err);
+    if (sf_inventory_scan(root, f.verify, &inv, &err) != SF_OK)
+        return cli_fail(root, &err);
+    sf_buf_init(&b);
+    if (f.json) {
+        rc = sf_inventory_json(&inv, &b, &err);
+        if (rc == SF_OK)
+            cli_print(&b);
+    } else {
+        sf_inventory_table(&inv, &b);
+        fwrite(sf_buf_cstr(&b), 1, b.len, stdout);
+        rc = SF_OK;
+    }
+    sf_buf_free(&b);
+    sf_inventory_free(&inv);
+    return rc == SF_OK ? EXIT_OK : cli_fail(root, &err);
+}
+
+int cmd_backup_inspect(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        CLI_COMMON_LONGOPTS,
+        {"json", no_argument, NULL, 'j'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *dir = NULL;
+    flags f = {0};
+    sf_error err;
+    sf_buf b;
+    int rc;
+
+    if ((rc = parse(argc, argv, "backup inspect", inspect_usage, opts, "DIR",
+                    on_flag, &f, &dir)) >= 0)
+        return rc;
+    if (refuse_remote("backup inspect", dir))
+        return EXIT_USAGE;
+    sf_error_clear(&err);
+    sf_buf_init(&b);
+    rc = f.json ? sf_backup_inspect_json(dir, &b, &err)
+                : sf_backup_inspect_text(dir, &b, &err);
+    if (rc == SF_OK) {
+        if (f.json)
+            cli_print(&b);
+        else
+            fwrite(sf_buf_cstr(&b), 1, b.len, stdout);
+    }
+    sf_buf_free(&b);
+    return rc == SF_OK ? EXIT_OK : cli_fail(dir, &err);
+}
+
+int cmd_backup_prune(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        CLI_COMMON_LONGOPTS,
+        {"json", no_argument, NULL, 'j'},
+        {"keep", required_argument, NULL, 'k'},
+        {"dry-run", no_argument, NULL, 'n'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *root = NULL;
+    flags f = {0};
+    sf_prune_result res;
+    unsigned long long keep;
+    char *end;
+    sf_error err;
+    sf_buf b;
+    size_t i;
+    int rc;
+
+    if ((rc = parse(argc, argv, "backup prune", prune_usage, opts, "ROOTDIR",
+                    on_flag, &f, &root)) >= 0)
+        return rc;
+    if (f.keep == NULL)
+        return cli_usage("backup prune", "--keep N is required");
+    errno = 0;
+    keep = strtoull(f.keep, &end, 10);
+    if (*f.keep == '\0' || *f.keep == '-' || *end != '\0' || errno != 0 || keep == 0)
+        return cli_usage("backup prune", "--keep takes a number of at least 1");
+    if (refuse_remote("backup prune", root))
+        return EXIT_USAGE;
+    sf_error_clear(&err);
+    if (sf_prune(root, (size_t)keep, f.dry_run, &res, &err) != SF_OK)
+        return cli_fail(root, &err);
+    sf_buf_init(&b);
+    rc = SF_OK;
+    if (f.json) {
+        if ((rc = sf_prune_result_json(&res, root, &b, &err)) == SF_OK)
+            cli_print(&b);
+    } else {
+        for (i = 0; i < res.trash_finished_count; i++)
+            printf("%s %s (finishing an interrupted prune)\n",
+                   f.dry_run ? "would remove" : "removed", res.trash_finished[i]);
+        for (i = 0; i < res.count; i++) {
+            const sf_prune_decision *d = &res.decisions[i];
+            const char *act = d->action == SF_PRUNE_DELETE
+                                  ? (f.dry_run ? "would delete" : "deleted")
+                                  : sf_prune_action_name(d->action);
+            printf("%-12s %-30s %-11s %s\n", act, d->name,
+                   sf_backup_state_name(d->state), d->reason);
+        }
+        printf("%zu kept, %zu %s, %zu protected\n", res.kept, res.deleted,
+               f.dry_run ? "to delete" : "deleted", res.protected_count);
+    }
+    sf_buf_free(&b);
+    sf_prune_result_free(&res);
+    return rc == SF_OK ? EXIT_OK : cli_fail(root, &err);
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# backup list, backup inspect and backup prune through the binary: --help,
+# usage errors (exit 2), options in any order, the table and --json shapes,
+# statuses, and prune keeping the newest verified backups.
+if [[ -z ${TMPDIR:-} && -d /dev/shm && -w /dev/shm ]]; then export TMPDIR=/dev/shm; fi
+source "$(dirname "$0")/lib.bash" "$1"
+PY=python3
+[[ -x /usr/bin/python3 ]] && PY=/usr/bin/python3
+py() {
+  "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
+    "$TMP/out" "$1" 2>/dev/null
+}
+expect_py() { # EXPR WANT DESCRIPTION
+  local got
+  got=$(py "$1")
+  if [[ "$got" == "$2" ]]; then ok; else bad "$3: $1 = '$got', wanted '$2'"; fi
+}
+
+for cmd in "backup list" "backup inspect" "backup prune"; do
+  run $cmd --help; expect_rc 0 "$cmd --help"; expect_out "usage: snapfleet $cmd" "$cmd --help"
+  run $cmd --version; expect_rc 0 "$cmd --version"
+  run $cmd --no-such-option; expect_rc 2 "$cmd bad option"
+  expect_err "Try 'snapfleet $cmd --help'" "$cmd bad option hint"
+done
+run backup inspect; expect_rc 2 "inspect without DIR"; expect_err "expected DIR" "inspect DIR message"
+run backup inspect a b; expect_rc 2 "inspect two dirs"
+run backup list a b; expect_rc 2 "list two roots"
+run backup prune "$TMP/r"; expect_rc 2 "prune without --keep"; expect_err "--keep N is required" "prune --keep message"
+run backup prune --keep 1; expect_rc 2 "prune without ROOTDIR"
+for bad_keep in 0 -1 x 1x ""; do
+  run backup prune "$TMP/r" --keep "$bad_keep"; expect_rc 2 "prune --keep '$bad_keep'"
+done
+run backup list s3://bucket/x; expect_rc 2 "list refuses a URL"
+run backup prune s3://bucket/x --keep 1; expect_rc 2 "prune refuses a URL"
+
+# a missing root lists nothing
+run backup list "$TMP/none" --json; expect_rc 0 "list missing root"
+expect_py 'len(d["backups"])' 0 "missing root is empty"
+
+S=$TMP/fleet.json
+"$SF" sim init --state "$S" --seed 2 --canisters 3 --heap-min 1024 --heap-max 8192 \
+  --stable-min 512 --stable-max 4096 --snapshot-limit 10 >/dev/null || bad "sim init"
+R=$TMP/backups
+for i in 1 2 3; do
+  "$SF" backup --out "$R/day$i" --sim-state "$S" --include-root >/dev/null || bad "backup day$i"
+done
+"$SF" backup --out "$R/paused" --sim-state "$S" --include-root --max-steps 2 >/dev/null || bad "paused"
+mkdir -p "$R/photos"; echo x >"$R/photos/cat.jpg"
+
+run backup list "$R"; expect_rc 0 "list"
+expect_out "BACKUP_ID" "list table header"; expect_out "day1" "list shows day1"
+if grep -q photos "$TMP/out"; then bad "list shows a directory without documents"; else ok; fi
+run backup list --json "$R"; expect_rc 0 "list --json before ROOTDIR"
+expect_py 'len(d["backups"])' 4 "four backups"
+expect_py 'd["backups"][0]["dir"]' paused "newest first"
+expect_py 'd["backups"][0]["status"]' in-progress "paused is in progress"
+expect_py 'd["backups"][3]["status"]' complete "day1 complete"
+run backup list "$R" --verify --json
+expect_py 'd["backups"][3]["status"]' verified "--verify recomputes"
+SFA=$(cd "$(dirname "$SF")" && pwd)/$(basename "$SF")
+( cd "$TMP" && "$SFA" backup list --json >"$TMP/out" 2>"$TMP/err" ); rc=$?
+expect_rc 0 "list defaults to ./backups"; expect_py 'len(d["backups"])' 4 "default root"
+
+run backup inspect "$R/day2" --json; expect_rc 0 "inspect --json"
+expect_py 'len(d["manifest"]["members"])' 3 "inspect members"
+expect_py 'd["execution"]["failed_operations"]' 0 "inspect execution"
+expect_py 'd["download"]["is_complete"]' True "inspect download"
+run backup inspect "$R/day2"; expect_out "MODULE_HASH" "inspect table"
+run backup inspect "$R/photos"; expect_rc 1 "inspect a non-backup"; expect_err "not-a-backup" "inspect kind"
+
+run backup prune "$R" --keep 2 --dry-run --json; expect_rc 0 "prune dry run"
+expect_py 'd["deleted"]' 1 "dry run would delete one"
+[[ -d $R/day1 ]] && ok || bad "dry run deleted day1"
+run backup prune --keep 2 "$R"; expect_rc 0 "prune"
+expect_out "deleted" "prune says deleted"
+[[ ! -e $R/day1 && -d $R/day2 && -d $R/day3 && -d $R/paused && -f $R/photos/cat.jpg ]] \
+  && ok || bad "prune kept the wrong set"
+run backup prune "$R" --keep 2 --json; expect_py 'd["deleted"]' 0 "prune again deletes nothing"
+finish
