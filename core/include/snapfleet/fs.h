@@ -33,7 +33,7 @@ SF_API int sf_fs_write_atomic_untracked(const char *path, const void *data,
 /* rename(2), then an fsync of the target's directory; a durable write
  * (the write hook is called with `to`). Both names must be in the same
  * directory for the rename to be atomic and the one fsync to cover it. */
-int sf_fs_rename_durable(const char *from, const char *to, sf_error *err);
+SF_API int sf_fs_rename_durable(const char *from, const char *to, sf_error *err);
 
 /* mkdir -p with mode 0700 for the directories it creates. */
 SF_API int sf_fs_mkdir_p(const char *path, sf_error *err);

@@ -18,6 +18,7 @@
 
 #include "snapfleet/buf.h"
 #include "snapfleet/error.h"
+#include "snapfleet/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,7 +42,7 @@ typedef enum sf_backup_state {
 
 /* "verified", "complete", "corrupt", "failed", "in-progress", "locked",
  * "dry-run", "invalid". */
-const char *sf_backup_state_name(sf_backup_state s);
+SF_API const char *sf_backup_state_name(sf_backup_state s);
 
 typedef struct sf_recorded_snapshot {
     char *canister_id;
@@ -86,30 +87,30 @@ typedef struct sf_inventory {
  * recompute every checksum of complete backups (VERIFIED or CORRUPT);
  * otherwise they are COMPLETE. A missing root is an empty inventory.
  * Newest first: time, then name, descending. */
-int sf_inventory_scan(const char *root, bool verify, sf_inventory *inv,
+SF_API int sf_inventory_scan(const char *root, bool verify, sf_inventory *inv,
                       sf_error *err);
-void sf_inventory_free(sf_inventory *inv);
+SF_API void sf_inventory_free(sf_inventory *inv);
 /* Classifies one backup directory (the same as a scan entry). */
-int sf_backup_entry_read(const char *path, bool verify, sf_backup_entry *e,
+SF_API int sf_backup_entry_read(const char *path, bool verify, sf_backup_entry *e,
                          sf_error *err);
-void sf_backup_entry_free(sf_backup_entry *e);
+SF_API void sf_backup_entry_free(sf_backup_entry *e);
 
 /* {"root", "backups": [...], "trash": [...]} */
-int sf_inventory_json(const sf_inventory *inv, sf_buf *out, sf_error *err);
+SF_API int sf_inventory_json(const sf_inventory *inv, sf_buf *out, sf_error *err);
 /* The `backup list` table. */
-void sf_inventory_table(const sf_inventory *inv, sf_buf *out);
+SF_API void sf_inventory_table(const sf_inventory *inv, sf_buf *out);
 
 /* Bytes of the regular files at path (a file or a tree; links not
  * followed). */
-uint64_t sf_path_bytes(const char *path);
+SF_API uint64_t sf_path_bytes(const char *path);
 
 /* ---- inspect ---- */
 
 /* canic's inspect, for every layout: the manifest's members (role,
  * canister, parent, snapshot, module hash, artifact path, checksum, size
  * on disk), topology hashes, and where the journals stand. */
-int sf_backup_inspect_json(const char *dir, sf_buf *out, sf_error *err);
-int sf_backup_inspect_text(const char *dir, sf_buf *out, sf_error *err);
+SF_API int sf_backup_inspect_json(const char *dir, sf_buf *out, sf_error *err);
+SF_API int sf_backup_inspect_text(const char *dir, sf_buf *out, sf_error *err);
 
 /* ---- prune ---- */
 
@@ -141,11 +142,11 @@ typedef struct sf_prune_result {
  * one. Each deletion renames the directory to a trash name (durably) under
  * its lock, then removes it; a trash entry left by a crash is removed
  * first. dry_run: decide and report, touch nothing. keep must be >= 1. */
-int sf_prune(const char *root, size_t keep, bool dry_run,
+SF_API int sf_prune(const char *root, size_t keep, bool dry_run,
              sf_prune_result *res, sf_error *err);
-void sf_prune_result_free(sf_prune_result *res);
-const char *sf_prune_action_name(sf_prune_action a); /* "keep", ... */
-int sf_prune_result_json(const sf_prune_result *res, const char *root,
+SF_API void sf_prune_result_free(sf_prune_result *res);
+SF_API const char *sf_prune_action_name(sf_prune_action a); /* "keep", ... */
+SF_API int sf_prune_result_json(const sf_prune_result *res, const char *root,
                          sf_buf *out, sf_error *err);
 
 #ifdef __cplusplus
