@@ -42,8 +42,10 @@
 #define APP "ryjl3-tyaaa-aaaaa-aaaba-cai"
 #define STORE "r7inp-6aaaa-aaaaa-aaabq-cai"
 #define OPERATOR "4caxa-y5lvo-v2xk5-lvov2-xk5lv-ov2xk-5lvov-2xk5l-vov2x-k5lvo-v2w"
-#define HASH_A "aa00aa00aa00aa00aa00aa00aa00aa00aa00aa00aa00aa00aa00aa00aa00aa00"
-#define HASH_B "bb00bb00bb00bb00bb00bb00bb00bb00bb00bb00bb00bb00bb00bb00bb00bb00"
+/* The SHA-256 of the module the fake icp puts in ROOT's and APP's
+ * snapshots: a download is checked against the module hash. */
+#define HASH_A "69a2613dc9b6b55e1b490cd975fc5c44de39fe3c649ce2e08ec378bbe4659e65"
+#define HASH_B "dbf55f644e81b1507603aa85e18bb0557175804a88ab7d95a96128d92e259799"
 #define SNAP "000000000000000100000000000000010101"
 
 static char fake[PATH_MAX]; /* tests/fake-icp/icp */

@@ -13,6 +13,7 @@
 #include "snapfleet/checksum.h"
 #include "snapfleet/fs.h"
 #include "snapfleet/layout.h"
+#include "snapfleet/snapshot_meta.h"
 
 int sf_engine_open(sf_engine *e, sf_driver *driver, const sf_clock *clock,
                    const char *out, FILE *log, sf_error *err)
@@ -182,8 +183,10 @@ done:
     return rc;
 }
 
-int sf_engine_status(sf_engine *e, const char *id, sf_canister_status *status,
-                     sf_error *err)
+/* The status, and the module hash with it when module_hash is not NULL
+ * (*module_hash malloc'd, NULL when the canister reports none). */
+static int status_of(sf_engine *e, const char *id, sf_canister_status *status,
+                     char **module_hash, sf_error *err)
 {
     sf_op op;
     sf_result res;
@@ -193,10 +196,21 @@ int sf_engine_status(sf_engine *e, const char *id, sf_canister_status *status,
     if (sf_op_init(&op, SF_OP_STATUS, id, NULL, NULL, err) != SF_OK)
         return SF_ERR;
     rc = sf_engine_call(e, &op, &res, &fail, err);
-    if (rc == SF_OK)
+    if (rc == SF_OK) {
         *status = res.status;
+        if (module_hash != NULL) {
+            *module_hash = res.module_hash;
+            res.module_hash = NULL;
+        }
+    }
     sf_result_free(&res);
     return rc;
+}
+
+int sf_engine_status(sf_engine *e, const char *id, sf_canister_status *status,
+                     sf_error *err)
+{
+    return status_of(e, id, status, NULL, err);
 }
 
 /* Issues op (stop or start) and, when its outcome is unknown, decides by
@@ -236,12 +250,18 @@ int sf_engine_stop(sf_engine *e, const char *id, sf_error *err)
 {
     sf_obs_canister *c = sf_obs_get(&e->obs, id);
     sf_canister_status now;
+    char *module_hash = NULL;
 
     if (c == NULL)
         return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
-    if (sf_engine_status(e, id, &now, err) != SF_OK)
+    if (status_of(e, id, &now, &module_hash, err) != SF_OK)
         return SF_ERR;
     c = sf_obs_find(&e->obs, id);
+    /* The module the snapshot will hold: a download is checked against it.
+     * Nothing installs code between this observation and the create but
+     * an operator racing the run, which the check would then catch. */
+    free(c->module_hash);
+    c->module_hash = module_hash;
     /* What it was before matters for the restart; it is learnt again unless
      * this run holds the canister stopped (an operator may have started it
      * between two runs). */
@@ -556,6 +576,42 @@ static int download_once(sf_engine *e, const char *id, const char *snapshot_id,
 
 #define TRANSFER_ATTEMPTS 3
 
+/* The facts a download carries, checked before it is accepted: the sizes
+ * metadata.json gives, the module's SHA-256 against the module hash the
+ * canister reported when it was stopped, every listed chunk present. A
+ * mismatch is a transfer failure: fetched again from scratch, and after
+ * TRANSFER_ATTEMPTS a permanent error naming the file and both values. */
+static int download_checked(sf_engine *e, const char *id,
+                            const char *snapshot_id, const char *dir,
+                            bool resume, sf_error *err)
+{
+    const sf_obs_canister *c = sf_obs_find(&e->obs, id);
+    const char *module_hash = c != NULL ? c->module_hash : NULL;
+    char why[sizeof err->message], field[sizeof err->field];
+    int attempt;
+
+    for (attempt = 1;; attempt++) {
+        if (download_once(e, id, snapshot_id, dir, resume, err) != SF_OK)
+            return SF_ERR;
+        if (sf_snapshot_dir_check(dir, module_hash, err) == SF_OK)
+            return SF_OK;
+        if (err->kind != NULL && (strcmp(err->kind, SF_EK_NOMEM) == 0 ||
+                                  strcmp(err->kind, SF_EK_IO) == 0))
+            return SF_ERR;
+        if (attempt == TRANSFER_ATTEMPTS)
+            break;
+        if (e->log != NULL)
+            fprintf(e->log, "download %s %s: %s; downloading again\n", id,
+                    snapshot_id, err->message);
+        resume = false;
+    }
+    snprintf(why, sizeof why, "%s", err->message);
+    snprintf(field, sizeof field, "%s", err->field);
+    return sf_error_set(err, "snapshot-content-mismatch", field, "snapshot %s "
+                        "of %s, after %d downloads: %s", snapshot_id, id,
+                        attempt, why);
+}
+
 int sf_engine_download(sf_engine *e, const char *id, const char *snapshot_id,
                        const char *dir, bool resume, sf_error *err)
 {
@@ -566,7 +622,7 @@ int sf_engine_download(sf_engine *e, const char *id, const char *snapshot_id,
     if (second == NULL)
         return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
     sprintf(second, "%s.verify", dir);
-    if (download_once(e, id, snapshot_id, dir, resume, err) != SF_OK)
+    if (download_checked(e, id, snapshot_id, dir, resume, err) != SF_OK)
         goto out;
     if (!e->verify_transfer) {
         rc = SF_OK;
@@ -588,7 +644,7 @@ int sf_engine_download(sf_engine *e, const char *id, const char *snapshot_id,
             break;
         }
         /* which copy is wrong is unknown: fetch both again */
-        if (download_once(e, id, snapshot_id, dir, false, err) != SF_OK)
+        if (download_checked(e, id, snapshot_id, dir, false, err) != SF_OK)
             break;
     }
 out:

@@ -33,6 +33,9 @@ typedef struct sf_obs_canister {
     size_t snapshots_before_count;
     char *snapshot_id;
     bool load_issued;
+    /* The module hash the canister reported when this run stopped it:
+     * a downloaded wasm_module.bin must hash to it. NULL: not seen. */
+    char *module_hash;
 } sf_obs_canister;
 
 typedef struct sf_observations {

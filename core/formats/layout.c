@@ -13,6 +13,7 @@
 #include "snapfleet/journal.h"
 #include "snapfleet/json.h"
 #include "snapfleet/manifest.h"
+#include "snapfleet/snapshot_meta.h"
 
 char *sf_path_join(const char *dir, const char *name)
 {
@@ -234,6 +235,15 @@ static int verify_member(const char *dir, const sf_manifest_member *mem,
     }
     if (sf_checksum_verify("sha256", a->checksum, actual, err) != SF_OK) {
         sf_error_prefix(err, "artifact %s of %s: ", resolved, mem->canister_id);
+        snprintf(err->field, sizeof err->field, "%s", field);
+        free(resolved);
+        return SF_ERR;
+    }
+    /* A snapshot directory must also agree with its own metadata.json
+     * (sizes, listed chunks, the module against the recorded hash): the
+     * checksum alone only proves the bytes are the ones the run saw. */
+    if (S_ISDIR(st.st_mode) && file_exists(resolved, SF_SNAPSHOT_META_FILE_NAME) &&
+        sf_snapshot_dir_check(resolved, ss->module_hash, err) != SF_OK) {
         snprintf(err->field, sizeof err->field, "%s", field);
         free(resolved);
         return SF_ERR;
