@@ -38,7 +38,14 @@ static const char download_usage[] =
     "  --network NAME           recorded as the manifest's environment (default local)\n"
     "  --backup-id ID           default: the name of DIR\n"
     "  --verify-transfer        download every snapshot twice and compare\n"
-    "                           (the IC gives no content hash to check against)\n\n"
+    "                           (every download is also checked against its\n"
+    "                           metadata.json and the module hash)\n"
+    "  --keep-on-canister N     after a complete run, keep the newest N\n"
+    "                           snapshots of each target that backups under the\n"
+    "                           root recorded and delete older ones (default 1;\n"
+    "                           0 deletes this run's too); snapshots no backup\n"
+    "                           recorded are never deleted\n"
+    "  --root-dir DIR           the backup root (default: the parent of --out)\n\n"
     CLI_DRIVER_USAGE;
 
 static const char backup_usage[] =
@@ -66,8 +73,23 @@ static const char backup_usage[] =
     "  --dry-run             write the plan and journal, print the commands\n"
     "  --max-steps N         stop after N operations (resume later)\n"
     "  --json                print the run summary as JSON\n"
-    "  --verify-transfer     download every snapshot twice and compare\n\n"
+    "  --verify-transfer     download every snapshot twice and compare\n"
+    "  --keep-on-canister N  after a complete run, keep the newest N\n"
+    "                        snapshots of each target that backups under the\n"
+    "                        root recorded and delete older ones (default 1;\n"
+    "                        0 deletes this run's too); snapshots no backup\n"
+    "                        recorded are never deleted\n"
+    "  --root-dir DIR        the backup root (default: the parent of --out)\n\n"
     CLI_DRIVER_USAGE;
+
+static int parse_keep(const char *s, uint64_t *out)
+{
+    char *end;
+
+    errno = 0;
+    *out = strtoull(s, &end, 10);
+    return (*s >= '0' && *s <= '9' && *end == '\0' && errno == 0) ? 0 : -1;
+}
 
 static int default_root(const cli_driver_opts *d, char *out, size_t n,
                         sf_error *err)
@@ -98,6 +120,8 @@ int cmd_snapshot_download(int argc, char **argv)
         {"network", required_argument, NULL, 'N'},
         {"backup-id", required_argument, NULL, 'b'},
         {"verify-transfer", no_argument, NULL, 'T'},
+        {"keep-on-canister", required_argument, NULL, 'K'},
+        {"root-dir", required_argument, NULL, 'D'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "snapshot download";
@@ -114,6 +138,8 @@ int cmd_snapshot_download(int argc, char **argv)
     cfg.tool_name = TOOL_NAME;
     cfg.tool_version = SF_VERSION;
     cfg.environment = "local";
+    cfg.retain_on_canister = true;
+    cfg.keep_on_canister = 1;
     cli_driver_opts_init(&d);
     optind = 1;
     opterr = 0;
@@ -136,6 +162,11 @@ int cmd_snapshot_download(int argc, char **argv)
         case 'N': cfg.environment = d.icp.network = optarg; break;
         case 'b': cfg.backup_id = optarg; break;
         case 'T': cfg.verify_transfer = true; break;
+        case 'K':
+            if (parse_keep(optarg, &cfg.keep_on_canister) != 0)
+                return cli_usage(cmd, "--keep-on-canister takes a number");
+            break;
+        case 'D': cfg.root_dir = optarg; break;
         default:
             return cli_usage(cmd, "unknown option or missing value: %s",
                              argv[optind - 1]);
@@ -239,6 +270,8 @@ int cmd_backup_run(int argc, char **argv)
         {"max-steps", required_argument, NULL, 'm'},
         {"json", no_argument, NULL, 'j'},
         {"verify-transfer", no_argument, NULL, 'T'},
+        {"keep-on-canister", required_argument, NULL, 'K'},
+        {"root-dir", required_argument, NULL, 'D'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "backup";
@@ -256,6 +289,8 @@ int cmd_backup_run(int argc, char **argv)
     cfg.network = "local";
     cfg.tool_name = TOOL_NAME;
     cfg.tool_version = SF_VERSION;
+    cfg.retain_on_canister = true;
+    cfg.keep_on_canister = 1;
     cli_driver_opts_init(&d);
     optind = 1;
     opterr = 0;
@@ -278,6 +313,11 @@ int cmd_backup_run(int argc, char **argv)
         case 'n': cfg.dry_run = true; break;
         case 'j': json = true; break;
         case 'T': cfg.verify_transfer = true; break;
+        case 'K':
+            if (parse_keep(optarg, &cfg.keep_on_canister) != 0)
+                return cli_usage(cmd, "--keep-on-canister takes a number");
+            break;
+        case 'D': cfg.root_dir = optarg; break;
         case 'S':
             if (strcmp(optarg, "fleet") == 0)
                 cfg.schedule = SF_BACKUP_FLEET;

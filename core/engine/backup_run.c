@@ -699,6 +699,28 @@ static int record_failure(runner *r, const sf_exec_operation *op,
     return rc;
 }
 
+/* On-canister retention once the backup is complete: the manifest is
+ * durable, so this run's snapshots are recorded before anything goes. */
+static int retain(runner *r, sf_error *err)
+{
+    char **ids;
+    size_t i;
+    int rc;
+
+    if (!r->cfg->retain_on_canister)
+        return SF_OK;
+    if ((ids = calloc(r->plan.target_count ? r->plan.target_count : 1,
+                      sizeof *ids)) == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    for (i = 0; i < r->plan.target_count; i++)
+        ids[i] = r->plan.targets[i].canister_id;
+    rc = sf_engine_retain_run(&r->e, r->cfg->root_dir, r->cfg->out, ids,
+                              r->plan.target_count, r->cfg->keep_on_canister,
+                              err);
+    free(ids);
+    return rc;
+}
+
 static int run_loop(runner *r, sf_error *err)
 {
     for (;;) {
@@ -861,7 +883,8 @@ int sf_backup_run(const sf_backup_config *cfg, sf_driver *driver,
         if (sf_exec_resume_summary_is_complete(&s)) {
             result->complete = true;
             result->total_operations = s.total_operations;
-            rc = SF_OK;
+            /* a run killed during retention is finished by its rerun */
+            rc = retain(&r, err);
             goto done;
         }
     }
@@ -875,6 +898,8 @@ int sf_backup_run(const sf_backup_config *cfg, sf_driver *driver,
     if (!r.j.preflight_accepted && preflight(&r, err) != SF_OK)
         goto done;
     rc = run_loop(&r, err);
+    if (rc == SF_OK && result->complete)
+        rc = retain(&r, err);
 done:
     if (rc != SF_OK && effects && !cfg->leave_stopped) {
         sf_error contain_err;

@@ -92,6 +92,19 @@ int sf_engine_contain(sf_engine *e, sf_error *err);
 int sf_engine_download(sf_engine *e, const char *id, const char *snapshot_id,
                        const char *dir, bool resume, sf_error *err);
 
+/* On-canister retention (retention.c): for each of the canisters, keeps
+ * the newest `keep` snapshots recorded in a manifest under root (own_out,
+ * this run's directory, counts even when it is not under root) and
+ * deletes the older ones, write-ahead. Snapshots recorded nowhere are
+ * never touched. */
+int sf_engine_retain(sf_engine *e, const char *root, const char *own_out,
+                     char *const *canisters, size_t count, uint64_t keep,
+                     sf_error *err);
+/* The same with root_dir NULL meaning the parent of out. */
+int sf_engine_retain_run(sf_engine *e, const char *root_dir, const char *out,
+                         char *const *canisters, size_t count, uint64_t keep,
+                         sf_error *err);
+
 /* Moves a verified artifact from temp_path to final_path, durably.
  * Repeatable: when final_path already exists (a crash came between the
  * rename and the journal write) it is accepted if, and only if, its

@@ -19,6 +19,7 @@ static void canister_free(sf_obs_canister *c)
     sf_strv_free(c->snapshots_before, c->snapshots_before_count);
     free(c->snapshot_id);
     free(c->module_hash);
+    free(c->deleting);
     memset(c, 0, sizeof *c);
 }
 
@@ -60,7 +61,8 @@ static int parse_canister(sf_jr *r, const cJSON *v, sf_obs_canister *c)
     st = cJSON_GetObjectItemCaseSensitive(v, "load_issued");
     if (st != NULL && sf_jr_bool(r, v, "load_issued", &c->load_issued) != SF_OK)
         return SF_ERR;
-    if (sf_jr_str_opt(r, v, "module_hash", &c->module_hash) != SF_OK)
+    if (sf_jr_str_opt(r, v, "module_hash", &c->module_hash) != SF_OK ||
+        sf_jr_str_opt(r, v, "snapshot_deleting", &c->deleting) != SF_OK)
         return SF_ERR;
     if (c->module_hash != NULL && (strlen(c->module_hash) != 64 ||
                                    strspn(c->module_hash, "0123456789abcdef") != 64))
@@ -153,6 +155,7 @@ int sf_obs_write_json(const sf_observations *o, sf_buf *out, sf_error *err)
         sf_jw_kv_string(&w, "snapshot_id", c->snapshot_id);
         sf_jw_kv_bool(&w, "load_issued", c->load_issued);
         sf_jw_kv_string(&w, "module_hash", c->module_hash);
+        sf_jw_kv_string(&w, "snapshot_deleting", c->deleting);
         sf_jw_end_object(&w);
     }
     sf_jw_end_array(&w);

@@ -36,6 +36,9 @@ typedef struct sf_obs_canister {
     /* The module hash the canister reported when this run stopped it:
      * a downloaded wasm_module.bin must hash to it. NULL: not seen. */
     char *module_hash;
+    /* A snapshot retention is deleting: set before the delete is sent,
+     * cleared once it is gone. NULL: none. */
+    char *deleting;
 } sf_obs_canister;
 
 typedef struct sf_observations {

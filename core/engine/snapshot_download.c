@@ -506,6 +506,20 @@ int sf_snapshot_download(const sf_snapshot_download_config *cfg_in,
             goto done;
     if (!cfg.dry_run && write_manifest(&r, t, n, discovery, pre, err) != SF_OK)
         goto done;
+    if (!cfg.dry_run && cfg.retain_on_canister) {
+        char **ids = calloc(n ? n : 1, sizeof *ids);
+        if (ids == NULL) {
+            sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+            goto done;
+        }
+        for (i = 0; i < n; i++)
+            ids[i] = t[i].canister_id;
+        rc = sf_engine_retain_run(&r.e, cfg.root_dir, cfg.out, ids, n,
+                                  cfg.keep_on_canister, err);
+        free(ids);
+        if (rc != SF_OK)
+            goto done;
+    }
     rc = SF_OK;
 done:
     if (rc != SF_OK && engine_open && !cfg.dry_run && cfg.resume_after_snapshot) {

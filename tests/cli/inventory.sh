@@ -76,4 +76,24 @@ expect_out "deleted" "prune says deleted"
 [[ ! -e $R/day1 && -d $R/day2 && -d $R/day3 && -d $R/paused && -f $R/photos/cat.jpg ]] \
   && ok || bad "prune kept the wrong set"
 run backup prune "$R" --keep 2 --json; expect_py 'd["deleted"]' 0 "prune again deletes nothing"
+
+# ---- on-canister retention ----
+for cmd in "backup" "snapshot download"; do
+  run $cmd --out "$TMP/k" --sim-state "$S" --keep-on-canister x; expect_rc 2 "$cmd --keep-on-canister x"
+  run $cmd --out "$TMP/k" --sim-state "$S" --keep-on-canister -1; expect_rc 2 "$cmd --keep-on-canister -1"
+  run $cmd --help; expect_out "--keep-on-canister N" "$cmd --help retention"; expect_out "--root-dir DIR" "$cmd --help root"
+done
+S2=$TMP/limited.json
+"$SF" sim init --state "$S2" --seed 3 --canisters 2 --snapshot-limit 2 >/dev/null || bad "sim init limited"
+for i in 1 2 3 4; do
+  run backup --out "$TMP/daily/d$i" --sim-state "$S2" --include-root
+  expect_rc 0 "daily backup $i with a limit of 2"
+done
+"$SF" sim show --state "$S2" --json >"$TMP/out"
+expect_py '[len(c["snapshots"]) for c in d["canisters"]]' "[1, 1]" "one snapshot kept per canister"
+run snapshot download --out "$TMP/daily/direct" --sim-state "$S2" --keep-on-canister 0
+expect_rc 0 "snapshot download --keep-on-canister 0"
+"$SF" sim show --state "$S2" --json >"$TMP/out"
+expect_py '[len(c["snapshots"]) for c in d["canisters"]]' "[0, 0]" "keep 0 deletes every recorded snapshot"
+run backup list "$TMP/daily" --json; expect_py 'len(d["backups"])' 5 "every daily backup listed"
 finish

@@ -44,6 +44,14 @@ typedef struct sf_snapshot_download_config {
     const char *created_at;    /* NULL: the clock's unix marker */
     FILE *log;                 /* one line per effect, or NULL */
     bool verify_transfer;      /* read every snapshot twice and compare */
+    /* On-canister retention once the run is complete (the CLI turns it on,
+     * keeping 1): the newest keep_on_canister snapshots of each target
+     * that a manifest under root_dir records stay, older ones recorded
+     * there are deleted; snapshots recorded nowhere are never touched.
+     * root_dir NULL: the parent of out. 0 deletes this run's own too. */
+    bool retain_on_canister;
+    uint64_t keep_on_canister;
+    const char *root_dir;
 } sf_snapshot_download_config;
 
 typedef struct sf_snapshot_artifact {
@@ -87,6 +95,14 @@ typedef struct sf_backup_config {
     const char *tool_version;
     FILE *log;
     bool verify_transfer;     /* read every snapshot twice and compare */
+    /* On-canister retention once the run is complete (the CLI turns it on,
+     * keeping 1): the newest keep_on_canister snapshots of each target
+     * that a manifest under root_dir records stay, older ones recorded
+     * there are deleted; snapshots recorded nowhere are never touched.
+     * root_dir NULL: the parent of out. 0 deletes this run's own too. */
+    bool retain_on_canister;
+    uint64_t keep_on_canister;
+    const char *root_dir;
 } sf_backup_config;
 
 typedef struct sf_backup_result {
