@@ -200,7 +200,7 @@ int cmd_sim_mutate(int argc, char **argv) { return sim_view(argc, argv, MUTATE);
 
 static const char run_usage[] =
     "usage: snapfleet sim run --seeds A..B [--canisters N] [--work DIR] [--keep]\n"
-    "           [--no-crash]\n\n"
+    "           [--no-crash] [--daily [--days N]]\n\n"
     "Deterministic simulation testing: for every seed, a fleet generated from\n"
     "the seed, a random fault plan (and in one seed of four a crash after a\n"
     "random number of durable writes, in a child process that is killed), a\n"
@@ -214,6 +214,12 @@ static const char run_usage[] =
     "  --work DIR       scratch directory (default: a fresh one under /tmp)\n"
     "  --keep           keep every seed's directory (failed ones are kept)\n"
     "  --no-crash       no crash scenarios\n"
+    "  --daily          instead, per seed: a backup job run every day on a fleet\n"
+    "                   that allows 3 snapshots per canister, one taken by an\n"
+    "                   operator, with --keep-on-canister 1; every day must\n"
+    "                   complete, the operator's snapshot stay, and `backup\n"
+    "                   prune --keep 7` leave the newest 7 backups\n"
+    "  --days N         days of the daily scenario (default 30)\n"
     "Exit status: 0 every seed kept every invariant, 1 otherwise.\n";
 
 int cmd_sim_run(int argc, char **argv)
@@ -225,11 +231,13 @@ int cmd_sim_run(int argc, char **argv)
         {"work", required_argument, NULL, 'w'},
         {"keep", no_argument, NULL, 'k'},
         {"no-crash", no_argument, NULL, 'n'},
+        {"daily", no_argument, NULL, 'D'},
+        {"days", required_argument, NULL, 'd'},
         {NULL, 0, NULL, 0},
     };
     const char *seeds = NULL, *work = NULL;
-    uint64_t first, last, canisters = 6, seed;
-    bool keep = false, crash = true;
+    uint64_t first, last, canisters = 6, seed, days = 30;
+    bool keep = false, crash = true, daily = false;
     char scratch[64], *dots;
     int c, failures = 0;
 
@@ -247,6 +255,11 @@ int cmd_sim_run(int argc, char **argv)
         case 'w': work = optarg; break;
         case 'k': keep = true; break;
         case 'n': crash = false; break;
+        case 'D': daily = true; break;
+        case 'd':
+            if (parse_u64("sim run", "--days", optarg, &days) != 0)
+                return EXIT_USAGE;
+            break;
         default:
             return cli_usage("sim run", "unknown option or missing value: %s",
                              argv[optind - 1]);
@@ -284,12 +297,33 @@ int cmd_sim_run(int argc, char **argv)
         }
         work = scratch;
     }
+    if (days < 1 || days > 10000)
+        return cli_usage("sim run", "--days takes 1 to 10000");
     for (seed = first; ; seed++) {
         sf_simrun_config cfg = {seed, canisters, work, keep, crash};
         sf_simrun_result r;
         sf_error err;
 
         sf_error_clear(&err);
+        if (daily) {
+            sf_simrun_daily_config dc = {seed, canisters, days, 3, 1, 7, work, keep};
+            sf_simrun_daily_result dr;
+            if (sf_simrun_daily(&dc, &dr, &err) != SF_OK) {
+                printf("seed=%llu error: %s\n", (unsigned long long)seed, err.message);
+                failures++;
+            } else {
+                printf("seed=%llu scenario=daily days=%llu pruned=%zu kept=%zu "
+                       "digest=%s %s%s\n", (unsigned long long)seed,
+                       (unsigned long long)dr.days_complete, dr.pruned, dr.kept,
+                       dr.digest, dr.ok ? "ok" : "FAIL: ", dr.ok ? "" : dr.failure);
+                if (!dr.ok)
+                    failures++;
+            }
+            fflush(stdout);
+            if (seed == last)
+                break;
+            continue;
+        }
         if (sf_simrun_one(&cfg, &r, &err) != SF_OK) {
             printf("seed=%llu error: %s\n", (unsigned long long)seed, err.message);
             failures++;

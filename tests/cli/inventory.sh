@@ -96,4 +96,12 @@ expect_rc 0 "snapshot download --keep-on-canister 0"
 "$SF" sim show --state "$S2" --json >"$TMP/out"
 expect_py '[len(c["snapshots"]) for c in d["canisters"]]' "[0, 0]" "keep 0 deletes every recorded snapshot"
 run backup list "$TMP/daily" --json; expect_py 'len(d["backups"])' 5 "every daily backup listed"
+
+# ---- sim run --daily ----
+run sim run --seeds 1 --daily --days 0; expect_rc 2 "--days 0"
+run sim run --seeds 3 --daily --days 9 --canisters 3 --work "$TMP/simwork"
+expect_rc 0 "sim run --daily"; expect_out "scenario=daily days=9 pruned=2 kept=7" "daily line"
+first=$(grep -o 'digest=[0-9a-f]*' "$TMP/out")
+run sim run --seeds 3 --daily --days 9 --canisters 3 --work "$TMP/simwork"
+[[ "$(grep -o 'digest=[0-9a-f]*' "$TMP/out")" == "$first" ]] && ok || bad "daily digest is reproducible"
 finish

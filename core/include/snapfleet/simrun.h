@@ -60,6 +60,35 @@ SF_API int sf_check_invariants(const sf_sim *before, const sf_sim *after,
                                const char *out, bool leave_stopped, sf_buf *violations,
                                sf_error *err);
 
+/* ---- the daily scenario (`sim run --daily`) ----
+ * A fleet with snapshot_limit snapshots per canister, one taken by an
+ * operator beforehand, backed up `days` times (a virtual day apart) with
+ * on-canister retention keeping keep_on_canister; then `backup prune
+ * --keep prune_keep`. ok when every day completed, no canister held more
+ * snapfleet snapshots than kept after a run, the operator's snapshot
+ * stayed, and prune left the newest prune_keep backups, all verifying. */
+typedef struct sf_simrun_daily_config {
+    uint64_t seed;
+    uint64_t canisters;
+    uint64_t days;
+    uint64_t snapshot_limit;
+    uint64_t keep_on_canister;
+    uint64_t prune_keep;
+    const char *work_dir;
+    bool keep; /* keep the scratch directory */
+} sf_simrun_daily_config;
+
+typedef struct sf_simrun_daily_result {
+    bool ok;
+    uint64_t days_complete;
+    size_t pruned, kept;
+    char digest[SF_SHA256_HEX_SIZE];
+    char failure[1024];
+} sf_simrun_daily_result;
+
+SF_API int sf_simrun_daily(const sf_simrun_daily_config *cfg,
+                           sf_simrun_daily_result *res, sf_error *err);
+
 #ifdef __cplusplus
 }
 #endif
