@@ -1536,6 +1536,69 @@ static void test_engine_backup(void **state)
     free_calls(&k);
 }
 
+static size_t fake_snapshots(const char *id, const char *must_have)
+{
+    char *text;
+    size_t len, n;
+    sf_error err;
+    cJSON *root;
+    const cJSON *c, *snaps, *x;
+    bool found = must_have == NULL;
+
+    assert_int_equal(sf_fs_read_file(state_path, (size_t)1 << 24, &text, &len,
+                                     &err), SF_OK);
+    root = cJSON_Parse(text);
+    c = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "canisters"), id);
+    snaps = cJSON_GetObjectItem(c, "snapshots");
+    n = (size_t)cJSON_GetArraySize(snaps);
+    cJSON_ArrayForEach(x, snaps)
+        if (must_have != NULL &&
+            strcmp(cJSON_GetObjectItem(x, "id")->valuestring, must_have) == 0)
+            found = true;
+    cJSON_Delete(root);
+    free(text);
+    assert_true(found);
+    return n;
+}
+
+/* Daily backups through the fake icp with on-canister retention keeping
+ * 1: each day deletes the day before's snapshots with `icp canister
+ * snapshot delete`, and STORE's snapshot that no backup made stays. */
+static void test_engine_daily_retention(void **state)
+{
+    sf_icp_config c = base_config();
+    sf_clock clock = sf_clock_wall();
+    sf_driver *d, *top;
+    sf_backup_config cfg;
+    sf_backup_result res;
+    sf_error err;
+    char out[PATH_MAX + 32];
+    calls k;
+    int day;
+
+    (void)state;
+    d = new_driver(&c);
+    top = stack(d, &clock);
+    for (day = 1; day <= 3; day++) {
+        snprintf(out, sizeof out, "%s/backups/day%d", dir, day);
+        backup_config(&cfg, out);
+        cfg.retain_on_canister = true;
+        cfg.keep_on_canister = 1;
+        if (sf_backup_run(&cfg, top, &clock, &res, &err) != SF_OK)
+            fail_msg("day %d: %s (%s)", day, err.message, err.kind);
+        assert_true(res.complete);
+        sf_backup_result_free(&res);
+        assert_int_equal(fake_snapshots(ROOT, NULL), 1);
+        assert_int_equal(fake_snapshots(APP, NULL), 1);
+        assert_int_equal(fake_snapshots(STORE, SNAP), 2);
+    }
+    sf_driver_destroy(top);
+    sf_driver_destroy(d);
+    read_calls(&k);
+    assert_int_equal(count_prefix(&k, "canister snapshot delete"), 6);
+    free_calls(&k);
+}
+
 /* A backup and then a restore of it, both through the real driver code
  * against the fake icp: the restore's uploads go without --resume the
  * first time, loads use the id each upload returned, and every canister
@@ -1981,6 +2044,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_engine_snapshot_download, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_engine_backup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_engine_daily_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_restore, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_backup_dry_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_reconciles, setup, teardown),
