@@ -4,6 +4,7 @@
 #ifndef SNAPFLEET_CLI_H
 #define SNAPFLEET_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -36,6 +37,31 @@ void cli_print(const sf_buf *b);
 int cli_common(int opt, const char *usage);
 #define CLI_COMMON_LONGOPTS {"help", no_argument, NULL, 'h'}, \
                             {"version", no_argument, NULL, 'V'}
+
+/* Options and operands in any order (GNU permutation, independent of
+ * POSIXLY_CORRECT); "--" ends the options. Usage:
+ *     cli_args a;
+ *     cli_args_begin(&a, argc, argv);
+ *     while ((c = cli_args_next(&a, opts)) != -1) { ... optarg ... }
+ *     then a.count operands in a.operands[0..count), in command-line order.
+ * cli_args_next returns the option's code, or '?' (unknown option) / ':'
+ * (missing value); a.bad names the option last returned (for messages).
+ * Operands are gathered
+ * in place at argv[1..]. */
+typedef struct cli_args {
+    int argc;
+    char **argv;
+    char **operands;
+    int count;
+    bool missing;
+    char bad[128];
+} cli_args;
+void cli_args_begin(cli_args *a, int argc, char **argv);
+int cli_args_next(cli_args *a, const struct option *opts);
+/* The usage error for an option cli_args_next returned but the command
+ * does not take ("unknown option: X" or "option requires a value: X");
+ * returns 2. */
+int cli_args_usage(const cli_args *a, const char *cmd);
 
 /* True for -h / --help. */
 bool cli_is_help(const char *arg);

@@ -1,6 +1,5 @@
 /* snapshot download, backup, backup verify, backup status. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -131,6 +130,7 @@ int cmd_snapshot_download(int argc, char **argv)
     cli_stack s;
     sf_error err;
     char root[SF_PRINCIPAL_TEXT_MAX + 64];
+    cli_args a;
     int c, k, rc;
     size_t i;
 
@@ -141,9 +141,8 @@ int cmd_snapshot_download(int argc, char **argv)
     cfg.retain_on_canister = true;
     cfg.keep_on_canister = 1;
     cli_driver_opts_init(&d);
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+    cli_args_begin(&a, argc, argv);
+    while ((c = cli_args_next(&a, opts)) != -1) {
         if (cli_common(c, download_usage))
             return EXIT_OK;
         if ((k = cli_driver_opt(&d, c, optarg, cmd)) != 0) {
@@ -168,12 +167,11 @@ int cmd_snapshot_download(int argc, char **argv)
             break;
         case 'D': cfg.root_dir = optarg; break;
         default:
-            return cli_usage(cmd, "unknown option or missing value: %s",
-                             argv[optind - 1]);
+            return cli_args_usage(&a, cmd);
         }
     }
-    if (optind != argc)
-        return cli_usage(cmd, "unexpected argument: %s", argv[optind]);
+    if (a.count != 0)
+        return cli_usage(cmd, "unexpected argument: %s", a.operands[0]);
     if (cfg.out == NULL)
         return cli_usage(cmd, "--out DIR is required");
     if (d.icp.network == NULL && d.icp.environment != NULL)
@@ -190,6 +188,7 @@ int cmd_snapshot_download(int argc, char **argv)
         cfg.canister = cfg.root;
         cfg.recursive = true;
     }
+    d.dry_run = cfg.dry_run;
     if (cli_stack_open(&d, &s, &err) != SF_OK)
         return (err.kind && strcmp(err.kind, SF_EK_USAGE) == 0) ? cli_usage(cmd, "%s", err.message)
                                        : cli_fail(NULL, &err);
@@ -282,6 +281,7 @@ int cmd_backup_run(int argc, char **argv)
     sf_error err;
     char root[SF_PRINCIPAL_TEXT_MAX + 64], *end;
     bool json = false;
+    cli_args a;
     int c, k, rc;
 
     memset(&cfg, 0, sizeof cfg);
@@ -292,9 +292,8 @@ int cmd_backup_run(int argc, char **argv)
     cfg.retain_on_canister = true;
     cfg.keep_on_canister = 1;
     cli_driver_opts_init(&d);
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+    cli_args_begin(&a, argc, argv);
+    while ((c = cli_args_next(&a, opts)) != -1) {
         if (cli_common(c, backup_usage))
             return EXIT_OK;
         if ((k = cli_driver_opt(&d, c, optarg, cmd)) != 0) {
@@ -333,12 +332,11 @@ int cmd_backup_run(int argc, char **argv)
                 return cli_usage(cmd, "--max-steps takes a positive number");
             break;
         default:
-            return cli_usage(cmd, "unknown option or missing value: %s",
-                             argv[optind - 1]);
+            return cli_args_usage(&a, cmd);
         }
     }
-    if (optind != argc)
-        return cli_usage(cmd, "unexpected argument: %s", argv[optind]);
+    if (a.count != 0)
+        return cli_usage(cmd, "unexpected argument: %s", a.operands[0]);
     if (cfg.out == NULL)
         return cli_usage(cmd, "--out DIR is required");
     if (cfg.subtree != NULL && cfg.include_root)
@@ -352,6 +350,7 @@ int cmd_backup_run(int argc, char **argv)
                                            : cli_fail(d.sim_state, &err);
         cfg.root = root;
     }
+    d.dry_run = cfg.dry_run;
     if (cli_stack_open(&d, &s, &err) != SF_OK)
         return (err.kind && strcmp(err.kind, SF_EK_USAGE) == 0) ? cli_usage(cmd, "%s", err.message)
                                        : cli_fail(NULL, &err);
@@ -383,22 +382,22 @@ static int dir_arg(int argc, char **argv, const char *cmd, const char *usage,
         {"json", no_argument, NULL, 'j'},
         {NULL, 0, NULL, 0},
     };
+    cli_args a;
     int c;
 
     *json = false;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+    cli_args_begin(&a, argc, argv);
+    while ((c = cli_args_next(&a, opts)) != -1) {
         if (cli_common(c, usage))
             return EXIT_OK;
         if (c == 'j')
             *json = true;
         else
-            return cli_usage(cmd, "unknown option: %s", argv[optind - 1]);
+            return cli_args_usage(&a, cmd);
     }
-    if (argc - optind != 1)
+    if (a.count != 1)
         return cli_usage(cmd, "expected exactly one DIR");
-    *dir = argv[optind];
+    *dir = a.operands[0];
     return -1;
 }
 

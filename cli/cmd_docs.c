@@ -1,5 +1,4 @@
 /* manifest validate, journal validate, journal report. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,13 +40,13 @@ static int parse(int argc, char **argv, const char *cmd, const char *usage,
         {"summary", no_argument, NULL, 's'},
         {NULL, 0, NULL, 0},
     };
+    cli_args a;
     int c;
 
     *json = false;
     *summary = false;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+    cli_args_begin(&a, argc, argv);
+    while ((c = cli_args_next(&a, opts)) != -1) {
         if (cli_common(c, usage))
             return EXIT_OK;
         if (c == 'j')
@@ -55,11 +54,11 @@ static int parse(int argc, char **argv, const char *cmd, const char *usage,
         else if (c == 's' && allow_summary)
             *summary = true;
         else
-            return cli_usage(cmd, "unknown option: %s", argv[optind - 1]);
+            return cli_args_usage(&a, cmd);
     }
-    if (argc - optind != 1)
+    if (a.count != 1)
         return cli_usage(cmd, "expected exactly one FILE");
-    *file = argv[optind];
+    *file = a.operands[0];
     return -1;
 }
 

@@ -1,5 +1,4 @@
 /* restore plan, restore run, restore status. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,11 +47,11 @@ int cmd_restore_plan(int argc, char **argv)
     const char *backup = NULL, *mapping = NULL, *out = NULL;
     sf_error err;
     sf_buf b;
+    cli_args a;
     int c, rc;
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+    cli_args_begin(&a, argc, argv);
+    while ((c = cli_args_next(&a, opts)) != -1) {
         if (cli_common(c, plan_usage))
             return EXIT_OK;
         switch (c) {
@@ -61,12 +60,11 @@ int cmd_restore_plan(int argc, char **argv)
         case 'o': out = optarg; break;
         case 'j': break; /* the plan is JSON either way */
         default:
-            return cli_usage("restore plan", "unknown option or missing value: %s",
-                             argv[optind - 1]);
+            return cli_args_usage(&a, "restore plan");
         }
     }
-    if (optind != argc)
-        return cli_usage("restore plan", "unexpected argument: %s", argv[optind]);
+    if (a.count != 0)
+        return cli_usage("restore plan", "unexpected argument: %s", a.operands[0]);
     if (backup == NULL)
         return cli_usage("restore plan", "--backup DIR is required");
     sf_error_clear(&err);
@@ -103,14 +101,14 @@ int cmd_restore_run(int argc, char **argv)
     cli_stack s;
     sf_error err;
     bool json = false;
+    cli_args a;
     int c, k, modes = 0, rc;
     char *end;
 
     memset(&cfg, 0, sizeof cfg);
     cli_driver_opts_init(&d);
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+    cli_args_begin(&a, argc, argv);
+    while ((c = cli_args_next(&a, opts)) != -1) {
         if (cli_common(c, run_usage))
             return EXIT_OK;
         if ((k = cli_driver_opt(&d, c, optarg, cmd)) != 0) {
@@ -134,18 +132,18 @@ int cmd_restore_run(int argc, char **argv)
                 return cli_usage(cmd, "--max-steps takes a positive number");
             break;
         default:
-            return cli_usage(cmd, "unknown option or missing value: %s",
-                             argv[optind - 1]);
+            return cli_args_usage(&a, cmd);
         }
     }
-    if (optind != argc)
-        return cli_usage(cmd, "unexpected argument: %s", argv[optind]);
+    if (a.count != 0)
+        return cli_usage(cmd, "unexpected argument: %s", a.operands[0]);
     if (cfg.backup == NULL)
         return cli_usage(cmd, "--backup DIR is required");
     if (modes != 1)
         return cli_usage(cmd, "give exactly one of --dry-run, --execute, "
                          "--unclaim-pending, --retry-failed");
     sf_error_clear(&err);
+    d.dry_run = cfg.mode == SF_RESTORE_MODE_DRY_RUN;
     if (cli_stack_open(&d, &s, &err) != SF_OK)
         return err.kind && strcmp(err.kind, SF_EK_USAGE) == 0
                    ? cli_usage(cmd, "%s", err.message) : cli_fail(NULL, &err);
@@ -181,11 +179,11 @@ int cmd_restore_status(int argc, char **argv)
     sf_restore_result res;
     sf_error err;
     bool json = false;
+    cli_args a;
     int c;
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+    cli_args_begin(&a, argc, argv);
+    while ((c = cli_args_next(&a, opts)) != -1) {
         if (cli_common(c, status_usage))
             return EXIT_OK;
         switch (c) {
@@ -193,11 +191,12 @@ int cmd_restore_status(int argc, char **argv)
         case 'R': dir = optarg; break;
         case 'j': json = true; break;
         default:
-            return cli_usage("restore status", "unknown option or missing value: %s",
-                             argv[optind - 1]);
+            return cli_args_usage(&a, "restore status");
         }
     }
-    if (optind != argc || backup == NULL)
+    if (a.count != 0)
+        return cli_usage("restore status", "unexpected argument: %s", a.operands[0]);
+    if (backup == NULL)
         return cli_usage("restore status", "--backup DIR is required");
     sf_error_clear(&err);
     if (sf_restore_status(backup, dir, &res, &err) != SF_OK)

@@ -1,6 +1,5 @@
 /* sim init, sim show, sim registry, sim mutate. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,30 +39,35 @@ static int parse_u64(const char *cmd, const char *name, const char *arg,
     return 0;
 }
 
+/* Codes above every character, clear of the operand code 1. */
+#define SIM_OPT 0x100
+
 int cmd_sim_init(int argc, char **argv)
 {
     static const struct option opts[] = {
         CLI_COMMON_LONGOPTS,
         {"state", required_argument, NULL, 's'},
-        {"seed", required_argument, NULL, 1},
-        {"canisters", required_argument, NULL, 2},
-        {"fanout", required_argument, NULL, 3},
-        {"depth", required_argument, NULL, 4},
-        {"heap-min", required_argument, NULL, 5},
-        {"heap-max", required_argument, NULL, 6},
-        {"stable-min", required_argument, NULL, 7},
-        {"stable-max", required_argument, NULL, 8},
-        {"stopped-percent", required_argument, NULL, 9},
-        {"snapshot-limit", required_argument, NULL, 10},
-        {"latency-ms", required_argument, NULL, 11},
-        {"bandwidth", required_argument, NULL, 12},
+        {"seed", required_argument, NULL, SIM_OPT + 1},
+        {"canisters", required_argument, NULL, SIM_OPT + 2},
+        {"fanout", required_argument, NULL, SIM_OPT + 3},
+        {"depth", required_argument, NULL, SIM_OPT + 4},
+        {"heap-min", required_argument, NULL, SIM_OPT + 5},
+        {"heap-max", required_argument, NULL, SIM_OPT + 6},
+        {"stable-min", required_argument, NULL, SIM_OPT + 7},
+        {"stable-max", required_argument, NULL, SIM_OPT + 8},
+        {"stopped-percent", required_argument, NULL, SIM_OPT + 9},
+        {"snapshot-limit", required_argument, NULL, SIM_OPT + 10},
+        {"latency-ms", required_argument, NULL, SIM_OPT + 11},
+        {"bandwidth", required_argument, NULL, SIM_OPT + 12},
         {NULL, 0, NULL, 0},
     };
     uint64_t *fields[13];
     const char *state = NULL;
+    sf_sim_lock lock = {-1};
     sf_sim_config cfg;
     sf_sim *sim;
     sf_error err;
+    cli_args a;
     int c;
 
     sf_sim_config_default(&cfg);
@@ -79,23 +83,22 @@ int cmd_sim_init(int argc, char **argv)
     fields[10] = &cfg.snapshot_limit;
     fields[11] = &cfg.latency_ms;
     fields[12] = &cfg.bandwidth;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+    cli_args_begin(&a, argc, argv);
+    while ((c = cli_args_next(&a, opts)) != -1) {
         if (cli_common(c, init_usage))
             return EXIT_OK;
         if (c == 's') {
             state = optarg;
-        } else if (c >= 1 && c <= 12) {
-            if (parse_u64("sim init", opts[c + 2].name, optarg, fields[c]) != 0)
+        } else if (c > SIM_OPT && c <= SIM_OPT + 12) {
+            if (parse_u64("sim init", opts[c - SIM_OPT + 2].name, optarg,
+                          fields[c - SIM_OPT]) != 0)
                 return EXIT_USAGE;
         } else {
-            return cli_usage("sim init", "unknown option or missing value: %s",
-                             argv[optind - 1]);
+            return cli_args_usage(&a, "sim init");
         }
     }
-    if (optind != argc)
-        return cli_usage("sim init", "unexpected argument: %s", argv[optind]);
+    if (a.count != 0)
+        return cli_usage("sim init", "unexpected argument: %s", a.operands[0]);
     if (state == NULL)
         return cli_usage("sim init", "--state FILE is required");
     sf_error_clear(&err);
@@ -103,10 +106,13 @@ int cmd_sim_init(int argc, char **argv)
         return cli_usage("sim init", "%s", err.message);
     if (sf_sim_init(&cfg, &sim, &err) != SF_OK)
         return cli_fail(NULL, &err);
-    if (sf_sim_save(sim, state, &err) != SF_OK) {
+    if (sf_sim_lock_acquire(state, &lock, &err) != SF_OK ||
+        sf_sim_save(sim, state, &err) != SF_OK) {
+        sf_sim_lock_release(&lock);
         sf_sim_free(sim);
         return cli_fail(state, &err);
     }
+    sf_sim_lock_release(&lock);
     printf("%s: %zu canisters under root %s\n", state, sf_sim_canister_count(sim),
            sf_sim_root_id(sim));
     sf_sim_free(sim);
@@ -138,15 +144,16 @@ static int sim_view(int argc, char **argv, int what)
     static const char *const names[] = {"sim show", "sim registry", "sim mutate"};
     static const char *const usages[] = {show_usage, registry_usage, mutate_usage};
     const char *state = NULL, *canister = NULL, *cmd = names[what];
+    sf_sim_lock lock = {-1};
     bool json = false;
     sf_sim *sim;
     sf_error err;
     sf_buf b;
+    cli_args a;
     int c, rc;
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+    cli_args_begin(&a, argc, argv);
+    while ((c = cli_args_next(&a, opts)) != -1) {
         if (cli_common(c, usages[what]))
             return EXIT_OK;
         if (c == 's')
@@ -156,18 +163,22 @@ static int sim_view(int argc, char **argv, int what)
         else if (c == 'c' && what == MUTATE)
             canister = optarg;
         else
-            return cli_usage(cmd, "unknown option or missing value: %s",
-                             argv[optind - 1]);
+            return cli_args_usage(&a, cmd);
     }
-    if (optind != argc)
-        return cli_usage(cmd, "unexpected argument: %s", argv[optind]);
+    if (a.count != 0)
+        return cli_usage(cmd, "unexpected argument: %s", a.operands[0]);
     if (state == NULL)
         return cli_usage(cmd, "--state FILE is required");
     if (what == MUTATE && canister == NULL)
         return cli_usage(cmd, "--canister ID is required");
     sf_error_clear(&err);
-    if (sf_sim_load(state, &sim, &err) != SF_OK)
+    /* a change holds the state file's lock from the load to the save */
+    if (what == MUTATE && sf_sim_lock_acquire(state, &lock, &err) != SF_OK)
         return cli_fail(state, &err);
+    if (sf_sim_load(state, &sim, &err) != SF_OK) {
+        sf_sim_lock_release(&lock);
+        return cli_fail(state, &err);
+    }
     sf_buf_init(&b);
     switch (what) {
     case SHOW:
@@ -191,6 +202,7 @@ static int sim_view(int argc, char **argv, int what)
     }
     sf_buf_free(&b);
     sf_sim_free(sim);
+    sf_sim_lock_release(&lock);
     return rc == SF_OK ? EXIT_OK : cli_fail(state, &err);
 }
 
@@ -239,11 +251,11 @@ int cmd_sim_run(int argc, char **argv)
     uint64_t first, last, canisters = 6, seed, days = 30;
     bool keep = false, crash = true, daily = false;
     char scratch[64], *dots;
+    cli_args a;
     int c, failures = 0;
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+    cli_args_begin(&a, argc, argv);
+    while ((c = cli_args_next(&a, opts)) != -1) {
         if (cli_common(c, run_usage))
             return EXIT_OK;
         switch (c) {
@@ -261,12 +273,11 @@ int cmd_sim_run(int argc, char **argv)
                 return EXIT_USAGE;
             break;
         default:
-            return cli_usage("sim run", "unknown option or missing value: %s",
-                             argv[optind - 1]);
+            return cli_args_usage(&a, "sim run");
         }
     }
-    if (optind != argc)
-        return cli_usage("sim run", "unexpected argument: %s", argv[optind]);
+    if (a.count != 0)
+        return cli_usage("sim run", "unexpected argument: %s", a.operands[0]);
     if (seeds == NULL)
         return cli_usage("sim run", "--seeds A..B is required");
     dots = strstr(seeds, "..");

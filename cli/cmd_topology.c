@@ -1,5 +1,4 @@
 /* topology hash and checksum. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,11 +101,11 @@ int cmd_topology_hash(int argc, char **argv)
     sf_target *t = NULL;
     sf_error err;
     sf_buf b;
+    cli_args a;
     int c, rc;
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+    cli_args_begin(&a, argc, argv);
+    while ((c = cli_args_next(&a, opts)) != -1) {
         if (cli_common(c, topology_usage))
             return EXIT_OK;
         switch (c) {
@@ -116,12 +115,11 @@ int cmd_topology_hash(int argc, char **argv)
         case 'R': recursive = true; break;
         case 'j': json = true; break;
         default:
-            return cli_usage("topology hash", "unknown option or missing value: %s",
-                             argv[optind - 1]);
+            return cli_args_usage(&a, "topology hash");
         }
     }
-    if (optind != argc)
-        return cli_usage("topology hash", "unexpected argument: %s", argv[optind]);
+    if (a.count != 0)
+        return cli_usage("topology hash", "unexpected argument: %s", a.operands[0]);
     if (registry_file == NULL || canister == NULL)
         return cli_usage("topology hash", "--registry and --canister are required");
     sf_error_clear(&err);
@@ -170,28 +168,28 @@ int cmd_checksum(int argc, char **argv)
         CLI_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
+    cli_args a;
     int c, i, status = EXIT_OK;
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+    cli_args_begin(&a, argc, argv);
+    while ((c = cli_args_next(&a, opts)) != -1) {
         if (cli_common(c, checksum_usage))
             return EXIT_OK;
-        return cli_usage("checksum", "unknown option: %s", argv[optind - 1]);
+        return cli_args_usage(&a, "checksum");
     }
-    if (optind >= argc)
+    if (a.count == 0)
         return cli_usage("checksum", "expected at least one PATH");
-    for (i = optind; i < argc; i++) {
+    for (i = 0; i < a.count; i++) {
         char hex[SF_SHA256_HEX_SIZE];
         sf_error err;
 
         sf_error_clear(&err);
-        if (sf_checksum_path(argv[i], hex, &err) != SF_OK) {
-            cli_fail(argv[i], &err);
+        if (sf_checksum_path(a.operands[i], hex, &err) != SF_OK) {
+            cli_fail(a.operands[i], &err);
             status = EXIT_FAIL;
             continue;
         }
-        printf("%s  %s\n", hex, argv[i]);
+        printf("%s  %s\n", hex, a.operands[i]);
     }
     return status;
 }

@@ -1,4 +1,5 @@
 #include "drivers.h"
+#include "snapfleet/fs.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -93,7 +94,7 @@ static void on_topology(const char *kind, void *ctx)
     /* The fleet moves between discovery and the pre-snapshot check; the
      * state file must show it too, for a later process. */
     if (sf_sim_topology_change(s->sim, kind, &err) != SF_OK ||
-        sf_sim_save(s->sim, s->state_path, &err) != SF_OK)
+        (!s->dry_run && sf_sim_save(s->sim, s->state_path, &err) != SF_OK))
         fprintf(stderr, "snapfleet: topology fault %s: %s\n", kind, err.message);
 }
 
@@ -143,12 +144,22 @@ int cli_stack_open(const cli_driver_opts *o, cli_stack *s, sf_error *err)
                             "needs --sim-state FILE (create one with "
                             "`snapfleet sim init`)");
     s->state_path = o->sim_state;
+    s->lock.fd = -1;
+    s->dry_run = o->dry_run;
+    sf_buf_init(&s->loaded);
     if (o->faults != NULL && sf_fault_plan_parse(o->faults, &s->plan, err) != SF_OK)
         return sf_error_prefix(err, "--faults: ");
-    if (sf_sim_load(o->sim_state, &s->sim, err) != SF_OK)
+    /* held until cli_stack_close: a second run on the same fleet is refused
+     * before it reads, so it can change nothing */
+    if (sf_sim_lock_acquire(o->sim_state, &s->lock, err) != SF_OK)
+        goto fail;
+    if (sf_sim_load(o->sim_state, &s->sim, err) != SF_OK ||
+        sf_sim_state_json(s->sim, &s->loaded, err) != SF_OK)
         goto fail;
     s->clock = sf_sim_clock(s->sim);
-    if (sf_sim_driver_new(s->sim, o->sim_state, &s->base, err) != SF_OK)
+    /* a dry run's queries move the simulated clock; none of it is kept */
+    if (sf_sim_driver_new(s->sim, o->dry_run ? NULL : o->sim_state, &s->base,
+                          err) != SF_OK)
         goto fail;
     s->top = s->base;
     if (s->plan != NULL) {
@@ -176,10 +187,24 @@ int cli_stack_close(cli_stack *s, sf_error *err)
     sf_driver_destroy(s->retry);
     sf_driver_destroy(s->faulty);
     sf_driver_destroy(s->base);
-    if (s->sim != NULL)
-        rc = sf_sim_save(s->sim, s->state_path, err);
+    if (s->sim != NULL && !s->dry_run) {
+        /* written only when the run changed it: a refused run leaves the
+         * file as it was, inode and all */
+        sf_buf now;
+
+        sf_buf_init(&now);
+        rc = sf_sim_state_json(s->sim, &now, err);
+        if (rc == SF_OK && (now.len != s->loaded.len ||
+                            memcmp(now.data, s->loaded.data, now.len) != 0))
+            rc = sf_fs_write_atomic_untracked(s->state_path, now.data, now.len,
+                                              err);
+        sf_buf_free(&now);
+    }
     sf_sim_free(s->sim);
     sf_fault_plan_free(s->plan);
+    if (s->state_path != NULL)
+        sf_sim_lock_release(&s->lock);
+    sf_buf_free(&s->loaded);
     memset(s, 0, sizeof *s);
     return rc;
 }

@@ -28,6 +28,7 @@ typedef struct cli_driver_opts {
     sf_icp_config icp;     /* --driver icp; icp.network is the command's */
     const char *icp_only;  /* the first icp-only option given, for errors */
     bool quiet;            /* --quiet / --no-progress */
+    bool dry_run;          /* the command changes nothing: never save the state */
 } cli_driver_opts;
 
 typedef struct cli_stack {
@@ -36,6 +37,9 @@ typedef struct cli_stack {
     sf_driver *base, *faulty, *retry, *top;
     sf_clock clock;
     const char *state_path;
+    sf_sim_lock lock;      /* the state file's, from open to close */
+    sf_buf loaded;         /* the state as loaded: saved again only if changed */
+    bool dry_run;
 } cli_stack;
 
 #define CLI_DRIVER_LONGOPTS                                   \

@@ -8,10 +8,14 @@
 #include "snapfleet/json.h"
 #include "snapfleet/text.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #define EK_STATE "invalid-sim-state"
 #define STATE_MAX_BYTES SF_JSON_MAX_BYTES
@@ -170,6 +174,49 @@ int sf_sim_save(const sf_sim *sim, const char *path, sf_error *err)
         rc = sf_fs_write_atomic_untracked(path, b.data, b.len, err);
     sf_buf_free(&b);
     return rc;
+}
+
+/* ---- the state file's lock ---- */
+
+int sf_sim_lock_acquire(const char *path, sf_sim_lock *lock, sf_error *err)
+{
+    size_t n = strlen(path);
+    char *lp = malloc(n + sizeof ".lock");
+    int fd;
+
+    lock->fd = -1;
+    if (lp == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    memcpy(lp, path, n);
+    memcpy(lp + n, ".lock", sizeof ".lock");
+    fd = open(lp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        sf_error_set_errno(err, errno, "", "cannot open lock file %s", lp);
+        free(lp);
+        return SF_ERR;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+
+        close(fd);
+        if (e == EWOULDBLOCK)
+            sf_error_set(err, "sim-state-locked", "", "simulator state %s is in "
+                         "use by another running snapfleet (lock %s)", path, lp);
+        else
+            sf_error_set_errno(err, e, "", "cannot lock %s", lp);
+        free(lp);
+        return SF_ERR;
+    }
+    free(lp);
+    lock->fd = fd;
+    return SF_OK;
+}
+
+void sf_sim_lock_release(sf_sim_lock *lock)
+{
+    if (lock->fd >= 0)
+        close(lock->fd); /* drops the flock */
+    lock->fd = -1;
 }
 
 /* ---- reading ---- */

@@ -101,6 +101,18 @@ SF_API int sf_sim_save(const sf_sim *sim, const char *path, sf_error *err);
  * "invalid-sim-state". */
 SF_API int sf_sim_load(const char *path, sf_sim **out, sf_error *err);
 
+/* The state file's own lock: an exclusive, non-blocking flock(2) on
+ * "<path>.lock" (created 0600), held by whoever loads the state to change
+ * it, from before the load to after the last save, so two processes never
+ * interleave their writes of one fleet. The state file itself cannot carry
+ * the lock: every save renames a new file over it. Errors:
+ * "sim-state-locked" (another live process holds it), "io". */
+typedef struct sf_sim_lock {
+    int fd;
+} sf_sim_lock;
+int sf_sim_lock_acquire(const char *path, sf_sim_lock *lock, sf_error *err);
+void sf_sim_lock_release(sf_sim_lock *lock);
+
 /* ---- views ---- */
 
 /* {"root", "clock_ms", "canisters": [{"canister_id", "parent_canister_id",
