@@ -6,7 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -34,6 +38,21 @@ static int teardown(void **state)
 static void path_in(char *out, size_t n, const char *name)
 {
     snprintf(out, n, "%s/%s", dir, name);
+}
+
+/* Entries in d other than . and .. */
+static int count_entries(const char *d)
+{
+    DIR *dh = opendir(d);
+    struct dirent *de;
+    int n = 0;
+
+    assert_non_null(dh);
+    while ((de = readdir(dh)) != NULL)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            n++;
+    closedir(dh);
+    return n;
 }
 
 static int hook_calls;
@@ -66,8 +85,8 @@ static void test_write_atomic_creates_parents_and_modes(void **state)
     path_in(tmp, sizeof tmp, "a/b");
     assert_int_equal(stat(tmp, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0700);
-    snprintf(tmp, sizeof tmp, "%s.tmp", p);
-    assert_int_not_equal(access(tmp, F_OK), 0);
+    path_in(tmp, sizeof tmp, "a/b");
+    assert_int_equal(count_entries(tmp), 1); /* no temp file left */
     assert_int_equal(sf_fs_read_file(p, 100, &data, &len, &err), SF_OK);
     assert_int_equal(len, 2);
     assert_string_equal(data, "{}");
@@ -127,28 +146,128 @@ static void test_rename_durable(void **state)
     sf_fs_set_write_hook(NULL, NULL);
 }
 
+/* A write that fails half way (file size limit: EFBIG) leaves the old
+ * file whole and no temp file behind. */
 static void test_write_failure_leaves_old_file(void **state)
 {
     char p[512], *data;
     size_t len;
     sf_error err;
+    struct rlimit saved, small;
+    void (*old_handler)(int);
+    int rc;
 
     (void)state;
-    path_in(p, sizeof p, "keep.json");
+    path_in(p, sizeof p, "wf/keep.json");
     assert_int_equal(sf_fs_write_atomic(p, "old", 3, &err), SF_OK);
-    /* a directory where the temp file must go makes the write fail */
-    {
-        char t[520];
-        snprintf(t, sizeof t, "%s.tmp", p);
-        assert_int_equal(mkdir(t, 0700), 0);
-        assert_int_equal(sf_fs_write_atomic(p, "new", 3, &err), SF_ERR);
-        assert_string_equal(err.kind, SF_EK_IO);
-        assert_non_null(strstr(err.message, "keep.json.tmp"));
-        rmdir(t);
-    }
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+    small = saved;
+    small.rlim_cur = 4;
+    old_handler = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+    rc = sf_fs_write_atomic(p, "new and longer", 14, &err);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+    signal(SIGXFSZ, old_handler);
+    assert_int_equal(rc, SF_ERR);
+    assert_string_equal(err.kind, SF_EK_IO);
+    assert_non_null(strstr(err.message, "keep.json.tmp."));
     assert_int_equal(sf_fs_read_file(p, 100, &data, &len, &err), SF_OK);
     assert_string_equal(data, "old");
     free(data);
+    path_in(p, sizeof p, "wf");
+    assert_int_equal(count_entries(p), 1);
+}
+
+/* The temp file's name is unique: a file (or anything) sitting at the old
+ * fixed name "<path>.tmp" neither blocks the write nor is touched by it. */
+static void test_temp_name_is_unique(void **state)
+{
+    char p[512], t[520], *data;
+    size_t len;
+    sf_error err;
+    struct stat st;
+
+    (void)state;
+    path_in(p, sizeof p, "tu/doc.json");
+    assert_int_equal(sf_fs_write_atomic(p, "old", 3, &err), SF_OK);
+    snprintf(t, sizeof t, "%s.tmp", p);
+    assert_int_equal(mkdir(t, 0700), 0);
+    assert_int_equal(sf_fs_write_atomic(p, "new", 3, &err), SF_OK);
+    assert_int_equal(stat(t, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(sf_fs_read_file(p, 100, &data, &len, &err), SF_OK);
+    assert_string_equal(data, "new");
+    free(data);
+    path_in(p, sizeof p, "tu");
+    assert_int_equal(count_entries(p), 2);
+}
+
+/* Two processes rewriting one document at once: every write succeeds and
+ * the file is always one writer's whole content (with one shared temp name
+ * they truncated each other's temp file or renamed it away). */
+static void test_concurrent_writers(void **state)
+{
+    char p[512], a[4096], b[4096], *data;
+    size_t len;
+    sf_error err;
+    pid_t kids[2];
+    int i, k, status;
+
+    (void)state;
+    path_in(p, sizeof p, "cw/shared.json");
+    memset(a, 'a', sizeof a);
+    memset(b, 'b', sizeof b);
+    for (k = 0; k < 2; k++) {
+        kids[k] = fork();
+        assert_true(kids[k] >= 0);
+        if (kids[k] == 0) {
+            for (i = 0; i < 200; i++)
+                if (sf_fs_write_atomic_untracked(p, k ? b : a, sizeof a, &err) != SF_OK)
+                    _exit(1);
+            _exit(0);
+        }
+    }
+    for (k = 0; k < 2; k++) {
+        assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    assert_int_equal(sf_fs_read_file(p, sizeof a, &data, &len, &err), SF_OK);
+    assert_int_equal(len, sizeof a);
+    assert_true(memcmp(data, a, len) == 0 || memcmp(data, b, len) == 0);
+    free(data);
+    path_in(p, sizeof p, "cw");
+    assert_int_equal(count_entries(p), 1);
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    _exit(99); /* a read blocked: fail loudly instead of hanging the suite */
+}
+
+/* A FIFO where a document belongs is refused at once, naming the file
+ * (the reader used to block in open() waiting for a writer). */
+static void test_read_fifo_refused_at_once(void **state)
+{
+    char p[512], *data = (char *)1;
+    size_t len;
+    sf_error err;
+
+    (void)state;
+    path_in(p, sizeof p, "fifo.json");
+    assert_int_equal(mkfifo(p, 0600), 0);
+    signal(SIGALRM, on_alarm);
+    alarm(10);
+    assert_int_equal(sf_fs_read_file(p, 100, &data, &len, &err), SF_ERR);
+    alarm(0);
+    assert_null(data);
+    assert_string_equal(err.kind, SF_EK_IO);
+    assert_non_null(strstr(err.message, "fifo.json"));
+    assert_non_null(strstr(err.message, "not a regular file"));
+    /* a character device too */
+    assert_int_equal(sf_fs_read_file("/dev/zero", 100, &data, &len, &err), SF_ERR);
+    assert_non_null(strstr(err.message, "not a regular file"));
 }
 
 static void test_parent_is_a_file(void **state)
@@ -208,6 +327,9 @@ int main(void)
         cmocka_unit_test(test_untracked_write_skips_the_hook),
         cmocka_unit_test(test_write_failure_leaves_old_file),
         cmocka_unit_test(test_rename_durable),
+        cmocka_unit_test(test_temp_name_is_unique),
+        cmocka_unit_test(test_concurrent_writers),
+        cmocka_unit_test(test_read_fifo_refused_at_once),
         cmocka_unit_test(test_parent_is_a_file),
         cmocka_unit_test(test_read_refusals),
         cmocka_unit_test(test_mkdir_p_existing),

@@ -1,7 +1,13 @@
 /*
  * Durable file writes. Every document goes through sf_fs_write_atomic so
  * that a crash leaves either the old file or the new one, never a torn one:
- * temp file, fsync, rename over the target, fsync of the directory.
+ * temp file, fsync, rename over the target, fsync of the directory. The
+ * temp file's name is unique (mkstemp in the target's directory), so two
+ * processes writing the same document never share a temp file.
+ *
+ * Reads open without blocking and without following a link, then check the
+ * type on the open descriptor: a FIFO or device planted where a document
+ * belongs is refused at once instead of hanging the reader.
  */
 #include "snapfleet/fs.h"
 
@@ -35,7 +41,7 @@ int sf_fs_read_file(const char *path, size_t max, char **out, size_t *len,
 
     *out = NULL;
     *len = 0;
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ELOOP)
             return sf_error_set(err, SF_EK_IO, "", "%s: refusing to follow a "
@@ -112,6 +118,28 @@ int sf_fs_mkdir_p(const char *path, sf_error *err)
     return SF_OK;
 }
 
+int sf_fs_dir_nofollow(const char *path, bool create, sf_error *err)
+{
+    struct stat st;
+
+    if (lstat(path, &st) != 0) {
+        if (errno != ENOENT)
+            return sf_error_set_errno(err, errno, "", "cannot stat %s", path);
+        if (!create)
+            return SF_OK;
+        if (sf_fs_mkdir_p(path, err) != SF_OK)
+            return SF_ERR;
+        if (lstat(path, &st) != 0)
+            return sf_error_set_errno(err, errno, "", "cannot stat %s", path);
+    }
+    if (S_ISLNK(st.st_mode))
+        return sf_error_set(err, "symlink-refused", "", "%s is a symbolic link: "
+                            "refusing to follow it", path);
+    if (!S_ISDIR(st.st_mode))
+        return sf_error_set(err, SF_EK_IO, "", "%s: not a directory", path);
+    return SF_OK;
+}
+
 static int write_all(int fd, const void *data, size_t len)
 {
     const char *p = data;
@@ -140,6 +168,9 @@ static int fsync_dir(const char *dir)
     return rc;
 }
 
+/* "<path>.tmp.XXXXXX": leftover temps are recognisable by ".tmp." */
+#define TEMP_SUFFIX ".tmp.XXXXXX"
+
 static int write_atomic(const char *path, const void *data, size_t len,
                         int tracked, sf_error *err)
 {
@@ -147,7 +178,7 @@ static int write_atomic(const char *path, const void *data, size_t len,
     size_t plen = strlen(path);
     int fd = -1, rc = SF_ERR;
 
-    if (dircopy == NULL || (tmp = malloc(plen + 5)) == NULL) {
+    if (dircopy == NULL || (tmp = malloc(plen + sizeof TEMP_SUFFIX)) == NULL) {
         sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
         goto done;
     }
@@ -155,11 +186,17 @@ static int write_atomic(const char *path, const void *data, size_t len,
     if (sf_fs_mkdir_p(dir, err) != SF_OK)
         goto done;
     memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    memcpy(tmp + plen, TEMP_SUFFIX, sizeof TEMP_SUFFIX);
+    /* mkstemp: O_CREAT|O_EXCL, mode 0600, a name no other writer holds */
+    fd = mkstemp(tmp);
     if (fd < 0) {
-        sf_error_set_errno(err, errno, "", "cannot create %s", tmp);
+        sf_error_set_errno(err, errno, "", "cannot create a temporary file "
+                           "for %s", path);
         goto done;
+    }
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+        sf_error_set_errno(err, errno, "", "cannot create %s", tmp);
+        goto unlink_tmp;
     }
     if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
         sf_error_set_errno(err, errno, "", "cannot write %s", tmp);

@@ -4,6 +4,7 @@
 
 #include "snapfleet/export.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "snapfleet/error.h"
@@ -13,14 +14,18 @@ extern "C" {
 #endif
 
 /* Reads a whole regular file (symlinks refused) into a malloc'd,
- * NUL-terminated buffer. Files larger than max are refused. Errors name the
- * path; kind "io". */
+ * NUL-terminated buffer. Opens without blocking and checks the type on the
+ * descriptor, so a FIFO or device is refused at once ("not a regular
+ * file"), never waited on. Files larger than max are refused. Errors name
+ * the path; kind "io" ("out-of-memory" when the buffer cannot be had). */
 SF_API int sf_fs_read_file(const char *path, size_t max, char **out, size_t *len,
                            sf_error *err);
 
 /* Atomic replace: creates the parent directory (0700) when missing, writes
- * `<path>.tmp` (0600), fsyncs it, renames it over `path` and fsyncs the
- * directory. On failure the old file is untouched and the temp is removed. */
+ * a temp file with a unique name `<path>.tmp.XXXXXX` (mkstemp, 0600), fsyncs
+ * it, renames it over `path` and fsyncs the directory. On failure the old
+ * file is untouched and the temp is removed. Concurrent writers of the same
+ * path never share a temp file: the last rename wins whole. */
 SF_API int sf_fs_write_atomic(const char *path, const void *data, size_t len,
                               sf_error *err);
 
@@ -37,6 +42,12 @@ SF_API int sf_fs_rename_durable(const char *from, const char *to, sf_error *err)
 
 /* mkdir -p with mode 0700 for the directories it creates. */
 SF_API int sf_fs_mkdir_p(const char *path, sf_error *err);
+
+/* A directory we write into or read from inside a backup: refused when path
+ * itself is a symbolic link (kind "symlink-refused") or not a directory
+ * ("io"), the rule artifacts follow. Absent: created (mkdir -p, 0700) when
+ * create, else fine (nothing to read there). */
+SF_API int sf_fs_dir_nofollow(const char *path, bool create, sf_error *err);
 
 /* rm -rf dir (refusing to follow links); absent is fine. */
 SF_API int sf_remove_tree(const char *dir, sf_error *err);
