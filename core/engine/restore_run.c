@@ -173,6 +173,20 @@ static const sf_restore_plan_member *member_for(const rrun *r, const char *targe
     return NULL;
 }
 
+/* r->dir/staging, a real directory (never a link out of the restore
+ * directory: staging copies are written and removed there). */
+static int staging_dir_ok(rrun *r, bool create, sf_error *err)
+{
+    char *dir = sf_path_join(r->dir, "staging");
+    int rc;
+
+    if (dir == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    rc = sf_fs_dir_nofollow(dir, create, err);
+    free(dir);
+    return rc;
+}
+
 static char *staging_path(rrun *r, uint64_t sequence)
 {
     char name[64];
@@ -381,6 +395,9 @@ static int do_upload(rrun *r, const sf_restore_journal_op *jop,
     if (sf_resolve_artifact_path(r->backup_root, jop->artifact_path, &src,
                                  err) != SF_OK)
         goto done;
+    if (staging_dir_ok(r, true, err) != SF_OK ||
+        sf_fs_dir_nofollow(stage, false, err) != SF_OK)
+        goto done;
     if (!exists(progress)) {
         if (sf_stage_artifact(src, stage, m->source_snapshot.checksum, err) != SF_OK)
             goto done;
@@ -495,6 +512,8 @@ static void sweep_staging(rrun *r)
     sf_error ignored;
     size_t i;
 
+    if (staging_dir_ok(r, false, &ignored) != SF_OK)
+        return; /* a link or a file: nothing of ours to sweep through it */
     if (sf_restore_journal_is_complete(&r->j)) {
         char *dir = sf_path_join(r->dir, "staging");
         if (dir != NULL)
@@ -711,7 +730,11 @@ int sf_restore_run(const sf_restore_config *cfg, sf_driver *driver,
     r.result = result;
     if (open_paths(&r, cfg->backup, cfg->restore_dir, err) != SF_OK)
         goto done;
-    if (!dry && sf_lock_acquire(r.dir, &lock, err) != SF_OK)
+    /* never through a link, neither in the backup nor --restore-dir */
+    if (sf_fs_dir_nofollow(r.dir, !dry, err) != SF_OK)
+        goto done;
+    if (!dry && sf_lock_acquire_named(r.dir, "restore directory", &lock,
+                                      err) != SF_OK)
         goto done;
     if (sf_engine_open_at(&r.e, driver, clock, dry ? "/nonexistent-dry-run" : r.dir,
                           SF_RESTORE_OBSERVATIONS_FILE_NAME, cfg->log, err) != SF_OK)
@@ -798,7 +821,8 @@ int sf_restore_status(const char *backup, const char *restore_dir,
     cfg.backup = backup;
     r.cfg = &cfg;
     r.result = result;
-    if (open_paths(&r, backup, restore_dir, err) != SF_OK)
+    if (open_paths(&r, backup, restore_dir, err) != SF_OK ||
+        sf_fs_dir_nofollow(r.dir, false, err) != SF_OK)
         goto done;
     if (!exists(r.journal_path)) {
         sf_error_set(err, "no-restore", "", "no restore has started for %s (no %s)",

@@ -31,6 +31,12 @@ char *sf_path_join(const char *dir, const char *name)
 
 int sf_lock_acquire(const char *dir, sf_lock *lock, sf_error *err)
 {
+    return sf_lock_acquire_named(dir, "backup directory", lock, err);
+}
+
+int sf_lock_acquire_named(const char *dir, const char *what, sf_lock *lock,
+                          sf_error *err)
+{
     char *path;
     int fd;
 
@@ -50,8 +56,8 @@ int sf_lock_acquire(const char *dir, sf_lock *lock, sf_error *err)
         int e = errno;
         close(fd);
         if (e == EWOULDBLOCK)
-            sf_error_set(err, "journal-locked", "", "backup directory is "
-                         "locked by another running snapfleet: %s", path);
+            sf_error_set(err, "journal-locked", "", "%s is locked by another "
+                         "running snapfleet: %s", what, path);
         else
             sf_error_set_errno(err, e, "", "cannot lock %s", path);
         free(path);

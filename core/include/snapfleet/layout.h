@@ -38,6 +38,10 @@ typedef struct sf_lock {
 } sf_lock;
 
 SF_API int sf_lock_acquire(const char *dir, sf_lock *lock, sf_error *err);
+/* The same, with the directory named as `what` ("restore directory") in
+ * the "journal-locked" message; sf_lock_acquire says "backup directory". */
+SF_API int sf_lock_acquire_named(const char *dir, const char *what,
+                                 sf_lock *lock, sf_error *err);
 SF_API void sf_lock_release(sf_lock *lock);
 
 /* canic's resolve_backup_artifact_path: refuses an absolute path or one
