@@ -404,7 +404,7 @@ static int dir_arg(int argc, char **argv, const char *cmd, const char *usage,
 int cmd_backup_verify(int argc, char **argv)
 {
     sf_integrity_report rep;
-    const char *dir;
+    const char *dir = NULL;
     sf_error err;
     bool json;
     sf_buf b;
@@ -445,7 +445,7 @@ static const char status_usage[] =
 
 int cmd_backup_status(int argc, char **argv)
 {
-    const char *dir, *layout = "empty";
+    const char *dir = NULL, *layout = "empty";
     char *plan_path = NULL, *journal_path = NULL, *dj_path = NULL, *man_path = NULL;
     sf_exec_journal j;
     sf_download_journal dj;
