@@ -117,7 +117,7 @@ static void test_size_bound(void **state)
     /* the length check comes before any byte is read */
     assert_int_equal(sf_json_parse("{}", SF_JSON_MAX_BYTES + 1, &root, &err),
                      SF_ERR);
-    assert_string_equal(err.kind, SF_EK_JSON_SYNTAX);
+    assert_string_equal(err.kind, SF_EK_JSON_TOO_LARGE);
     assert_non_null(strstr(err.message, "limit"));
 }
 

@@ -26,6 +26,7 @@ typedef struct scanner {
     int depth;
     num_span *nums;
     size_t nnums, capnums;
+    size_t values; /* every value, containers included: the tree's nodes */
     sf_error *err;
     int oom;
 } scanner;
@@ -292,6 +293,12 @@ static int scan_value(scanner *sc)
 {
     unsigned char c;
 
+    /* Bounded before cJSON allocates a node for each: "[0,0,...]" costs
+     * two bytes of text per value but about a hundred of tree. */
+    if (++sc->values > SF_JSON_MAX_VALUES)
+        return sf_error_set(sc->err, SF_EK_JSON_TOO_LARGE, "", "document holds "
+                            "more than %zu values, the most any snapfleet "
+                            "document may hold", (size_t)SF_JSON_MAX_VALUES);
     skip_ws(sc);
     if (sc->pos >= sc->len)
         return syntax(sc, "EOF while parsing a value");
@@ -406,7 +413,7 @@ int sf_json_parse(const char *text, size_t len, cJSON **out, sf_error *err)
     sc.len = len;
     sc.err = err;
     if (len > SF_JSON_MAX_BYTES)
-        return sf_error_set(err, SF_EK_JSON_SYNTAX, "",
+        return sf_error_set(err, SF_EK_JSON_TOO_LARGE, "",
                             "document of %zu bytes exceeds the %zu-byte limit",
                             len, SF_JSON_MAX_BYTES);
     if (scan_value(&sc) != SF_OK)
@@ -426,7 +433,10 @@ int sf_json_parse(const char *text, size_t len, cJSON **out, sf_error *err)
     copy[len] = '\0';
     root = cJSON_ParseWithOpts(copy, NULL, 1);
     if (root == NULL) {
-        sf_error_set(err, SF_EK_JSON_SYNTAX, "", "document could not be parsed");
+        /* the validator accepted the text (and its nesting is far below
+         * cJSON's limit), so cJSON can fail here only by allocation */
+        sf_error_set(err, SF_EK_NOMEM, "", "out of memory building the tree of "
+                     "a %zu-byte document", len);
         goto done;
     }
     if (attach_numbers(root, &sc, &next) != SF_OK || next != sc.nnums) {

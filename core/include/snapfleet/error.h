@@ -40,6 +40,7 @@ typedef struct sf_error {
 #define SF_EK_NOMEM "out-of-memory"
 #define SF_EK_JSON_SYNTAX "json-syntax"
 #define SF_EK_JSON_SCHEMA "json-schema"
+#define SF_EK_JSON_TOO_LARGE "json-too-large"
 #define SF_EK_USAGE "usage"
 
 /* Clears an error to the "no error" state (kind NULL). */

@@ -37,11 +37,20 @@ extern "C" {
 
 #define SF_JSON_MAX_BYTES ((size_t)64 << 20) /* largest document read */
 #define SF_JSON_MAX_DEPTH 64                 /* deepest nesting read */
+/* Most values (scalars and containers) in one document. Every document
+ * snapfleet writes spends 32 bytes or more per value (serde-pretty keys and
+ * indentation), so 64 MiB of them holds about 2 million; compact ones
+ * (a registry's module hashes as byte arrays) hold 40 per canister, so
+ * 50,000 canisters. The bound keeps the tree near 250 MiB, where
+ * "[0,0,...]" filling 64 MiB would need about 4 GiB. */
+#define SF_JSON_MAX_VALUES ((size_t)1 << 21)
 
 /* Parses `len` bytes of `text` (need not be NUL-terminated). On success
  * *out is a tree to release with cJSON_Delete(). Errors: "json-syntax"
  * for text that is not JSON, "json-schema" (with the path) for a duplicate
- * key. */
+ * key, "json-too-large" past SF_JSON_MAX_BYTES or SF_JSON_MAX_VALUES
+ * (checked before the tree is built), "out-of-memory" when the tree cannot
+ * be allocated. */
 SF_API int sf_json_parse(const char *text, size_t len, cJSON **out, sf_error *err);
 
 /* ---- typed reading with path tracking ---- */
