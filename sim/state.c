@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define EK_STATE "invalid-sim-state"
@@ -178,6 +179,14 @@ int sf_sim_save(const sf_sim *sim, const char *path, sf_error *err)
 
 /* ---- the state file's lock ---- */
 
+/* A lock file planted as a FIFO, device or directory is refused. */
+static bool regular_fd(int fd)
+{
+    struct stat st;
+
+    return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 int sf_sim_lock_acquire(const char *path, sf_sim_lock *lock, sf_error *err)
 {
     size_t n = strlen(path);
@@ -189,9 +198,15 @@ int sf_sim_lock_acquire(const char *path, sf_sim_lock *lock, sf_error *err)
         return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
     memcpy(lp, path, n);
     memcpy(lp + n, ".lock", sizeof ".lock");
-    fd = open(lp, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    fd = open(lp, O_RDWR | O_CREAT | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         sf_error_set_errno(err, errno, "", "cannot open lock file %s", lp);
+        free(lp);
+        return SF_ERR;
+    }
+    if (!regular_fd(fd)) {
+        close(fd);
+        sf_error_set(err, SF_EK_IO, "", "lock file %s is not a regular file", lp);
         free(lp);
         return SF_ERR;
     }

@@ -320,6 +320,115 @@ static void test_mkdir_p_existing(void **state)
     assert_int_equal(sf_fs_mkdir_p(p, &err), SF_OK);
 }
 
+/* The rule for directories inside a backup: created when asked, fine when
+ * absent otherwise, refused as a link or a file. */
+static void test_dir_nofollow(void **state)
+{
+    char p[512], t[512];
+    struct stat st;
+    sf_error err;
+
+    (void)state;
+    path_in(p, sizeof p, "nf/a/b");
+    assert_int_equal(sf_fs_dir_nofollow(p, false, &err), SF_OK);
+    assert_int_not_equal(lstat(p, &st), 0); /* absent, not created */
+    assert_int_equal(sf_fs_dir_nofollow(p, true, &err), SF_OK);
+    assert_int_equal(lstat(p, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0700);
+    assert_int_equal(sf_fs_dir_nofollow(p, true, &err), SF_OK); /* existing */
+    path_in(t, sizeof t, "nf/link");
+    assert_int_equal(symlink(p, t), 0);
+    assert_int_equal(sf_fs_dir_nofollow(t, false, &err), SF_ERR);
+    assert_string_equal(err.kind, "symlink-refused");
+    assert_non_null(strstr(err.message, "nf/link"));
+    assert_int_equal(sf_fs_dir_nofollow(t, true, &err), SF_ERR);
+    assert_string_equal(err.kind, "symlink-refused");
+    path_in(t, sizeof t, "nf/dangling");
+    assert_int_equal(symlink("/nonexistent/x", t), 0);
+    assert_int_equal(sf_fs_dir_nofollow(t, true, &err), SF_ERR);
+    assert_string_equal(err.kind, "symlink-refused");
+    assert_int_not_equal(access("/nonexistent/x", F_OK), 0);
+    path_in(t, sizeof t, "nf/file");
+    assert_int_equal(sf_fs_write_atomic(t, "x", 1, &err), SF_OK);
+    assert_int_equal(sf_fs_dir_nofollow(t, true, &err), SF_ERR);
+    assert_string_equal(err.kind, SF_EK_IO);
+    assert_non_null(strstr(err.message, "not a directory"));
+    /* below a file: cannot be made */
+    path_in(t, sizeof t, "nf/file/sub");
+    assert_int_equal(sf_fs_dir_nofollow(t, false, &err), SF_ERR);
+    assert_int_equal(sf_fs_dir_nofollow(t, true, &err), SF_ERR);
+}
+
+static void test_mkdir_p_refusals(void **state)
+{
+    char p[512];
+    sf_error err;
+
+    (void)state;
+    path_in(p, sizeof p, "mk/file");
+    assert_int_equal(sf_fs_write_atomic(p, "x", 1, &err), SF_OK);
+    assert_int_equal(sf_fs_mkdir_p(p, &err), SF_ERR);
+    assert_non_null(strstr(err.message, "not a directory"));
+    path_in(p, sizeof p, "mk/file/below");
+    assert_int_equal(sf_fs_mkdir_p(p, &err), SF_ERR);
+    assert_string_equal(err.kind, SF_EK_IO);
+    assert_non_null(strstr(err.message, "cannot create directory"));
+}
+
+/* rm -rf never follows a link: the link goes, what it points at stays. */
+static void test_remove_tree(void **state)
+{
+    char p[512], t[512], out[512];
+    struct stat st;
+    sf_error err;
+
+    (void)state;
+    path_in(out, sizeof out, "rt-outside/keep");
+    assert_int_equal(sf_fs_write_atomic(out, "k", 1, &err), SF_OK);
+    path_in(p, sizeof p, "rt/a/b/c.json");
+    assert_int_equal(sf_fs_write_atomic(p, "x", 1, &err), SF_OK);
+    path_in(t, sizeof t, "rt/a/link");
+    path_in(p, sizeof p, "rt-outside");
+    assert_int_equal(symlink(p, t), 0);
+    path_in(t, sizeof t, "rt/fifo");
+    assert_int_equal(mkfifo(t, 0600), 0);
+    path_in(p, sizeof p, "rt");
+    assert_int_equal(sf_remove_tree(p, &err), SF_OK);
+    assert_int_not_equal(lstat(p, &st), 0);
+    assert_int_equal(stat(out, &st), 0);
+    /* absent is fine; a link at the top is removed, not followed */
+    assert_int_equal(sf_remove_tree(p, &err), SF_OK);
+    path_in(t, sizeof t, "rt-outside");
+    assert_int_equal(symlink(t, p), 0);
+    assert_int_equal(sf_remove_tree(p, &err), SF_OK);
+    assert_int_not_equal(lstat(p, &st), 0);
+    assert_int_equal(stat(out, &st), 0);
+}
+
+/* Reads take the file as it is when it shrinks; an empty file is "". */
+static void test_read_empty_and_exact(void **state)
+{
+    char p[512], *data;
+    size_t len;
+    sf_error err;
+
+    (void)state;
+    path_in(p, sizeof p, "empty.json");
+    assert_int_equal(sf_fs_write_atomic(p, "", 0, &err), SF_OK);
+    assert_int_equal(sf_fs_read_file(p, 0, &data, &len, &err), SF_OK);
+    assert_int_equal(len, 0);
+    assert_string_equal(data, "");
+    free(data);
+    /* a directory in the way of the read */
+    path_in(p, sizeof p, "notdir/x");
+    assert_int_equal(sf_fs_write_atomic(p, "1", 1, &err), SF_OK);
+    path_in(p, sizeof p, "notdir/x/y");
+    assert_int_equal(sf_fs_read_file(p, 10, &data, &len, &err), SF_ERR);
+    assert_string_equal(err.kind, SF_EK_IO);
+    assert_non_null(strstr(err.message, "cannot open"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -333,6 +442,10 @@ int main(void)
         cmocka_unit_test(test_parent_is_a_file),
         cmocka_unit_test(test_read_refusals),
         cmocka_unit_test(test_mkdir_p_existing),
+        cmocka_unit_test(test_dir_nofollow),
+        cmocka_unit_test(test_mkdir_p_refusals),
+        cmocka_unit_test(test_remove_tree),
+        cmocka_unit_test(test_read_empty_and_exact),
     };
     return cmocka_run_group_tests_name("fs", tests, setup, teardown);
 }

@@ -708,12 +708,20 @@ int sf_engine_publish(const char *temp_path, const char *final_path,
 static int copy_file(int from_dir, int to_dir, const char *name, sf_error *err)
 {
     char buf[1 << 16];
-    int in = openat(from_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* non-blocking, and the type checked on the descriptor: an entry
+     * swapped for a FIFO after the caller's fstatat never hangs the copy */
+    int in = openat(from_dir, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
     int out, rc = SF_OK;
+    struct stat st;
     ssize_t n;
 
     if (in < 0)
         return sf_error_set_errno(err, errno, "", "cannot open %s", name);
+    if (fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(in);
+        return sf_error_set(err, "unsupported-file-type", "", "%s is no longer "
+                            "a regular file", name);
+    }
     out = openat(to_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                  0600);
     if (out < 0) {

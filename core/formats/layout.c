@@ -29,6 +29,14 @@ char *sf_path_join(const char *dir, const char *name)
     return p;
 }
 
+/* A lock file planted as a FIFO, device or directory is refused. */
+static bool regular_fd(int fd)
+{
+    struct stat st;
+
+    return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 int sf_lock_acquire(const char *dir, sf_lock *lock, sf_error *err)
 {
     return sf_lock_acquire_named(dir, "backup directory", lock, err);
@@ -46,9 +54,15 @@ int sf_lock_acquire_named(const char *dir, const char *what, sf_lock *lock,
     path = sf_path_join(dir, SF_LOCK_FILE_NAME);
     if (path == NULL)
         return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
-    fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    fd = open(path, O_RDWR | O_CREAT | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         sf_error_set_errno(err, errno, "", "cannot open lock file %s", path);
+        free(path);
+        return SF_ERR;
+    }
+    if (!regular_fd(fd)) {
+        close(fd);
+        sf_error_set(err, SF_EK_IO, "", "lock file %s is not a regular file", path);
         free(path);
         return SF_ERR;
     }
