@@ -44,30 +44,29 @@ static const char prune_usage[] =
     "  --json      {\"root\", \"dry_run\", \"kept\", \"deleted\", \"protected\",\n"
     "              \"trash_finished\", \"backups\": [{dir, status, action, reason}]}\n";
 
-/* Options in any order; at most one positional, required when `required`
+/* Options in any order (cli_args); at most one positional, required when `required`
  * names it. Returns an exit status, or -1 to go on. */
 static int parse(int argc, char **argv, const char *cmd, const char *usage,
                  const struct option *opts, const char *required,
                  int (*on_opt)(int c, const char *arg, void *ctx), void *ctx,
                  const char **positional)
 {
+    cli_args a;
     int c, k;
 
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+    cli_args_begin(&a, argc, argv);
+    while ((c = cli_args_next(&a, opts)) != -1) {
         if (cli_common(c, usage))
             return EXIT_OK;
         if (c == '?' || c == ':' || (k = on_opt(c, optarg, ctx)) < 0)
-            return cli_usage(cmd, "unknown option or missing value: %s",
-                             argv[optind - 1]);
+            return cli_args_usage(&a, cmd);
         if (k > 0)
             return k;
     }
-    if (argc - optind > 1)
-        return cli_usage(cmd, "unexpected argument: %s", argv[optind + 1]);
-    if (argc - optind == 1)
-        *positional = argv[optind];
+    if (a.count > 1)
+        return cli_usage(cmd, "unexpected argument: %s", a.operands[1]);
+    if (a.count == 1)
+        *positional = a.operands[0];
     else if (required != NULL)
         return cli_usage(cmd, "expected %s", required);
     return -1;

@@ -98,6 +98,13 @@ run backup --sim-state "$S" "$TMP/b3" --include-root; expect_rc 2 "backup stray 
 expect_err "unexpected argument: $TMP/b3" "backup stray named"
 same "backup verify" -- backup verify --json "$TMP/b1" :: backup verify "$TMP/b1" --json
 same "backup status" -- backup status --json "$TMP/b1" :: backup status "$TMP/b1" --json
+mkdir -p "$TMP/root"; cp -a "$TMP/b1" "$TMP/root/b1"
+same "backup list" -- backup list --json "$TMP/root" :: backup list "$TMP/root" --json
+same "backup inspect" -- backup inspect --json "$TMP/root/b1" :: backup inspect "$TMP/root/b1" --json
+same "backup prune dry run" -- backup prune --dry-run --keep 5 --json "$TMP/root" \
+  :: backup prune "$TMP/root" --json --keep 5 --dry-run
+run backup prune "$TMP/root" --keep; expect_rc 2 "backup prune missing value"
+expect_err "option requires a value: --keep" "backup prune missing value named"
 same "snapshot download dry run" -- snapshot download --out "$TMP/d0" --sim-state "$S" --dry-run \
   :: snapshot download --dry-run --sim-state "$S" --out "$TMP/d0"
 run snapshot download --dry-run --sim-state "$S" --out; expect_rc 2 "snapshot download missing value"

@@ -110,8 +110,9 @@ SF_API int sf_sim_load(const char *path, sf_sim **out, sf_error *err);
 typedef struct sf_sim_lock {
     int fd;
 } sf_sim_lock;
-int sf_sim_lock_acquire(const char *path, sf_sim_lock *lock, sf_error *err);
-void sf_sim_lock_release(sf_sim_lock *lock);
+SF_API int sf_sim_lock_acquire(const char *path, sf_sim_lock *lock,
+                               sf_error *err);
+SF_API void sf_sim_lock_release(sf_sim_lock *lock);
 
 /* ---- views ---- */
 
