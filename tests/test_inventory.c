@@ -222,6 +222,9 @@ static void test_stray_names_make_no_layout(void **state)
     write_file(path, "mine");
     snprintf(path, sizeof path, "%s/link", bdir(f, "c"));
     assert_int_equal(symlink("/", path), 0);
+    /* a temp file a crash left before its rename is still the layout */
+    snprintf(path, sizeof path, "%s/backup-plan.json.tmp.Ab12Cd", bdir(f, "a"));
+    write_file(path, "{");
     scan(f, false, &inv);
     assert_true(find(&inv, "a")->is_layout);
     assert_false(find(&inv, "b")->is_layout);

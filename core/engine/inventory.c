@@ -235,6 +235,21 @@ static const char *const documents[] = {
     SF_EXEC_JOURNAL_FILE_NAME, SF_OBSERVATIONS_FILE_NAME,
 };
 
+/* "<document>.tmp.XXXXXX": the unique temp name an atomic write uses
+ * (sf_fs_write_atomic), left behind by a crash before its rename. */
+static bool document_temp(const char *name)
+{
+    size_t i, n, len = strlen(name);
+
+    for (i = 0; i < sizeof documents / sizeof *documents; i++) {
+        n = strlen(documents[i]);
+        if (len == n + 11 && strncmp(name, documents[i], n) == 0 &&
+            strncmp(name + n, ".tmp.", 5) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* Every entry of dir is a name in `known`: documents (and their atomic
  * temporaries), locks, the restore directory, artifacts. The first other
  * name is reported. */
@@ -249,7 +264,7 @@ static bool only_layout_names(const char *dir, names *known, char **stray)
     while (ok && (de = readdir(d)) != NULL) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        if (!names_has(known, de->d_name)) {
+        if (!names_has(known, de->d_name) && !document_temp(de->d_name)) {
             ok = false;
             *stray = strdup(de->d_name);
         }
