@@ -429,6 +429,43 @@ static void test_read_empty_and_exact(void **state)
     assert_non_null(strstr(err.message, "cannot open"));
 }
 
+/* The rename fails (a non-empty directory stands at the target): the
+ * error names it, the directory is untouched, no temp file stays. */
+static void test_rename_over_directory_fails(void **state)
+{
+    char p[512], t[600];
+    struct stat st;
+    sf_error err;
+
+    (void)state;
+    path_in(p, sizeof p, "ro/doc.json");
+    snprintf(t, sizeof t, "%s/inside", p);
+    assert_int_equal(sf_fs_write_atomic(t, "x", 1, &err), SF_OK);
+    assert_int_equal(sf_fs_write_atomic(p, "new", 3, &err), SF_ERR);
+    assert_string_equal(err.kind, SF_EK_IO);
+    assert_non_null(strstr(err.message, "cannot replace"));
+    assert_int_equal(stat(t, &st), 0);
+    path_in(p, sizeof p, "ro");
+    assert_int_equal(count_entries(p), 1);
+}
+
+/* No room for the temp name's suffix in a 255-byte name: refused, naming
+ * the document. */
+static void test_temp_name_too_long(void **state)
+{
+    char name[256], p[800];
+    sf_error err;
+
+    (void)state;
+    memset(name, 'n', 250);
+    name[250] = '\0';
+    snprintf(p, sizeof p, "%s/tl/%s", dir, name);
+    assert_int_equal(sf_fs_write_atomic(p, "x", 1, &err), SF_ERR);
+    assert_non_null(strstr(err.message, "cannot create a temporary file"));
+    snprintf(p, sizeof p, "%s/tl", dir);
+    assert_int_equal(count_entries(p), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -446,6 +483,8 @@ int main(void)
         cmocka_unit_test(test_mkdir_p_refusals),
         cmocka_unit_test(test_remove_tree),
         cmocka_unit_test(test_read_empty_and_exact),
+        cmocka_unit_test(test_rename_over_directory_fails),
+        cmocka_unit_test(test_temp_name_too_long),
     };
     return cmocka_run_group_tests_name("fs", tests, setup, teardown);
 }
