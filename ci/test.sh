@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test run: dependencies, an ASan+UBSan build, the CMocka suite,
-# then every libFuzzer target built with clang and run briefly on its corpus.
+# The whole test run: dependencies, the include rule, an ASan+UBSan build,
+# the CMocka suite, then every libFuzzer target built with clang and run
+# briefly on its corpus.
 #   ci/test.sh            everything
 #   SF_FUZZ_SECONDS=N     seconds per fuzz target (default 20; 0 skips fuzzing)
 set -euo pipefail
@@ -13,6 +14,9 @@ export SF_REQUIRE_REAL_ICP=1
 
 jobs=$(nproc 2>/dev/null || echo 2)
 fuzz_seconds=${SF_FUZZ_SECONDS:-20}
+
+echo "== include rule =="
+bash ci/check-includes.sh
 
 echo "== build (ASan+UBSan) =="
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DSF_SANITIZE=ON -DSF_BENCH=OFF >/dev/null
