@@ -129,27 +129,61 @@ static void how_it_ended(const sf_icp_outcome *o, char *buf, size_t cap)
 
 /* ---- failure classes ---- */
 
-/* icp's refusals: the replica or icp itself looked and said no. Nothing
- * was changed, and asking again will get the same answer. */
-static const char *const refusals[] = {
-    "is currently running",          /* create, restore: stop it first */
-    "is still stopping",
-    "was not found",
-    "reject code",                   /* any replica rejection */
-    "Cannot resume",                 /* --resume without a prior transfer */
-    "is not empty. Use --resume",    /* fresh download into a used dir */
-    "Missing required file",         /* upload without metadata.json */
-    "Invalid snapshot metadata",
-    "failed to parse json file",
-    "failed to load identity",
-    "no identity found",
-    "No project found",
-    "failed to locate project directory",
-    "project does not contain a network",
-    "network for this project is not running",
-    "Specifying a network is not supported",
-    "failed to parse Candid arguments",
+/* Every icp error text the driver recognises, in the order they are
+ * tried: the first one stderr contains decides the class. An upload's
+ * "Created snapshot" line comes first (whatever failed afterwards, the
+ * target snapshot exists); SysTransient before the other rejects; the
+ * refusals before the transport texts, because a refusal's message may
+ * quote a URL; the root key before the transport texts it wraps. */
+static const sf_icp_error_text texts[] = {
+    {"Created snapshot", SF_ICP_TEXT_UPLOAD_CREATED},
+    {"reject code SysTransient", SF_ICP_TEXT_RETRYABLE_REJECT},
+    {"is currently running", SF_ICP_TEXT_REFUSAL},   /* create, restore */
+    {"is still stopping", SF_ICP_TEXT_REFUSAL},
+    {"was not found", SF_ICP_TEXT_REFUSAL},
+    {"reject code", SF_ICP_TEXT_REFUSAL},            /* any other reject */
+    {"Cannot resume", SF_ICP_TEXT_REFUSAL},          /* --resume, nothing to resume */
+    {"is not empty. Use --resume", SF_ICP_TEXT_REFUSAL}, /* fresh download, used dir */
+    {"Missing required file", SF_ICP_TEXT_REFUSAL},  /* upload without metadata.json */
+    {"Invalid snapshot metadata", SF_ICP_TEXT_REFUSAL},
+    {"failed to parse json file", SF_ICP_TEXT_REFUSAL},
+    {"failed to load identity", SF_ICP_TEXT_REFUSAL},
+    {"no identity found", SF_ICP_TEXT_REFUSAL},
+    {"No project found", SF_ICP_TEXT_REFUSAL},
+    {"failed to locate project directory", SF_ICP_TEXT_REFUSAL},
+    {"project does not contain a network", SF_ICP_TEXT_REFUSAL},
+    {"network for this project is not running", SF_ICP_TEXT_REFUSAL},
+    {"Specifying a network is not supported", SF_ICP_TEXT_REFUSAL},
+    {"failed to parse Candid arguments", SF_ICP_TEXT_REFUSAL},
+    {"failed to fetch root key", SF_ICP_TEXT_BEFORE_CALL}, /* before any call */
+    /* the agent's transport (hyper/reqwest) and HTTP errors: 429 and 5xx
+     * from boundary nodes come as an HTTP error */
+    {"error sending request", SF_ICP_TEXT_TRANSPORT},
+    {"communication with the replica", SF_ICP_TEXT_TRANSPORT},
+    {"error decoding response body", SF_ICP_TEXT_TRANSPORT},
+    {"request or response body error", SF_ICP_TEXT_TRANSPORT},
+    {"operation timed out", SF_ICP_TEXT_TRANSPORT},
+    {"The request timed out.", SF_ICP_TEXT_TRANSPORT},
+    {"The replica returned an HTTP Error:", SF_ICP_TEXT_TRANSPORT},
 };
+
+const sf_icp_error_text *sf_icp_error_texts(size_t *count)
+{
+    *count = sizeof texts / sizeof texts[0];
+    return texts;
+}
+
+const char *sf_icp_text_class_name(sf_icp_text_class cls)
+{
+    switch (cls) {
+    case SF_ICP_TEXT_UPLOAD_CREATED: return "upload-created";
+    case SF_ICP_TEXT_RETRYABLE_REJECT: return "retryable-reject";
+    case SF_ICP_TEXT_REFUSAL: return "refusal";
+    case SF_ICP_TEXT_BEFORE_CALL: return "before-call";
+    case SF_ICP_TEXT_TRANSPORT: return "transport";
+    }
+    return "?";
+}
 
 /* The transfer directory lets a fresh download be submitted again only
  * while it holds none of the files icp refuses to overwrite. */
@@ -202,42 +236,43 @@ static void classify_failure(const sf_op *op, const sf_icp_outcome *o,
                        "(%s)", SF_ICP_VERSION, msg, end);
         return;
     }
-    if (op->kind == SF_OP_UPLOAD && has(e, n, "Created snapshot")) {
-        /* the target snapshot exists; its data may be partial */
-        sf_result_fail(r, SF_FAIL_UNKNOWN, "icp-failed", "upload failed "
-                       "after it created the target snapshot: %s (%s)", msg,
-                       end);
-        return;
-    }
-    if (has(e, n, "reject code SysTransient")) {
-        sf_result_fail(r, SF_FAIL_TRANSIENT, "icp-rejected", "%s (%s)", msg,
-                       end);
-        return;
-    }
-    for (k = 0; k < sizeof refusals / sizeof refusals[0]; k++) {
-        if (has(e, n, refusals[k])) {
+    for (k = 0; k < sizeof texts / sizeof texts[0]; k++) {
+        bool safe;
+
+        if (!has(e, n, texts[k].text))
+            continue;
+        switch (texts[k].cls) {
+        case SF_ICP_TEXT_UPLOAD_CREATED:
+            if (op->kind != SF_OP_UPLOAD)
+                continue;
+            sf_result_fail(r, SF_FAIL_UNKNOWN, "icp-failed", "upload failed "
+                           "after it created the target snapshot: %s (%s)",
+                           msg, end);
+            return;
+        case SF_ICP_TEXT_RETRYABLE_REJECT:
+            sf_result_fail(r, SF_FAIL_TRANSIENT, "icp-rejected", "%s (%s)",
+                           msg, end);
+            return;
+        case SF_ICP_TEXT_REFUSAL:
             sf_result_fail(r, SF_FAIL_PERMANENT, "icp-rejected", "%s (%s)",
                            msg, end);
             return;
+        case SF_ICP_TEXT_BEFORE_CALL:
+            sf_result_fail(r, SF_FAIL_TRANSIENT, "icp-unreachable", "%s (%s)",
+                           msg, end);
+            return;
+        case SF_ICP_TEXT_TRANSPORT:
+            /* icp cannot say whether the request arrived before the
+             * exchange failed, so only operations that change nothing are
+             * safe again */
+            safe = ro || (op->kind == SF_OP_DOWNLOAD &&
+                          download_resubmittable(op));
+            sf_result_fail(r, safe ? SF_FAIL_TRANSIENT : SF_FAIL_UNKNOWN,
+                           "icp-unreachable", "%s (%s)%s", msg, end,
+                           safe ? "" : "; the request may have reached the "
+                           "replica");
+            return;
         }
-    }
-    if (has(e, n, "failed to fetch root key")) {
-        /* the root key is fetched before any call is made */
-        sf_result_fail(r, SF_FAIL_TRANSIENT, "icp-unreachable", "%s (%s)",
-                       msg, end);
-        return;
-    }
-    if (has(e, n, "error sending request") ||
-        has(e, n, "communication with the replica")) {
-        /* icp cannot say whether the request left before the connection
-         * failed, so only operations that change nothing are safe again */
-        bool safe = ro || (op->kind == SF_OP_DOWNLOAD &&
-                           download_resubmittable(op));
-        sf_result_fail(r, safe ? SF_FAIL_TRANSIENT : SF_FAIL_UNKNOWN,
-                       "icp-unreachable", "%s (%s)%s", msg, end,
-                       safe ? "" : "; the request may have reached the "
-                       "replica");
-        return;
     }
     sf_result_fail(r, ro ? SF_FAIL_PERMANENT : SF_FAIL_UNKNOWN, "icp-failed",
                    "%s (%s)", msg, end);

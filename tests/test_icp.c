@@ -697,6 +697,80 @@ static void test_classes_connection(void **state)
             "/x/metadata.json\n", SF_FAIL_PERMANENT, "icp-rejected");
 }
 
+/* Every text of the driver's table, in an error line and as a cause,
+ * for every operation: the class the table gives it (docs/icp-driver.md
+ * lists the same table). */
+static void test_error_text_table(void **state)
+{
+    static const sf_op_kind all[] = {
+        SF_OP_REGISTRY, SF_OP_STATUS, SF_OP_STOP, SF_OP_START, SF_OP_CREATE,
+        SF_OP_LIST, SF_OP_DOWNLOAD, SF_OP_UPLOAD, SF_OP_LOAD, SF_OP_DELETE,
+    };
+    const sf_icp_error_text *t;
+    size_t n, i, k, transport = 0;
+    char text[600], *doc = NULL, path[PATH_MAX];
+    const char *data = getenv("SF_TEST_DATA");
+    size_t len;
+    sf_error err;
+
+    (void)state;
+    t = sf_icp_error_texts(&n);
+    assert_true(n >= 27);
+    snprintf(path, sizeof path, "%s/../../docs/icp-driver.md",
+             data ? data : "tests/data");
+    if (sf_fs_read_file(path, (size_t)1 << 22, &doc, &len, &err) != SF_OK)
+        fail_msg("docs: %s", err.message);
+    for (i = 0; i < n; i++) {
+        char quoted[200];
+        snprintf(quoted, sizeof quoted, "| `%s` |", t[i].text);
+        if (strstr(doc, quoted) == NULL)
+            fail_msg("docs/icp-driver.md has no table row for `%s`", t[i].text);
+        transport += t[i].cls == SF_ICP_TEXT_TRANSPORT;
+        for (k = 0; k < sizeof all / sizeof all[0]; k++) {
+            bool ro = all[k] == SF_OP_REGISTRY || all[k] == SF_OP_STATUS ||
+                      all[k] == SF_OP_LIST;
+            sf_fail_class want = SF_FAIL_PERMANENT;
+            const char *kind = "icp-rejected";
+            int form;
+
+            switch (t[i].cls) {
+            case SF_ICP_TEXT_UPLOAD_CREATED:
+                want = all[k] == SF_OP_UPLOAD || !ro ? SF_FAIL_UNKNOWN
+                                                     : SF_FAIL_PERMANENT;
+                kind = "icp-failed";
+                break;
+            case SF_ICP_TEXT_RETRYABLE_REJECT:
+                want = SF_FAIL_TRANSIENT;
+                break;
+            case SF_ICP_TEXT_REFUSAL:
+                break;
+            case SF_ICP_TEXT_BEFORE_CALL:
+                want = SF_FAIL_TRANSIENT;
+                kind = "icp-unreachable";
+                break;
+            case SF_ICP_TEXT_TRANSPORT:
+                /* the test directory holds nothing a fresh download
+                 * refuses: a download may go again */
+                want = ro || all[k] == SF_OP_DOWNLOAD ? SF_FAIL_TRANSIENT
+                                                      : SF_FAIL_UNKNOWN;
+                kind = "icp-unreachable";
+                break;
+            }
+            for (form = 0; form < 2; form++) {
+                if (form == 0)
+                    snprintf(text, sizeof text, "Error: x: %s (y)\n", t[i].text);
+                else
+                    snprintf(text, sizeof text, "Error: Failed to do it\n\n"
+                             "Caused by:\n    0: direct update call failed\n"
+                             "    1: %s and more\n", t[i].text);
+                classed(all[k], 1, NULL, text, want, kind);
+            }
+        }
+    }
+    assert_int_equal(transport, 7);
+    free(doc);
+}
+
 static void test_classes_killed(void **state)
 {
     sf_op ro = op_of(SF_OP_STATUS, APP, NULL, NULL);
@@ -1211,6 +1285,52 @@ static void test_fake_error_classes(void **state)
     faulted("partial", SF_OP_DOWNLOAD, STORE, SF_FAIL_UNKNOWN, "icp-unreachable");
     faulted("no-metadata", SF_OP_DOWNLOAD, STORE, SF_FAIL_PERMANENT, "icp-output");
     faulted("after-create", SF_OP_UPLOAD, STORE, SF_FAIL_UNKNOWN, "icp-failed");
+}
+
+static const char *const transport_texts[] = {
+    "error decoding response body", "request or response body error",
+    "operation timed out", "The request timed out.",
+    "The replica returned an HTTP Error:",
+};
+
+/* One op against a fault rule naming a transport text. */
+static void faulted_text(const char *mode, const char *text, sf_op_kind kind,
+                         const char *id, sf_fail_class fail)
+{
+    char faults[512];
+    sf_icp_config c = base_config();
+    sf_driver *d;
+    sf_op op;
+    sf_result r;
+
+    snprintf(faults, sizeof faults, "[{\"op\": \"%s\", \"mode\": \"%s\", "
+             "\"text\": \"%s\"}]", sf_op_kind_name(kind), mode, text);
+    write_state_with(faults, "Stopped");
+    d = new_driver(&c);
+    op = op_of(kind, id, NULL, NULL);
+    run_op(d, &op, &r);
+    expect_fail(&r, fail, "icp-unreachable");
+    if (strstr(r.err.message, text) == NULL)
+        fail_msg("message without `%s`: %s", text, r.err.message);
+    sf_result_free(&r);
+    sf_driver_destroy(d);
+}
+
+/* Each transport text icp prints besides a refused connection: a read
+ * may be asked again, a stop or create may have happened. */
+static void test_fake_transport_texts(void **state)
+{
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof transport_texts / sizeof transport_texts[0]; i++) {
+        const char *t = transport_texts[i];
+        faulted_text("conn", t, SF_OP_REGISTRY, ROOT, SF_FAIL_TRANSIENT);
+        faulted_text("conn", t, SF_OP_STATUS, APP, SF_FAIL_TRANSIENT);
+        faulted_text("conn", t, SF_OP_LIST, APP, SF_FAIL_TRANSIENT);
+        faulted_text("conn", t, SF_OP_STOP, APP, SF_FAIL_UNKNOWN);
+        faulted_text("lost", t, SF_OP_CREATE, STORE, SF_FAIL_UNKNOWN);
+    }
 }
 
 static void test_fake_misbehaving_children(void **state)
@@ -1741,6 +1861,55 @@ static void test_engine_reconciles(void **state)
     free_calls(&k);
 }
 
+/* A backup through every transport text: the registry read, a status
+ * and a list fail once with it (asked again), a stop and a create go
+ * through and their answers are lost with it (observed, not replayed). */
+static void test_engine_transport_texts(void **state)
+{
+    sf_icp_config c = base_config();
+    sf_clock clock = sf_clock_wall();
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof transport_texts / sizeof transport_texts[0]; i++) {
+        const char *t = transport_texts[i];
+        char faults[2048], out[PATH_MAX + 64];
+        sf_driver *d, *top;
+        sf_backup_config cfg;
+        sf_backup_result res;
+        sf_error err;
+        calls k;
+
+        snprintf(faults, sizeof faults,
+            "[{\"op\": \"registry\", \"mode\": \"conn\", \"text\": \"%s\"},"
+            " {\"op\": \"status\", \"canister\": \"" APP "\", \"mode\": \"conn\", \"text\": \"%s\"},"
+            " {\"op\": \"list\", \"canister\": \"" ROOT "\", \"mode\": \"conn\", \"text\": \"%s\"},"
+            " {\"op\": \"stop\", \"canister\": \"" STORE "\", \"mode\": \"lost\", \"text\": \"%s\"},"
+            " {\"op\": \"create\", \"canister\": \"" APP "\", \"mode\": \"lost\", \"text\": \"%s\"}]",
+            t, t, t, t, t);
+        write_state(faults);
+        remove(log_path);
+        snprintf(out, sizeof out, "%s/backup-%zu", dir, i);
+        d = new_driver(&c);
+        top = stack(d, &clock);
+        backup_config(&cfg, out);
+        if (sf_backup_run(&cfg, top, &clock, &res, &err) != SF_OK)
+            fail_msg("backup through `%s`: %s (%s)", t, err.message, err.kind);
+        assert_true(res.complete);
+        sf_backup_result_free(&res);
+        sf_driver_destroy(top);
+        sf_driver_destroy(d);
+        verify(out);
+        read_calls(&k);
+        /* the registry is read for the plan and again before the stops;
+         * the first read failed once and was asked again */
+        assert_int_equal(count_prefix(&k, "canister call"), 3);
+        assert_int_equal(count_prefix(&k, "canister snapshot create"), 3);
+        assert_int_equal(count_prefix(&k, "canister stop " STORE), 1);
+        free_calls(&k);
+    }
+}
+
 static void test_engine_resumes_download(void **state)
 {
     sf_icp_config c = base_config();
@@ -2020,6 +2189,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shell_quote, setup, teardown),
         cmocka_unit_test_setup_teardown(test_classes_exit_codes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_classes_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_text_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_classes_killed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parse_status, setup, teardown),
@@ -2034,6 +2204,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fake_on_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fake_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fake_error_classes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fake_transport_texts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fake_misbehaving_children, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_fake_timeout_kills, setup, teardown),
@@ -2048,6 +2219,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_engine_restore, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_backup_dry_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_reconciles, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_engine_transport_texts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_resumes_download, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cli_backup, setup, teardown),

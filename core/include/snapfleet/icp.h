@@ -120,14 +120,8 @@ typedef struct sf_icp_outcome {
  *                                                          "icp-timeout"
  *   killed by a signal          read-only TRANSIENT, mutating UNKNOWN
  *                                                           "icp-signal"
- *   upload that failed after "Created snapshot"     UNKNOWN "icp-failed"
- *   a refusal (running, stopping, not found, a replica reject, a local
- *   precondition)                                PERMANENT "icp-rejected"
- *     except reject code SysTransient (nothing executed)
- *                                                TRANSIENT "icp-rejected"
- *   the root key fetch failed (before any call)  TRANSIENT "icp-unreachable"
- *   cannot reach the replica: read-only TRANSIENT; download TRANSIENT
- *     when resubmitting the same op is safe; else UNKNOWN "icp-unreachable"
+ *   a failure whose stderr holds one of sf_icp_error_texts() (below):
+ *     the class of the first one found
  *   any other failure: read-only PERMANENT, mutating UNKNOWN "icp-failed"
  *   exit 0 with output that is not icp's: read-only PERMANENT, create and
  *     upload UNKNOWN (the effect happened, its id is unreadable)
@@ -136,6 +130,35 @@ typedef struct sf_icp_outcome {
  * kinds, and an Err answer is PERMANENT "registry-err".
  */
 SF_API void sf_icp_complete(const sf_op *op, const sf_icp_outcome *o, sf_result *r);
+
+/* The icp error texts the driver recognises in a failed child's stderr,
+ * in the order they are tried (the first that occurs decides), each with
+ * its class (docs/icp-driver.md mirrors the table). */
+typedef enum sf_icp_text_class {
+    /* upload only: the target snapshot exists, its data may be partial:
+     * UNKNOWN "icp-failed" */
+    SF_ICP_TEXT_UPLOAD_CREATED,
+    /* the replica did not execute the message and says a retry may work:
+     * TRANSIENT "icp-rejected" */
+    SF_ICP_TEXT_RETRYABLE_REJECT,
+    /* icp or the replica looked and said no: PERMANENT "icp-rejected" */
+    SF_ICP_TEXT_REFUSAL,
+    /* nothing was sent yet: TRANSIENT "icp-unreachable" */
+    SF_ICP_TEXT_BEFORE_CALL,
+    /* the connection or the HTTP exchange failed, before or after the
+     * request arrived: read-only TRANSIENT, a download TRANSIENT while
+     * resubmitting it is safe, every other op UNKNOWN "icp-unreachable" */
+    SF_ICP_TEXT_TRANSPORT,
+} sf_icp_text_class;
+
+typedef struct sf_icp_error_text {
+    const char *text;       /* matched anywhere in stderr, case-sensitive */
+    sf_icp_text_class cls;
+} sf_icp_error_text;
+
+/* The table (static storage) and its length. */
+SF_API const sf_icp_error_text *sf_icp_error_texts(size_t *count);
+SF_API const char *sf_icp_text_class_name(sf_icp_text_class cls);
 
 #ifdef __cplusplus
 }
