@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "snapfleet/error.h"
+#include "snapfleet/storage.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -56,6 +57,16 @@ SF_API int sf_remove_tree(const char *dir, sf_error *err);
  * (after the directory fsync) with the path written. NULL disables. */
 typedef void (*sf_fs_write_hook)(const char *path, void *ctx);
 SF_API void sf_fs_set_write_hook(sf_fs_write_hook hook, void *ctx);
+
+/* The storage sf_fs_read_file, sf_fs_mkdir_p, sf_fs_write_atomic(_untracked)
+ * and sf_fs_rename_durable go through; NULL restores POSIX. Process-wide,
+ * like the write hook. The other file-system code (locks, artifact trees,
+ * directory walks) still calls POSIX directly, so only a storage that sees
+ * the real file system may be installed here: the counting shim around
+ * sf_storage_posix(), which benchmarks use to count bytes and syncs. */
+SF_API void sf_fs_set_storage(const sf_storage *storage);
+/* The storage in use (never NULL). */
+SF_API const sf_storage *sf_fs_storage(void);
 
 #ifdef __cplusplus
 }
