@@ -5,21 +5,30 @@
 #include <string.h>
 
 #include "cli.h"
+#include "drivers.h"
 #include "snapfleet/inventory.h"
 
 /* Where `backup list` looks without ROOTDIR (canic's default too). */
 #define DEFAULT_ROOT "backups"
 
 static const char list_usage[] =
-    "usage: snapfleet backup list [ROOTDIR] [--verify] [--json]\n\n"
+    "usage: snapfleet backup list [ROOTDIR] [--verify] [--json]\n"
+    "           [--sim-state FILE | --driver icp --network NAME ...]\n\n"
     "Every backup directory under ROOTDIR (default: " DEFAULT_ROOT "), newest\n"
     "first: directory, backup id, fleet, network, time, status, members, bytes\n"
     "on disk. Status is one of complete, verified, corrupt, failed,\n"
     "in-progress, locked (a live run holds it), dry-run, invalid (a document\n"
     "cannot be read). Directories without a backup document are left out.\n\n"
+    "With a driver (--sim-state, or --driver icp), every canister a complete\n"
+    "backup recorded a snapshot of is listed once, and ON_CANISTERS says how\n"
+    "many of the backup's snapshots are still there (\"2/3\"; JSON\n"
+    "snapshots_on_canisters: 2). Without one, nothing is asked: \"-\" and\n"
+    "null. Listing changes nothing.\n\n"
     "  --verify  recompute every checksum of complete backups (verified or\n"
     "            corrupt instead of complete; reads every byte)\n"
-    "  --json    {\"root\", \"backups\": [...], \"trash\": [...]}\n";
+    "  --json    {\"root\", \"backups\": [...], \"trash\": [...]}\n"
+    "  --network NAME|URL  icp: the network the canisters are on\n\n"
+    CLI_DRIVER_USAGE;
 
 static const char inspect_usage[] =
     "usage: snapfleet backup inspect DIR [--json]\n\n"
@@ -100,29 +109,87 @@ static bool refuse_remote(const char *cmd, const char *where)
     return true;
 }
 
+typedef struct list_flags {
+    flags f;
+    cli_driver_opts d;
+    bool driver_given; /* --driver or --sim-state */
+} list_flags;
+
+/* 1: handled, exit status 2 already printed; see parse(). */
+static int on_list_flag(int c, const char *arg, void *ctx)
+{
+    list_flags *l = ctx;
+    int k;
+
+    if (c == 'N') {
+        l->d.icp.network = arg;
+        return 0;
+    }
+    if ((k = cli_driver_opt(&l->d, c, arg, "backup list")) != 0) {
+        if (c == 1001 || c == 1002)
+            l->driver_given = true;
+        return k < 0 ? EXIT_USAGE : 0;
+    }
+    return on_flag(c, arg, &l->f);
+}
+
+/* With a driver: how many of each backup's snapshots are still on the
+ * canisters. The simulator's state is read, never written. */
+static int check_canisters(list_flags *l, sf_inventory *inv, sf_error *err)
+{
+    cli_stack s;
+    int rc;
+
+    if (!l->driver_given && l->d.icp_only == NULL && l->d.icp.network == NULL)
+        return SF_OK;
+    if (strcmp(l->d.driver, "sim") == 0 && l->d.sim_state == NULL &&
+        (l->d.icp_only != NULL || l->d.icp.network != NULL))
+        return sf_error_set(err, SF_EK_USAGE, "--driver", "%s belongs to "
+                            "--driver icp", l->d.icp_only != NULL
+                                                ? l->d.icp_only : "--network");
+    l->d.dry_run = true;
+    if (cli_stack_open(&l->d, &s, err) != SF_OK)
+        return SF_ERR;
+    rc = sf_inventory_check_canisters(inv, s.top, err);
+    if (cli_stack_close(&s, rc == SF_OK ? err : NULL) != SF_OK)
+        rc = SF_ERR;
+    return rc;
+}
+
 int cmd_backup_list(int argc, char **argv)
 {
     static const struct option opts[] = {
-        CLI_COMMON_LONGOPTS,
+        CLI_COMMON_LONGOPTS, CLI_DRIVER_LONGOPTS,
         {"json", no_argument, NULL, 'j'},
         {"verify", no_argument, NULL, 'v'},
+        {"network", required_argument, NULL, 'N'},
         {NULL, 0, NULL, 0},
     };
     const char *root = DEFAULT_ROOT;
-    flags f = {0};
+    list_flags l;
+    flags f;
     sf_inventory inv;
     sf_error err;
     sf_buf b;
     int rc;
 
+    memset(&l, 0, sizeof l);
+    cli_driver_opts_init(&l.d);
     if ((rc = parse(argc, argv, "backup list", list_usage, opts, NULL,
-                    on_flag, &f, &root)) >= 0)
+                    on_list_flag, &l, &root)) >= 0)
         return rc;
+    f = l.f;
     if (refuse_remote("backup list", root))
         return EXIT_USAGE;
     sf_error_clear(&err);
     if (sf_inventory_scan(root, f.verify, &inv, &err) != SF_OK)
         return cli_fail(root, &err);
+    if (check_canisters(&l, &inv, &err) != SF_OK) {
+        sf_inventory_free(&inv);
+        if (err.kind != NULL && strcmp(err.kind, SF_EK_USAGE) == 0)
+            return cli_usage("backup list", "%s", err.message);
+        return cli_fail(l.d.sim_state != NULL ? l.d.sim_state : root, &err);
+    }
     sf_buf_init(&b);
     if (f.json) {
         rc = sf_inventory_json(&inv, &b, &err);

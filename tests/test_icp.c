@@ -2017,6 +2017,23 @@ static void test_cli_backup(void **state)
     assert_string_equal(st, "Running");
 }
 
+/* backup list through the icp driver: day one's snapshots were deleted
+ * by day two's retention, day two's are all still there. */
+static void test_cli_list_on_canisters(void **state)
+{
+    (void)state;
+    assert_int_equal(cli("backup --driver icp --icp '%s' --network ic --root "
+                         ROOT " --include-root --out '%s/backups/day1'",
+                         fake, dir), 0);
+    assert_int_equal(cli("backup --driver icp --icp '%s' --network ic --root "
+                         ROOT " --include-root --out '%s/backups/day2'",
+                         fake, dir), 0);
+    assert_int_equal(cli("backup list '%s/backups' --json --driver icp "
+                         "--icp '%s' --network ic", dir, fake), 0);
+    assert_true(cli_said("cli.out", "\"snapshots_on_canisters\": 3"));
+    assert_true(cli_said("cli.out", "\"snapshots_on_canisters\": 0"));
+}
+
 static void test_cli_dry_run(void **state)
 {
     char want[PATH_MAX * 3];
@@ -2223,6 +2240,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_engine_resumes_download, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cli_backup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli_list_on_canisters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_dry_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_usage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_real_icp_accepts_every_command,

@@ -278,6 +278,58 @@ static void test_list_json_and_table(void **state)
     sf_inventory_free(&inv);
 }
 
+/* With a driver, each backup says how many of its snapshots are still on
+ * the canisters; each canister is listed once; a failed listing names
+ * the canister and leaves every entry unchecked. */
+static void test_list_checks_canisters(void **state)
+{
+    sf_fx *f = *state;
+    sf_inventory inv;
+    sf_error err;
+    sf_result r;
+    sf_op op;
+    sf_buf b;
+    const sf_backup_entry *one;
+
+    complete(f, "one");
+    complete(f, "two");
+    assert_int_equal(backup(f, "paused", 2, false, NULL), SF_OK);
+    scan(f, false, &inv);
+    one = find(&inv, "one");
+    assert_int_equal(one->snapshot_count, 3);
+    /* an operator deletes one of day one's snapshots */
+    assert_int_equal(sf_op_init(&op, SF_OP_DELETE, one->snapshots[1].canister_id,
+                                one->snapshots[1].snapshot_id, NULL, &err), SF_OK);
+    assert_int_equal(sf_driver_run(f->top, &op, &r, &err), SF_OK);
+    assert_int_equal(r.fail, SF_FAIL_NONE);
+    sf_result_free(&r);
+    sf_buf_reset(&f->log);
+    assert_int_equal(sf_inventory_check_canisters(&inv, f->top, &err), SF_OK);
+    assert_int_equal(find(&inv, "one")->on_canister, 2);
+    assert_int_equal(find(&inv, "two")->on_canister, 3);
+    assert_int_equal(find(&inv, "paused")->on_canister, -1); /* records none */
+    assert_int_equal(sf_fx_trace_count(&f->log, "list"), 3); /* once each */
+    sf_buf_init(&b);
+    assert_int_equal(sf_inventory_json(&inv, &b, &err), SF_OK);
+    assert_non_null(strstr(sf_buf_cstr(&b), "\"snapshots_on_canisters\": 2"));
+    b.len = 0;
+    sf_inventory_table(&inv, &b);
+    assert_non_null(strstr(sf_buf_cstr(&b), "2/3"));
+    sf_buf_free(&b);
+    sf_inventory_free(&inv);
+
+    /* a listing that fails: named, and nothing is claimed */
+    sf_fx_unstack(f);
+    sf_fx_stack(f, "list:2=permanent", false);
+    scan(f, false, &inv);
+    assert_int_equal(sf_inventory_check_canisters(&inv, f->top, &err), SF_ERR);
+    assert_string_equal(err.kind, "driver-list-failed");
+    assert_non_null(strstr(err.message, "listing the snapshots of "));
+    assert_int_equal(find(&inv, "one")->on_canister, -1);
+    assert_int_equal(find(&inv, "two")->on_canister, -1);
+    sf_inventory_free(&inv);
+}
+
 /* ---- inspect ---- */
 
 static void test_inspect(void **state)
@@ -552,6 +604,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stray_names_make_no_layout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_download_layout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_json_and_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_checks_canisters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inspect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inspect_names_a_broken_document, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune_keeps_newest_verified, setup, teardown),

@@ -91,6 +91,18 @@ for i in 1 2 3 4; do
 done
 "$SF" sim show --state "$S2" --json >"$TMP/out"
 expect_py '[len(c["snapshots"]) for c in d["canisters"]]' "[1, 1]" "one snapshot kept per canister"
+# with a driver, backup list says how many snapshots are still on the canisters
+cp "$S2" "$TMP/limited.before"
+run backup list "$TMP/daily" --sim-state "$S2" --json; expect_rc 0 "list --sim-state"
+expect_py '[b["snapshots_on_canisters"] for b in d["backups"]]' "[2, 0, 0, 0]" "only the newest backup's snapshots are on the canisters"
+cmp -s "$S2" "$TMP/limited.before" && ok || bad "list --sim-state changed the state file"
+run backup list "$TMP/daily" --sim-state "$S2"; expect_rc 0 "list table --sim-state"
+expect_out " 2/2" "list table shows 2/2"
+run backup list "$TMP/daily" --json; expect_py '[b["snapshots_on_canisters"] for b in d["backups"]]' "[None, None, None, None]" "no driver, null"
+run backup list "$TMP/daily" --network ic; expect_rc 2 "list --network without --driver icp"
+expect_err "belongs to --driver icp" "list --network message"
+run backup list "$TMP/daily" --sim-state "$TMP/none.json"; expect_rc 1 "list with a missing state file"
+run backup list --help; expect_out "--sim-state FILE" "list --help driver"; expect_out "ON_CANISTERS" "list --help column"
 run snapshot download --out "$TMP/daily/direct" --sim-state "$S2" --keep-on-canister 0
 expect_rc 0 "snapshot download --keep-on-canister 0"
 "$SF" sim show --state "$S2" --json >"$TMP/out"

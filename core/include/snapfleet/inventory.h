@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "snapfleet/buf.h"
+#include "snapfleet/driver.h"
 #include "snapfleet/error.h"
 #include "snapfleet/export.h"
 
@@ -94,6 +95,14 @@ SF_API void sf_inventory_free(sf_inventory *inv);
 SF_API int sf_backup_entry_read(const char *path, bool verify, sf_backup_entry *e,
                          sf_error *err);
 SF_API void sf_backup_entry_free(sf_backup_entry *e);
+
+/* Fills on_canister of every entry that recorded snapshots: how many of
+ * them a listing of their canisters through driver still shows (same
+ * snapshot id). Each canister is listed once; an unknown outcome is asked
+ * again. A listing that fails names the canister and leaves every entry
+ * unchecked (-1). Changes nothing on the canisters. */
+SF_API int sf_inventory_check_canisters(sf_inventory *inv, sf_driver *driver,
+                                        sf_error *err);
 
 /* {"root", "backups": [...], "trash": [...]} */
 SF_API int sf_inventory_json(const sf_inventory *inv, sf_buf *out, sf_error *err);
