@@ -5,7 +5,8 @@
 set -euo pipefail
 
 packages=(cmake make gcc clang libclang-rt-dev llvm libcjson-dev libcmocka-dev
-          libssl-dev zlib1g-dev lcov openssl coreutils python3)
+          libssl-dev zlib1g-dev lcov openssl coreutils python3 scdoc groff-base
+          man-db)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -59,9 +59,9 @@ static void print_help(FILE *f)
                  c->verb ? c->verb : "");
         fprintf(f, "  %-22s %s\n", name, c->summary);
     }
-    fprintf(f, "\nEvery command takes --help. Options and operands come in any "
-               "order;\n-- ends the options. Exit status: 0 success, 1 failure "
-               "or invalid input,\n2 usage error.\n");
+    fprintf(f, "\nEvery command takes --help and --version. Options and operands "
+               "come in any\norder; -- ends the options. Exit status: 0 success, "
+               "1 failure or invalid\ninput, 2 usage error. Manual: man snapfleet.\n");
 }
 
 int cli_usage(const char *cmd, const char *fmt, ...)
