@@ -27,7 +27,7 @@ declare -A public=(
   [snapshot_meta.h]=formats [topology.h]=formats
   [driver.h]=driver [faults.h]=driver [wrap.h]=driver
   [backup.h]=engine [restore.h]=engine [inventory.h]=engine
-  [sim.h]=sim [simrun.h]=sim
+  [sim.h]=sim [simrun.h]=sim [simdisk.h]=sim
   [icp.h]=icp
 )
 
