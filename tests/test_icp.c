@@ -36,6 +36,8 @@
 #include "snapfleet/icp.h"
 #include "snapfleet/json.h"
 #include "snapfleet/layout.h"
+#include "snapfleet/checksum.h"
+#include "snapfleet/snapshot_meta.h"
 #include "snapfleet/wrap.h"
 
 #define ROOT "rrkah-fqaaa-aaaaa-aaaaq-cai"
@@ -1949,6 +1951,160 @@ static void test_engine_resumes_download(void **state)
     free_calls(&k);
 }
 
+/* taken_at_timestamp of <artifact>/metadata.json. */
+static uint64_t meta_taken_at(const char *artifact)
+{
+    char path[PATH_MAX + 64];
+    sf_snapshot_meta m;
+    sf_error err;
+    uint64_t t;
+
+    snprintf(path, sizeof path, "%s/metadata.json", artifact);
+    if (sf_snapshot_meta_read_file(path, &m, &err) != SF_OK)
+        fail_msg("%s", err.message);
+    t = m.taken_at_timestamp;
+    sf_snapshot_meta_free(&m);
+    return t;
+}
+
+/* taken_at of a canister's newest snapshot in the fake's state. */
+static uint64_t fake_newest_taken_at(const char *id)
+{
+    char *text;
+    size_t len;
+    sf_error err;
+    cJSON *root;
+    const cJSON *snaps;
+    uint64_t t;
+
+    assert_int_equal(sf_fs_read_file(state_path, (size_t)1 << 24, &text, &len,
+                                     &err), SF_OK);
+    root = cJSON_Parse(text);
+    snaps = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(root,
+                                "canisters"), id), "snapshots");
+    t = (uint64_t)cJSON_GetObjectItem(cJSON_GetArrayItem(snaps,
+            cJSON_GetArraySize(snaps) - 1), "taken_at")->valuedouble;
+    cJSON_Delete(root);
+    free(text);
+    return t;
+}
+
+/* Every chunk file of an artifact holds the bytes its name hashes to. */
+static void chunks_match_names(const char *artifact)
+{
+    char path[PATH_MAX + 64], cmd[PATH_MAX * 2];
+    FILE *ls;
+    int n = 0;
+
+    snprintf(cmd, sizeof cmd, "ls '%s/wasm_chunk_store'", artifact);
+    ls = popen(cmd, "r");
+    assert_non_null(ls);
+    while (fgets(path, sizeof path, ls) != NULL) {
+        char file[PATH_MAX * 2], sum[SF_SHA256_HEX_SIZE];
+        sf_error err;
+
+        path[strcspn(path, "\n")] = '\0';
+        snprintf(file, sizeof file, "%s/wasm_chunk_store/%s", artifact, path);
+        assert_int_equal(sf_checksum_file(file, sum, &err), SF_OK);
+        if (strncmp(path, sum, 64) != 0)
+            fail_msg("%s holds bytes with SHA-256 %s", file, sum);
+        n++;
+    }
+    pclose(ls);
+    assert_true(n > 0);
+}
+
+/* A <id>.tmp left by a download of another snapshot: icp would resume
+ * from its metadata.json and mix the two snapshots; it is discarded and
+ * the snapshot downloaded clean. */
+static void test_engine_stale_tmp_discarded(void **state)
+{
+    sf_icp_config c = base_config();
+    sf_clock clock = sf_clock_wall();
+    sf_driver *d, *top;
+    sf_snapshot_download_config cfg;
+    sf_snapshot_download_result res;
+    sf_error err;
+    char one[PATH_MAX + 32], two[PATH_MAX + 32], cmd[PATH_MAX * 5];
+    char artifact[PATH_MAX + 64], line[8192];
+    calls k;
+    size_t i;
+
+    (void)state;
+    snprintf(one, sizeof one, "%s/day1", dir);
+    snprintf(two, sizeof two, "%s/day2", dir);
+    d = new_driver(&c);
+    top = stack(d, &clock);
+    download_config(&cfg, one);
+    if (sf_snapshot_download(&cfg, top, &clock, &res, &err) != SF_OK)
+        fail_msg("day 1: %s (%s)", err.message, err.kind);
+    sf_snapshot_download_result_free(&res);
+    /* day 1's complete download of APP, left as day 2's temp directory */
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp -r '%s/%s' '%s/%s.tmp'",
+             two, one, APP, two, APP);
+    assert_int_equal(system(cmd), 0);
+    remove(log_path);
+    download_config(&cfg, two);
+    if (sf_snapshot_download(&cfg, top, &clock, &res, &err) != SF_OK)
+        fail_msg("day 2: %s (%s)", err.message, err.kind);
+    sf_snapshot_download_result_free(&res);
+    sf_driver_destroy(top);
+    sf_driver_destroy(d);
+    verify(two);
+    snprintf(artifact, sizeof artifact, "%s/%s", two, APP);
+    /* the artifact is day 2's snapshot, not day 1's metadata over day 2's
+     * bytes */
+    assert_true(meta_taken_at(artifact) == fake_newest_taken_at(APP));
+    snprintf(artifact, sizeof artifact, "%s/%s", one, APP);
+    assert_true(meta_taken_at(artifact) != fake_newest_taken_at(APP));
+    read_calls(&k);
+    for (i = 0; i < k.count; i++) {
+        argv_text(&k, i, line, sizeof line);
+        assert_null(strstr(line, "--resume"));
+    }
+    free_calls(&k);
+}
+
+/* icp is killed halfway through writing a chunk file; the rerun resumes,
+ * icp skips the chunk because the file exists, and the check finds it
+ * short: removed, resumed again, and the artifact's chunk is whole. */
+static void test_engine_truncated_chunk_repaired(void **state)
+{
+    sf_icp_config c = base_config();
+    sf_clock clock = sf_clock_wall();
+    sf_driver *d, *top;
+    sf_snapshot_download_config cfg;
+    sf_snapshot_download_result res;
+    sf_error err;
+    char out[PATH_MAX + 32], artifact[PATH_MAX + 64], want[PATH_MAX * 2];
+    calls k;
+
+    (void)state;
+    write_state("[{\"op\": \"download\", \"canister\": \"" APP "\","
+                " \"mode\": \"truncate-chunk\"}]");
+    snprintf(out, sizeof out, "%s/snap", dir);
+    d = new_driver(&c);
+    top = stack(d, &clock);
+    download_config(&cfg, out);
+    assert_int_equal(sf_snapshot_download(&cfg, top, &clock, &res, &err), SF_ERR);
+    assert_string_equal(err.kind, "driver-unknown-outcome");
+    if (sf_snapshot_download(&cfg, top, &clock, &res, &err) != SF_OK)
+        fail_msg("rerun: %s (%s)", err.message, err.kind);
+    sf_snapshot_download_result_free(&res);
+    sf_driver_destroy(top);
+    sf_driver_destroy(d);
+    verify(out);
+    snprintf(artifact, sizeof artifact, "%s/%s", out, APP);
+    chunks_match_names(artifact);
+    read_calls(&k);
+    /* the first resume kept the short chunk, the second fetched it */
+    snprintf(want, sizeof want, "canister snapshot download " APP " "
+             "000000000000000100000000000000020101 --output %s/%s.tmp "
+             "--resume -n ic", out, APP);
+    assert_int_equal(count_prefix(&k, want), 2);
+    free_calls(&k);
+}
+
 /* ---- the command line: --driver icp ---- */
 
 /* Runs the snapfleet binary (SF_CLI) with printf-made arguments, stdout
@@ -2237,6 +2393,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_engine_backup_dry_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_reconciles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_transport_texts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_engine_stale_tmp_discarded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_engine_truncated_chunk_repaired, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_engine_resumes_download, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cli_backup, setup, teardown),

@@ -1468,10 +1468,11 @@ static void resume_interrupted_transfer(void **state)
     assert_true(r.resumed);
     sf_snapshot_download_result_free(&r);
     /* C was started again when the first run failed (containment), so the
-     * rerun only continues the transfer */
+     * rerun only continues the transfer, once the listing shows the temp
+     * directory's metadata.json is this snapshot's */
     assert_int_equal(sf_fx_status(f->sim, leaf.s), SF_STATUS_RUNNING);
     sf_buf_init(&want);
-    sf_buf_printf(&want, "download %s resume\n", leaf.s);
+    sf_buf_printf(&want, "list %s\ndownload %s resume\n", leaf.s, leaf.s);
     sf_fx_assert_ops(&f->log, sf_buf_cstr(&want));
     sf_buf_free(&want);
     assert_int_equal(sf_fx_new_snapshots(f->before, f->sim, leaf.s), 1);

@@ -238,6 +238,49 @@ static void test_dir_check_module_absent(void **state)
     drop_dir();
 }
 
+/* A chunk file whose bytes are not the SHA-256 in its name (a short one
+ * a killed icp left): the check names it and both hashes; the repair
+ * removes exactly that file, and leaves good and missing ones alone. */
+static void test_chunk_content(void **state)
+{
+    char name[256], p[600];
+    size_t removed = 9;
+    sf_error err;
+    struct stat st;
+
+    (void)state;
+    make_dir();
+    assert_int_equal(sf_snapshot_chunks_repair(dir, &removed, &err), SF_OK);
+    assert_int_equal(removed, 0);
+    snprintf(name, sizeof name, "wasm_chunk_store/%s.bin", chunk_hash);
+    put(name, chunk, (sizeof chunk - 1) / 2);
+    assert_int_equal(sf_snapshot_dir_check(dir, module_hash, &err), SF_ERR);
+    assert_string_equal(err.kind, "snapshot-content-mismatch");
+    assert_string_equal(err.field, name);
+    assert_non_null(strstr(err.message, chunk_hash));
+    assert_non_null(strstr(err.message, "has SHA-256"));
+    assert_int_equal(sf_snapshot_chunks_repair(dir, &removed, &err), SF_OK);
+    assert_int_equal(removed, 1);
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    assert_int_equal(stat(p, &st), -1);
+    /* missing now: nothing more to remove, and the check says missing */
+    assert_int_equal(sf_snapshot_chunks_repair(dir, &removed, &err), SF_OK);
+    assert_int_equal(removed, 0);
+    assert_int_equal(sf_snapshot_dir_check(dir, module_hash, &err), SF_ERR);
+    assert_non_null(strstr(err.message, "is missing"));
+    /* the same bytes, but longer */
+    put(name, "xchunk-bytes-and-more", 21);
+    assert_int_equal(sf_snapshot_dir_check(dir, module_hash, &err), SF_ERR);
+    put(name, chunk, sizeof chunk - 1);
+    assert_int_equal(sf_snapshot_dir_check(dir, module_hash, &err), SF_OK);
+    /* no metadata: the repair says so */
+    snprintf(p, sizeof p, "%s/metadata.json", dir);
+    unlink(p);
+    assert_int_equal(sf_snapshot_chunks_repair(dir, &removed, &err), SF_ERR);
+    assert_non_null(strstr(err.message, "metadata.json"));
+    drop_dir();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +289,7 @@ int main(void)
         cmocka_unit_test(test_short_hash),
         cmocka_unit_test(test_dir_check),
         cmocka_unit_test(test_dir_check_module_absent),
+        cmocka_unit_test(test_chunk_content),
     };
     return cmocka_run_group_tests_name("snapshot_meta", tests, setup, NULL);
 }

@@ -591,6 +591,8 @@ static int download_checked(sf_engine *e, const char *id,
     int attempt;
 
     for (attempt = 1;; attempt++) {
+        size_t removed = 0;
+
         if (download_once(e, id, snapshot_id, dir, resume, err) != SF_OK)
             return SF_ERR;
         if (sf_snapshot_dir_check(dir, module_hash, err) == SF_OK)
@@ -600,10 +602,18 @@ static int download_checked(sf_engine *e, const char *id,
             return SF_ERR;
         if (attempt == TRANSFER_ATTEMPTS)
             break;
+        snprintf(why, sizeof why, "%s", err->message);
+        /* a chunk that is not what its name says (icp writes chunks in
+         * place, a kill leaves a short one, and a resume skips any chunk
+         * file that exists): removed, and the resume fetches it again */
+        if (strncmp(err->field, SF_SNAPSHOT_CHUNKS_DIR_NAME "/",
+                    sizeof SF_SNAPSHOT_CHUNKS_DIR_NAME) == 0 &&
+            sf_snapshot_chunks_repair(dir, &removed, err) != SF_OK)
+            return SF_ERR;
         if (e->log != NULL)
-            fprintf(e->log, "download %s %s: %s; downloading again\n", id,
-                    snapshot_id, err->message);
-        resume = false;
+            fprintf(e->log, "download %s %s: %s; %s\n", id, snapshot_id, why,
+                    removed ? "removed, resuming" : "downloading again");
+        resume = removed > 0;
     }
     snprintf(why, sizeof why, "%s", err->message);
     snprintf(field, sizeof field, "%s", err->field);
@@ -622,6 +632,18 @@ int sf_engine_download(sf_engine *e, const char *id, const char *snapshot_id,
     if (second == NULL)
         return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
     sprintf(second, "%s.verify", dir);
+    if (resume) {
+        /* icp resumes from the metadata.json it finds: a directory left by
+         * a download of another snapshot would mix the two */
+        bool same;
+
+        if (sf_engine_tmp_describes(e, id, snapshot_id, dir, &same, err) != SF_OK)
+            goto out;
+        if (!same && e->log != NULL)
+            fprintf(e->log, "download %s %s: %s holds another snapshot's "
+                    "download; starting clean\n", id, snapshot_id, dir);
+        resume = same;
+    }
     if (download_checked(e, id, snapshot_id, dir, resume, err) != SF_OK)
         goto out;
     if (!e->verify_transfer) {

@@ -85,12 +85,21 @@ int sf_engine_start(sf_engine *e, const char *id, sf_error *err);
  * Returns the first error, having tried all. */
 int sf_engine_contain(sf_engine *e, sf_error *err);
 /* Downloads snapshot_id of id into dir (fresh: dir is emptied first;
- * resume: continues a transfer into dir). With verify_transfer the
+ * resume: continues a transfer into dir, if its metadata.json describes
+ * this snapshot, else starts clean). A chunk file whose content is not
+ * the SHA-256 in its name is removed and the download resumed. With verify_transfer the
  * snapshot is read a second time into "<dir>.verify" and both copies must
  * have the same checksum; a disagreement is retried a few times and then
  * fails with "transfer-mismatch". */
 int sf_engine_download(sf_engine *e, const char *id, const char *snapshot_id,
                        const char *dir, bool resume, sf_error *err);
+/* transfer.c: *yes when dir's metadata.json describes snapshot_id of id
+ * (its taken_at is the listed snapshot's): only then may a download into
+ * dir be resumed, since icp resumes from whatever metadata it finds.
+ * An unreadable metadata.json is a no. */
+int sf_engine_tmp_describes(sf_engine *e, const char *id,
+                            const char *snapshot_id, const char *dir,
+                            bool *yes, sf_error *err);
 
 /* On-canister retention (retention.c): for each of the canisters, keeps
  * the newest `keep` snapshots recorded in a manifest under root (own_out,

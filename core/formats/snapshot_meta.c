@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "snapfleet/checksum.h"
 #include "snapfleet/fs.h"
@@ -312,6 +313,61 @@ int sf_snapshot_dir_check(const char *dir, const char *module_hash,
                          "metadata.json lists chunk %s", p, m.chunk_hashes[i]);
             goto done;
         }
+        /* a chunk is named by its SHA-256: icp writes it in place, so a
+         * kill mid-write leaves a short one that a resume skips */
+        if (sf_checksum_file(p, have, err) != SF_OK)
+            goto done;
+        if (strcmp(have, m.chunk_hashes[i]) != 0) {
+            sf_error_set(err, "snapshot-content-mismatch", name, "%s has "
+                         "SHA-256 %s, its name and metadata.json say %s", p,
+                         have, m.chunk_hashes[i]);
+            goto done;
+        }
+    }
+    rc = SF_OK;
+done:
+    free(p);
+    sf_snapshot_meta_free(&m);
+    return rc;
+}
+
+int sf_snapshot_chunks_repair(const char *dir, size_t *removed, sf_error *err)
+{
+    sf_snapshot_meta m;
+    char *p = join(dir, SF_SNAPSHOT_META_FILE_NAME);
+    char have[SF_SHA256_HEX_SIZE];
+    size_t i;
+    int rc = SF_ERR;
+
+    *removed = 0;
+    if (p == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    if (sf_snapshot_meta_read_file(p, &m, err) != SF_OK) {
+        free(p);
+        return SF_ERR;
+    }
+    for (i = 0; i < m.chunk_count; i++) {
+        char name[sizeof SF_SNAPSHOT_CHUNKS_DIR_NAME + 72];
+        struct stat st;
+        sf_error e;
+
+        snprintf(name, sizeof name, "%s/%s.bin", SF_SNAPSHOT_CHUNKS_DIR_NAME,
+                 m.chunk_hashes[i]);
+        free(p);
+        if ((p = join(dir, name)) == NULL) {
+            sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+            goto done;
+        }
+        if (lstat(p, &st) != 0 || !S_ISREG(st.st_mode))
+            continue; /* missing: a resume fetches it */
+        if (sf_checksum_file(p, have, &e) == SF_OK &&
+            strcmp(have, m.chunk_hashes[i]) == 0)
+            continue;
+        if (unlink(p) != 0) {
+            sf_error_set_errno(err, errno, name, "cannot remove %s", p);
+            goto done;
+        }
+        (*removed)++;
     }
     rc = SF_OK;
 done:

@@ -58,11 +58,18 @@ SF_API void sf_snapshot_meta_free(sf_snapshot_meta *m);
 /* Checks a downloaded snapshot directory against its metadata.json: each
  * memory file's size (an absent file stands for size 0), the module's
  * SHA-256 against module_hash (lower-case hex; NULL: not checked), and
- * every chunk the metadata lists is present. The first mismatch is
+ * every chunk the metadata lists is present with the SHA-256 its name
+ * gives. The first mismatch is
  * "snapshot-content-mismatch" naming the file and both values;
  * an unreadable metadata.json is its parse error. */
 SF_API int sf_snapshot_dir_check(const char *dir, const char *module_hash,
                           sf_error *err);
+/* Removes every chunk file metadata.json lists whose content is not the
+ * SHA-256 in its name (icp writes chunks in place and a resumed download
+ * skips any chunk file that exists, so a truncated one would stay
+ * forever); *removed counts them. A resume then fetches them again. */
+SF_API int sf_snapshot_chunks_repair(const char *dir, size_t *removed,
+                                     sf_error *err);
 
 #ifdef __cplusplus
 }
