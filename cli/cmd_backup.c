@@ -44,7 +44,16 @@ static const char download_usage[] =
     "                           root recorded and delete older ones (default 1;\n"
     "                           0 deletes this run's too); snapshots no backup\n"
     "                           recorded are never deleted\n"
-    "  --root-dir DIR           the backup root (default: the parent of --out)\n\n"
+    "  --root-dir DIR           the backup root (default: the parent of --out)\n"
+    "  --snapshot-limit N       the most snapshots a canister may hold (default:\n"
+    "                           the simulator's, or 10 with --driver icp, the\n"
+    "                           IC's subnet setting today). Before anything is\n"
+    "                           stopped, a canister at the limit gets its\n"
+    "                           create turned into a replace (icp's --replace)\n"
+    "                           of its oldest snapfleet-made snapshot, when that\n"
+    "                           snapshot's backup under the root is complete and\n"
+    "                           verifies; otherwise the run fails, naming the\n"
+    "                           canister and its snapshots\n"    "\n"
     CLI_DRIVER_USAGE;
 
 static const char backup_usage[] =
@@ -78,7 +87,16 @@ static const char backup_usage[] =
     "                        root recorded and delete older ones (default 1;\n"
     "                        0 deletes this run's too); snapshots no backup\n"
     "                        recorded are never deleted\n"
-    "  --root-dir DIR        the backup root (default: the parent of --out)\n\n"
+    "  --root-dir DIR        the backup root (default: the parent of --out)\n"
+    "  --snapshot-limit N    the most snapshots a canister may hold (default:\n"
+    "                        the simulator's, or 10 with --driver icp, the\n"
+    "                        IC's subnet setting today). Before anything is\n"
+    "                        stopped, a canister at the limit gets its\n"
+    "                        create turned into a replace (icp's --replace)\n"
+    "                        of its oldest snapfleet-made snapshot, when that\n"
+    "                        snapshot's backup under the root is complete and\n"
+    "                        verifies; otherwise the run fails, naming the\n"
+    "                        canister and its snapshots\n"    "\n"
     CLI_DRIVER_USAGE;
 
 static int parse_keep(const char *s, uint64_t *out)
@@ -88,6 +106,26 @@ static int parse_keep(const char *s, uint64_t *out)
     errno = 0;
     *out = strtoull(s, &end, 10);
     return (*s >= '0' && *s <= '9' && *end == '\0' && errno == 0) ? 0 : -1;
+}
+
+/* --snapshot-limit: 1 to 1,000,000. */
+static int parse_limit(const char *s, uint64_t *out)
+{
+    return parse_keep(s, out) == 0 && *out >= 1 && *out <= 1000000 ? 0 : -1;
+}
+
+/* The IC's per-canister snapshot limit, a subnet setting: 10 today. */
+#define IC_SNAPSHOT_LIMIT 10
+
+/* What the run takes as the snapshot limit: the option, else the
+ * simulator's own, else the IC's. */
+static uint64_t snapshot_limit(uint64_t given, const cli_stack *s)
+{
+    if (given != 0)
+        return given;
+    if (s->sim != NULL)
+        return sf_sim_get_config(s->sim)->snapshot_limit;
+    return IC_SNAPSHOT_LIMIT;
 }
 
 static int default_root(const cli_driver_opts *d, char *out, size_t n,
@@ -121,6 +159,7 @@ int cmd_snapshot_download(int argc, char **argv)
         {"verify-transfer", no_argument, NULL, 'T'},
         {"keep-on-canister", required_argument, NULL, 'K'},
         {"root-dir", required_argument, NULL, 'D'},
+        {"snapshot-limit", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "snapshot download";
@@ -166,6 +205,11 @@ int cmd_snapshot_download(int argc, char **argv)
                 return cli_usage(cmd, "--keep-on-canister takes a number");
             break;
         case 'D': cfg.root_dir = optarg; break;
+        case 'P':
+            if (parse_limit(optarg, &cfg.snapshot_limit) != 0)
+                return cli_usage(cmd, "--snapshot-limit takes a number from 1 "
+                                 "to 1000000");
+            break;
         default:
             return cli_args_usage(&a, cmd);
         }
@@ -193,6 +237,7 @@ int cmd_snapshot_download(int argc, char **argv)
         return (err.kind && strcmp(err.kind, SF_EK_USAGE) == 0) ? cli_usage(cmd, "%s", err.message)
                                        : cli_fail(NULL, &err);
     cfg.log = cli_progress(&d);
+    cfg.snapshot_limit = snapshot_limit(cfg.snapshot_limit, &s);
     rc = sf_snapshot_download(&cfg, s.top, &s.clock, &res, &err);
     if (rc == SF_OK) {
         fwrite(sf_buf_cstr(&res.planned_commands), 1, res.planned_commands.len,
@@ -271,6 +316,7 @@ int cmd_backup_run(int argc, char **argv)
         {"verify-transfer", no_argument, NULL, 'T'},
         {"keep-on-canister", required_argument, NULL, 'K'},
         {"root-dir", required_argument, NULL, 'D'},
+        {"snapshot-limit", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "backup";
@@ -317,6 +363,11 @@ int cmd_backup_run(int argc, char **argv)
                 return cli_usage(cmd, "--keep-on-canister takes a number");
             break;
         case 'D': cfg.root_dir = optarg; break;
+        case 'P':
+            if (parse_limit(optarg, &cfg.snapshot_limit) != 0)
+                return cli_usage(cmd, "--snapshot-limit takes a number from 1 "
+                                 "to 1000000");
+            break;
         case 'S':
             if (strcmp(optarg, "fleet") == 0)
                 cfg.schedule = SF_BACKUP_FLEET;
@@ -355,6 +406,7 @@ int cmd_backup_run(int argc, char **argv)
         return (err.kind && strcmp(err.kind, SF_EK_USAGE) == 0) ? cli_usage(cmd, "%s", err.message)
                                        : cli_fail(NULL, &err);
     cfg.log = cli_progress(&d);
+    cfg.snapshot_limit = snapshot_limit(cfg.snapshot_limit, &s);
     rc = sf_backup_run(&cfg, s.top, &s.clock, &res, &err);
     if (rc == SF_OK)
         print_backup_result(&cfg, &res, json);

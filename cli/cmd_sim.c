@@ -228,9 +228,13 @@ static const char run_usage[] =
     "  --no-crash       no crash scenarios\n"
     "  --daily          instead, per seed: a backup job run every day on a fleet\n"
     "                   that allows 3 snapshots per canister, one taken by an\n"
-    "                   operator, with --keep-on-canister 1; every day must\n"
-    "                   complete, the operator's snapshot stay, and `backup\n"
-    "                   prune --keep 7` leave the newest 7 backups\n"
+    "                   operator, with --keep-on-canister K, K drawn from\n"
+    "                   the seed (odd seeds 1, even seeds 2: then the\n"
+    "                   operator's canister is full before each create from\n"
+    "                   day 3, and the create replaces its oldest snapfleet\n"
+    "                   snapshot); every day must complete, the operator's\n"
+    "                   snapshot stay, and `backup prune --keep 7` leave the\n"
+    "                   newest 7 backups. The line gives K and the replaces\n"
     "  --days N         days of the daily scenario (default 30)\n"
     "Exit status: 0 every seed kept every invariant, 1 otherwise.\n";
 
@@ -317,15 +321,20 @@ int cmd_sim_run(int argc, char **argv)
 
         sf_error_clear(&err);
         if (daily) {
-            sf_simrun_daily_config dc = {seed, canisters, days, 3, 1, 7, work, keep};
+            /* the seed draws the retention: keeping 2 makes the limit bite */
+            sf_simrun_daily_config dc = {seed, canisters, days, 3, 1 + seed % 2,
+                                         7, work, keep};
             sf_simrun_daily_result dr;
             if (sf_simrun_daily(&dc, &dr, &err) != SF_OK) {
                 printf("seed=%llu error: %s\n", (unsigned long long)seed, err.message);
                 failures++;
             } else {
                 printf("seed=%llu scenario=daily days=%llu pruned=%zu kept=%zu "
-                       "digest=%s %s%s\n", (unsigned long long)seed,
+                       "keep-on-canister=%llu replaced=%llu digest=%s %s%s\n",
+                       (unsigned long long)seed,
                        (unsigned long long)dr.days_complete, dr.pruned, dr.kept,
+                       (unsigned long long)dc.keep_on_canister,
+                       (unsigned long long)dr.replaced,
                        dr.digest, dr.ok ? "ok" : "FAIL: ", dr.ok ? "" : dr.failure);
                 if (!dr.ok)
                     failures++;

@@ -208,7 +208,8 @@ static int build(const icp_driver *d, const sf_op *op, bool render,
         return sf_error_set(err, "invalid-principal", "canister_id", "%s: "
                             "canister id `%s` is not a valid principal",
                             sf_op_kind_name(op->kind), op->canister_id);
-    if (need_snap && !snapshot_hex(snap) && !(render && placeholder(snap)))
+    if ((need_snap || (op->kind == SF_OP_CREATE && snap[0] != '\0')) &&
+        !snapshot_hex(snap) && !(render && placeholder(snap)))
         return sf_error_set(err, "invalid-snapshot-id", "snapshot_id", "%s: "
                             "snapshot id `%s` is not non-empty even-length "
                             "hex", sf_op_kind_name(op->kind), snap);
@@ -245,6 +246,11 @@ static int build(const icp_driver *d, const sf_op *op, bool render,
         push(a, "snapshot");
         push(a, op->kind == SF_OP_CREATE ? "create" : "list");
         push(a, id);
+        if (op->kind == SF_OP_CREATE && snap[0] != '\0') {
+            /* the snapshot this one replaces (at the canister's limit) */
+            push(a, "--replace");
+            push(a, snap);
+        }
         push(a, "--json");
         break;
     case SF_OP_DOWNLOAD:

@@ -1,11 +1,14 @@
 /*
  * `sim run --daily`: a backup job run every day. A fleet whose canisters
  * allow 3 snapshots, one of them taken by an operator, is backed up DAYS
- * times with on-canister retention keeping 1: every run must complete,
- * no canister may ever hold more than 2 snapfleet snapshots (the limit
- * would refuse the create otherwise), the operator's snapshot must stay,
- * and `backup prune --keep 7` must then leave the newest 7 backups, each
- * verifying. The trace of every driver call is hashed, as in `sim run`.
+ * times with on-canister retention keeping K (1 or 2): every run must
+ * complete, no canister may hold more snapfleet snapshots than K after a
+ * run, the operator's snapshot must stay, and `backup prune --keep 7`
+ * must then leave the newest 7 backups, each verifying. Keeping 2 makes
+ * the limit bite on the operator's canister (2 of ours and the
+ * operator's fill it): from day 3 its create replaces its oldest
+ * snapfleet snapshot. The trace of every driver call is hashed, as in
+ * `sim run`.
  */
 #include "snapfleet/simrun.h"
 
@@ -107,6 +110,7 @@ static int backup_day(daily *d, unsigned day, sf_error *err)
     c.tool_version = SF_VERSION;
     c.retain_on_canister = true;
     c.keep_on_canister = d->cfg->keep_on_canister;
+    c.snapshot_limit = d->cfg->snapshot_limit;
     rc = sf_backup_run(&c, trace, &clock, &r, err);
     if (rc == SF_OK && !r.complete)
         rc = sf_error_set(err, "incomplete", "", "day %u ended incomplete", day);
@@ -149,6 +153,26 @@ static void check_canisters(daily *d, unsigned day)
     if (!foreign_seen)
         sf_buf_printf(&d->v, "day %u: the operator's snapshot %s of %s is gone\n",
                       day, d->foreign, d->foreign_canister);
+}
+
+/* Creates that replaced a snapshot: trace lines "create <canister>
+ * <snapshot>". */
+static uint64_t count_replaces(const sf_buf *trace)
+{
+    const char *p = sf_buf_cstr(trace);
+    uint64_t n = 0;
+
+    while ((p = strstr(p, " submit #")) != NULL) {
+        char op[16], canister[128], snap[160];
+
+        p++;
+        snap[0] = '\0';
+        if (sscanf(p, "submit #%*u %15s %127s %159s", op, canister, snap) == 3 &&
+            strcmp(op, "create") == 0 && snap[0] != '\0' &&
+            strspn(snap, "0123456789abcdef") == strlen(snap))
+            n++;
+    }
+    return n;
 }
 
 int sf_simrun_daily(const sf_simrun_daily_config *cfg,
@@ -211,6 +235,7 @@ int sf_simrun_daily(const sf_simrun_daily_config *cfg,
         sf_buf_printf(&d.v, "after prune --keep %llu: %zu backups\n",
                       (unsigned long long)cfg->prune_keep, inv.count);
     sf_inventory_free(&inv);
+    res->replaced = count_replaces(&d.trace);
     sf_buf_printf(&d.trace, "-- pruned %zu, kept %zu\n", res->pruned, res->kept);
     if (sf_trace_digest(&d.trace, res->digest) != SF_OK) {
         sf_error_set(err, SF_EK_NOMEM, "", "out of memory");

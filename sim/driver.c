@@ -245,6 +245,16 @@ static int apply(sf_sim *sim, const sf_op *op, sf_result *r, char **cleanup,
     case SF_OP_CREATE:
         if (refuse_unless_stopped(r, c))
             return SF_OK;
+        if (op->snapshot_id[0] != '\0') {
+            /* --replace: the named snapshot goes and the new one comes in
+             * one step, as take_canister_snapshot's replace_snapshot */
+            if ((s = find_snapshot(c, op->snapshot_id)) == NULL)
+                return snapshot_not_found(r, op, c);
+            i = (size_t)(s - c->snapshots);
+            memmove(&c->snapshots[i], &c->snapshots[i + 1],
+                    (c->snapshot_count - i - 1) * sizeof *c->snapshots);
+            c->snapshot_count--;
+        }
         if (c->snapshot_count >= sim->config.snapshot_limit)
             return sf_result_fail(r, SF_FAIL_PERMANENT, "snapshot-limit",
                                   "Canister %s has reached the maximum "

@@ -431,6 +431,9 @@ static void test_argv_every_op(void **state)
             "icp|canister|start|" APP "|-n|ic|--identity|ops");
     argv_is(d, (op = op_of(SF_OP_CREATE, APP, NULL, NULL), &op),
             "icp|canister|snapshot|create|" APP "|--json|-n|ic|--identity|ops");
+    argv_is(d, (op = op_of(SF_OP_CREATE, APP, "00ff", NULL), &op),
+            "icp|canister|snapshot|create|" APP "|--replace|00ff|--json|-n|ic"
+            "|--identity|ops");
     argv_is(d, (op = op_of(SF_OP_LIST, APP, NULL, NULL), &op),
             "icp|canister|snapshot|list|" APP "|--json|-n|ic|--identity|ops");
     argv_is(d, (op = op_of(SF_OP_DOWNLOAD, APP, "00FF", "/b/x.tmp"), &op),
@@ -518,6 +521,13 @@ static void test_argv_refuses_bad_ids(void **state)
     assert_int_equal(sf_driver_render(d, &op, &b, &err), SF_OK);
     assert_non_null(strstr(sf_buf_cstr(&b), " '<snapshot-id>' "));
     sf_buf_free(&b);
+    /* the snapshot a create replaces is checked the same way */
+    op.kind = SF_OP_CREATE;
+    strcpy(op.snapshot_id, "abc");
+    assert_int_equal(sf_icp_argv(d, &op, &argv, &err), SF_ERR);
+    assert_string_equal(err.kind, "invalid-snapshot-id");
+    strcpy(op.snapshot_id, "00ff; rm");
+    assert_int_equal(sf_icp_argv(d, &op, &argv, &err), SF_ERR);
     op.kind = SF_OP_UPLOAD; /* no directory */
     assert_int_equal(sf_icp_argv(d, &op, &argv, &err), SF_ERR);
     assert_string_equal(err.kind, "usage");
@@ -1721,6 +1731,88 @@ static void test_engine_daily_retention(void **state)
     free_calls(&k);
 }
 
+/* The fake's per-canister snapshot limit (a create beyond it is
+ * rejected as the IC rejects it). */
+static void set_fake_limit(unsigned limit)
+{
+    char *text, *both;
+    size_t len;
+    sf_error err;
+
+    assert_int_equal(sf_fs_read_file(state_path, (size_t)1 << 24, &text, &len,
+                                     &err), SF_OK);
+    assert_true(len > 1 && text[0] == '{');
+    both = malloc(len + 64);
+    assert_non_null(both);
+    len = (size_t)sprintf(both, "{\"snapshot_limit\": %u, %s", limit, text + 1);
+    assert_int_equal(sf_fs_write_atomic_untracked(state_path, both, len, &err),
+                     SF_OK);
+    free(both);
+    free(text);
+}
+
+/* At the limit through the fake icp: the create becomes `icp canister
+ * snapshot create ... --replace <oldest snapfleet snapshot>`; STORE's
+ * snapshot that no backup made stays; keeping 2 with a limit of 2, every
+ * day from the second replaces. */
+static void test_engine_replace_at_limit(void **state)
+{
+    sf_icp_config c = base_config();
+    sf_clock clock = sf_clock_wall();
+    sf_driver *d, *top;
+    sf_backup_config cfg;
+    sf_backup_result res;
+    sf_error err;
+    char out[PATH_MAX + 32];
+    calls k;
+    int day;
+
+    (void)state;
+    set_fake_limit(2);
+    d = new_driver(&c);
+    top = stack(d, &clock);
+    for (day = 1; day <= 3; day++) {
+        snprintf(out, sizeof out, "%s/backups/day%d", dir, day);
+        backup_config(&cfg, out);
+        cfg.retain_on_canister = true;
+        cfg.keep_on_canister = 2;
+        cfg.snapshot_limit = 2;
+        if (sf_backup_run(&cfg, top, &clock, &res, &err) != SF_OK)
+            fail_msg("day %d: %s (%s)", day, err.message, err.kind);
+        assert_true(res.complete);
+        sf_backup_result_free(&res);
+        assert_int_equal(fake_snapshots(ROOT, NULL), day < 2 ? 1 : 2);
+        assert_int_equal(fake_snapshots(STORE, SNAP), 2);
+        verify(out);
+    }
+    read_calls(&k);
+    /* STORE on days 2 and 3, ROOT and APP on day 3 */
+    assert_int_equal(count_prefix(&k, "canister snapshot create " STORE " --replace "), 2);
+    assert_int_equal(count_prefix(&k, "canister snapshot create " ROOT " --replace "), 1);
+    assert_int_equal(count_prefix(&k, "canister snapshot create " APP " --replace "), 1);
+    assert_int_equal(count_prefix(&k, "canister snapshot delete"), 0);
+    free_calls(&k);
+    /* a limit of 1: STORE holds only a snapshot no backup made, so the run
+     * fails before stopping anything */
+    write_state("[]");
+    set_fake_limit(1);
+    remove(log_path);
+    snprintf(out, sizeof out, "%s/full/day1", dir);
+    backup_config(&cfg, out);
+    cfg.snapshot_limit = 1;
+    assert_int_equal(sf_backup_run(&cfg, top, &clock, &res, &err), SF_ERR);
+    sf_backup_result_free(&res);
+    assert_string_equal(err.kind, "snapshot-limit-reached");
+    assert_non_null(strstr(err.message, STORE));
+    assert_non_null(strstr(err.message, SNAP " (not made by snapfleet)"));
+    read_calls(&k);
+    assert_int_equal(count_prefix(&k, "canister stop"), 0);
+    assert_int_equal(count_prefix(&k, "canister snapshot create"), 0);
+    free_calls(&k);
+    sf_driver_destroy(top);
+    sf_driver_destroy(d);
+}
+
 /* A backup and then a restore of it, both through the real driver code
  * against the fake icp: the restore's uploads go without --resume the
  * first time, loads use the id each upload returned, and every canister
@@ -2327,6 +2419,14 @@ static void test_real_icp_accepts_every_command(void **state)
             }
         }
     }
+    {
+        /* a create that replaces a snapshot (at the canister's limit) */
+        uint64_t t;
+        sf_error err;
+        sf_op op = op_of(SF_OP_CREATE, APP, SNAP, NULL);
+
+        assert_int_equal(sf_driver_submit(drivers[0], &op, &t, &err), SF_OK);
+    }
     for (v = 0; v < 4; v++) {
         uint64_t t;
         sf_result r;
@@ -2342,7 +2442,7 @@ static void test_real_icp_accepts_every_command(void **state)
         }
         sf_driver_destroy(drivers[v]);
     }
-    assert_int_equal(ran, 12 + 3);
+    assert_int_equal(ran, 12 + 1 + 3);
     unsetenv("ICP_HOME");
     if (old_home != NULL)
         setenv("HOME", old_home, 1);
@@ -2389,6 +2489,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_engine_backup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_daily_retention, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_engine_replace_at_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_restore, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_backup_dry_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_reconciles, setup, teardown),

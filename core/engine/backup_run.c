@@ -721,6 +721,27 @@ static int retain(runner *r, sf_error *err)
     return rc;
 }
 
+/* Before the first stop: a canister at its snapshot limit gets a replace
+ * of its oldest verified snapfleet snapshot, or the run fails here. */
+static int make_room(runner *r, sf_error *err)
+{
+    char **ids;
+    size_t i;
+    int rc;
+
+    if (r->cfg->snapshot_limit == 0)
+        return SF_OK;
+    if ((ids = calloc(r->plan.target_count ? r->plan.target_count : 1,
+                      sizeof *ids)) == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    for (i = 0; i < r->plan.target_count; i++)
+        ids[i] = r->plan.targets[i].canister_id;
+    rc = sf_engine_make_room(&r->e, r->cfg->root_dir, r->cfg->out, ids,
+                             r->plan.target_count, r->cfg->snapshot_limit, err);
+    free(ids);
+    return rc;
+}
+
 static int run_loop(runner *r, sf_error *err)
 {
     for (;;) {
@@ -896,6 +917,8 @@ int sf_backup_run(const sf_backup_config *cfg, sf_driver *driver,
     if (check_topology(&r, err) != SF_OK)
         goto done;
     if (!r.j.preflight_accepted && preflight(&r, err) != SF_OK)
+        goto done;
+    if (make_room(&r, err) != SF_OK)
         goto done;
     rc = run_loop(&r, err);
     if (rc == SF_OK && result->complete)

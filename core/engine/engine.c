@@ -439,7 +439,12 @@ static int new_snapshot(sf_engine *e, sf_op_kind kind, const char *id,
             return SF_ERR;
     }
     for (attempt = 0; attempt < 2; attempt++) {
-        if (sf_op_init(&op, kind, id, NULL, dir, err) != SF_OK)
+        /* at its limit, a create replaces the snapshot chosen before any
+         * stop (sf_engine_make_room), recorded before it is sent */
+        const char *replace = kind == SF_OP_CREATE
+                                  ? sf_obs_find(&e->obs, id)->replacing : NULL;
+
+        if (sf_op_init(&op, kind, id, replace, dir, err) != SF_OK)
             return SF_ERR;
         op.resume = resume;
         rc = sf_engine_call(e, &op, &res, &fail, err);

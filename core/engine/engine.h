@@ -114,6 +114,19 @@ int sf_engine_retain_run(sf_engine *e, const char *root_dir, const char *out,
                          char *const *canisters, size_t count, uint64_t keep,
                          sf_error *err);
 
+/* Room for the creates (room.c), before anything is stopped: each of
+ * the canisters whose snapshot is still to be taken is listed; one
+ * holding `limit` snapshots or more gets its create turned into a
+ * replace of its oldest snapfleet-made snapshot (recorded in a manifest
+ * under the backup root, root_dir or the parent of out), only when that
+ * snapshot's backup verifies and no other process holds it; otherwise
+ * "snapshot-limit-reached", naming the canister, its snapshots and what
+ * to do. The choice is recorded in the observations (`replacing`) before
+ * the create. limit 0: not known, nothing is checked. */
+int sf_engine_make_room(sf_engine *e, const char *root_dir, const char *out,
+                        char *const *canisters, size_t count, uint64_t limit,
+                        sf_error *err);
+
 /* Moves a verified artifact from temp_path to final_path, durably.
  * Repeatable: when final_path already exists (a crash came between the
  * rename and the journal write) it is accepted if, and only if, its

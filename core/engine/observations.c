@@ -20,6 +20,7 @@ static void canister_free(sf_obs_canister *c)
     free(c->snapshot_id);
     free(c->module_hash);
     free(c->deleting);
+    free(c->replacing);
     memset(c, 0, sizeof *c);
 }
 
@@ -62,8 +63,15 @@ static int parse_canister(sf_jr *r, const cJSON *v, sf_obs_canister *c)
     if (st != NULL && sf_jr_bool(r, v, "load_issued", &c->load_issued) != SF_OK)
         return SF_ERR;
     if (sf_jr_str_opt(r, v, "module_hash", &c->module_hash) != SF_OK ||
-        sf_jr_str_opt(r, v, "snapshot_deleting", &c->deleting) != SF_OK)
+        sf_jr_str_opt(r, v, "snapshot_deleting", &c->deleting) != SF_OK ||
+        sf_jr_str_opt(r, v, "snapshot_replacing", &c->replacing) != SF_OK)
         return SF_ERR;
+    if (c->replacing != NULL && (c->replacing[0] == '\0' ||
+                                 strlen(c->replacing) % 2 != 0 ||
+                                 strlen(c->replacing) >= SF_SNAPSHOT_ID_MAX ||
+                                 strspn(c->replacing, "0123456789abcdefABCDEF") !=
+                                     strlen(c->replacing)))
+        return sf_jr_fail(r, "snapshot_replacing", "not a snapshot id");
     if (c->module_hash != NULL && (strlen(c->module_hash) != 64 ||
                                    strspn(c->module_hash, "0123456789abcdef") != 64))
         return sf_jr_fail(r, "module_hash", "not 64 lower-case hex digits");
@@ -156,6 +164,7 @@ int sf_obs_write_json(const sf_observations *o, sf_buf *out, sf_error *err)
         sf_jw_kv_bool(&w, "load_issued", c->load_issued);
         sf_jw_kv_string(&w, "module_hash", c->module_hash);
         sf_jw_kv_string(&w, "snapshot_deleting", c->deleting);
+        sf_jw_kv_string(&w, "snapshot_replacing", c->replacing);
         sf_jw_end_object(&w);
     }
     sf_jw_end_array(&w);

@@ -39,6 +39,10 @@ typedef struct sf_obs_canister {
     /* A snapshot retention is deleting: set before the delete is sent,
      * cleared once it is gone. NULL: none. */
     char *deleting;
+    /* The snapshot this run's create replaces (the canister is at its
+     * snapshot limit), decided before anything is stopped and recorded
+     * before the create is sent. NULL: a plain create. */
+    char *replacing;
 } sf_obs_canister;
 
 typedef struct sf_observations {

@@ -426,7 +426,7 @@ int sf_snapshot_download(const sf_snapshot_download_config *cfg_in,
     sf_target *t = NULL, *t2 = NULL;
     size_t n = 0, n2 = 0, i;
     char discovery[65], pre[65];
-    int rc = SF_ERR, engine_open = 0;
+    int rc = SF_ERR, engine_open = 0, room;
 
     memset(result, 0, sizeof *result);
     sf_buf_init(&result->planned_commands);
@@ -500,6 +500,21 @@ int sf_snapshot_download(const sf_snapshot_download_config *cfg_in,
             }
         }
         r.j.operation_metrics.target_count = n;
+        if (cfg.snapshot_limit != 0) {
+            /* before the first stop: room for every create */
+            char **ids = calloc(n ? n : 1, sizeof *ids);
+            if (ids == NULL) {
+                sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+                goto done;
+            }
+            for (i = 0; i < n; i++)
+                ids[i] = t[i].canister_id;
+            room = sf_engine_make_room(&r.e, cfg.root_dir, cfg.out, ids, n,
+                                       cfg.snapshot_limit, err);
+            free(ids);
+            if (room != SF_OK)
+                goto done;
+        }
     }
     for (i = 0; i < n; i++)
         if (capture(&r, &t[i], err) != SF_OK)

@@ -122,6 +122,42 @@ run backup --out "$TMP/ic" --root "$ROOT" --include-root --dry-run --driver icp 
 expect_rc 0 "backup --network ic --dry-run"
 expect_out "$ICP canister snapshot create $ROOT --json -n ic" "ic network line"
 
+# A create at the snapshot limit replaces a snapshot (`--replace <id>`): a
+# backup against the fake icp with a limit of 1 makes the driver render it,
+# and that exact argv, run against the real binary, gets past its parser.
+FAKE=$repo/tests/fake-icp/icp
+HASH_ROOT=69a2613dc9b6b55e1b490cd975fc5c44de39fe3c649ce2e08ec378bbe4659e65
+cat >"$TMP/fake.json" <<JSON
+{"clock": 1700000000000000000, "registry_root": "$ROOT", "snapshot_limit": 1,
+ "registry": [{"pid": "$ROOT", "role": "root", "parent_pid": null,
+               "module_hash": "$HASH_ROOT", "created_at": 1}],
+ "canisters": {"$ROOT": {"status": "Running", "controllers": ["$ROOT"],
+                         "module_hash": "$HASH_ROOT", "snapshots": []}},
+ "faults": []}
+JSON
+FAKENET=(--driver icp --icp "$FAKE" --network http://127.0.0.1:9 --root-key mainnet --snapshot-limit 1
+         --root "$ROOT" --include-root)
+for day in 1 2; do
+  FAKE_ICP_STATE="$TMP/fake.json" FAKE_ICP_LOG="$TMP/fake.log" \
+    run backup --out "$TMP/limit/day$day" "${FAKENET[@]}"
+  expect_rc 0 "backup day $day through the fake icp at a limit of 1"
+done
+python3 - "$TMP/fake.log" >"$TMP/replace.args" <<'PY' || bad "no create --replace recorded"
+import json, sys
+for line in open(sys.argv[1]):
+    argv = json.loads(line)["argv"]
+    if argv[:3] == ["canister", "snapshot", "create"] and "--replace" in argv:
+        print("\n".join(argv))
+        sys.exit(0)
+sys.exit(1)
+PY
+mapfile -t replace_args <"$TMP/replace.args"
+if ((${#replace_args[@]} > 0)); then
+  rc=0
+  timeout 3 "$ICP" "${replace_args[@]}" >"$TMP/replace.out" 2>&1 || rc=$?
+  if [[ $rc != 2 ]]; then ok; else bad "real icp refused: icp ${replace_args[*]}: $(head -3 "$TMP/replace.out")"; fi
+fi
+
 # The driver refuses what icp would refuse, before running anything.
 run backup --out "$TMP/x" --root "$ROOT" --driver icp --icp "$ICP" --network http://127.0.0.1:9
 expect_rc 2 "URL network without --root-key"

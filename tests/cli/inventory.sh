@@ -116,4 +116,28 @@ expect_rc 0 "sim run --daily"; expect_out "scenario=daily days=9 pruned=2 kept=7
 first=$(grep -o 'digest=[0-9a-f]*' "$TMP/out")
 run sim run --seeds 3 --daily --days 9 --canisters 3 --work "$TMP/simwork"
 [[ "$(grep -o 'digest=[0-9a-f]*' "$TMP/out")" == "$first" ]] && ok || bad "daily digest is reproducible"
+# ---- at the snapshot limit: replace the oldest verified snapfleet snapshot ----
+for cmd in "backup" "snapshot download"; do
+  run $cmd --out "$TMP/k" --sim-state "$S" --snapshot-limit 0; expect_rc 2 "$cmd --snapshot-limit 0"
+  run $cmd --out "$TMP/k" --sim-state "$S" --snapshot-limit x; expect_rc 2 "$cmd --snapshot-limit x"
+  run $cmd --help; expect_out "--snapshot-limit N" "$cmd --help limit"
+done
+S3=$TMP/full.json
+"$SF" sim init --state "$S3" --seed 5 --canisters 2 --snapshot-limit 2 >/dev/null || bad "sim init full"
+for i in 1 2 3; do
+  run backup --out "$TMP/full/d$i" --sim-state "$S3" --include-root --keep-on-canister 2
+  expect_rc 0 "backup $i at a limit of 2, keeping 2"
+done
+run backup list "$TMP/full" --sim-state "$S3" --json
+expect_py '[b["snapshots_on_canisters"] for b in d["backups"]]' "[2, 2, 0]" "day 3 replaced day 1's snapshots"
+# day 2's backup no longer verifies: its snapshots are not replaced, and the
+# run fails before stopping anything
+victim=$(find "$TMP/full/d2" -name stable_memory.bin | head -1)
+printf '!' | dd of="$victim" bs=1 count=1 conv=notrunc 2>/dev/null
+run backup --out "$TMP/full/d4" --sim-state "$S3" --include-root --keep-on-canister 2
+expect_rc 1 "a full canister whose oldest backup does not verify"
+expect_err "snapshot-limit-reached" "the refusal's kind"; expect_err "Nothing was stopped" "nothing stopped"
+expect_err "which is corrupt, not complete and verified" "names why"
+"$SF" sim show --state "$S3" --json >"$TMP/out"
+expect_py '[(c["status"], len(c["snapshots"])) for c in d["canisters"]]' "[('running', 2), ('running', 2)]" "the fleet as it was"
 finish

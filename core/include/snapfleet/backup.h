@@ -52,6 +52,13 @@ typedef struct sf_snapshot_download_config {
     bool retain_on_canister;
     uint64_t keep_on_canister;
     const char *root_dir;
+    /* The most snapshots a canister may hold (the IC's subnet setting; the
+     * CLI gives the simulator's, or 10 for icp). Before the first stop,
+     * a canister at the limit gets its create turned into a replace of
+     * its oldest snapfleet-made snapshot whose backup under root_dir is
+     * complete and verifies, or the run fails naming the canister and its
+     * snapshots. 0: not known, not checked (the create may be refused). */
+    uint64_t snapshot_limit;
 } sf_snapshot_download_config;
 
 typedef struct sf_snapshot_artifact {
@@ -103,6 +110,8 @@ typedef struct sf_backup_config {
     bool retain_on_canister;
     uint64_t keep_on_canister;
     const char *root_dir;
+    /* As sf_snapshot_download_config.snapshot_limit. */
+    uint64_t snapshot_limit;
 } sf_backup_config;
 
 typedef struct sf_backup_result {

@@ -41,7 +41,10 @@ typedef enum sf_op_kind {
     SF_OP_STATUS,   /* result: status, module_hash, controllers */
     SF_OP_STOP,
     SF_OP_START,
-    SF_OP_CREATE,   /* canister must be stopped; result: snapshot */
+    SF_OP_CREATE,   /* canister must be stopped; result: snapshot. With
+                       snapshot_id: replace that snapshot (icp's
+                       `--replace`): it goes as the new one comes, in one
+                       step, so a canister at its limit can still take one */
     SF_OP_LIST,     /* result: snapshots */
     SF_OP_DOWNLOAD, /* snapshot_id into path (an existing directory) */
     SF_OP_UPLOAD,   /* path (a snapshot directory) -> new snapshot */
@@ -60,7 +63,8 @@ SF_API int sf_op_kind_from_name(const char *name, sf_op_kind *out);
 typedef struct sf_op {
     sf_op_kind kind;
     char canister_id[SF_PRINCIPAL_TEXT_MAX];
-    char snapshot_id[SF_SNAPSHOT_ID_MAX]; /* download, load, delete */
+    char snapshot_id[SF_SNAPSHOT_ID_MAX]; /* download, load, delete; create:
+                                             the one replaced, or "" */
     char path[4096];                      /* download: output dir; upload: input dir */
     bool resume;                          /* continue an interrupted transfer */
 } sf_op;

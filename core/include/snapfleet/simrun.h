@@ -63,7 +63,8 @@ SF_API int sf_check_invariants(const sf_sim *before, const sf_sim *after,
 /* ---- the daily scenario (`sim run --daily`) ----
  * A fleet with snapshot_limit snapshots per canister, one taken by an
  * operator beforehand, backed up `days` times (a virtual day apart) with
- * on-canister retention keeping keep_on_canister; then `backup prune
+ * on-canister retention keeping keep_on_canister and the limit known to
+ * each run (a canister at its limit gets a replace); then `backup prune
  * --keep prune_keep`. ok when every day completed, no canister held more
  * snapfleet snapshots than kept after a run, the operator's snapshot
  * stayed, and prune left the newest prune_keep backups, all verifying. */
@@ -82,6 +83,7 @@ typedef struct sf_simrun_daily_result {
     bool ok;
     uint64_t days_complete;
     size_t pruned, kept;
+    uint64_t replaced; /* creates that replaced a snapshot (at the limit) */
     char digest[SF_SHA256_HEX_SIZE];
     char failure[1024];
 } sf_simrun_daily_result;
