@@ -22,9 +22,11 @@ echo "== build (ASan+UBSan) =="
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DSF_SANITIZE=ON -DSF_BENCH=OFF >/dev/null
 cmake --build build/asan -j"$jobs"
 
-echo "== build (Release: optimiser-only warnings are errors too) =="
-cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DSF_TESTS=OFF >/dev/null
+echo "== build (Release, shared libraries: optimiser-only warnings are errors too) =="
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DSF_TESTS=OFF \
+  -DBUILD_SHARED_LIBS=ON >/dev/null
 cmake --build build/release -j"$jobs"
+bash ci/check-exports.sh build/release
 
 echo "== tests =="
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
