@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test run: dependencies, the include rule, an ASan+UBSan build,
-# the CMocka suite, then every libFuzzer target built with clang and run
-# briefly on its corpus.
+# a shared Release build (its exports, then ci/install-check.sh: install,
+# examples, .deb), the CMocka suite, then every libFuzzer target built with
+# clang and run briefly on its corpus.
 #   ci/test.sh            everything
 #   SF_FUZZ_SECONDS=N     seconds per fuzz target (default 20; 0 skips fuzzing)
 set -euo pipefail
@@ -27,6 +28,9 @@ cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DSF_TESTS=OFF \
   -DBUILD_SHARED_LIBS=ON >/dev/null
 cmake --build build/release -j"$jobs"
 bash ci/check-exports.sh build/release
+
+echo "== install: prefix, DESTDIR, examples (pkg-config, find_package), .deb =="
+SF_REQUIRE_DEB=1 bash ci/install-check.sh build/release
 
 echo "== tests =="
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
