@@ -23,16 +23,25 @@ static const char run_usage[] =
     "them children first (only those that were running), verify status and\n"
     "module hash. The apply journal (canic's format) is written before and\n"
     "after every effect, in DIR/restore unless --restore-dir.\n\n"
+    "A member restored in place whose snapshot is still on its canister\n"
+    "(listed with the id, taken_at and size the backup recorded) is loaded\n"
+    "from there, with no upload; its artifact is still verified first. The\n"
+    "dry run ends with one \"# <target> ...\" line per member saying which path\n"
+    "it takes; restore status says which path each took.\n\n"
     "  --dry-run          print every command, change nothing\n"
     "  --execute          run until done, a failure, or --max-steps\n"
     "  --unclaim-pending  after an interrupted run: the pending operation is\n"
     "                     made ready again (its effect is reconciled when it runs)\n"
     "  --retry-failed     the failed operation is made ready again\n"
+    "  --upload           upload every member, even one whose snapshot is\n"
+    "                     still on its canister\n"
     "  --json             print the journal report as JSON\n\n" CLI_DRIVER_USAGE;
 
 static const char status_usage[] =
     "usage: snapfleet restore status --backup DIR [--restore-dir DIR] [--json]\n\n"
-    "Where a restore stands and the next safe action.\n";
+    "Where a restore stands and the next safe action, and for each member\n"
+    "which path its snapshot takes: \"canister <snapshot>\" (loaded from the\n"
+    "canister, no upload), \"upload\", or \"undecided\" (not reached yet).\n";
 
 int cmd_restore_plan(int argc, char **argv)
 {
@@ -92,6 +101,7 @@ int cmd_restore_run(int argc, char **argv)
         {"max-steps", required_argument, NULL, 's'},
         {"json", no_argument, NULL, 'j'},
         {"network", required_argument, NULL, 'N'},
+        {"upload", no_argument, NULL, 'U'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "restore run";
@@ -125,6 +135,7 @@ int cmd_restore_run(int argc, char **argv)
         case 'u': cfg.mode = SF_RESTORE_MODE_UNCLAIM_PENDING; modes++; break;
         case 'r': cfg.mode = SF_RESTORE_MODE_RETRY_FAILED; modes++; break;
         case 'j': json = true; break;
+        case 'U': cfg.force_upload = true; break;
         case 'N': d.icp.network = optarg; break; /* icp's target network */
         case 's':
             cfg.max_steps = strtoull(optarg, &end, 10);
@@ -150,6 +161,16 @@ int cmd_restore_run(int argc, char **argv)
     cfg.log = cli_progress(&d);
     rc = sf_restore_run(&cfg, s.top, &s.clock, &res, &err);
     fwrite(sf_buf_cstr(&res.commands), 1, res.commands.len, stdout);
+    if (cfg.mode == SF_RESTORE_MODE_DRY_RUN && rc == SF_OK && !json) {
+        /* which path each member takes, as shell comments */
+        const char *p = sf_buf_cstr(&res.paths);
+        while (*p != '\0') {
+            const char *nl = strchr(p, '\n');
+            size_t n = nl ? (size_t)(nl - p) : strlen(p);
+            printf("# %.*s\n", (int)n, p);
+            p += n + (nl != NULL);
+        }
+    }
     if (json && res.report.len > 0) {
         cli_print(&res.report);
     } else if (res.stopped_reason != NULL && cfg.mode != SF_RESTORE_MODE_DRY_RUN) {
@@ -209,6 +230,15 @@ int cmd_restore_status(int argc, char **argv)
         if (!res.complete && res.loads_done)
             printf("Attention: snapshots were already loaded; canisters the "
                    "restore stopped are left stopped for the operator.\n");
+        {
+            const char *p = sf_buf_cstr(&res.paths);
+            while (*p != '\0') {
+                const char *nl = strchr(p, '\n');
+                size_t n = nl ? (size_t)(nl - p) : strlen(p);
+                printf("member %.*s\n", (int)n, p);
+                p += n + (nl != NULL);
+            }
+        }
         cli_print(&res.report);
     }
     sf_restore_result_free(&res);

@@ -1814,9 +1814,10 @@ static void test_engine_replace_at_limit(void **state)
 }
 
 /* A backup and then a restore of it, both through the real driver code
- * against the fake icp: the restore's uploads go without --resume the
- * first time, loads use the id each upload returned, and every canister
- * ends running and verified. */
+ * against the fake icp: the restore's uploads (--upload) go without
+ * --resume the first time, loads use the id each upload returned, and
+ * every canister ends running and verified; a second restore without
+ * --upload loads the snapshots still on the canisters, uploading nothing. */
 static void test_engine_restore(void **state)
 {
     sf_icp_config c = base_config();
@@ -1845,15 +1846,29 @@ static void test_engine_restore(void **state)
     memset(&rc, 0, sizeof rc);
     rc.backup = out;
     rc.mode = SF_RESTORE_MODE_EXECUTE;
+    rc.force_upload = true;
     if (sf_restore_run(&rc, top, &clock, &rr, &err) != SF_OK)
         fail_msg("restore: %s (%s)", err.message, err.kind);
     assert_true(rr.complete);
     sf_restore_result_free(&rr);
+    {
+        /* again without --upload: the backed-up snapshots are still on
+         * the canisters, listed as recorded, and are loaded from there */
+        char again[PATH_MAX + 32];
+
+        snprintf(again, sizeof again, "%s/restore-again", dir);
+        rc.force_upload = false;
+        rc.restore_dir = again;
+        if (sf_restore_run(&rc, top, &clock, &rr, &err) != SF_OK)
+            fail_msg("restore from the canisters: %s (%s)", err.message, err.kind);
+        assert_true(rr.complete);
+        sf_restore_result_free(&rr);
+    }
     sf_driver_destroy(top);
     sf_driver_destroy(d);
     read_calls(&k);
     assert_int_equal(count_prefix(&k, "canister snapshot upload"), 3);
-    assert_int_equal(count_prefix(&k, "canister snapshot restore"), 3);
+    assert_int_equal(count_prefix(&k, "canister snapshot restore"), 6);
     for (i = before; i < k.count; i++) {
         char line[8192];
         argv_text(&k, i, line, sizeof line);

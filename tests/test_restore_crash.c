@@ -5,7 +5,8 @@
  * --unclaim-pending (nothing pending is fine) and --execute, and the
  * fleet ends restored: every target has the digest, module hash and
  * status that were backed up, exactly one snapshot was uploaded to each
- * target beyond those it had before the restore (nothing uploaded twice),
+ * target beyond those it had before the restore (nothing uploaded twice;
+ * none when the snapshots still on the canisters are loaded from there),
  * the apply journal is complete and no staged copy or temporary file is
  * left in the restore directory.
  *
@@ -42,6 +43,7 @@ typedef struct job {
     char mapping[700];  /* "" for in place */
     const char *targets[SF_RFX_MAX_MEMBERS]; /* where each member goes */
     char target_ids[SF_RFX_MAX_MEMBERS][SF_PRINCIPAL_TEXT_MAX];
+    bool from_canister; /* no --upload: snapshots still on the canisters load from there */
 } job;
 
 static int setup(void **state)
@@ -71,6 +73,7 @@ static void config(const job *j, sf_restore_config *c, sf_restore_mode mode)
 {
     sf_rfx_config(c, j->out, mode);
     c->mapping = j->mapping[0] != '\0' ? j->mapping : NULL;
+    c->force_upload = !j->from_canister;
 }
 
 /* The child's run: a plain --execute through the fixture's stack. */
@@ -172,7 +175,15 @@ static bool assert_done(job *j, uint64_t k)
 
     print_message("k=%llu: checking the fleet\n", (unsigned long long)k);
     sf_rfx_assert_restored(j->f.sim, &j->cap, j->targets);
-    sf_rfx_assert_one_new_snapshot(j->f.before, j->f.sim, j->targets, j->cap.n);
+    if (j->from_canister) {
+        /* loaded from the snapshots still on the canisters: none uploaded */
+        if (sf_fx_new_snapshots_total(j->f.before, j->f.sim) != 0)
+            fail_msg("k=%llu: %zu snapshot(s) uploaded, none expected",
+                     (unsigned long long)k,
+                     sf_fx_new_snapshots_total(j->f.before, j->f.sim));
+    } else {
+        sf_rfx_assert_one_new_snapshot(j->f.before, j->f.sim, j->targets, j->cap.n);
+    }
     sf_rfx_assert_untouched_except(j->f.before, j->f.sim, j->targets, j->cap.n);
     sf_rfx_assert_journal_complete(j->out, NULL);
     /* no temporary file is left */
@@ -293,6 +304,22 @@ static void test_crash_matrix_in_place(void **state)
     assert_int_equal(sf_fx_status(j->f.sim, last_id), SF_STATUS_STOPPED);
 }
 
+/* Whole fleet in place, every snapshot still on its canister: each is
+ * loaded from there (no upload) through every crash. */
+static void test_crash_matrix_in_place_from_canister(void **state)
+{
+    job *j = *state;
+    size_t i;
+
+    j->from_canister = true;
+    sf_rfx_backup(&j->f, j->out, NULL, &j->cap);
+    assert_int_equal(j->cap.n, CANISTERS);
+    for (i = 0; i < j->cap.n; i++)
+        sf_rfx_mutate(&j->f, j->cap.m[i].id);
+    in_place_targets(j);
+    matrix(j);
+}
+
 /* One relocatable member restored onto another canister of the fleet. */
 static void test_crash_matrix_relocated(void **state)
 {
@@ -317,6 +344,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_crash_matrix_in_place, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crash_matrix_in_place_from_canister, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_matrix_relocated, setup, teardown),
     };
 

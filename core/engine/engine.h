@@ -127,6 +127,19 @@ int sf_engine_make_room(sf_engine *e, const char *root_dir, const char *out,
                         char *const *canisters, size_t count, uint64_t limit,
                         sf_error *err);
 
+/* Restore from the snapshot still on the canister (restore_direct.c):
+ * *yes when canister lists snapshot_id with the taken_at and size the
+ * backup at backup_dir recorded for it; otherwise why says what differs.
+ * A read only. */
+int sf_restore_snapshot_on_canister(sf_engine *e, const char *backup_dir,
+                                    const char *canister,
+                                    const char *snapshot_id, bool *yes,
+                                    char why[256], sf_error *err);
+/* Records (write-ahead) where a restore takes canister's snapshot from:
+ * "canister" or "upload". */
+int sf_engine_set_load_from(sf_engine *e, const char *canister,
+                            const char *from, sf_error *err);
+
 /* Moves a verified artifact from temp_path to final_path, durably.
  * Repeatable: when final_path already exists (a crash came between the
  * rename and the journal write) it is accepted if, and only if, its

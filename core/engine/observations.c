@@ -21,6 +21,7 @@ static void canister_free(sf_obs_canister *c)
     free(c->module_hash);
     free(c->deleting);
     free(c->replacing);
+    free(c->load_from);
     memset(c, 0, sizeof *c);
 }
 
@@ -64,8 +65,12 @@ static int parse_canister(sf_jr *r, const cJSON *v, sf_obs_canister *c)
         return SF_ERR;
     if (sf_jr_str_opt(r, v, "module_hash", &c->module_hash) != SF_OK ||
         sf_jr_str_opt(r, v, "snapshot_deleting", &c->deleting) != SF_OK ||
-        sf_jr_str_opt(r, v, "snapshot_replacing", &c->replacing) != SF_OK)
+        sf_jr_str_opt(r, v, "snapshot_replacing", &c->replacing) != SF_OK ||
+        sf_jr_str_opt(r, v, "restore_load_from", &c->load_from) != SF_OK)
         return SF_ERR;
+    if (c->load_from != NULL && strcmp(c->load_from, "canister") != 0 &&
+        strcmp(c->load_from, "upload") != 0)
+        return sf_jr_fail(r, "restore_load_from", "neither canister nor upload");
     if (c->replacing != NULL && (c->replacing[0] == '\0' ||
                                  strlen(c->replacing) % 2 != 0 ||
                                  strlen(c->replacing) >= SF_SNAPSHOT_ID_MAX ||
@@ -165,6 +170,7 @@ int sf_obs_write_json(const sf_observations *o, sf_buf *out, sf_error *err)
         sf_jw_kv_string(&w, "module_hash", c->module_hash);
         sf_jw_kv_string(&w, "snapshot_deleting", c->deleting);
         sf_jw_kv_string(&w, "snapshot_replacing", c->replacing);
+        sf_jw_kv_string(&w, "restore_load_from", c->load_from);
         sf_jw_end_object(&w);
     }
     sf_jw_end_array(&w);

@@ -43,6 +43,11 @@ typedef struct sf_obs_canister {
      * snapshot limit), decided before anything is stopped and recorded
      * before the create is sent. NULL: a plain create. */
     char *replacing;
+    /* Restore: where the snapshot loaded into this canister comes from,
+     * recorded before the upload step acts: "canister" (the backed-up
+     * snapshot is still on it) or "upload". Once "upload", never switched
+     * back (an upload may have gone out). NULL: undecided. */
+    char *load_from;
 } sf_obs_canister;
 
 typedef struct sf_observations {

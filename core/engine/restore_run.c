@@ -39,6 +39,7 @@ void sf_restore_result_free(sf_restore_result *r)
 {
     sf_buf_free(&r->commands);
     sf_buf_free(&r->report);
+    sf_buf_free(&r->paths);
     memset(r, 0, sizeof *r);
 }
 
@@ -368,6 +369,80 @@ static bool any_load_started(const rrun *r)
     return false;
 }
 
+/* Where member m's snapshot comes from: the canister itself (restored in
+ * place, not --upload, the backed-up snapshot still listed there as
+ * recorded) or an upload. Recorded before the step acts unless dry; an
+ * "upload" once recorded stays (an upload may have gone out). */
+static int decide_path(rrun *r, const sf_restore_plan_member *m, bool dry,
+                       bool *direct, char why[256], sf_error *err)
+{
+    const sf_obs_canister *c = sf_obs_find(&r->e.obs, m->target_canister);
+
+    *direct = false;
+    if (r->cfg->force_upload)
+        snprintf(why, 256, "--upload");
+    else if (strcmp(m->source_canister, m->target_canister) != 0)
+        snprintf(why, 256, "restored onto another canister");
+    else if (c != NULL && c->load_from != NULL && strcmp(c->load_from, "upload") == 0)
+        snprintf(why, 256, "an earlier run chose the upload");
+    else if (sf_restore_snapshot_on_canister(&r->e, r->backup_root,
+                                             m->target_canister,
+                                             m->source_snapshot.snapshot_id,
+                                             direct, why, err) != SF_OK)
+        return SF_ERR;
+    if (dry)
+        return SF_OK;
+    return sf_engine_set_load_from(&r->e, m->target_canister,
+                                   *direct ? "canister" : "upload", err);
+}
+
+static bool e_log(const rrun *r)
+{
+    return r->e.log != NULL;
+}
+
+static sf_restore_command *command_for(rrun *r, const sf_restore_journal_op *jop,
+                                       const sf_op *op, sf_error *err);
+
+/* The snapshot is still on the canister: its artifact is verified all the
+ * same (a restore never depends on the canister alone), and the receipt
+ * records the listing that proved it and the id to load. */
+static int load_in_place(rrun *r, const sf_restore_journal_op *jop,
+                         const sf_restore_plan_member *m, const char *src,
+                         sf_restore_receipt *rec, sf_error *err)
+{
+    char sum[SF_SHA256_HEX_SIZE];
+    sf_restore_command *cmd;
+    sf_op op;
+
+    if (sf_checksum_path(src, sum, err) != SF_OK)
+        return SF_ERR;
+    if (strcmp(sum, m->source_snapshot.checksum) != 0)
+        return sf_error_set(err, "checksum-mismatch", "", "artifact %s does not "
+                            "match the manifest: checksum mismatch: expected "
+                            "%s, actual %s", src, m->source_snapshot.checksum, sum);
+    if (sf_op_init(&op, SF_OP_LIST, m->target_canister, NULL, NULL, err) != SF_OK ||
+        (cmd = command_for(r, jop, &op, err)) == NULL)
+        return SF_ERR;
+    free(cmd->note);
+    cmd->note = strdup("finds the backed-up snapshot still on the target "
+                       "canister: loaded from there, no upload");
+    cmd->mutates = false;
+    if (rec->command != NULL) {
+        sf_restore_command_free(rec->command);
+        free(rec->command);
+    }
+    rec->command = cmd;
+    if (e_log(r))
+        fprintf(r->e.log, "snapfleet: %s: snapshot %s is still on the canister "
+                "as backed up: no upload\n", m->target_canister,
+                m->source_snapshot.snapshot_id);
+    rec->uploaded_snapshot_id = strdup(m->source_snapshot.snapshot_id);
+    if (cmd->note == NULL || rec->uploaded_snapshot_id == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    return SF_OK;
+}
+
 static int do_upload(rrun *r, const sf_restore_journal_op *jop,
                      sf_restore_receipt *rec, sf_error *err)
 {
@@ -395,6 +470,17 @@ static int do_upload(rrun *r, const sf_restore_journal_op *jop,
     if (sf_resolve_artifact_path(r->backup_root, jop->artifact_path, &src,
                                  err) != SF_OK)
         goto done;
+    {
+        bool direct;
+        char why[256];
+
+        if (decide_path(r, m, false, &direct, why, err) != SF_OK)
+            goto done;
+        if (direct) {
+            rc = load_in_place(r, jop, m, src, rec, err);
+            goto done;
+        }
+    }
     if (staging_dir_ok(r, true, err) != SF_OK ||
         sf_fs_dir_nofollow(stage, false, err) != SF_OK)
         goto done;
@@ -664,6 +750,43 @@ static int run_dry(rrun *r, sf_error *err)
     return SF_OK;
 }
 
+/* Which path each member's snapshot takes, one line each (see
+ * sf_restore_result.paths); obs: the restore observations. */
+static void fill_paths(rrun *r, const sf_observations *obs)
+{
+    size_t i;
+
+    sf_buf_reset(&r->result->paths);
+    for (i = 0; i < r->j.operations_len; i++) {
+        const sf_restore_journal_op *op = &r->j.operations[i];
+        const sf_obs_canister *c;
+        const char *from;
+
+        if (op->kind != SF_RESTORE_OP_UPLOAD_SNAPSHOT || op->target_canister == NULL)
+            continue;
+        c = sf_obs_find(obs, op->target_canister);
+        from = c != NULL ? c->load_from : NULL;
+        if (from != NULL && strcmp(from, "canister") == 0)
+            sf_buf_printf(&r->result->paths, "%s canister %s\n",
+                          op->target_canister,
+                          op->snapshot_id ? op->snapshot_id : "");
+        else if (from != NULL)
+            sf_buf_printf(&r->result->paths, "%s upload\n", op->target_canister);
+        else if (r->cfg->force_upload)
+            sf_buf_printf(&r->result->paths, "%s upload (--upload)\n",
+                          op->target_canister);
+        else if (op->source_canister == NULL ||
+                 strcmp(op->source_canister, op->target_canister) != 0)
+            sf_buf_printf(&r->result->paths, "%s upload (restored onto another "
+                          "canister)\n", op->target_canister);
+        else
+            sf_buf_printf(&r->result->paths, "%s undecided (loaded from the "
+                          "canister if snapshot %s is still there as backed up, "
+                          "else uploaded)\n", op->target_canister,
+                          op->snapshot_id ? op->snapshot_id : "");
+    }
+}
+
 static void finish_report(rrun *r)
 {
     sf_restore_report rep;
@@ -677,6 +800,7 @@ static void finish_report(rrun *r)
     r->result->next_action = sf_restore_report_next_action(&rep);
     r->result->complete = sf_restore_journal_is_complete(&r->j);
     r->result->loads_done = any_load_started(r) || any_load_issued(r);
+    fill_paths(r, &r->e.obs);
     sf_buf_reset(&r->result->report);
     sf_restore_report_write_json(&rep, &r->result->report, &ignored);
 }
@@ -725,6 +849,7 @@ int sf_restore_run(const sf_restore_config *cfg, sf_driver *driver,
     memset(result, 0, sizeof *result);
     sf_buf_init(&result->commands);
     sf_buf_init(&result->report);
+    sf_buf_init(&result->paths);
     memset(&r, 0, sizeof r);
     r.cfg = cfg;
     r.result = result;
@@ -816,6 +941,7 @@ int sf_restore_status(const char *backup, const char *restore_dir,
     memset(result, 0, sizeof *result);
     sf_buf_init(&result->commands);
     sf_buf_init(&result->report);
+    sf_buf_init(&result->paths);
     memset(&r, 0, sizeof r);
     memset(&cfg, 0, sizeof cfg);
     cfg.backup = backup;
@@ -834,9 +960,26 @@ int sf_restore_status(const char *backup, const char *restore_dir,
         goto done;
     }
     r.have_journal = 1;
+    {
+        /* the observations say which path each member took */
+        char *obs_path = sf_path_join(r.dir, SF_RESTORE_OBSERVATIONS_FILE_NAME);
+
+        if (obs_path == NULL) {
+            sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+            goto done;
+        }
+        rc = sf_obs_read_file(obs_path, &r.e.obs, err);
+        free(obs_path);
+        if (rc != SF_OK) {
+            rc = SF_ERR;
+            goto done;
+        }
+        rc = SF_ERR;
+    }
     finish_report(&r);
     rc = SF_OK;
 done:
+    sf_obs_free(&r.e.obs);
     close_run(&r);
     return rc;
 }

@@ -111,7 +111,8 @@ cmp -s "$S" "$TMP/mutated.json" && ok || bad "tampered: fleet untouched"
 # ---- dry run: one command per operation, nothing touched ----
 run restore run --backup "$B" --sim-state "$S" --dry-run; expect_rc 0 "dry run"
 [[ $(grep -c '^icp canister' "$TMP/out") == 20 ]] && ok || bad "dry run: 5 commands x 4 members"
-[[ $(wc -l <"$TMP/out") == 20 ]] && ok || bad "dry run: nothing but commands"
+[[ $(grep -vc '^# ' "$TMP/out") == 20 ]] && ok || bad "dry run: nothing but commands and the paths"
+[[ $(grep -c '^# .* undecided (loaded from the canister if snapshot ' "$TMP/out") == 4 ]] && ok || bad "dry run: one path line per member"
 [[ $(grep -c '^icp canister snapshot upload .* --input ' "$TMP/out") == 4 ]] && ok || bad "dry run uploads"
 [[ $(grep -c '^icp canister snapshot restore ' "$TMP/out") == 4 ]] && ok || bad "dry run loads"
 [[ $(grep -c '^icp canister stop ' "$TMP/out") == 4 ]] && ok || bad "dry run stops"
@@ -131,13 +132,14 @@ expect_err "(no-failed-operation)" "retry kind"
 cmp -s "$S" "$TMP/mutated.json" && ok || bad "recovery modes with nothing to do leave the fleet alone"
 
 # ---- execute: the fleet comes back ----
-run restore run --backup "$B" --sim-state "$S" --execute; expect_rc 0 "execute"
+# (--upload: the upload path; loading from the canisters comes last)
+run restore run --backup "$B" --sim-state "$S" --execute --upload; expect_rc 0 "execute"
 expect_out "restore complete: complete, 20 operation(s) run; next: done" "execute summary"
 expect_fleet "$S" "$DIGESTS" "$WANT_DIGESTS" "digests restored"
 expect_fleet "$S" "$MODULES" "$WANT_MODULES" "modules restored"
 expect_fleet "$S" "$STATUSES" "['running', 'running', 'running', 'running']" "running again"
 expect_fleet "$S" "$SNAPS" "[2, 2, 2, 2]" "one upload each"
-run restore run --backup "$B" --sim-state "$S" --execute --json; expect_rc 0 "rerun --json"
+run restore run --backup "$B" --sim-state "$S" --execute --upload --json; expect_rc 0 "rerun --json"
 expect_py 'd["complete"], d["outcome"]' "(True, 'complete')" "rerun report"
 expect_py 'd["progress"]["completed_operations"], d["operation_count"]' "(20, 20)" "rerun counts"
 expect_fleet "$S" "$SNAPS" "[2, 2, 2, 2]" "a complete rerun uploads nothing"
@@ -158,22 +160,22 @@ cat >"$TMP/ident.json" <<JSON
 JSON
 run restore plan --backup "$B" --mapping "$TMP/ident.json"; expect_rc 0 "plan with a mapping"
 expect_py 'd["identity_summary"]["remapped_members"]' 2 "two remapped"
-run restore run --backup "$B" --sim-state "$S" --execute --mapping "$TMP/ident.json"
+run restore run --backup "$B" --sim-state "$S" --execute --upload --mapping "$TMP/ident.json"
 expect_rc 1 "another plan, same directory"; expect_err "(restore-plan-mismatch)" "mismatch kind"
 
 # ---- max steps: pause, status, resume ----
 cp "$TMP/mutated.json" "$TMP/p.json"
-run restore run --backup "$B" --sim-state "$TMP/p.json" --restore-dir "$TMP/rp" --execute --max-steps 3
+run restore run --backup "$B" --sim-state "$TMP/p.json" --restore-dir "$TMP/rp" --execute --upload --max-steps 3
 expect_rc 0 "paused"; expect_out "restore stopped: max-steps-reached, 3 operation(s) run; next: rerun" "paused summary"
 run restore status --backup "$B" --restore-dir "$TMP/rp" --json
 expect_py 'd["complete"], d["progress"]["completed_operations"]' "(False, 3)" "paused status"
-run restore run --backup "$B" --sim-state "$TMP/p.json" --restore-dir "$TMP/rp" --execute
+run restore run --backup "$B" --sim-state "$TMP/p.json" --restore-dir "$TMP/rp" --execute --upload
 expect_rc 0 "resumed"; expect_out "17 operation(s) run" "resumed summary"
 expect_fleet "$TMP/p.json" "$DIGESTS" "$WANT_DIGESTS" "paused restore restores"
 
 # ---- a failure after a load: nothing restarted, retry, done ----
 cp "$TMP/mutated.json" "$TMP/f.json"
-run restore run --backup "$B" --sim-state "$TMP/f.json" --restore-dir "$TMP/rf" --execute \
+run restore run --backup "$B" --sim-state "$TMP/f.json" --restore-dir "$TMP/rf" --execute --upload \
   --faults "load:$ID2:1=permanent"
 expect_rc 1 "load fails"; expect_err "(driver-permanent)" "load failure kind"
 expect_out "command-failed" "failure summary"
@@ -186,11 +188,11 @@ run restore status --backup "$B" --restore-dir "$TMP/rf"; expect_rc 0 "status af
 expect_out "next action: inspect-failed-operation" "status next action"; expect_out "Attention:" "status attention"
 run restore status --backup "$B" --restore-dir "$TMP/rf" --json
 expect_py 'd["outcome"], d["failed_operations"]' "('failed', 1)" "failed status json"
-run restore run --backup "$B" --sim-state "$TMP/f.json" --restore-dir "$TMP/rf" --execute
+run restore run --backup "$B" --sim-state "$TMP/f.json" --restore-dir "$TMP/rf" --execute --upload
 expect_rc 1 "execute refuses a failed journal"; expect_err "(failed)" "failed kind"
 run restore run --backup "$B" --sim-state "$TMP/f.json" --restore-dir "$TMP/rf" --retry-failed
 expect_rc 0 "retry-failed"
-run restore run --backup "$B" --sim-state "$TMP/f.json" --restore-dir "$TMP/rf" --execute
+run restore run --backup "$B" --sim-state "$TMP/f.json" --restore-dir "$TMP/rf" --execute --upload
 expect_rc 0 "execute after retry"; expect_out "restore complete" "complete after retry"
 expect_fleet "$TMP/f.json" "$DIGESTS" "$WANT_DIGESTS" "restored after retry"
 expect_fleet "$TMP/f.json" "$STATUSES" "['running', 'running', 'running', 'running']" "running after retry"
@@ -198,18 +200,18 @@ expect_fleet "$TMP/f.json" "$SNAPS" "[2, 2, 2, 2]" "one upload each after retry"
 
 # ---- a failure before any load: what was stopped runs again ----
 cp "$TMP/mutated.json" "$TMP/c.json"
-run restore run --backup "$B" --sim-state "$TMP/c.json" --restore-dir "$TMP/rc" --execute \
+run restore run --backup "$B" --sim-state "$TMP/c.json" --restore-dir "$TMP/rc" --execute --upload \
   --faults "stop:$ID2:1=permanent"
 expect_rc 1 "stop fails"; expect_no_out "note: snapshots" "no load note before a load"
 expect_fleet "$TMP/c.json" "$STATUSES" "['running', 'running', 'running', 'running']" "contained"
 expect_fleet "$TMP/c.json" "$DIGESTS" "$(fleet "$TMP/mutated.json" "$DIGESTS")" "nothing loaded"
 run restore run --backup "$B" --sim-state "$TMP/c.json" --restore-dir "$TMP/rc" --retry-failed; expect_rc 0 "retry"
-run restore run --backup "$B" --sim-state "$TMP/c.json" --restore-dir "$TMP/rc" --execute; expect_rc 0 "complete"
+run restore run --backup "$B" --sim-state "$TMP/c.json" --restore-dir "$TMP/rc" --execute --upload; expect_rc 0 "complete"
 expect_fleet "$TMP/c.json" "$DIGESTS" "$WANT_DIGESTS" "restored after containment"
 
 # ---- a lost upload response is reconciled, not repeated ----
 cp "$TMP/mutated.json" "$TMP/l.json"
-run restore run --backup "$B" --sim-state "$TMP/l.json" --restore-dir "$TMP/rl" --execute \
+run restore run --backup "$B" --sim-state "$TMP/l.json" --restore-dir "$TMP/rl" --execute --upload \
   --faults "upload:$ID1:1=lost-response"
 expect_rc 0 "lost upload response"
 expect_fleet "$TMP/l.json" "$SNAPS" "[2, 2, 2, 2]" "uploaded once despite the lost response"
@@ -217,17 +219,17 @@ expect_fleet "$TMP/l.json" "$DIGESTS" "$WANT_DIGESTS" "restored despite the lost
 
 # ---- killed (kill -9) after a durable write, then recovered ----
 cp "$TMP/mutated.json" "$TMP/k.json"
-{ run restore run --backup "$B" --sim-state "$TMP/k.json" --restore-dir "$TMP/rk" --execute \
+{ run restore run --backup "$B" --sim-state "$TMP/k.json" --restore-dir "$TMP/rk" --execute --upload \
   --faults crash-after-writes=9; } 2>/dev/null
 expect_rc 137 "killed by crash-after-writes"
 run restore status --backup "$B" --restore-dir "$TMP/rk"; expect_rc 0 "status after a kill"
 expect_out "next action: unclaim-pending" "kill leaves a pending operation"
-run restore run --backup "$B" --sim-state "$TMP/k.json" --restore-dir "$TMP/rk" --execute
+run restore run --backup "$B" --sim-state "$TMP/k.json" --restore-dir "$TMP/rk" --execute --upload
 expect_rc 1 "execute refuses a pending operation"; expect_err "(pending)" "pending kind"
 expect_err "--unclaim-pending" "pending names the fix"
 run restore run --backup "$B" --sim-state "$TMP/k.json" --restore-dir "$TMP/rk" --unclaim-pending
 expect_rc 0 "unclaim-pending"
-run restore run --backup "$B" --sim-state "$TMP/k.json" --restore-dir "$TMP/rk" --execute
+run restore run --backup "$B" --sim-state "$TMP/k.json" --restore-dir "$TMP/rk" --execute --upload
 expect_rc 0 "execute after a kill"; expect_out "restore complete" "complete after a kill"
 expect_fleet "$TMP/k.json" "$DIGESTS" "$WANT_DIGESTS" "restored after a kill"
 expect_fleet "$TMP/k.json" "$STATUSES" "['running', 'running', 'running', 'running']" "running after a kill"
@@ -235,10 +237,10 @@ expect_fleet "$TMP/k.json" "$SNAPS" "[2, 2, 2, 2]" "nothing uploaded twice after
 
 # killed right after the first upload's completion was journaled
 cp "$TMP/mutated.json" "$TMP/k6.json"
-{ run restore run --backup "$B" --sim-state "$TMP/k6.json" --restore-dir "$TMP/rk6" --execute \
+{ run restore run --backup "$B" --sim-state "$TMP/k6.json" --restore-dir "$TMP/rk6" --execute --upload \
   --faults crash-after-writes=6; } 2>/dev/null
 expect_rc 137 "killed after the first upload"
-run restore run --backup "$B" --sim-state "$TMP/k6.json" --restore-dir "$TMP/rk6" --execute
+run restore run --backup "$B" --sim-state "$TMP/k6.json" --restore-dir "$TMP/rk6" --execute --upload
 expect_rc 0 "execute after a kill between operations"
 expect_fleet "$TMP/k6.json" "$DIGESTS" "$WANT_DIGESTS" "restored after a kill between operations"
 expect_fleet "$TMP/k6.json" "$SNAPS" "[2, 2, 2, 2]" "nothing uploaded twice after a kill between operations"
@@ -263,7 +265,7 @@ expect_py 'd["members"][0]["target_canister"]' "$ID1" "relocation target"
 run restore run --backup "$TMP/leaf" --sim-state "$S2" --mapping "$TMP/move.json" --dry-run
 expect_rc 0 "relocation dry run"; [[ $(grep -c "^icp canister .* $ID1" "$TMP/out") == 5 ]] && ok || bad "every command targets $ID1"
 expect_no_out "$ID3" "the source is not touched"
-run restore run --backup "$TMP/leaf" --sim-state "$S2" --mapping "$TMP/move.json" --execute
+run restore run --backup "$TMP/leaf" --sim-state "$S2" --mapping "$TMP/move.json" --execute --upload
 expect_rc 0 "relocation"
 expect_fleet "$S2" 'd["canisters"][1]["state_digest"]' "$SRC_DIGEST" "target holds the source's state"
 expect_fleet "$S2" 'd["canisters"][1]["module_hash"]' "$SRC_MODULE" "target runs the source's module"
@@ -275,5 +277,16 @@ cat >"$TMP/bad-map.json" <<JSON
 JSON
 run restore plan --backup "$TMP/leaf" --mapping "$TMP/bad-map.json"; expect_rc 1 "bad mapping"
 expect_err "(invalid-principal)" "bad mapping kind"
+
+# ---- in place from the snapshots still on the canisters: no upload ----
+cp "$TMP/mutated.json" "$TMP/d.json"
+run restore run --backup "$B" --sim-state "$TMP/d.json" --restore-dir "$TMP/rd" --execute
+expect_rc 0 "restore from the canisters"
+expect_fleet "$TMP/d.json" "$DIGESTS" "$WANT_DIGESTS" "digests restored from the canisters"
+expect_fleet "$TMP/d.json" "$SNAPS" "[1, 1, 1, 1]" "nothing uploaded"
+run restore status --backup "$B" --restore-dir "$TMP/rd"; expect_rc 0 "status after a restore from the canisters"
+expect_out "member $ROOT canister " "status: the root was loaded from its canister"
+run restore run --help; expect_out "--upload" "run --help lists --upload"
+run restore status --help; expect_out "undecided" "status --help explains the paths"
 
 finish

@@ -124,6 +124,9 @@ void sf_rfx_config(sf_restore_config *c, const char *backup,
     memset(c, 0, sizeof *c);
     c->backup = backup;
     c->mode = mode;
+    /* the upload path: the fixture's backups leave their snapshots on the
+     * canisters, which a restore would otherwise load directly */
+    c->force_upload = true;
 }
 
 int sf_rfx_run(sf_fx *f, const sf_restore_config *c, sf_restore_result *r,

@@ -55,7 +55,8 @@ void sf_rfx_member_now(const sf_sim *sim, const char *id, sf_rfx_member *out);
 /* New memory for id (its digest changes), saved to the state file. */
 void sf_rfx_mutate(sf_fx *f, const char *id);
 
-/* Mode, backup, everything else zero (in place, default restore dir). */
+/* Mode, backup, force_upload (the upload path), everything else zero (in
+ * place, default restore dir). */
 void sf_rfx_config(sf_restore_config *c, const char *backup,
                    sf_restore_mode mode);
 /* sf_restore_run through f->top with the fixture's clock; err cleared

@@ -58,6 +58,11 @@ typedef struct sf_restore_config {
     sf_restore_mode mode;
     uint64_t max_steps;      /* 0: no limit */
     FILE *log;
+    /* A member restored in place whose snapshot is still on its canister
+     * (listed with the id, taken_at and size the backup recorded) is
+     * loaded from there: no upload. Its local artifact is still verified
+     * first. force_upload (--upload) uploads every member instead. */
+    bool force_upload;
 } sf_restore_config;
 
 typedef struct sf_restore_result {
@@ -68,6 +73,10 @@ typedef struct sf_restore_result {
     bool loads_done;            /* a load was attempted: it may have happened */
     sf_buf commands;            /* dry run: one command a line */
     sf_buf report;              /* the journal report (JSON) */
+    /* One line per member, which path its snapshot takes: "<target>
+     * canister <snapshot>" (loaded from the canister), "<target> upload",
+     * or "<target> undecided" (status: not run yet). */
+    sf_buf paths;
 } sf_restore_result;
 
 /* Verifies the backup and builds canic's restore plan JSON (no files
