@@ -112,12 +112,13 @@ trun restore run --backup "$TMP/l" --sim-state "$S" --execute
 expect_rc 1 "restore/ a file"; expect_err "not a directory" "restore/ a file says why"
 rm -rf "$TMP/l"
 
-# a symlinked staging directory: no copy written through it, nothing removed
+# a symlinked staging directory (the upload path stages copies there): no
+# copy written through it, nothing removed
 cp -a "$B" "$TMP/st"
 mkdir -p "$TMP/st/restore" "$TMP/elsewhere/1"
 echo keep >"$TMP/elsewhere/1/keep"
 ln -s "$TMP/elsewhere" "$TMP/st/restore/staging"
-trun restore run --backup "$TMP/st" --sim-state "$S" --execute
+trun restore run --backup "$TMP/st" --sim-state "$S" --execute --upload
 expect_rc 1 "restore through a symlinked staging/"
 expect_err "staging is a symbolic link" "symlinked staging/ named"
 [[ $(ls -A "$TMP/elsewhere") == 1 && $(cat "$TMP/elsewhere/1/keep") == keep ]] && ok \
