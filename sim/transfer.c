@@ -570,78 +570,99 @@ static int download_refusal(sf_sim *sim, const sf_op *op, sf_result *res,
     return SF_OK;
 }
 
-/* Does an existing metadata.json (resume) describe snapshot s? */
-static bool meta_matches(const meta *m, const sim_snapshot *s,
-                         sf_error *err, int *rc)
+/* Writes the snapshot's bytes as icp does: each blob as long as the
+ * metadata in use says (on a resume, the metadata found on disk, whatever
+ * snapshot it describes), and each chunk that metadata lists unless its
+ * file exists already (icp skips those, whatever they hold). A chunk the
+ * snapshot does not have is the replica's refusal. */
+static int write_blobs(const char *dir, const sim_snapshot *s, const meta *m,
+                       uint8_t *buf, sf_result *res, sf_error *err)
 {
     const sim_image *img = &s->image;
-    char hex[SF_SHA256_HEX_SIZE];
-    uint64_t i;
-
-    *rc = SF_OK;
-    if (m->module_size != img->module_size || m->heap_size != img->heap_size ||
-        m->stable_size != img->stable_size ||
-        m->chunk_count != img->chunk_count)
-        return false;
-    for (i = 0; i < img->chunk_count; i++) {
-        if (sf_sim_stream_sha256(img->seed, SIM_PART_CHUNK + i,
-                                 sf_sim_chunk_size(img, i), hex, err) !=
-            SF_OK) {
-            *rc = SF_ERR;
-            return false;
-        }
-        if (strcmp(hex, m->chunks[i]) != 0)
-            return false;
-    }
-    return true;
-}
-
-static int write_blobs(const char *dir, const sim_image *img, uint8_t *buf,
-                       sf_result *res, sf_error *err)
-{
     const uint64_t seeds[3] = {img->module_seed, img->seed, img->seed};
     const uint64_t parts[3] = {SIM_PART_MODULE, SIM_PART_HEAP,
                                SIM_PART_STABLE};
-    const uint64_t sizes[3] = {img->module_size, img->heap_size,
-                               img->stable_size};
+    const uint64_t sizes[3] = {m->module_size, m->heap_size, m->stable_size};
     char hex[SF_SHA256_HEX_SIZE];
-    uint64_t i;
-    int k;
+    size_t i;
+    uint64_t k;
+    int b;
 
-    for (k = 0; k < 3; k++) {
+    for (b = 0; b < 3; b++) {
         char *p;
         int rc;
 
         /* icp writes the module and the heap only when non-empty, stable
          * memory always. */
-        if (sizes[k] == 0 && k < 2)
+        if (sizes[b] == 0 && b < 2)
             continue;
-        if ((p = path_join(dir, blob_names[k])) == NULL)
+        if ((p = path_join(dir, blob_names[b])) == NULL)
             return nomem(err);
-        rc = write_stream(p, buf, seeds[k], parts[k], sizes[k]);
+        rc = write_stream(p, buf, seeds[b], parts[b], sizes[b]);
         if (rc != SF_OK)
             io_fail(res, "cannot write", p);
         free(p);
         if (rc != SF_OK)
             return SF_OK;
     }
-    for (i = 0; i < img->chunk_count; i++) {
-        uint64_t size = sf_sim_chunk_size(img, i);
+    for (i = 0; i < m->chunk_count; i++) {
         char *p;
         int rc;
 
-        if (sf_sim_stream_sha256(img->seed, SIM_PART_CHUNK + i, size, hex,
-                                 err) != SF_OK)
-            return SF_ERR;
-        if ((p = path_fmt("%s/wasm_chunk_store/%s.bin", dir, hex)) == NULL)
+        if ((p = path_fmt("%s/wasm_chunk_store/%s.bin", dir, m->chunks[i])) ==
+            NULL)
             return nomem(err);
-        rc = write_stream(p, buf, img->seed, SIM_PART_CHUNK + i, size);
+        if (access(p, F_OK) == 0) {
+            free(p);
+            continue;
+        }
+        for (k = 0; k < img->chunk_count; k++) {
+            if (sf_sim_stream_sha256(img->seed, SIM_PART_CHUNK + k,
+                                     sf_sim_chunk_size(img, k), hex, err) !=
+                SF_OK) {
+                free(p);
+                return SF_ERR;
+            }
+            if (strcmp(hex, m->chunks[i]) == 0)
+                break;
+        }
+        if (k == img->chunk_count) {
+            free(p);
+            sf_result_fail(res, SF_FAIL_PERMANENT, "snapshot-chunk-not-found",
+                           "Failed to read WASM chunk with hash %s: snapshot "
+                           "%s has no such chunk", m->chunks[i], s->id);
+            return SF_OK;
+        }
+        rc = write_stream(p, buf, img->seed, SIM_PART_CHUNK + k,
+                          sf_sim_chunk_size(img, k));
         if (rc != SF_OK)
             io_fail(res, "cannot write", p);
         free(p);
         if (rc != SF_OK)
             return SF_OK;
     }
+    return SF_OK;
+}
+
+/* The metadata a fresh download writes, as the upload reader sees it. */
+static int meta_of(const sim_snapshot *s, meta *m, sf_error *err)
+{
+    const sim_image *img = &s->image;
+    uint64_t k;
+
+    memset(m, 0, sizeof *m);
+    m->module_size = img->module_size;
+    m->heap_size = img->heap_size;
+    m->stable_size = img->stable_size;
+    m->chunk_count = (size_t)img->chunk_count;
+    if (m->chunk_count > 0 &&
+        (m->chunks = calloc(m->chunk_count, sizeof *m->chunks)) == NULL)
+        return nomem(err);
+    for (k = 0; k < img->chunk_count; k++)
+        if (sf_sim_stream_sha256(img->seed, SIM_PART_CHUNK + k,
+                                 sf_sim_chunk_size(img, k), m->chunks[k],
+                                 err) != SF_OK)
+            return SF_ERR;
     return SF_OK;
 }
 
@@ -656,7 +677,7 @@ int sf_sim_download(sf_sim *sim, const sf_op *op, sf_result *res,
     sf_buf json;
     sf_error e;
     meta m;
-    int rc = SF_ERR, mrc;
+    int rc = SF_ERR;
 
     sf_buf_init(&json);
     memset(&m, 0, sizeof m);
@@ -711,25 +732,15 @@ int sf_sim_download(sf_sim *sim, const sf_op *op, sf_result *res,
         res->fail != SF_FAIL_NONE)
         goto done;
     if (op->resume) {
-        /* icp resumes from the metadata already on disk, without asking
-         * the replica again; one that describes another snapshot would mix
-         * two snapshots, so it is refused here. */
+        /* As icp: it resumes from the metadata already on disk, without
+         * asking the replica again and without checking it describes this
+         * snapshot (the engine must). */
         if (load_meta(dir, &m, res, err) != SF_OK) {
             rc = res->fail != SF_FAIL_NONE ? SF_OK : SF_ERR;
             goto done;
         }
-        if (!meta_matches(&m, s, err, &mrc)) {
-            if (mrc != SF_OK) {
-                rc = SF_ERR;
-                goto done;
-            }
-            sf_result_fail(res, SF_FAIL_PERMANENT, "resume-mismatch",
-                           "%s does not describe snapshot %s of canister %s",
-                           mpath, s->id, c->id);
-            goto done;
-        }
     } else {
-        if (metadata_json(s, &json, err) != SF_OK) {
+        if (metadata_json(s, &json, err) != SF_OK || meta_of(s, &m, err) != SF_OK) {
             rc = SF_ERR;
             goto done;
         }
@@ -748,7 +759,7 @@ int sf_sim_download(sf_sim *sim, const sf_op *op, sf_result *res,
             goto done;
         }
     }
-    if (write_blobs(dir, &s->image, buf, res, err) != SF_OK) {
+    if (write_blobs(dir, s, &m, buf, res, err) != SF_OK) {
         rc = SF_ERR;
         goto done;
     }

@@ -194,13 +194,15 @@ static void test_every_effect_name(void **state)
 {
     (void)state;
     for (int e = 0; e < SF_FAULT_EFFECT_COUNT; e++) {
+        bool up = e == SF_FAULT_LOST_METADATA_RESPONSE || e == SF_FAULT_CUT;
         char spec[64];
         sf_fault_plan *p;
 
-        snprintf(spec, sizeof spec, "download=%s",
+        snprintf(spec, sizeof spec, "%s=%s", up ? "upload" : "download",
                  sf_fault_effect_name((sf_fault_effect)e));
         p = parse_ok(spec);
-        assert_rule(p, 0, SF_OP_DOWNLOAD, "", 0, (sf_fault_effect)e);
+        assert_rule(p, 0, up ? SF_OP_UPLOAD : SF_OP_DOWNLOAD, "", 0,
+                    (sf_fault_effect)e);
         sf_fault_plan_free(p);
     }
 }
@@ -418,6 +420,42 @@ static void test_err_corrupt_on_non_download(void **state)
     }
 }
 
+/* The transfer effects each exist for one op; the rest refuse them. */
+static void test_transfer_effects_bound_to_their_op(void **state)
+{
+    static const struct {
+        const char *effect;
+        sf_op_kind op;
+        sf_fault_effect want;
+    } rows[] = {
+        {"truncate-chunk", SF_OP_DOWNLOAD, SF_FAULT_TRUNCATE_CHUNK},
+        {"stale-tmp", SF_OP_DOWNLOAD, SF_FAULT_STALE_TMP},
+        {"lost-metadata-response", SF_OP_UPLOAD, SF_FAULT_LOST_METADATA_RESPONSE},
+        {"cut", SF_OP_UPLOAD, SF_FAULT_CUT},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char spec[96], msg[96];
+        sf_fault_plan *p;
+
+        snprintf(spec, sizeof spec, "%s:2=%s", sf_op_kind_name(rows[i].op),
+                 rows[i].effect);
+        p = parse_ok(spec);
+        assert_int_equal(sf_fault_plan_rule(p, 0)->effect, rows[i].want);
+        assert_string_equal(sf_fault_effect_name(rows[i].want), rows[i].effect);
+        sf_fault_plan_free(p);
+        for (int k = 0; k < SF_OP_KIND_COUNT; k++) {
+            if (k == (int)rows[i].op)
+                continue;
+            snprintf(spec, sizeof spec, "%s=%s", sf_op_kind_name((sf_op_kind)k),
+                     rows[i].effect);
+            snprintf(msg, sizeof msg, "%s applies only to %s", rows[i].effect,
+                     sf_op_kind_name(rows[i].op));
+            parse_fails(spec, 0, spec, msg);
+        }
+    }
+}
+
 static void test_err_space_after_comma(void **state)
 {
     (void)state;
@@ -617,12 +655,12 @@ static void test_random_golden(void **state)
         uint64_t seed;
         const char *plan;
     } cases[] = {
-        {42, "load:" CID_B ":2=permanent,list:" CID_C ":3=permanent"},
-        {7, "download:*:2=permanent,stop:*:4=lost-response,"
+        {42, "download:" CID_A ":3=corrupt,load:*:4=transient"},
+        {7, "download:*:2=transient,upload:" CID_C ":4=lost-metadata-response,"
             "registry:" CID_A "=permanent,download:*:1=corrupt"},
-        {0, "delete:" CID_B ":2=permanent,delete:" CID_B ":4=permanent,"
-            "download:*:2=corrupt,stop:" CID_A ":3=lost-response,"
-            "topology=remove-child"},
+        {0, "delete:" CID_B ":2=transient,download:*:2=truncate-chunk,"
+            "upload:*:2=lost-metadata-response,download:*:1=corrupt,"
+            "topology=module-hash"},
     };
 
     (void)state;
@@ -662,8 +700,13 @@ static void test_random_covers_everything(void **state)
 
             ops[r->op] = true;
             effects[r->effect] = true;
-            if (r->effect == SF_FAULT_CORRUPT)
+            if (r->effect == SF_FAULT_CORRUPT ||
+                r->effect == SF_FAULT_TRUNCATE_CHUNK ||
+                r->effect == SF_FAULT_STALE_TMP)
                 assert_int_equal(r->op, SF_OP_DOWNLOAD);
+            if (r->effect == SF_FAULT_LOST_METADATA_RESPONSE ||
+                r->effect == SF_FAULT_CUT)
+                assert_int_equal(r->op, SF_OP_UPLOAD);
             if (r->canister_id[0] == '\0')
                 star = true;
             for (size_t c = 0; c < 3; c++)
@@ -905,6 +948,7 @@ int main(void)
         cmocka_unit_test(test_err_empty_effect),
         cmocka_unit_test(test_err_effect_is_case_sensitive),
         cmocka_unit_test(test_err_corrupt_on_non_download),
+        cmocka_unit_test(test_transfer_effects_bound_to_their_op),
         cmocka_unit_test(test_err_space_after_comma),
         cmocka_unit_test(test_err_space_around_equals),
         cmocka_unit_test(test_err_trailing_newline),

@@ -2212,6 +2212,199 @@ static void test_engine_truncated_chunk_repaired(void **state)
     free_calls(&k);
 }
 
+/* Appends a fault rule to the fake's state, keeping the fleet as it is. */
+static void add_fault(const char *rule)
+{
+    /* Spliced into the text rather than rewritten through cJSON, whose
+     * printer turns the u64 taken_at values into floats. */
+    char *text, *key, *open, *out;
+    const char *after;
+    size_t len, head;
+    int empty;
+    sf_error err;
+
+    assert_int_equal(sf_fs_read_file(state_path, (size_t)1 << 24, &text, &len,
+                                     &err), SF_OK);
+    key = strstr(text, "\"faults\"");
+    assert_non_null(key);
+    open = strchr(key, '[');
+    assert_non_null(open);
+    after = open + 1;
+    while (*after == ' ' || *after == '\n' || *after == '\t' ||
+           *after == '\r')
+        after++;
+    empty = *after == ']';
+    head = (size_t)(open + 1 - text);
+    out = malloc(len + strlen(rule) + 2);
+    assert_non_null(out);
+    memcpy(out, text, head);
+    memcpy(out + head, rule, strlen(rule));
+    memcpy(out + head + strlen(rule), empty ? "" : ",", empty ? 0 : 1);
+    memcpy(out + head + strlen(rule) + (empty ? 0 : 1), open + 1,
+           len - head + 1);
+    assert_int_equal(sf_fs_write_atomic_untracked(
+                         state_path, out, strlen(out), &err),
+                     SF_OK);
+    free(out);
+    free(text);
+}
+
+/* A string field of a canister in the fake's state ("" when null or
+ * absent). */
+static void fake_field(const char *id, const char *field, char *out, size_t cap)
+{
+    char *text;
+    size_t len;
+    sf_error err;
+    cJSON *root;
+    const cJSON *v;
+
+    assert_int_equal(sf_fs_read_file(state_path, (size_t)1 << 24, &text, &len,
+                                     &err), SF_OK);
+    root = cJSON_Parse(text);
+    v = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(root,
+                            "canisters"), id), field);
+    snprintf(out, cap, "%s", cJSON_IsString(v) ? v->valuestring : "");
+    cJSON_Delete(root);
+    free(text);
+}
+
+/* A backup of the fleet, then a restore of it with one more fault rule;
+ * the restore must complete. */
+static void backup_then_restore(const char *rule, const char *name)
+{
+    sf_icp_config c = base_config();
+    sf_clock clock = sf_clock_wall();
+    sf_driver *d, *top;
+    sf_backup_config cfg;
+    sf_backup_result res;
+    sf_restore_config rc;
+    sf_restore_result rr;
+    sf_error err;
+    char out[PATH_MAX + 32];
+
+    snprintf(out, sizeof out, "%s/%s", dir, name);
+    d = new_driver(&c);
+    top = stack(d, &clock);
+    backup_config(&cfg, out);
+    if (sf_backup_run(&cfg, top, &clock, &res, &err) != SF_OK)
+        fail_msg("backup: %s (%s)", err.message, err.kind);
+    sf_backup_result_free(&res);
+    add_fault(rule);
+    remove(log_path);
+    memset(&rc, 0, sizeof rc);
+    rc.backup = out;
+    rc.mode = SF_RESTORE_MODE_EXECUTE;
+    if (sf_restore_run(&rc, top, &clock, &rr, &err) != SF_OK)
+        fail_msg("restore: %s (%s)", err.message, err.kind);
+    assert_true(rr.complete);
+    sf_restore_result_free(&rr);
+    sf_driver_destroy(top);
+    sf_driver_destroy(d);
+}
+
+/* The metadata call of APP's upload made the target snapshot, and its
+ * reply was lost: no `Created` line, no progress file, an empty snapshot
+ * on the canister. It is never loaded: deleted, the upload made again, and
+ * APP ends with its module. */
+static void test_engine_upload_lost_metadata_reply(void **state)
+{
+    char mh[80], loaded[80], want[256];
+    calls k;
+
+    (void)state;
+    backup_then_restore("{\"op\": \"upload\", \"canister\": \"" APP "\","
+                        " \"mode\": \"lost-metadata\"}", "lost-meta");
+    fake_field(APP, "loaded_partial", loaded, sizeof loaded);
+    assert_string_equal(loaded, "");
+    fake_field(APP, "module_hash", mh, sizeof mh);
+    assert_string_equal(mh, HASH_B);
+    read_calls(&k);
+    assert_int_equal(count_prefix(&k, "canister snapshot upload " APP), 2);
+    snprintf(want, sizeof want, "canister snapshot delete " APP " ");
+    assert_int_equal(count_prefix(&k, want), 1);
+    free_calls(&k);
+    /* what is left on APP: the backup's snapshot and the restored one */
+    assert_int_equal(fake_snapshots(APP, NULL), 2);
+}
+
+/* icp is killed during APP's upload, after the metadata call: its
+ * progress file stays, and the upload is resumed with --resume into the
+ * same snapshot; nothing is deleted. */
+static void test_engine_upload_killed_resumes(void **state)
+{
+    char loaded[80], line[8192];
+    calls k;
+    size_t i, resumed = 0;
+
+    (void)state;
+    backup_then_restore("{\"op\": \"upload\", \"canister\": \"" APP "\","
+                        " \"mode\": \"cut\"}", "cut");
+    fake_field(APP, "loaded_partial", loaded, sizeof loaded);
+    assert_string_equal(loaded, "");
+    read_calls(&k);
+    for (i = 0; i < k.count; i++) {
+        argv_text(&k, i, line, sizeof line);
+        if (strncmp(line, "canister snapshot upload " APP, 34) == 0 &&
+            strstr(line, " --resume") != NULL)
+            resumed++;
+    }
+    assert_int_equal(resumed, 1);
+    assert_int_equal(count_prefix(&k, "canister snapshot upload " APP), 2);
+    assert_int_equal(count_prefix(&k, "canister snapshot delete"), 0);
+    free_calls(&k);
+    assert_int_equal(fake_snapshots(APP, NULL), 2);
+}
+
+/* icp's own retry of a metadata call left an empty snapshot beside the
+ * one it filled: the upload succeeded, and the orphan is deleted. */
+static void test_engine_upload_orphan_deleted(void **state)
+{
+    calls k;
+
+    (void)state;
+    backup_then_restore("{\"op\": \"upload\", \"canister\": \"" STORE "\","
+                        " \"mode\": \"orphan\"}", "orphan");
+    read_calls(&k);
+    assert_int_equal(count_prefix(&k, "canister snapshot upload " STORE), 1);
+    assert_int_equal(count_prefix(&k, "canister snapshot delete " STORE), 1);
+    free_calls(&k);
+    /* STORE's own snapshot, the backup's, the restored one */
+    assert_int_equal(fake_snapshots(STORE, SNAP), 3);
+}
+
+/* icp 1.5.0's --resume needs the progress file. */
+static void test_fake_upload_resume_needs_progress(void **state)
+{
+    sf_icp_config c = base_config();
+    char path[PATH_MAX + 64], meta[PATH_MAX + 96];
+    sf_driver *d;
+    sf_op op;
+    sf_result r;
+
+    (void)state;
+    write_state_with("[]", "Stopped");
+    snprintf(path, sizeof path, "%s/up", dir);
+    snprintf(meta, sizeof meta, "%s/metadata.json", path);
+    assert_int_equal(sf_fs_write_atomic_untracked(meta, "{}", 2, NULL), SF_OK);
+    d = new_driver(&c);
+    op = op_of(SF_OP_UPLOAD, STORE, NULL, path);
+    op.resume = true;
+    run_op(d, &op, &r);
+    expect_fail(&r, SF_FAIL_PERMANENT, "icp-rejected");
+    assert_non_null(strstr(r.err.message, "Cannot resume: no upload progress "
+                           "file found"));
+    sf_result_free(&r);
+    /* a fresh upload leaves no progress file behind */
+    op.resume = false;
+    run_op(d, &op, &r);
+    expect_ok(&r);
+    sf_result_free(&r);
+    snprintf(meta, sizeof meta, "%s/.upload_progress.json", path);
+    assert_int_equal(access(meta, F_OK), -1);
+    sf_driver_destroy(d);
+}
+
 /* ---- the command line: --driver icp ---- */
 
 /* Runs the snapfleet binary (SF_CLI) with printf-made arguments, stdout
@@ -2510,6 +2703,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_engine_reconciles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_transport_texts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_stale_tmp_discarded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_engine_upload_lost_metadata_reply, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_engine_upload_killed_resumes, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_engine_upload_orphan_deleted, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_fake_upload_resume_needs_progress, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_engine_truncated_chunk_repaired, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_engine_resumes_download, setup,

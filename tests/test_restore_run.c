@@ -693,10 +693,12 @@ static void test_lost_response_upload(void **state)
     rt *t = *state;
 
     lost_response_case(t, "upload", A);
-    /* uploaded once, found by listing, never uploaded again */
-    assert_int_equal(sf_rfx_trace_count_on(&t->f.log, "upload", t->id[A], false), 1);
+    /* without icp's reply nothing proves the new snapshot whole (a lost
+     * reply to the metadata call leaves an empty one, and no progress
+     * file either way): deleted, uploaded again, never resumed */
+    assert_int_equal(sf_rfx_trace_count_on(&t->f.log, "upload", t->id[A], false), 2);
     assert_int_equal(sf_rfx_trace_count_on(&t->f.log, "upload", t->id[A], true), 0);
-    assert_int_equal(sf_rfx_trace_count_on(&t->f.log, "list", t->id[A], false), 2);
+    assert_int_equal(sf_rfx_trace_count_on(&t->f.log, "delete", t->id[A], false), 1);
     assert_int_equal(sf_fx_new_snapshots(t->f.before, t->f.sim, t->id[A]), 1);
 }
 
@@ -725,7 +727,7 @@ static void test_lost_response_start(void **state)
     assert_int_equal(sf_rfx_trace_count_on(&t->f.log, "start", t->id[A], false), 1);
 }
 
-static void test_lost_upload_then_failed_listing_never_uploads_twice(void **state)
+static void test_lost_upload_then_failed_listing_replaced_by_retry(void **state)
 {
     rt *t = *state;
     char faults[300];
@@ -743,13 +745,16 @@ static void test_lost_upload_then_failed_listing_never_uploads_twice(void **stat
     sf_rfx_run_fails(&t->f, &c, SF_RESTORE_MODE_EXECUTE, "driver-permanent", &r, &err);
     sf_restore_result_free(&r);
     assert_int_equal(sf_fx_new_snapshots(t->f.before, t->f.sim, t->id[A]), 1);
-    /* the retry finds the snapshot by listing and adopts it */
+    /* the retry finds the snapshot by listing; nothing proves it whole,
+     * so it is deleted and the upload made again */
     sf_fx_stack(&t->f, NULL, false);
     sf_buf_reset(&t->f.log);
     run_ok(t, &c, SF_RESTORE_MODE_RETRY_FAILED);
     sf_rfx_run_complete(&t->f, &c);
-    assert_int_equal(sf_rfx_trace_count_on(&t->f.log, "upload", t->id[A], false), 0);
+    assert_int_equal(sf_rfx_trace_count_on(&t->f.log, "delete", t->id[A], false), 1);
+    assert_int_equal(sf_rfx_trace_count_on(&t->f.log, "upload", t->id[A], false), 1);
     assert_int_equal(sf_rfx_trace_count_on(&t->f.log, "upload", t->id[A], true), 0);
+    assert_int_equal(sf_fx_new_snapshots(t->f.before, t->f.sim, t->id[A]), 1);
     assert_restored_once(t);
 }
 
@@ -809,7 +814,11 @@ static const matrix_row rows[] = {
     {"list", "transient", 1, ONE_RUN, NULL},
     {"list", "permanent", 1, FAILS, "upload-snapshot"},
     {"list", "lost-response", 1, EITHER, NULL},
-    {"upload", "lost-response", 0, ONE_RUN, NULL},
+    /* every reply lost: nothing ever proves an upload whole */
+    {"upload", "lost-response", 0, FAILS, "upload-snapshot"},
+    {"upload", "lost-metadata-response", 1, ONE_RUN, NULL},
+    {"upload", "lost-metadata-response", 0, FAILS, "upload-snapshot"},
+    {"upload", "cut", 1, ONE_RUN, NULL},
     {"stop", "lost-response", 0, ONE_RUN, NULL},
     {"load", "lost-response", 0, FAILS, "load-snapshot"},
     {"start", "lost-response", 0, ONE_RUN, NULL},
@@ -1470,11 +1479,11 @@ int main(void)
         T(test_lost_response_load),
         T(test_lost_response_stop),
         T(test_lost_response_start),
-        T(test_lost_upload_then_failed_listing_never_uploads_twice),
+        T(test_lost_upload_then_failed_listing_replaced_by_retry),
         T(test_start_decided_by_status),
         M(0), M(1), M(2), M(3), M(4), M(5), M(6), M(7), M(8), M(9), M(10),
         M(11), M(12), M(13), M(14), M(15), M(16), M(17), M(18), M(19), M(20),
-        M(21), M(22), M(23), M(24),
+        M(21), M(22), M(23), M(24), M(25), M(26), M(27),
         T(test_failure_before_load_restarts_what_was_stopped),
         T(test_failure_after_load_leaves_stopped),
         T(test_containment_leaves_stopped_canister_stopped),
@@ -1493,6 +1502,6 @@ int main(void)
         T(test_failure_with_null_error),
     };
 
-    _Static_assert(sizeof rows / sizeof rows[0] == 25, "one M() per row");
+    _Static_assert(sizeof rows / sizeof rows[0] == 28, "one M() per row");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,8 @@
 
 #include "mock_driver.h"
 #include "snapfleet/faults.h"
+#include "snapfleet/fs.h"
+#include "snapfleet/json.h"
 #include "snapfleet/wrap.h"
 
 #define CID_A "renrk-eyaaa-aaaaa-aaada-cai"
@@ -488,6 +490,230 @@ static void test_fault_corrupt_missing_dir_is_loud(void **state)
     sf_driver_destroy(d);
     sf_driver_destroy(m);
     sf_fault_plan_free(p);
+}
+
+/* ---- the transfer effects ---- */
+
+static sf_result run_op_at(sf_driver *d, sf_op_kind kind, const char *dir)
+{
+    sf_op op;
+    sf_result r;
+    sf_error err;
+
+    make_op(&op, kind, CID_A, dir);
+    if (sf_driver_run(d, &op, &r, &err) != SF_OK)
+        fail_msg("run: %s", err.message);
+    return r;
+}
+
+static long file_size(const char *dir, const char *rel)
+{
+    char p[700];
+    struct stat st;
+
+    snprintf(p, sizeof p, "%s/%s", dir, rel);
+    return stat(p, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static char *read_all(const char *dir, const char *rel)
+{
+    char p[700], *text = NULL;
+    size_t len;
+    sf_error err;
+
+    snprintf(p, sizeof p, "%s/%s", dir, rel);
+    if (sf_fs_read_file(p, 1 << 20, &text, &len, &err) != SF_OK)
+        return NULL;
+    return text;
+}
+
+static void test_fault_truncate_chunk(void **state)
+{
+    char dir[] = "/tmp/sf-wrap-XXXXXX", sub[600];
+    sf_driver *m = sf_mock_new(), *d;
+    sf_fault_plan *p = plan_of("download=truncate-chunk");
+    sf_result r;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(sub, sizeof sub, "%s/wasm_chunk_store", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    put_file(dir, "wasm_chunk_store/bb.bin", 100, 'b');
+    put_file(dir, "wasm_chunk_store/aa.bin", 80, 'a');
+    put_file(dir, "wasm_memory.bin", 100, 'x');
+    d = fault_over(m, p);
+    r = run_op_at(d, SF_OP_DOWNLOAD, dir);
+    /* forwarded, then the first chunk by name cut to half: a kill */
+    assert_int_equal(sf_mock_count(m, SF_OP_DOWNLOAD), 1);
+    assert_int_equal(r.fail, SF_FAIL_UNKNOWN);
+    assert_string_equal(r.err.kind, "killed");
+    sf_result_free(&r);
+    assert_int_equal(file_size(dir, "wasm_chunk_store/aa.bin"), 40);
+    assert_int_equal(file_size(dir, "wasm_chunk_store/bb.bin"), 100);
+    assert_int_equal(file_size(dir, "wasm_memory.bin"), 100);
+    /* no chunk at all: still a kill, nothing changed */
+    rm_tree(sub);
+    r = run_op_at(d, SF_OP_DOWNLOAD, dir);
+    assert_int_equal(r.fail, SF_FAIL_UNKNOWN);
+    sf_result_free(&r);
+    /* a failed download is left alone */
+    sf_mock_script(m, SF_OP_DOWNLOAD, SF_FAIL_PERMANENT);
+    r = run_op_at(d, SF_OP_DOWNLOAD, dir);
+    assert_int_equal(r.fail, SF_FAIL_PERMANENT);
+    sf_result_free(&r);
+    sf_driver_destroy(d);
+    sf_driver_destroy(m);
+    sf_fault_plan_free(p);
+    rm_tree(dir);
+}
+
+static void test_fault_stale_tmp(void **state)
+{
+    char dir[] = "/tmp/sf-wrap-XXXXXX", path[600];
+    const char *meta = "{\n  \"taken_at_timestamp\": 1700000000000000001,\n"
+                       "  \"wasm_module_size\": 5\n}";
+    sf_driver *m = sf_mock_new(), *d;
+    sf_fault_plan *p = plan_of("download=stale-tmp");
+    sf_result r;
+    char *text;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/metadata.json", dir);
+    assert_int_equal(sf_fs_write_atomic_untracked(path, meta, strlen(meta),
+                                                  NULL), SF_OK);
+    d = fault_over(m, p);
+    r = run_op_at(d, SF_OP_DOWNLOAD, dir);
+    assert_int_equal(r.fail, SF_FAIL_UNKNOWN);
+    assert_string_equal(r.err.kind, "killed");
+    sf_result_free(&r);
+    /* exact past 2^53: edited as text */
+    text = read_all(dir, "metadata.json");
+    assert_non_null(text);
+    assert_string_equal(text, "{\n  \"taken_at_timestamp\": 1700000000000000000,\n"
+                        "  \"wasm_module_size\": 5\n}");
+    free(text);
+    /* no metadata.json: the fault cannot be made, and says so */
+    unlink(path);
+    r = run_op_at(d, SF_OP_DOWNLOAD, dir);
+    assert_int_equal(r.fail, SF_FAIL_PERMANENT);
+    assert_non_null(strstr(r.err.message, "download=stale-tmp"));
+    sf_result_free(&r);
+    sf_driver_destroy(d);
+    sf_driver_destroy(m);
+    sf_fault_plan_free(p);
+    rm_tree(dir);
+}
+
+static void upload_answers_id(const sf_op *op, sf_result *r, void *ctx)
+{
+    (void)ctx;
+    if (op->kind == SF_OP_UPLOAD && r->fail == SF_FAIL_NONE)
+        snprintf(r->snapshot.id, sizeof r->snapshot.id, "0a0b");
+}
+
+static void test_fault_cut_upload(void **state)
+{
+    char dir[] = "/tmp/sf-wrap-XXXXXX";
+    sf_driver *m = sf_mock_new(), *d;
+    sf_fault_plan *p = plan_of("upload=cut");
+    sf_result r;
+    char *text;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    sf_mock_set_hook(m, upload_answers_id, NULL);
+    d = fault_over(m, p);
+    r = run_op_at(d, SF_OP_UPLOAD, dir);
+    assert_int_equal(sf_mock_count(m, SF_OP_UPLOAD), 1);
+    assert_int_equal(r.fail, SF_FAIL_UNKNOWN);
+    assert_string_equal(r.err.kind, "killed");
+    sf_result_free(&r);
+    text = read_all(dir, ".upload_progress.json");
+    assert_non_null(text);
+    assert_non_null(strstr(text, "\"snapshot_id\": \"0a0b\""));
+    free(text);
+    sf_driver_destroy(d);
+    sf_driver_destroy(m);
+    sf_fault_plan_free(p);
+    rm_tree(dir);
+}
+
+static void test_fault_lost_metadata_response(void **state)
+{
+    char dir[] = "/tmp/sf-wrap-XXXXXX", path[600], scratch[600];
+    const char *meta = "{\"taken_at_timestamp\": 7, \"wasm_module_size\": 1500,"
+        " \"wasm_memory_size\": 4096, \"stable_memory_size\": 300,"
+        " \"wasm_chunk_store\": [{\"hash\": [1, 2, 3]}, {\"hash\": [4]}],"
+        " \"canister_version\": 3}";
+    sf_driver *m = sf_mock_new(), *d;
+    sf_fault_plan *p = plan_of("upload=lost-metadata-response");
+    const sf_op *sent;
+    sf_result r;
+    cJSON *root;
+    char *text;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/metadata.json", dir);
+    assert_int_equal(sf_fs_write_atomic_untracked(path, meta, strlen(meta),
+                                                  NULL), SF_OK);
+    snprintf(scratch, sizeof scratch, "%s.fault-scratch", dir);
+    d = fault_over(m, p);
+    r = run_op_at(d, SF_OP_UPLOAD, dir);
+    assert_int_equal(r.fail, SF_FAIL_UNKNOWN);
+    assert_string_equal(r.err.kind, "lost-response");
+    sf_result_free(&r);
+    /* what went below: an upload of the scratch copy, declaring nothing */
+    assert_int_equal(sf_mock_count(m, SF_OP_UPLOAD), 1);
+    sent = sf_mock_op(m, 0);
+    assert_string_equal(sent->path, scratch);
+    /* gone after, and the real directory untouched, no progress file */
+    assert_int_equal(access(scratch, F_OK), -1);
+    text = read_all(dir, "metadata.json");
+    assert_string_equal(text, meta);
+    free(text);
+    assert_int_equal(file_size(dir, ".upload_progress.json"), -1);
+    /* the scratch metadata as the driver below saw it: run again with a
+     * hook that keeps it */
+    sf_driver_destroy(d);
+    sf_fault_plan_free(p);
+    p = plan_of("upload=lost-metadata-response");
+    d = fault_over(m, p);
+    {
+        sf_op op;
+        uint64_t t;
+        sf_error err;
+
+        make_op(&op, SF_OP_UPLOAD, CID_A, dir);
+        assert_int_equal(sf_driver_submit(d, &op, &t, &err), SF_OK);
+        text = read_all(scratch, "metadata.json");
+        assert_non_null(text);
+        root = cJSON_Parse(text);
+        assert_non_null(root);
+        assert_int_equal(cJSON_GetObjectItem(root, "wasm_module_size")->valueint, 0);
+        assert_int_equal(cJSON_GetObjectItem(root, "wasm_memory_size")->valueint, 0);
+        assert_int_equal(cJSON_GetObjectItem(root, "stable_memory_size")->valueint, 0);
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(root,
+                         "wasm_chunk_store")), 0);
+        assert_int_equal(cJSON_GetObjectItem(root, "taken_at_timestamp")->valueint, 7);
+        cJSON_Delete(root);
+        free(text);
+        assert_int_equal(file_size(scratch, "stable_memory.bin"), 0);
+        assert_int_equal(sf_driver_wait(d, &t, &r, &err), SF_OK);
+        sf_result_free(&r);
+    }
+    /* without metadata.json the fault cannot be made: loud */
+    unlink(path);
+    r = run_op_at(d, SF_OP_UPLOAD, dir);
+    assert_int_equal(r.fail, SF_FAIL_PERMANENT);
+    assert_non_null(strstr(r.err.message, "upload=lost-metadata-response"));
+    sf_result_free(&r);
+    assert_int_equal(sf_mock_count(m, SF_OP_UPLOAD), 2);
+    sf_driver_destroy(d);
+    sf_driver_destroy(m);
+    sf_fault_plan_free(p);
+    rm_tree(dir);
 }
 
 static void test_fault_nth_without_filter(void **state)
@@ -1330,6 +1556,10 @@ int main(void)
         cmocka_unit_test(test_fault_corrupt_empty_dir_gets_a_file),
         cmocka_unit_test(test_fault_corrupt_leaves_failed_download_alone),
         cmocka_unit_test(test_fault_corrupt_missing_dir_is_loud),
+        cmocka_unit_test(test_fault_truncate_chunk),
+        cmocka_unit_test(test_fault_stale_tmp),
+        cmocka_unit_test(test_fault_cut_upload),
+        cmocka_unit_test(test_fault_lost_metadata_response),
         cmocka_unit_test(test_fault_nth_without_filter),
         cmocka_unit_test(test_fault_nth_with_filter),
         cmocka_unit_test(test_fault_every_matching_call),

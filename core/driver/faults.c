@@ -17,7 +17,8 @@ struct sf_fault_plan {
 };
 
 static const char *const effect_names[SF_FAULT_EFFECT_COUNT] = {
-    "transient", "permanent", "lost-response", "corrupt",
+    "transient", "permanent", "lost-response", "corrupt", "truncate-chunk",
+    "stale-tmp", "lost-metadata-response", "cut",
 };
 
 static const char *const topology_kinds[] = {
@@ -276,13 +277,20 @@ static int parse_rule(sf_fault_plan *p, const parse_ctx *c)
         if (!found) {
             token(v, vlen, tok, sizeof tok);
             return rule_error(c, "unknown effect `%s%s` (expected transient, "
-                              "permanent, lost-response or corrupt)", tok,
+                              "permanent, lost-response, corrupt, "
+                              "truncate-chunk, stale-tmp, "
+                              "lost-metadata-response or cut)", tok,
                               vlen >= sizeof tok ? "..." : "");
         }
     }
-    if (r.effect == SF_FAULT_CORRUPT && r.op != SF_OP_DOWNLOAD)
-        return rule_error(c, "corrupt applies only to download, not %s",
-                          sf_op_kind_name(r.op));
+    if ((r.effect == SF_FAULT_CORRUPT || r.effect == SF_FAULT_TRUNCATE_CHUNK ||
+         r.effect == SF_FAULT_STALE_TMP) && r.op != SF_OP_DOWNLOAD)
+        return rule_error(c, "%s applies only to download, not %s",
+                          effect_names[r.effect], sf_op_kind_name(r.op));
+    if ((r.effect == SF_FAULT_LOST_METADATA_RESPONSE ||
+         r.effect == SF_FAULT_CUT) && r.op != SF_OP_UPLOAD)
+        return rule_error(c, "%s applies only to upload, not %s",
+                          effect_names[r.effect], sf_op_kind_name(r.op));
     return push_rule(p, &r, c->err);
 }
 
@@ -445,14 +453,19 @@ int sf_fault_plan_random(uint64_t seed, const char *const *canister_ids,
     rules = 1 + below(&st, 4);
     for (uint64_t k = 0; k < rules; k++) {
         sf_fault_rule r;
-        uint64_t e = below(&st, 8);
+        uint64_t e = below(&st, 12);
 
         memset(&r, 0, sizeof r);
-        /* Corrupt only exists for downloads, so it is drawn as an effect
-         * and forces the op; everything else draws the op. */
-        if (e == 7) {
-            r.effect = SF_FAULT_CORRUPT;
-            r.op = SF_OP_DOWNLOAD;
+        /* The transfer effects exist for one op each, so they are drawn
+         * as an effect and force the op; everything else draws the op. */
+        if (e >= 7) {
+            static const sf_fault_effect xfer[] = {
+                SF_FAULT_CORRUPT, SF_FAULT_TRUNCATE_CHUNK, SF_FAULT_STALE_TMP,
+                SF_FAULT_LOST_METADATA_RESPONSE, SF_FAULT_CUT,
+            };
+            r.effect = xfer[e - 7];
+            r.op = r.effect == SF_FAULT_LOST_METADATA_RESPONSE ||
+                   r.effect == SF_FAULT_CUT ? SF_OP_UPLOAD : SF_OP_DOWNLOAD;
         } else {
             r.effect = e < 3   ? SF_FAULT_TRANSIENT
                        : e < 5 ? SF_FAULT_PERMANENT

@@ -1,6 +1,8 @@
 /* The fault-injecting driver wrapper (wrap.h, docs/faults.md). */
 #include "snapfleet/wrap.h"
 
+#include "snapfleet/fs.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define PATH_BUF 8192
 
 /* No effect: forwarded untouched. */
 #define NO_RULE ((size_t)-1)
@@ -104,6 +108,9 @@ static size_t match(fault_driver *f, const sf_op *op)
     return winner;
 }
 
+static int metadata_only(const char *root, char scratch[PATH_BUF],
+                         sf_error *err);
+
 static int fault_submit(sf_driver *d, const sf_op *op, uint64_t *ticket,
                         sf_error *err)
 {
@@ -139,12 +146,37 @@ static int fault_submit(sf_driver *d, const sf_op *op, uint64_t *ticket,
     }
     {
         forwarded *w = &f->fwd[f->nfwd];
+        sf_op sent = *op;
 
-        if (sf_driver_submit(f->inner, op, &w->inner, err) != SF_OK)
+        if (r != NULL && r->effect == SF_FAULT_LOST_METADATA_RESPONSE) {
+            char scratch[PATH_BUF];
+            sf_error e;
+
+            sf_error_clear(&e);
+            if (metadata_only(op->path, scratch, &e) != SF_OK ||
+                strlen(scratch) >= sizeof sent.path) {
+                injected *q = &f->queue[f->nqueue];
+                char text[160];
+
+                rule_text(f->plan, rule, text, sizeof text);
+                q->ticket = ++f->next_ticket;
+                sf_result_init(&q->result, op->kind);
+                sf_result_fail(&q->result, SF_FAIL_PERMANENT,
+                               e.kind ? e.kind : SF_EK_IO, "could not inject "
+                               "fault rule `%s`: %s", text, e.message);
+                f->nqueue++;
+                *ticket = q->ticket;
+                return SF_OK;
+            }
+            /* fits: checked above */
+            memcpy(sent.path, scratch, strlen(scratch) + 1);
+            sent.resume = false;
+        }
+        if (sf_driver_submit(f->inner, &sent, &w->inner, err) != SF_OK)
             return SF_ERR;
         w->outer = ++f->next_ticket;
         w->rule = rule;
-        w->op = *op;
+        w->op = sent;
         f->nfwd++;
         *ticket = w->outer;
     }
@@ -158,7 +190,6 @@ typedef struct largest {
     off_t size;
 } largest;
 
-#define PATH_BUF 8192
 
 /* a, "/" and b (just one of them when the other is empty); refuses what does not fit rather
  * than touching a truncated path. */
@@ -271,6 +302,182 @@ static int corrupt_download(const char *root, uint64_t k, sf_error *err)
     return rc;
 }
 
+/* ---- the transfer effects (icp's own partial states) ---- */
+
+static int read_text(const char *path, char **text, size_t *len, sf_error *err)
+{
+    return sf_fs_read_file(path, (size_t)16 << 20, text, len, err);
+}
+
+/* truncate-chunk: the chunk file first by name, cut to half its size. */
+static int truncate_chunk(const char *root, char *which, size_t cap,
+                          sf_error *err)
+{
+    char dir[PATH_BUF], path[PATH_BUF];
+    char *best = NULL;
+    struct dirent *de;
+    struct stat st;
+    DIR *dh;
+    int rc = SF_OK;
+
+    which[0] = '\0';
+    if (join(dir, root, "wasm_chunk_store", err) != SF_OK)
+        return SF_ERR;
+    dh = opendir(dir);
+    if (dh == NULL)
+        return errno == ENOENT ? SF_OK
+                               : sf_error_set_errno(err, errno, "", "cannot "
+                                                    "open %s", dir);
+    while ((de = readdir(dh)) != NULL) {
+        size_t n = strlen(de->d_name);
+        if (n < 5 || strcmp(de->d_name + n - 4, ".bin") != 0)
+            continue;
+        if (best == NULL || strcmp(de->d_name, best) < 0) {
+            free(best);
+            if ((best = strdup(de->d_name)) == NULL) {
+                closedir(dh);
+                return no_memory(err);
+            }
+        }
+    }
+    closedir(dh);
+    if (best == NULL)
+        return SF_OK; /* no chunk: the kill came after the last write */
+    if (join(path, dir, best, err) != SF_OK) {
+        free(best);
+        return SF_ERR;
+    }
+    snprintf(which, cap, "%s", best);
+    free(best);
+    if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+        truncate(path, st.st_size / 2) != 0)
+        rc = sf_error_set_errno(err, errno, "", "cannot truncate %s", path);
+    return rc;
+}
+
+/* stale-tmp: metadata.json's taken_at_timestamp one less (edited as text:
+ * the value does not fit a double). */
+static int make_stale(const char *root, sf_error *err)
+{
+    static const char key[] = "\"taken_at_timestamp\"";
+    char path[PATH_BUF], num[32];
+    char *text = NULL, *at, *p, *out;
+    unsigned long long v;
+    size_t len, n;
+    int rc;
+
+    if (join(path, root, "metadata.json", err) != SF_OK ||
+        read_text(path, &text, &len, err) != SF_OK)
+        return SF_ERR;
+    at = strstr(text, key);
+    p = at ? at + sizeof key - 1 : NULL;
+    while (p != NULL && (*p == ' ' || *p == ':' || *p == '\n' || *p == '\t'))
+        p++;
+    if (p == NULL || *p < '0' || *p > '9') {
+        free(text);
+        return sf_error_set(err, SF_EK_IO, "", "%s holds no "
+                            "taken_at_timestamp", path);
+    }
+    errno = 0;
+    v = strtoull(p, &at, 10);
+    if (errno != 0 || v == 0) {
+        free(text);
+        return sf_error_set(err, SF_EK_IO, "", "%s: taken_at_timestamp out "
+                            "of range", path);
+    }
+    n = (size_t)snprintf(num, sizeof num, "%llu", v - 1);
+    out = malloc(len + 1);
+    if (out == NULL) {
+        free(text);
+        return no_memory(err);
+    }
+    memcpy(out, text, (size_t)(p - text));
+    memcpy(out + (p - text), num, n);
+    memcpy(out + (p - text) + n, at, len - (size_t)(at - text));
+    rc = sf_fs_write_atomic_untracked(path, out,
+                                      (size_t)(p - text) + n +
+                                          (len - (size_t)(at - text)), err);
+    free(out);
+    free(text);
+    return rc;
+}
+
+/* cut: the progress file icp leaves when killed after the metadata call. */
+static int leave_progress(const char *root, const char *snapshot_id,
+                          sf_error *err)
+{
+    char path[PATH_BUF], text[512];
+    int n;
+
+    if (join(path, root, ".upload_progress.json", err) != SF_OK)
+        return SF_ERR;
+    n = snprintf(text, sizeof text, "{\n  \"snapshot_id\": \"%s\",\n  "
+                 "\"metadata_uploaded\": true,\n  \"wasm_module_offset\": 0,"
+                 "\n  \"wasm_memory_offset\": 0,\n  \"stable_memory_offset\": "
+                 "0,\n  \"wasm_chunks_uploaded\": []\n}", snapshot_id);
+    return sf_fs_write_atomic_untracked(path, text, (size_t)n, err);
+}
+
+/* lost-metadata-response: a scratch directory beside the upload's with its
+ * metadata.json declaring nothing (every size 0, no chunks) and an empty
+ * stable memory: uploading it makes a snapshot without data, which is
+ * what the IC holds after a metadata call whose reply was lost. */
+static int metadata_only(const char *root, char scratch[PATH_BUF],
+                         sf_error *err)
+{
+    static const char *const keys[] = {
+        "\"wasm_module_size\"", "\"wasm_memory_size\"",
+        "\"stable_memory_size\"",
+    };
+    char path[PATH_BUF];
+    char *text = NULL;
+    size_t len, k;
+    int n;
+
+    n = snprintf(scratch, PATH_BUF, "%s.fault-scratch", root);
+    if (n < 0 || n >= PATH_BUF)
+        return sf_error_set(err, SF_EK_IO, "", "path too long: %s", root);
+    if (sf_remove_tree(scratch, err) != SF_OK ||
+        sf_fs_mkdir_p(scratch, err) != SF_OK ||
+        join(path, root, "metadata.json", err) != SF_OK ||
+        read_text(path, &text, &len, err) != SF_OK)
+        return SF_ERR;
+    /* every size becomes 0 and the chunk list empty, in place: digits are
+     * overwritten by spaces, and the list's content likewise */
+    for (k = 0; k < 3; k++) {
+        char *p = strstr(text, keys[k]);
+        if (p == NULL)
+            continue;
+        p += strlen(keys[k]);
+        while (*p == ' ' || *p == ':' || *p == '\n' || *p == '\t')
+            p++;
+        if (*p >= '0' && *p <= '9') {
+            *p++ = '0';
+            while (*p >= '0' && *p <= '9')
+                *p++ = ' ';
+        }
+    }
+    {
+        char *p = strstr(text, "\"wasm_chunk_store\"");
+        if (p != NULL && (p = strchr(p, '[')) != NULL) {
+            int depth = 0;
+            for (p++; *p != '\0' && !(depth == 0 && *p == ']'); p++) {
+                depth += *p == '[' || *p == '{';
+                depth -= *p == ']' || *p == '}';
+                *p = ' ';
+            }
+        }
+    }
+    n = snprintf(path, PATH_BUF, "%s/metadata.json", scratch);
+    if (sf_fs_write_atomic_untracked(path, text, len, err) != SF_OK) {
+        free(text);
+        return SF_ERR;
+    }
+    free(text);
+    snprintf(path, PATH_BUF, "%s/stable_memory.bin", scratch);
+    return sf_fs_write_atomic_untracked(path, "", 0, err);
+}
+
 /* ---- wait ---- */
 
 static void apply(fault_driver *f, const forwarded *w, sf_result *result)
@@ -289,6 +496,46 @@ static void apply(fault_driver *f, const forwarded *w, sf_result *result)
         sf_result_fail(result, SF_FAIL_UNKNOWN, "lost-response",
                        "%s %s: response lost (injected by fault rule `%s`)",
                        sf_op_kind_name(w->op.kind), w->op.canister_id, text);
+    } else if (r->effect == SF_FAULT_LOST_METADATA_RESPONSE) {
+        /* the snapshot the metadata call made stays; icp never heard */
+        sf_error e;
+
+        sf_remove_tree(w->op.path, &e);
+        sf_result_free(result);
+        sf_result_init(result, w->op.kind);
+        sf_result_fail(result, SF_FAIL_UNKNOWN, "lost-response", "%s %s: the "
+                       "reply to the metadata call was lost (injected by "
+                       "fault rule `%s`)", sf_op_kind_name(w->op.kind),
+                       w->op.canister_id, text);
+    } else if ((r->effect == SF_FAULT_TRUNCATE_CHUNK ||
+                r->effect == SF_FAULT_STALE_TMP ||
+                r->effect == SF_FAULT_CUT) && result->fail == SF_FAIL_NONE) {
+        char which[300] = "";
+        sf_error e;
+        int rc;
+
+        sf_error_clear(&e);
+        rc = r->effect == SF_FAULT_TRUNCATE_CHUNK
+                 ? truncate_chunk(w->op.path, which, sizeof which, &e)
+             : r->effect == SF_FAULT_STALE_TMP
+                 ? make_stale(w->op.path, &e)
+                 : leave_progress(w->op.path, result->snapshot.id, &e);
+        sf_result_free(result);
+        sf_result_init(result, w->op.kind);
+        if (rc != SF_OK)
+            sf_result_fail(result, SF_FAIL_PERMANENT, e.kind,
+                           "could not inject fault rule `%s`: %s", text,
+                           e.message);
+        else
+            sf_result_fail(result, SF_FAIL_UNKNOWN, "killed", "%s %s: icp "
+                           "killed %s (injected by fault rule `%s`)",
+                           sf_op_kind_name(w->op.kind), w->op.canister_id,
+                           r->effect == SF_FAULT_TRUNCATE_CHUNK
+                               ? "halfway through writing a chunk"
+                           : r->effect == SF_FAULT_STALE_TMP
+                               ? "in a directory of another snapshot's "
+                                 "download"
+                               : "after the metadata call", text);
     } else if (r->effect == SF_FAULT_CORRUPT && result->fail == SF_FAIL_NONE) {
         sf_error e;
 

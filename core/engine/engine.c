@@ -382,25 +382,10 @@ static int adopt(sf_engine *e, const char *id, const sf_snapshot_info *snap,
     return sf_engine_save(e, err);
 }
 
-static bool upload_interrupted(const char *dir)
-{
-    char *p;
-    struct stat st;
-    bool yes;
-
-    if (dir == NULL || (p = sf_path_join(dir, ".upload_progress.json")) == NULL)
-        return false;
-    yes = lstat(p, &st) == 0;
-    free(p);
-    return yes;
-}
-
-/* Create and upload both make a new snapshot appear on a canister; both
- * record the snapshot list first, so that after a lost response or a
- * crash the new one is found by listing instead of being made twice. An
- * upload is different in one way: icp creates the target snapshot before
- * it sends the data, so while its progress file exists the new snapshot is
- * incomplete and the upload is resumed, never adopted. */
+/* A create makes a new snapshot appear on a canister; it records the
+ * snapshot list first, so that after a lost response or a crash the new
+ * one is found by listing instead of being made twice. (An upload makes
+ * one too, but a new snapshot proves nothing about its data: transfer.c.) */
 static int new_snapshot(sf_engine *e, sf_op_kind kind, const char *id,
                         const char *dir, sf_snapshot_info *snap, sf_error *err)
 {
@@ -408,8 +393,8 @@ static int new_snapshot(sf_engine *e, sf_op_kind kind, const char *id,
     sf_result res;
     sf_fail_class fail;
     sf_op op;
-    bool adopted, resume = false;
-    int rc, attempt;
+    bool adopted;
+    int rc;
 
     if (c == NULL)
         return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
@@ -418,9 +403,7 @@ static int new_snapshot(sf_engine *e, sf_op_kind kind, const char *id,
         snprintf(snap->id, sizeof snap->id, "%s", c->snapshot_id);
         return SF_OK; /* already ours: a rerun never makes it twice */
     }
-    if (kind == SF_OP_UPLOAD && upload_interrupted(dir)) {
-        resume = true;
-    } else if (c->snapshots_before != NULL) {
+    if (c->snapshots_before != NULL) {
         /* issued before and never heard back (a crash) */
         if (reconcile_create(e, id, snap, &adopted, err) != SF_OK)
             return SF_ERR;
@@ -438,7 +421,7 @@ static int new_snapshot(sf_engine *e, sf_op_kind kind, const char *id,
         if (rc != SF_OK || sf_engine_save(e, err) != SF_OK)
             return SF_ERR;
     }
-    for (attempt = 0; attempt < 2; attempt++) {
+    {
         /* at its limit, a create replaces the snapshot chosen before any
          * stop (sf_engine_make_room), recorded before it is sent */
         const char *replace = kind == SF_OP_CREATE
@@ -446,24 +429,15 @@ static int new_snapshot(sf_engine *e, sf_op_kind kind, const char *id,
 
         if (sf_op_init(&op, kind, id, replace, dir, err) != SF_OK)
             return SF_ERR;
-        op.resume = resume;
-        rc = sf_engine_call(e, &op, &res, &fail, err);
-        if (rc == SF_OK)
-            *snap = res.snapshot;
-        sf_result_free(&res);
-        if (rc == SF_OK)
-            return adopt(e, id, snap, err);
-        if (fail != SF_FAIL_UNKNOWN)
-            return SF_ERR;
-        if (kind == SF_OP_UPLOAD && upload_interrupted(dir)) {
-            resume = true; /* continue the transfer that was cut off */
-            continue;
-        }
-        break;
     }
-    if (kind == SF_OP_UPLOAD && upload_interrupted(dir))
-        return sf_error_set(err, "driver-unknown-outcome", "", "upload to %s "
-                            "was cut off twice; rerun to resume it", id);
+    rc = sf_engine_call(e, &op, &res, &fail, err);
+    if (rc == SF_OK)
+        *snap = res.snapshot;
+    sf_result_free(&res);
+    if (rc == SF_OK)
+        return adopt(e, id, snap, err);
+    if (fail != SF_FAIL_UNKNOWN)
+        return SF_ERR;
     if (reconcile_create(e, id, snap, &adopted, err) != SF_OK)
         return SF_ERR;
     if (!adopted)
@@ -477,12 +451,6 @@ int sf_engine_create(sf_engine *e, const char *id, sf_snapshot_info *snap,
                      sf_error *err)
 {
     return new_snapshot(e, SF_OP_CREATE, id, NULL, snap, err);
-}
-
-int sf_engine_upload(sf_engine *e, const char *id, const char *dir,
-                     sf_snapshot_info *snap, sf_error *err)
-{
-    return new_snapshot(e, SF_OP_UPLOAD, id, dir, snap, err);
 }
 
 int sf_engine_load(sf_engine *e, const char *id, const char *snapshot_id,

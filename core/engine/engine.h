@@ -58,9 +58,12 @@ int sf_engine_stop(sf_engine *e, const char *id, sf_error *err);
  * create made. */
 int sf_engine_create(sf_engine *e, const char *id, sf_snapshot_info *snap,
                      sf_error *err);
-/* Uploads the snapshot directory `dir` to id, or adopts the snapshot an
- * interrupted upload made; --resume only when icp's progress file says an
- * upload was interrupted. */
+/* transfer.c: uploads the snapshot directory `dir` to id. The new
+ * snapshot is adopted only when icp reported the upload complete; one cut
+ * off with its progress file left is resumed (--resume); any other new
+ * snapshot (not in the list recorded before the first upload: a partial
+ * one, or an orphan of a retried metadata call) is deleted and the upload
+ * made again, up to 3 times. */
 int sf_engine_upload(sf_engine *e, const char *id, const char *dir,
                      sf_snapshot_info *snap, sf_error *err);
 /* Loads snapshot_id into id, which must be stopped

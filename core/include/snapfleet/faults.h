@@ -10,8 +10,9 @@
  * OP is an operation name (sf_op_kind_name); CANISTER a principal (stored
  * in canonical lower case) or `*` for any; N >= 1 selects the Nth call of
  * OP whose canister matches, counted per rule (no N: every matching call).
- * EFFECT is one of transient, permanent, lost-response, corrupt (download
- * only). KIND is one of add-child, remove-child, reparent, module-hash.
+ * EFFECT is one of transient, permanent, lost-response, corrupt,
+ * truncate-chunk, stale-tmp (download only), lost-metadata-response, cut
+ * (upload only). KIND is one of add-child, remove-child, reparent, module-hash.
  * No white space anywhere; the empty string is the empty plan.
  *
  * The plan itself is immutable data: the per-rule call counters live in the
@@ -47,6 +48,20 @@ typedef enum sf_fault_effect {
     SF_FAULT_PERMANENT,     /* not forwarded; completes PERMANENT */
     SF_FAULT_LOST_RESPONSE, /* forwarded; the caller hears UNKNOWN */
     SF_FAULT_CORRUPT,       /* download only: forwarded; one byte flipped */
+    /* download only: forwarded; then one chunk file cut to half its size,
+     * as a kill halfway through writing it leaves it; UNKNOWN */
+    SF_FAULT_TRUNCATE_CHUNK,
+    /* download only: forwarded; then the directory's metadata.json
+     * describes an older snapshot (taken_at one nanosecond earlier), as a
+     * cut-off download of another snapshot leaves it; UNKNOWN */
+    SF_FAULT_STALE_TMP,
+    /* upload only: the metadata call made a snapshot and its reply was
+     * lost: an upload with every size 0 is forwarded from a scratch copy
+     * of metadata.json, no progress file appears; UNKNOWN */
+    SF_FAULT_LOST_METADATA_RESPONSE,
+    /* upload only: forwarded; then .upload_progress.json names the
+     * snapshot, as a kill after the metadata call leaves it; UNKNOWN */
+    SF_FAULT_CUT,
     SF_FAULT_EFFECT_COUNT
 } sf_fault_effect;
 
