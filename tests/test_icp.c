@@ -2295,6 +2295,7 @@ static void backup_then_restore(const char *rule, const char *name)
     memset(&rc, 0, sizeof rc);
     rc.backup = out;
     rc.mode = SF_RESTORE_MODE_EXECUTE;
+    rc.force_upload = true; /* the upload path is what these cases test */
     if (sf_restore_run(&rc, top, &clock, &rr, &err) != SF_OK)
         fail_msg("restore: %s (%s)", err.message, err.kind);
     assert_true(rr.complete);

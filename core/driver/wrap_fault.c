@@ -468,13 +468,14 @@ static int metadata_only(const char *root, char scratch[PATH_BUF],
             }
         }
     }
-    n = snprintf(path, PATH_BUF, "%s/metadata.json", scratch);
-    if (sf_fs_write_atomic_untracked(path, text, len, err) != SF_OK) {
+    if (join(path, scratch, "metadata.json", err) != SF_OK ||
+        sf_fs_write_atomic_untracked(path, text, len, err) != SF_OK) {
         free(text);
         return SF_ERR;
     }
     free(text);
-    snprintf(path, PATH_BUF, "%s/stable_memory.bin", scratch);
+    if (join(path, scratch, "stable_memory.bin", err) != SF_OK)
+        return SF_ERR;
     return sf_fs_write_atomic_untracked(path, "", 0, err);
 }
 
