@@ -322,8 +322,8 @@ int sf_engine_contain(sf_engine *e, sf_error *err)
     return rc;
 }
 
-static int list_snapshots(sf_engine *e, const char *id, sf_result *res,
-                          sf_error *err)
+int sf_engine_list(sf_engine *e, const char *id, sf_result *res,
+                   sf_error *err)
 {
     sf_op op;
     sf_fail_class fail;
@@ -346,7 +346,7 @@ static int reconcile_create(sf_engine *e, const char *id, sf_snapshot_info *snap
     size_t i, k, found = 0;
 
     *adopted = false;
-    if (list_snapshots(e, id, &res, err) != SF_OK) {
+    if (sf_engine_list(e, id, &res, err) != SF_OK) {
         sf_result_free(&res);
         return SF_ERR;
     }
@@ -410,7 +410,7 @@ static int new_snapshot(sf_engine *e, sf_op_kind kind, const char *id,
         if (adopted)
             return adopt(e, id, snap, err);
     } else {
-        if (list_snapshots(e, id, &res, err) != SF_OK) {
+        if (sf_engine_list(e, id, &res, err) != SF_OK) {
             sf_result_free(&res);
             return SF_ERR;
         }

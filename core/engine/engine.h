@@ -44,6 +44,11 @@ int sf_engine_save(sf_engine *e, sf_error *err);
 int sf_engine_call(sf_engine *e, const sf_op *op, sf_result *res,
                    sf_fail_class *fail, sf_error *err);
 
+/* Lists a canister's snapshots through sf_engine_call. *res is initialised
+ * in every case, so the caller always frees it. */
+int sf_engine_list(sf_engine *e, const char *canister, sf_result *res,
+                   sf_error *err);
+
 /* Reads the registry from root and resolves the targets the snapshot
  * pipeline would capture, with their topology hash. */
 int sf_engine_discover(sf_engine *e, const char *root, const char *selected,

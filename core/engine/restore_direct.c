@@ -21,9 +21,7 @@ int sf_restore_snapshot_on_canister(sf_engine *e, const char *backup_dir,
 {
     const sf_recorded_snapshot *rs = NULL;
     sf_backup_entry be;
-    sf_fail_class fail;
     sf_result res;
-    sf_op op;
     size_t i;
     int rc;
 
@@ -39,11 +37,7 @@ int sf_restore_snapshot_on_canister(sf_engine *e, const char *backup_dir,
         sf_backup_entry_free(&be);
         return SF_OK;
     }
-    if (sf_op_init(&op, SF_OP_LIST, canister, NULL, NULL, err) != SF_OK) {
-        sf_backup_entry_free(&be);
-        return SF_ERR;
-    }
-    rc = sf_engine_call(e, &op, &res, &fail, err);
+    rc = sf_engine_list(e, canister, &res, err);
     snprintf(why, 256, "it is no longer on the canister");
     for (i = 0; rc == SF_OK && i < res.snapshot_count; i++) {
         const sf_snapshot_info *s = &res.snapshots[i];

@@ -114,8 +114,7 @@ static int delete_one(sf_engine *e, const char *canister, const char *id,
         sf_result_free(&res);
         if (rc == SF_OK || fail != SF_FAIL_UNKNOWN)
             break;
-        if (sf_op_init(&op, SF_OP_LIST, canister, NULL, NULL, err) != SF_OK ||
-            sf_engine_call(e, &op, &res, &fail, err) != SF_OK) {
+        if (sf_engine_list(e, canister, &res, err) != SF_OK) {
             sf_result_free(&res);
             return SF_ERR;
         }
@@ -136,16 +135,12 @@ static int retain_canister(sf_engine *e, const sf_inventory *inv,
                            const char *own_out, const char *canister,
                            uint64_t keep, sf_error *err)
 {
-    sf_op op;
     sf_result res;
-    sf_fail_class fail;
     candidate *v = NULL;
     size_t i, n = 0;
     int rc = SF_OK;
 
-    if (sf_op_init(&op, SF_OP_LIST, canister, NULL, NULL, err) != SF_OK)
-        return SF_ERR;
-    if (sf_engine_call(e, &op, &res, &fail, err) != SF_OK) {
+    if (sf_engine_list(e, canister, &res, err) != SF_OK) {
         sf_result_free(&res);
         return SF_ERR;
     }

@@ -139,17 +139,13 @@ static int room_for(sf_engine *e, const char *root, const char *own_out,
     const sf_snapshot_info *oldest = NULL;
     const sf_backup_entry *oldest_owner = NULL;
     sf_backup_entry check;
-    sf_fail_class fail;
     sf_result res;
-    sf_op op;
     size_t i;
     int rc;
 
     if (c != NULL && c->snapshot_id != NULL)
         return SF_OK; /* taken already */
-    if (sf_op_init(&op, SF_OP_LIST, canister, NULL, NULL, err) != SF_OK)
-        return SF_ERR;
-    if (sf_engine_call(e, &op, &res, &fail, err) != SF_OK) {
+    if (sf_engine_list(e, canister, &res, err) != SF_OK) {
         sf_result_free(&res);
         return sf_error_prefix(err, "before stopping anything: ");
     }

@@ -41,8 +41,6 @@ int sf_engine_tmp_describes(sf_engine *e, const char *id,
 {
     sf_snapshot_meta m;
     sf_result res;
-    sf_fail_class fail;
-    sf_op op;
     sf_error ignored;
     char *path;
     size_t i;
@@ -57,11 +55,7 @@ int sf_engine_tmp_describes(sf_engine *e, const char *id,
     free(path);
     if (rc != SF_OK)
         return SF_OK;
-    if (sf_op_init(&op, SF_OP_LIST, id, NULL, NULL, err) != SF_OK) {
-        sf_snapshot_meta_free(&m);
-        return SF_ERR;
-    }
-    rc = sf_engine_call(e, &op, &res, &fail, err);
+    rc = sf_engine_list(e, id, &res, err);
     for (i = 0; rc == SF_OK && i < res.snapshot_count; i++) {
         const sf_snapshot_info *s = &res.snapshots[i];
         if (strcmp(s->id, snapshot_id) == 0)
@@ -99,19 +93,6 @@ static bool was_there(const sf_obs_canister *c, const char *snapshot_id)
     return false;
 }
 
-static int list_of(sf_engine *e, const char *id, sf_result *res,
-                   sf_error *err)
-{
-    sf_fail_class fail;
-    sf_op op;
-
-    if (sf_op_init(&op, SF_OP_LIST, id, NULL, NULL, err) != SF_OK) {
-        sf_result_init(res, SF_OP_LIST);
-        return SF_ERR;
-    }
-    return sf_engine_call(e, &op, res, &fail, err);
-}
-
 /* Deletes every snapshot of id that was not there before our first
  * upload, except keep (NULL: none): the partial or orphaned targets of our
  * uploads. Nothing else makes snapshots of a canister a restore holds
@@ -126,7 +107,7 @@ static int sweep(sf_engine *e, const char *id, const char *keep, sf_error *err)
         sf_result res;
         size_t i, found = 0;
 
-        if (list_of(e, id, &res, err) != SF_OK) {
+        if (sf_engine_list(e, id, &res, err) != SF_OK) {
             sf_result_free(&res);
             return SF_ERR;
         }
@@ -174,7 +155,7 @@ static int adopt_listed(sf_engine *e, const char *id, sf_snapshot_info *snap,
     sf_result res;
     size_t i, found = 0;
 
-    if (list_of(e, id, &res, err) != SF_OK) {
+    if (sf_engine_list(e, id, &res, err) != SF_OK) {
         sf_result_free(&res);
         return SF_ERR;
     }
@@ -227,7 +208,7 @@ int sf_engine_upload(sf_engine *e, const char *id, const char *dir,
         sf_result res;
         int rc;
 
-        if (list_of(e, id, &res, err) != SF_OK) {
+        if (sf_engine_list(e, id, &res, err) != SF_OK) {
             sf_result_free(&res);
             return SF_ERR;
         }
