@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The shared libraries export the public API and nothing else.
 #   ci/check-exports.sh LIB.so...      the given libraries
-#   ci/check-exports.sh BUILD_DIR      libsnapfleet.so, libsnapfleet-sim.so and
-#                                      libsnapfleet-icp.so in a shared build
+#   ci/check-exports.sh BUILD_DIR      libsnapfleet.so, libsnapfleet-sim.so,
+#                                      libsnapfleet-icp.so and libsnapfleet-remote.so
+#                                      in a shared build
 # For each library: every defined dynamic symbol is an sf_ name declared in
 # a public header (core/include/snapfleet/*.h); its SONAME is the file's
 # name up to the major version (libsnapfleet.so.0); and every sf_ symbol it
@@ -14,7 +15,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 if (($# == 0)); then echo "usage: ci/check-exports.sh BUILD_DIR | LIB.so..." >&2; exit 2; fi
 libs=()
 if (($# == 1)) && [[ -d $1 ]]; then
-  for name in libsnapfleet libsnapfleet-sim libsnapfleet-icp; do
+  for name in libsnapfleet libsnapfleet-sim libsnapfleet-icp libsnapfleet-remote; do
     if [[ -e $1/$name.so ]]; then libs+=("$1/$name.so"); else
       echo "check-exports: $1/$name.so missing (configure with -DBUILD_SHARED_LIBS=ON)" >&2; exit 1
     fi

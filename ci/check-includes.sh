@@ -4,7 +4,9 @@
 #   - core/base and core/formats include nothing from core/driver or
 #     core/engine;
 #   - nothing in core/ includes from sim/ or drivers/;
-#   - sim/ and drivers/ never include each other.
+#   - sim/ and drivers/ never include each other;
+#   - remote/ (libsnapfleet-remote: S3, push, pull) uses core/base and
+#     core/formats only, and nothing but the program uses remote/.
 # A public header (core/include/snapfleet/X.h) belongs to the layer whose
 # sources implement it (the table below): including snapfleet/backup.h from
 # core/formats is as wrong as including engine/engine.h. A public header
@@ -29,6 +31,7 @@ declare -A public=(
   [backup.h]=engine [restore.h]=engine [inventory.h]=engine
   [sim.h]=sim [simrun.h]=sim [simdisk.h]=sim
   [icp.h]=icp
+  [s3.h]=remote
 )
 
 status=0
@@ -49,6 +52,7 @@ layer_of() {
     core/*) layer=core-other ;;
     sim/*) layer=sim ;;
     drivers/*) layer=icp ;;
+    remote/*) layer=remote ;;
     *) layer="" ;;
   esac
 }
@@ -61,6 +65,9 @@ forbidden() {
     driver:sim | driver:icp | engine:sim | engine:icp) return 0 ;;
     core-other:sim | core-other:icp) return 0 ;;
     sim:icp | icp:sim) return 0 ;;
+    base:remote | formats:remote | driver:remote | engine:remote | core-other:remote) return 0 ;;
+    sim:remote | icp:remote | remote:sim | remote:icp) return 0 ;;
+    remote:driver | remote:engine) return 0 ;;
   esac
   return 1
 }
@@ -123,7 +130,7 @@ while IFS= read -r -d '' file; do
       fail "$file:$lineno: $from may not include $to ($target)"
     fi
   done <"$file"
-done < <(find core sim drivers -type f \( -name '*.c' -o -name '*.h' \) -print0 | sort -z)
+done < <(find core sim drivers remote -type f \( -name '*.c' -o -name '*.h' \) -print0 | sort -z)
 
 if ((status == 0)); then
   echo "check-includes: $checked includes follow the rule"

@@ -42,6 +42,8 @@ libdir=$(sed -n 's/^CMAKE_INSTALL_LIBDIR:PATH=//p' "$build/CMakeCache.txt")
 for f in bin/snapfleet \
          "$libdir"/libsnapfleet.so.0 "$libdir"/libsnapfleet-sim.so.0 "$libdir"/libsnapfleet-icp.so.0 \
          "$libdir"/libsnapfleet.so "$libdir"/libsnapfleet-sim.so "$libdir"/libsnapfleet-icp.so \
+         "$libdir"/libsnapfleet-remote.so.0 "$libdir"/libsnapfleet-remote.so \
+         include/snapfleet/s3.h "$libdir"/pkgconfig/snapfleet-remote.pc \
          include/snapfleet/export.h include/snapfleet/manifest.h include/snapfleet/backup.h \
          include/snapfleet/sim.h include/snapfleet/icp.h \
          "$libdir"/pkgconfig/snapfleet.pc "$libdir"/pkgconfig/snapfleet-sim.pc \
@@ -104,6 +106,7 @@ mkdir -p "$scratch/pc"
   "$scratch/examples/sim_backup.c" $(pkg-config --cflags --libs snapfleet-sim) \
   -Wl,-rpath,"$prefix/$libdir"
 pkg-config --exists snapfleet-icp || die "pkg-config snapfleet-icp"
+pkg-config --exists snapfleet-remote || die "pkg-config snapfleet-remote"
 run_examples "$scratch/pc" pkg-config
 unset PKG_CONFIG_PATH
 
@@ -117,15 +120,15 @@ mkdir -p "$scratch/targets"
 cat >"$scratch/targets/CMakeLists.txt" <<'EOF'
 cmake_minimum_required(VERSION 3.20)
 project(targets LANGUAGES C)
-find_package(snapfleet CONFIG REQUIRED COMPONENTS sim icp)
-foreach(t snapfleet::snapfleet snapfleet::sim snapfleet::icp)
+find_package(snapfleet CONFIG REQUIRED COMPONENTS sim icp remote)
+foreach(t snapfleet::snapfleet snapfleet::sim snapfleet::icp snapfleet::remote)
   if(NOT TARGET ${t})
     message(FATAL_ERROR "${t} missing")
   endif()
 endforeach()
 EOF
 cmake -S "$scratch/targets" -B "$scratch/targets/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null ||
-  die "find_package(snapfleet CONFIG COMPONENTS sim icp) and its three targets"
+  die "find_package(snapfleet CONFIG COMPONENTS sim icp remote) and its four targets"
 
 # ---- 3. the .deb ----
 step "cpack -G DEB"

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs, from Debian's archive, whatever the build, the tests and the fuzz
 # targets need and this machine lacks. Safe to run again; needs root (or sudo)
-# only when something is missing.
+# only when something is missing. (The local S3 server's node packages:
+# ci/s3/install.sh.)
 set -euo pipefail
 
 packages=(cmake make gcc clang libclang-rt-dev llvm libcjson-dev libcmocka-dev
           libssl-dev zlib1g-dev lcov openssl coreutils python3 scdoc groff-base
-          man-db)
+          man-db libcurl4-openssl-dev libxml2-dev pkg-config ca-certificates)
 
 missing=()
 for p in "${packages[@]}"; do

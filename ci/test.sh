@@ -12,6 +12,10 @@ bash ci/install-deps.sh
 # The real icp 1.5.0 for the acceptance tests, which must then run, not skip.
 bash ci/install-icp.sh >/dev/null
 export SF_REQUIRE_REAL_ICP=1
+# The local S3 server (s3rver behind a SigV4 check) for the S3 tests, which
+# must then run, not skip.
+bash ci/s3/install.sh
+export SF_REQUIRE_S3=1
 
 jobs=$(nproc 2>/dev/null || echo 2)
 fuzz_seconds=${SF_FUZZ_SECONDS:-20}

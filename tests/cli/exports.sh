@@ -54,6 +54,7 @@ if [[ -n ${SF_SHARED_LIB_DIR:-} ]]; then
   expect_out "libsnapfleet.so.0.1.0 (libsnapfleet.so.0)" "libsnapfleet"
   expect_out "libsnapfleet-sim.so.0.1.0 (libsnapfleet-sim.so.0)" "libsnapfleet-sim"
   expect_out "libsnapfleet-icp.so.0.1.0 (libsnapfleet-icp.so.0)" "libsnapfleet-icp"
+  expect_out "libsnapfleet-remote.so.0.1.0 (libsnapfleet-remote.so.0)" "libsnapfleet-remote"
 fi
 
 finish

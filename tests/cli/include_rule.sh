@@ -11,7 +11,7 @@ CHECK=$SRC/ci/check-includes.sh
 fresh() {
   if [[ ! -d $TMP/tree ]]; then
     mkdir -p "$TMP/tree"
-    cp -r "$SRC/core" "$SRC/sim" "$SRC/drivers" "$TMP/tree/"
+    cp -r "$SRC/core" "$SRC/sim" "$SRC/drivers" "$SRC/remote" "$TMP/tree/"
     return
   fi
   if [[ -n ${changed:-} ]]; then cp "$SRC/$changed" "$TMP/tree/$changed"; fi
@@ -69,6 +69,25 @@ bad_include drivers/icp.c '#include "snapfleet/simrun.h"' \
   "icp may not include sim" "icp -> public sim header"
 bad_include drivers/icp_parse.c '#include "../sim/sim_internal.h"' \
   "icp may not include sim" "icp -> sim internal header"
+# remote/ uses core/base and core/formats only; nothing but the program
+# uses remote/.
+bad_include remote/s3.c '#include "snapfleet/backup.h"' \
+  "remote may not include engine" "remote -> public engine header"
+bad_include remote/s3.c '#include "snapfleet/driver.h"' \
+  "remote may not include driver" "remote -> public driver header"
+bad_include remote/s3.c '#include "snapfleet/sim.h"' \
+  "remote may not include sim" "remote -> public sim header"
+bad_include remote/s3_xml.c '#include "../drivers/icp_internal.h"' \
+  "remote may not include icp" "remote -> icp internal header"
+bad_include core/engine/engine.c '#include "snapfleet/s3.h"' \
+  "engine may not include remote" "engine -> public remote header"
+bad_include core/formats/manifest.c '#include "../../remote/s3_internal.h"' \
+  "formats may not include remote" "formats -> remote internal header"
+bad_include sim/driver.c '#include "snapfleet/s3.h"' \
+  "sim may not include remote" "sim -> public remote header"
+bad_include drivers/icp.c '#include "../remote/s3_internal.h"' \
+  "icp may not include remote" "icp -> remote internal header"
+
 # The line number is the added line's.
 fresh
 change core/base/text.c
