@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "formats/checksum_internal.h"
 #include "snapfleet/checksum.h"
 
 #define EMPTY_SHA256 \
@@ -777,7 +779,232 @@ static void test_utf8_lossy_cases(void **state)
     assert_lossy("\xe2\x82\xac\xe2\x82", 5, "\xe2\x82\xac" FFFD);
 }
 
+
+/* ---- hashing on several threads ---- */
+
+/* Files of this size fail to read under fail_magic_read. */
+#define FAIL_SIZE 777
+
+static ssize_t fail_magic_read(int fd, void *buf, size_t len)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) == 0 && st.st_size == FAIL_SIZE) {
+        errno = EIO;
+        return -1;
+    }
+    return read(fd, buf, len);
+}
+
+static void write_sized(const fixture *f, const char *rel, size_t len,
+                        unsigned seed)
+{
+    unsigned char *data = malloc(len + 1);
+
+    assert_non_null(data);
+    for (size_t i = 0; i < len; i++)
+        data[i] = (unsigned char)(seed * 31u + i * 7u + (i >> 9));
+    write_bytes(f, rel, data, len);
+    free(data);
+}
+
+/* Hash of `path` with n threads and every file sent to the pool (min 0),
+ * or the default hand-off size when min_default. */
+static int hash_with(const char *path, unsigned n, bool min_default,
+                     char hex[SF_SHA256_HEX_SIZE], sf_error *err)
+{
+    size_t saved = sf_checksum_parallel_min;
+    int rc;
+
+    sf_checksum_set_threads(n);
+    sf_checksum_parallel_min = min_default ? SF_CHECKSUM_BUFFER : 0;
+    sf_error_clear(err);
+    rc = sf_checksum_dir(path, hex, err);
+    sf_checksum_parallel_min = saved;
+    sf_checksum_set_threads(0);
+    return rc;
+}
+
+static void test_threads_setting(void **state)
+{
+    (void)state;
+    sf_checksum_set_threads(3);
+    assert_int_equal(sf_checksum_threads(), 3);
+    sf_checksum_set_threads(1);
+    assert_int_equal(sf_checksum_threads(), 1);
+    sf_checksum_set_threads(SF_CHECKSUM_MAX_THREADS + 50);
+    assert_int_equal(sf_checksum_threads(), SF_CHECKSUM_MAX_THREADS);
+    sf_checksum_set_threads(0);
+    assert_in_range(sf_checksum_threads(), 1, SF_CHECKSUM_MAX_THREADS);
+}
+
+/* Many files of many sizes in nested directories: every thread count gives
+ * the one-thread digest, whichever thread hashed which file. */
+static void test_pool_same_digest_as_one_thread(void **state)
+{
+    fixture *f = *state;
+    char one[SF_SHA256_HEX_SIZE], hex[SF_SHA256_HEX_SIZE];
+    static const unsigned counts[] = {2, 3, 4, SF_CHECKSUM_MAX_THREADS};
+    sf_error err;
+
+    for (unsigned i = 0; i < 240; i++) {
+        char rel[64];
+
+        snprintf(rel, sizeof rel, "art/d%u/e%u/f%u.bin", i % 7, i % 3, i);
+        write_sized(f, rel, (i * 613u) % 9000u, i);
+    }
+    assert_int_equal(hash_with(path_in(f, "art"), 1, true, one, &err), SF_OK);
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+        for (int round = 0; round < 5; round++) {
+            assert_int_equal(hash_with(path_in(f, "art"), counts[c], false,
+                                       hex, &err),
+                             SF_OK);
+            assert_string_equal(hex, one);
+        }
+    }
+    /* Changing one byte of one file still changes the digest. */
+    write_sized(f, "art/d3/e1/f10.bin", 6130, 99);
+    assert_int_equal(hash_with(path_in(f, "art"), 4, false, hex, &err), SF_OK);
+    assert_string_not_equal(hex, one);
+}
+
+/* With the default hand-off size the pool starts at the first large file,
+ * after small files were hashed on the walker: the digest is unchanged. */
+static void test_pool_starts_mid_walk(void **state)
+{
+    fixture *f = *state;
+    char one[SF_SHA256_HEX_SIZE], hex[SF_SHA256_HEX_SIZE];
+    sf_error err;
+
+    for (unsigned i = 0; i < 20; i++) {
+        char rel[64];
+
+        snprintf(rel, sizeof rel, "art/small/c%02u", i);
+        write_sized(f, rel, 100 + i, i);
+    }
+    write_sized(f, "art/stable_memory.bin", SF_CHECKSUM_BUFFER + 4097, 1);
+    write_sized(f, "art/wasm_memory.bin", 2 * SF_CHECKSUM_BUFFER + 5, 2);
+    write_sized(f, "art/z/heap.bin", SF_CHECKSUM_BUFFER, 3);
+    assert_int_equal(hash_with(path_in(f, "art"), 1, true, one, &err), SF_OK);
+    assert_int_equal(hash_with(path_in(f, "art"), 4, true, hex, &err), SF_OK);
+    assert_string_equal(hex, one);
+    assert_int_equal(hash_with(path_in(f, "art"), 2, true, hex, &err), SF_OK);
+    assert_string_equal(hex, one);
+}
+
+/* Reports what the one-thread walk reports for the same tree, several times
+ * over (the helpers finish in varying order). */
+static void assert_same_error_as_one_thread(const char *path,
+                                            const char *kind,
+                                            const char *must_mention)
+{
+    char hex[SF_SHA256_HEX_SIZE];
+    sf_error first, err;
+
+    assert_fails(hash_with(path, 1, true, hex, &first), &first, kind,
+                 must_mention);
+    for (int round = 0; round < 10; round++) {
+        for (unsigned n = 2; n <= 4; n++) {
+            assert_fails(hash_with(path, n, false, hex, &err), &err, kind,
+                         must_mention);
+            assert_string_equal(err.message, first.message);
+        }
+    }
+}
+
+/* Several unreadable files: the error names the first one in walk order,
+ * as with one thread, not whichever helper failed first. */
+static void test_pool_reports_first_failed_file(void **state)
+{
+    fixture *f = *state;
+
+    for (unsigned i = 0; i < 60; i++) {
+        char rel[64];
+
+        snprintf(rel, sizeof rel, "art/d%u/f%02u.bin", i % 4, i);
+        write_sized(f, rel, (i % 9 == 5) ? FAIL_SIZE : 2000 + i, i);
+    }
+    sf_checksum_read_fn = fail_magic_read;
+    assert_same_error_as_one_thread(path_in(f, "art"), "io", "cannot read");
+    sf_checksum_read_fn = read;
+}
+
+/* A bad file among the hashed ones and a fifo met later by the walk: the
+ * file's error wins, as with one thread; and the other way round. */
+static void test_pool_file_error_and_walk_error_ordered(void **state)
+{
+    fixture *f = *state;
+
+    for (unsigned i = 0; i < 30; i++) {
+        char rel[64];
+
+        snprintf(rel, sizeof rel, "art/f%02u.bin", i);
+        write_sized(f, rel, i == 17 ? FAIL_SIZE : 3000 + i, i);
+    }
+    assert_int_equal(mkfifo(path_in(f, "art/pipe"), 0600), 0);
+    sf_checksum_read_fn = fail_magic_read;
+    {
+        char hex[SF_SHA256_HEX_SIZE];
+        sf_error first;
+        const char *kind;
+
+        /* Which of the two the walk meets first depends on readdir order;
+         * whichever it is, every thread count agrees. */
+        assert_int_equal(hash_with(path_in(f, "art"), 1, true, hex, &first),
+                         SF_ERR);
+        kind = first.kind;
+        assert_true(strcmp(kind, "io") == 0 ||
+                    strcmp(kind, "unsupported-file-type") == 0);
+        assert_same_error_as_one_thread(path_in(f, "art"), kind, NULL);
+    }
+    sf_checksum_read_fn = read;
+}
+
+/* A failure stops the walk: nothing after it is reported, and no
+ * descriptor or thread is left behind (ASan and the fd count say so). */
+static void test_pool_failure_leaves_nothing_open(void **state)
+{
+    fixture *f = *state;
+    char hex[SF_SHA256_HEX_SIZE];
+    sf_error err;
+    int probe_before, probe_after;
+
+    for (unsigned i = 0; i < 100; i++) {
+        char rel[64];
+
+        snprintf(rel, sizeof rel, "art/f%03u.bin", i);
+        write_sized(f, rel, i == 3 ? FAIL_SIZE : 1500, i);
+    }
+    probe_before = dup(0);
+    close(probe_before);
+    sf_checksum_read_fn = fail_magic_read;
+    assert_fails(hash_with(path_in(f, "art"), 4, false, hex, &err), &err,
+                 "io", "cannot read");
+    sf_checksum_read_fn = read;
+    assert_non_null(strstr(err.message, "f003.bin"));
+    assert_non_null(strstr(err.message, strerror(EIO)));
+    probe_after = dup(0);
+    close(probe_after);
+    assert_int_equal(probe_after, probe_before);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+static int pool_on(void **state)
+{
+    (void)state;
+    sf_checksum_set_threads(4);
+    sf_checksum_parallel_min = 0;
+    return 0;
+}
+
+static int pool_off(void **state)
+{
+    (void)state;
+    sf_checksum_set_threads(0);
+    sf_checksum_parallel_min = SF_CHECKSUM_BUFFER;
+    return 0;
+}
 
 int main(void)
 {
@@ -823,7 +1050,20 @@ int main(void)
         cmocka_unit_test(test_path_cmp_component_order),
         cmocka_unit_test(test_path_cmp_edges),
         cmocka_unit_test(test_utf8_lossy_cases),
+        cmocka_unit_test(test_threads_setting),
+        T(test_pool_same_digest_as_one_thread),
+        T(test_pool_starts_mid_walk),
+        T(test_pool_reports_first_failed_file),
+        T(test_pool_file_error_and_walk_error_ordered),
+        T(test_pool_failure_leaves_nothing_open),
     };
+    int failed;
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* Everything once as configured by default, then again with every file
+     * of every directory hashed on a pool of four threads, so the spec
+     * vectors and every refusal hold on the parallel path too. */
+    failed = cmocka_run_group_tests_name("default threads", tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("pool of four", tests, pool_on,
+                                          pool_off);
+    return failed;
 }

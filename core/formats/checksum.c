@@ -7,6 +7,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,6 +17,8 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+
+#include "formats/checksum_internal.h"
 
 #define SHA256_LEN 32
 
@@ -270,7 +274,7 @@ static int hash_fd(int fd, unsigned char *buf, const char *display,
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
     for (;;) {
-        ssize_t n = read(fd, buf, SF_CHECKSUM_BUFFER);
+        ssize_t n = sf_checksum_read_fn(fd, buf, SF_CHECKSUM_BUFFER);
 
         if (n < 0) {
             if (errno == EINTR)
@@ -296,14 +300,91 @@ out:
     return rc;
 }
 
+/* ---- thread count ---- */
+
+ssize_t (*sf_checksum_read_fn)(int fd, void *buf, size_t len) = read;
+size_t sf_checksum_parallel_min = SF_CHECKSUM_BUFFER;
+
+static unsigned configured_threads; /* 0: one per usable CPU */
+
+void sf_checksum_set_threads(unsigned n)
+{
+    configured_threads = n > SF_CHECKSUM_MAX_THREADS ? SF_CHECKSUM_MAX_THREADS
+                                                     : n;
+}
+
+unsigned sf_checksum_threads(void)
+{
+    long n;
+
+    if (configured_threads != 0)
+        return configured_threads;
+#ifdef CPU_COUNT
+    {
+        cpu_set_t set;
+
+        /* The CPUs this process may run on, not the machine's: a container
+         * limited to two of 64 CPUs gains nothing from 64 threads. */
+        if (sched_getaffinity(0, sizeof set, &set) == 0) {
+            n = CPU_COUNT(&set);
+            goto have;
+        }
+    }
+#endif
+    n = sysconf(_SC_NPROCESSORS_ONLN);
+#ifdef CPU_COUNT
+have:
+#endif
+    if (n < 1)
+        n = 1;
+    return n > SF_CHECKSUM_MAX_THREADS ? SF_CHECKSUM_MAX_THREADS : (unsigned)n;
+}
+
 /* ---- directory walk ---- */
+
+/*
+ * The walk itself is sequential (descriptors, the no-follow checks, the
+ * order of errors), and the walker hashes files smaller than
+ * sf_checksum_parallel_min itself. The first large file starts a pool of
+ * helper threads (one per usable CPU, less the walker), and from then on
+ * large files go to them through a short queue; each helper has its own read
+ * buffer, so memory stays at one buffer per thread. The walker works the
+ * queue too when it is full and once the walk is done, so even with two
+ * threads two large files are hashed at once.
+ *
+ * Errors are reported as the sequential walk would report them: every file
+ * gets its index in walk order, a failed hash records its index, and the
+ * smallest failed index wins. A failure stops the walk; files before the
+ * failed one are still hashed, so a smaller failure among them still wins.
+ */
 
 typedef struct entry {
     char *rel; /* raw bytes, '/'-separated, relative to the artifact */
     char hex[SF_SHA256_HEX_SIZE];
 } entry;
 
-typedef struct walk {
+typedef struct job {
+    int fd;
+    size_t idx;
+    char *display;
+} job;
+
+#define QUEUE_CAP (2 * SF_CHECKSUM_MAX_THREADS)
+
+typedef struct walk walk;
+
+typedef struct pool {
+    pthread_mutex_t mu;
+    pthread_cond_t not_empty, not_full;
+    job q[QUEUE_CAP];
+    size_t head, count;
+    bool closing;
+    pthread_t th[SF_CHECKSUM_MAX_THREADS];
+    unsigned nth;
+    walk *w;
+} pool;
+
+struct walk {
     entry *v;
     size_t n, cap;
     sf_buf path;  /* display path: root, then "/rel" of the current entry */
@@ -311,7 +392,26 @@ typedef struct walk {
     unsigned char *buf;
     sf_error *err;
     const char *const *skip; /* top-level names left out, or NULL */
-} walk;
+    unsigned threads;        /* sf_checksum_threads() at the start */
+    pool *pool;              /* NULL until the first large file */
+    /* The first failed file in walk order (guarded by pool->mu once the
+     * pool runs). */
+    bool failed;
+    size_t fail_idx;
+    sf_error fail_err;
+};
+
+static void lock(walk *w)
+{
+    if (w->pool != NULL)
+        pthread_mutex_lock(&w->pool->mu);
+}
+
+static void unlock(walk *w)
+{
+    if (w->pool != NULL)
+        pthread_mutex_unlock(&w->pool->mu);
+}
 
 static int nomem(walk *w)
 {
@@ -320,26 +420,249 @@ static int nomem(walk *w)
                         sf_buf_cstr(&w->path));
 }
 
-static int push_file(walk *w, const char *hex)
+/* Records file idx's result: its hex, or its error if it is the first. */
+static void settle(walk *w, size_t idx, int rc, const char *hex,
+                   const sf_error *err)
 {
-    char *rel;
+    lock(w);
+    if (rc == SF_OK) {
+        memcpy(w->v[idx].hex, hex, SF_SHA256_HEX_SIZE);
+    } else if (!w->failed || idx < w->fail_idx) {
+        w->failed = true;
+        w->fail_idx = idx;
+        w->fail_err = *err;
+    }
+    unlock(w);
+}
 
+static bool has_failed(walk *w)
+{
+    bool failed;
+
+    lock(w);
+    failed = w->failed;
+    unlock(w);
+    return failed;
+}
+
+/* Appends the current path as a file entry (hex to come); *idx its index. */
+static int push_file(walk *w, size_t *idx)
+{
+    char *rel = strdup(w->path.data + w->base);
+    int rc = SF_OK;
+
+    if (rel == NULL)
+        return nomem(w);
+    lock(w); /* helpers write into v; the realloc must not move it under them */
     if (w->n == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 64;
         entry *v = realloc(w->v, cap * sizeof *v);
 
-        if (v == NULL)
-            return nomem(w);
-        w->v = v;
-        w->cap = cap;
+        if (v == NULL) {
+            rc = SF_ERR;
+        } else {
+            w->v = v;
+            w->cap = cap;
+        }
     }
-    rel = strdup(w->path.data + w->base);
-    if (rel == NULL)
+    if (rc == SF_OK) {
+        w->v[w->n].rel = rel;
+        w->v[w->n].hex[0] = '\0';
+        *idx = w->n++;
+    }
+    unlock(w);
+    if (rc != SF_OK) {
+        free(rel);
         return nomem(w);
-    w->v[w->n].rel = rel;
-    memcpy(w->v[w->n].hex, hex, SF_SHA256_HEX_SIZE);
-    w->n++;
+    }
     return SF_OK;
+}
+
+static void hash_job(walk *w, job *j, unsigned char *buf)
+{
+    char hex[SF_SHA256_HEX_SIZE];
+    sf_error err;
+    int rc;
+
+    sf_error_clear(&err);
+    if (buf == NULL)
+        rc = sf_error_set(&err, SF_EK_NOMEM, NULL,
+                          "out of memory while checksumming %s", j->display);
+    else
+        rc = hash_fd(j->fd, buf, j->display, hex, &err);
+    close(j->fd);
+    settle(w, j->idx, rc, hex, &err);
+    free(j->display);
+}
+
+/* Takes the next queued file that can still matter; false when none is
+ * queued. Called with p->mu held. */
+static bool pop_job(pool *p, job *out)
+{
+    while (p->count > 0) {
+        job j = p->q[p->head];
+
+        p->head = (p->head + 1) % QUEUE_CAP;
+        p->count--;
+        pthread_cond_signal(&p->not_full);
+        if (p->w->failed && j.idx > p->w->fail_idx) {
+            /* Cannot be reported: an earlier file already failed. */
+            close(j.fd);
+            free(j.display);
+            continue;
+        }
+        *out = j;
+        return true;
+    }
+    return false;
+}
+
+static void *helper_main(void *arg)
+{
+    pool *p = arg;
+    unsigned char *buf = malloc(SF_CHECKSUM_BUFFER);
+
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        job j;
+
+        while (p->count == 0 && !p->closing)
+            pthread_cond_wait(&p->not_empty, &p->mu);
+        if (!pop_job(p, &j)) {
+            if (p->closing)
+                break;
+            continue;
+        }
+        pthread_mutex_unlock(&p->mu);
+        hash_job(p->w, &j, buf);
+        pthread_mutex_lock(&p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    free(buf);
+    return NULL;
+}
+
+/* The walker hashes one queued file itself; false when none is queued. */
+static bool walker_takes_one(walk *w)
+{
+    job j;
+    bool got;
+
+    pthread_mutex_lock(&w->pool->mu);
+    got = pop_job(w->pool, &j);
+    pthread_mutex_unlock(&w->pool->mu);
+    if (got)
+        hash_job(w, &j, w->buf);
+    return got;
+}
+
+/* Starts the helpers; false (and the walker hashes alone) if it cannot. */
+static bool pool_start(walk *w)
+{
+    pool *p = calloc(1, sizeof *p);
+
+    if (p == NULL)
+        return false;
+    if (pthread_mutex_init(&p->mu, NULL) != 0) {
+        free(p);
+        return false;
+    }
+    pthread_cond_init(&p->not_empty, NULL);
+    pthread_cond_init(&p->not_full, NULL);
+    p->w = w;
+    for (unsigned i = 0; i + 1 < w->threads; i++) {
+        if (pthread_create(&p->th[p->nth], NULL, helper_main, p) != 0)
+            break;
+        p->nth++;
+    }
+    if (p->nth == 0) {
+        pthread_cond_destroy(&p->not_full);
+        pthread_cond_destroy(&p->not_empty);
+        pthread_mutex_destroy(&p->mu);
+        free(p);
+        return false;
+    }
+    w->pool = p;
+    return true;
+}
+
+/* Lets the helpers finish the queue, joins them and frees the pool. */
+static void pool_stop(walk *w)
+{
+    pool *p = w->pool;
+
+    if (p == NULL)
+        return;
+    /* The walk is over: the walker works through the queue alongside the
+     * helpers instead of waiting for them. */
+    while (walker_takes_one(w))
+        ;
+    pthread_mutex_lock(&p->mu);
+    p->closing = true;
+    pthread_cond_broadcast(&p->not_empty);
+    pthread_mutex_unlock(&p->mu);
+    for (unsigned i = 0; i < p->nth; i++)
+        pthread_join(p->th[i], NULL);
+    w->pool = NULL;
+    pthread_cond_destroy(&p->not_full);
+    pthread_cond_destroy(&p->not_empty);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
+
+/* Hashes an opened regular file (takes fd), here or on a helper. */
+static int hash_file(walk *w, int fd, const struct stat *st)
+{
+    size_t idx = 0;
+    job j;
+
+    if (push_file(w, &idx) != SF_OK) {
+        close(fd);
+        return SF_ERR;
+    }
+    if (w->pool == NULL && w->threads > 1 &&
+        (uint64_t)st->st_size >= sf_checksum_parallel_min)
+        (void)pool_start(w);
+    if (w->pool == NULL || (uint64_t)st->st_size < sf_checksum_parallel_min) {
+        char hex[SF_SHA256_HEX_SIZE];
+        sf_error err;
+        int rc;
+
+        sf_error_clear(&err);
+        rc = hash_fd(fd, w->buf, w->path.data, hex, &err);
+        close(fd);
+        settle(w, idx, rc, hex, &err);
+        return has_failed(w) ? SF_ERR : SF_OK;
+    }
+    j.fd = fd;
+    j.idx = idx;
+    j.display = strdup(w->path.data);
+    if (j.display == NULL) {
+        sf_error err;
+
+        close(fd);
+        sf_error_set(&err, SF_EK_NOMEM, NULL,
+                     "out of memory while checksumming %s", w->path.data);
+        settle(w, idx, SF_ERR, NULL, &err);
+        return SF_ERR;
+    }
+    /* A full queue means the helpers are busy: the walker hashes one of
+     * the queued files rather than wait. */
+    for (;;) {
+        bool full;
+
+        pthread_mutex_lock(&w->pool->mu);
+        full = w->pool->count == QUEUE_CAP;
+        pthread_mutex_unlock(&w->pool->mu);
+        if (!full || !walker_takes_one(w))
+            break;
+    }
+    pthread_mutex_lock(&w->pool->mu);
+    w->pool->q[(w->pool->head + w->pool->count) % QUEUE_CAP] = j;
+    w->pool->count++;
+    pthread_cond_signal(&w->pool->not_empty);
+    pthread_mutex_unlock(&w->pool->mu);
+    return has_failed(w) ? SF_ERR : SF_OK;
 }
 
 static int walk_dir(walk *w, int fd, unsigned depth);
@@ -347,18 +670,14 @@ static int walk_dir(walk *w, int fd, unsigned depth);
 /* One entry below the artifact; w->path already names it. */
 static int visit(walk *w, int dirfd, const char *name, unsigned depth)
 {
-    const char *display = w->path.data;
-    char hex[SF_SHA256_HEX_SIZE];
     struct stat st;
-    int fd, rc;
+    int fd;
 
-    if (open_entry(dirfd, name, display, &st, &fd, w->err) != SF_OK)
+    if (open_entry(dirfd, name, w->path.data, &st, &fd, w->err) != SF_OK)
         return SF_ERR;
     if (S_ISDIR(st.st_mode))
         return walk_dir(w, fd, depth + 1);
-    rc = hash_fd(fd, w->buf, display, hex, w->err);
-    close(fd);
-    return rc == SF_OK ? push_file(w, hex) : SF_ERR;
+    return hash_file(w, fd, &st);
 }
 
 /* Takes ownership of fd. */
@@ -472,6 +791,7 @@ static int checksum_dir_fd(int fd, const char *path, const char *const *skip,
     sf_buf_init(&w.path);
     w.err = err;
     w.skip = skip;
+    w.threads = sf_checksum_threads();
     if (sf_buf_append(&w.path, path, root_len) != SF_OK) {
         close(fd);
         return sf_error_set(err, SF_EK_NOMEM, NULL,
@@ -484,8 +804,16 @@ static int checksum_dir_fd(int fd, const char *path, const char *const *skip,
         nomem(&w);
         goto out;
     }
-    if (walk_dir(&w, fd, 0) == SF_OK && digest_entries(&w, out_hex) == SF_OK)
-        rc = SF_OK;
+    rc = walk_dir(&w, fd, 0);
+    pool_stop(&w);
+    if (w.failed) {
+        /* A file's own error comes before anything the walk met later. */
+        if (err != NULL)
+            *err = w.fail_err;
+        rc = SF_ERR;
+    } else if (rc == SF_OK) {
+        rc = digest_entries(&w, out_hex);
+    }
 out:
     for (size_t i = 0; i < w.n; i++)
         free(w.v[i].rel);

@@ -29,7 +29,13 @@
  * Files are read through descriptors opened with O_NOFOLLOW and walked with
  * openat, each one checked to be the same inode lstat saw, so a path swapped
  * for a symlink mid-walk is caught, not followed. Memory use is constant in
- * the file sizes (one 1 MiB read buffer) and linear in the number of files.
+ * the file sizes (one 1 MiB read buffer per thread) and linear in the number
+ * of files.
+ *
+ * A directory's files are hashed on up to sf_checksum_threads() threads
+ * (the walk itself stays on the caller's thread); the digest, and which
+ * error is reported when several files are bad, are the same as with one
+ * thread: the first in walk order.
  *
  * Errors: "io" (message names the path and carries strerror),
  * "symlink-refused", "unsupported-file-type", "out-of-memory",
@@ -53,6 +59,8 @@ extern "C" {
 #define SF_SHA256_HEX_SIZE 65 /* 64 hex digits + NUL */
 /* Read buffer for file hashing. */
 #define SF_CHECKSUM_BUFFER (1u << 20)
+/* Upper bound on the threads a directory checksum uses. */
+#define SF_CHECKSUM_MAX_THREADS 16
 /* Directories nested deeper than this below an artifact are refused ("io"):
  * the walk holds one descriptor per level, and icp artifacts are two deep. */
 #define SF_CHECKSUM_MAX_DEPTH 64
@@ -73,6 +81,12 @@ SF_API int sf_sha256_final(sf_sha256 *h, char out_hex[SF_SHA256_HEX_SIZE]);
 SF_API void sf_sha256_free(sf_sha256 *h);
 
 /* ---- artifact checksums ---- */
+
+/* Threads a directory checksum may use: n (1 = hash on the caller's thread
+ * only; capped at SF_CHECKSUM_MAX_THREADS), or 0 (the default) for one per
+ * CPU this process may run on. Process-wide; set it before checksumming. */
+SF_API void sf_checksum_set_threads(unsigned n);
+SF_API unsigned sf_checksum_threads(void);
 
 /* SHA-256 of a regular file's content, streamed. */
 SF_API int sf_checksum_file(const char *path, char out_hex[SF_SHA256_HEX_SIZE],
