@@ -17,8 +17,10 @@ static const char init_usage[] =
     "Memory contents are generated from the seed as they are read, so large\n"
     "sizes cost no memory.\n\n"
     "  --seed N            (default 1)        --canisters N   root included (8)\n"
-    "  --fanout N          children per canister (3)\n"
-    "  --depth N           levels below the root (3)\n"
+    "  --fanout N          children per canister (3, more for a fleet\n"
+    "                      over 40 without --depth)\n"
+    "  --depth N           levels below the root, 1..64 (3, more for a\n"
+    "                      fleet --fanout alone cannot hold)\n"
     "  --heap-min/-max B   wasm heap bytes    --stable-min/-max B  stable memory bytes\n"
     "  --stopped-percent P share of canisters initially stopped (0)\n"
     "  --snapshot-limit N  snapshots a canister may hold\n"
@@ -37,6 +39,42 @@ static int parse_u64(const char *cmd, const char *name, const char *arg,
         return -1;
     }
     return 0;
+}
+
+/* --fanout and --depth: a given one must be 1 or more (depth at most
+ * SF_SIM_DEPTH_MAX), one not given is chosen for the fleet's size
+ * (sf_sim_shape), and a fleet the tree cannot hold is a usage error. */
+static bool shape_options(const char *cmd, sf_sim_config *cfg, bool fanout_given,
+                          bool depth_given, uint64_t canisters_max)
+{
+    sf_error err;
+
+    if (fanout_given && cfg->max_fanout < 1) {
+        cli_usage(cmd, "--fanout takes 1 or more, not 0");
+        return false;
+    }
+    if (depth_given && (cfg->max_depth < 1 || cfg->max_depth > SF_SIM_DEPTH_MAX)) {
+        cli_usage(cmd, "--depth takes 1 to %d, not %llu", SF_SIM_DEPTH_MAX,
+                  (unsigned long long)cfg->max_depth);
+        return false;
+    }
+    if (cfg->canister_count < 1 || cfg->canister_count > canisters_max) {
+        cli_usage(cmd, "--canisters takes 1 to %llu, not %llu",
+                  (unsigned long long)canisters_max,
+                  (unsigned long long)cfg->canister_count);
+        return false;
+    }
+    sf_error_clear(&err);
+    if (sf_sim_shape(cfg->canister_count, fanout_given ? cfg->max_fanout : 0,
+                     depth_given ? cfg->max_depth : 0, &cfg->max_fanout,
+                     &cfg->max_depth, &err) != SF_OK) {
+        cli_usage(cmd, "%s%s", err.message,
+                  fanout_given && depth_given
+                      ? "; give a larger --fanout or --depth, or fewer --canisters"
+                      : "");
+        return false;
+    }
+    return true;
 }
 
 /* Codes above every character, clear of the operand code 1. */
@@ -68,6 +106,7 @@ int cmd_sim_init(int argc, char **argv)
     sf_sim *sim;
     sf_error err;
     cli_args a;
+    bool fanout_given = false, depth_given = false;
     int c;
 
     sf_sim_config_default(&cfg);
@@ -93,6 +132,8 @@ int cmd_sim_init(int argc, char **argv)
             if (parse_u64("sim init", opts[c - SIM_OPT + 2].name, optarg,
                           fields[c - SIM_OPT]) != 0)
                 return EXIT_USAGE;
+            fanout_given |= c == SIM_OPT + 3;
+            depth_given |= c == SIM_OPT + 4;
         } else {
             return cli_args_usage(&a, "sim init");
         }
@@ -102,6 +143,8 @@ int cmd_sim_init(int argc, char **argv)
     if (state == NULL)
         return cli_usage("sim init", "--state FILE is required");
     sf_error_clear(&err);
+    if (!shape_options("sim init", &cfg, fanout_given, depth_given, 1000000))
+        return EXIT_USAGE;
     if (sf_sim_config_validate(&cfg, &err) != SF_OK)
         return cli_usage("sim init", "%s", err.message);
     if (sf_sim_init(&cfg, &sim, &err) != SF_OK)
@@ -211,8 +254,9 @@ int cmd_sim_registry(int argc, char **argv) { return sim_view(argc, argv, REGIST
 int cmd_sim_mutate(int argc, char **argv) { return sim_view(argc, argv, MUTATE); }
 
 static const char run_usage[] =
-    "usage: snapfleet sim run --seeds A..B [--canisters N] [--work DIR] [--keep]\n"
-    "           [--no-crash] [--daily [--days N]]\n\n"
+    "usage: snapfleet sim run --seeds A..B [--canisters N] [--fanout N]\n"
+    "           [--depth N] [--work DIR] [--keep] [--no-crash]\n"
+    "           [--daily [--days N]]\n\n"
     "Deterministic simulation testing: for every seed, a fleet generated from\n"
     "the seed, a random fault plan (and in one seed of four a crash after a\n"
     "random number of durable writes, in a child process that is killed), a\n"
@@ -220,9 +264,14 @@ static const char run_usage[] =
     "invariants (nothing left stopped, every snapshot recorded, the backup\n"
     "verifies and holds each canister's memory). One line per seed with the\n"
     "SHA-256 of the run's trace: the same seed gives the same digest on every\n"
-    "machine. Replay a seed's faults with `snapfleet backup --faults ...`.\n\n"
+    "machine. Replay a seed's faults with `snapfleet backup --faults ...`.\n"
+    "A first line starting with # gives the fleet's size and shape.\n\n"
     "  --seeds A..B     inclusive range (or one number)\n"
-    "  --canisters N    fleet size, root included (default 6)\n"
+    "  --canisters N    fleet size, root included, 1..10000 (default 6)\n"
+    "  --fanout N       children per canister (default 3; a larger fleet\n"
+    "                   without --depth gets the smallest that holds it)\n"
+    "  --depth N        levels below the root, 1..64 (default 3; more when\n"
+    "                   --fanout alone cannot hold the fleet)\n"
     "  --work DIR       scratch directory (default: a fresh one under /tmp)\n"
     "  --keep           keep every seed's directory (failed ones are kept)\n"
     "  --no-crash       no crash scenarios\n"
@@ -249,8 +298,12 @@ int cmd_sim_run(int argc, char **argv)
         {"no-crash", no_argument, NULL, 'n'},
         {"daily", no_argument, NULL, 'D'},
         {"days", required_argument, NULL, 'd'},
+        {"fanout", required_argument, NULL, 'f'},
+        {"depth", required_argument, NULL, 'e'},
         {NULL, 0, NULL, 0},
     };
+    sf_sim_config shape;
+    bool fanout_given = false, depth_given = false;
     const char *seeds = NULL, *work = NULL;
     uint64_t first, last, canisters = 6, seed, days = 30;
     bool keep = false, crash = true, daily = false;
@@ -258,6 +311,7 @@ int cmd_sim_run(int argc, char **argv)
     cli_args a;
     int c, failures = 0;
 
+    sf_sim_config_default(&shape);
     cli_args_begin(&a, argc, argv);
     while ((c = cli_args_next(&a, opts)) != -1) {
         if (cli_common(c, run_usage))
@@ -275,6 +329,16 @@ int cmd_sim_run(int argc, char **argv)
         case 'd':
             if (parse_u64("sim run", "--days", optarg, &days) != 0)
                 return EXIT_USAGE;
+            break;
+        case 'f':
+            if (parse_u64("sim run", "--fanout", optarg, &shape.max_fanout) != 0)
+                return EXIT_USAGE;
+            fanout_given = true;
+            break;
+        case 'e':
+            if (parse_u64("sim run", "--depth", optarg, &shape.max_depth) != 0)
+                return EXIT_USAGE;
+            depth_given = true;
             break;
         default:
             return cli_args_usage(&a, "sim run");
@@ -302,8 +366,9 @@ int cmd_sim_run(int argc, char **argv)
     }
     if (last < first)
         return cli_usage("sim run", "--seeds A..B needs A <= B");
-    if (canisters < 1 || canisters > 10000)
-        return cli_usage("sim run", "--canisters takes 1 to 10000");
+    shape.canister_count = canisters;
+    if (!shape_options("sim run", &shape, fanout_given, depth_given, 10000))
+        return EXIT_USAGE;
     if (work == NULL) {
         snprintf(scratch, sizeof scratch, "/tmp/snapfleet-simrun-XXXXXX");
         if (mkdtemp(scratch) == NULL) {
@@ -314,8 +379,16 @@ int cmd_sim_run(int argc, char **argv)
     }
     if (days < 1 || days > 10000)
         return cli_usage("sim run", "--days takes 1 to 10000");
+    if (!daily)
+        printf("# %llu canisters, fan-out %llu, depth %llu\n",
+               (unsigned long long)canisters,
+               (unsigned long long)shape.max_fanout,
+               (unsigned long long)shape.max_depth);
     for (seed = first; ; seed++) {
-        sf_simrun_config cfg = {seed, canisters, work, keep, crash};
+        /* the shape as given (0: chosen per run, the same choice) */
+        sf_simrun_config cfg = {seed, canisters, work, keep, crash,
+                                fanout_given ? shape.max_fanout : 0,
+                                depth_given ? shape.max_depth : 0};
         sf_simrun_result r;
         sf_error err;
 
@@ -323,7 +396,9 @@ int cmd_sim_run(int argc, char **argv)
         if (daily) {
             /* the seed draws the retention: keeping 2 makes the limit bite */
             sf_simrun_daily_config dc = {seed, canisters, days, 3, 1 + seed % 2,
-                                         7, work, keep};
+                                         7, work, keep,
+                                         fanout_given ? shape.max_fanout : 0,
+                                         depth_given ? shape.max_depth : 0};
             sf_simrun_daily_result dr;
             if (sf_simrun_daily(&dc, &dr, &err) != SF_OK) {
                 printf("seed=%llu error: %s\n", (unsigned long long)seed, err.message);

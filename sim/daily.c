@@ -200,6 +200,9 @@ int sf_simrun_daily(const sf_simrun_daily_config *cfg,
     sf_sim_config_default(&sc);
     sc.seed = cfg->seed;
     sc.canister_count = cfg->canisters;
+    if (sf_sim_shape(cfg->canisters, cfg->fanout, cfg->depth, &sc.max_fanout,
+                     &sc.max_depth, err) != SF_OK)
+        goto done;
     sc.snapshot_limit = cfg->snapshot_limit;
     sc.heap_min = 1024;
     sc.heap_max = 8192;

@@ -60,6 +60,50 @@ static uint64_t tree_capacity(uint64_t fanout, uint64_t depth)
     return total;
 }
 
+static int shape_refused(uint64_t canisters, uint64_t fanout, uint64_t depth,
+                         sf_error *err)
+{
+    return sf_error_set(err, SF_EK_USAGE, "canister_count",
+                        "%llu canisters do not fit a tree of fan-out %llu and "
+                        "depth %llu (it holds at most %llu)",
+                        (unsigned long long)canisters,
+                        (unsigned long long)fanout, (unsigned long long)depth,
+                        (unsigned long long)tree_capacity(fanout, depth));
+}
+
+int sf_sim_shape(uint64_t canisters, uint64_t fanout, uint64_t depth,
+                 uint64_t *fanout_out, uint64_t *depth_out, sf_error *err)
+{
+    if (canisters < 1)
+        return sf_error_set(err, SF_EK_USAGE, "canister_count",
+                            "a fleet holds at least 1 canister (the root)");
+    if (depth > SF_SIM_DEPTH_MAX)
+        return sf_error_set(err, SF_EK_USAGE, "max_depth",
+                            "depth must be 1..%d, not %llu", SF_SIM_DEPTH_MAX,
+                            (unsigned long long)depth);
+    if (fanout != 0 && depth != 0) {
+        if (tree_capacity(fanout, depth) < canisters)
+            return shape_refused(canisters, fanout, depth, err);
+    } else if (fanout != 0) {
+        depth = 3;
+        while (depth < SF_SIM_DEPTH_MAX && tree_capacity(fanout, depth) < canisters)
+            depth++;
+        if (tree_capacity(fanout, depth) < canisters)
+            return shape_refused(canisters, fanout, depth, err);
+    } else {
+        /* depth given or not: the smallest fan-out from 3 up that holds
+         * the fleet; a depth of at least 1 always fits with fan-out n-1 */
+        if (depth == 0)
+            depth = 3;
+        fanout = 3;
+        while (tree_capacity(fanout, depth) < canisters)
+            fanout++;
+    }
+    *fanout_out = fanout;
+    *depth_out = depth;
+    return SF_OK;
+}
+
 int sf_sim_config_validate(const sf_sim_config *cfg, sf_error *err)
 {
     if (cfg->canister_count < 1 || cfg->canister_count > 1000000)
@@ -69,16 +113,13 @@ int sf_sim_config_validate(const sf_sim_config *cfg, sf_error *err)
     if (cfg->max_fanout < 1)
         return sf_error_set(err, SF_EK_USAGE, "max_fanout",
                             "max fan-out must be at least 1");
-    if (cfg->max_depth < 1)
+    if (cfg->max_depth < 1 || cfg->max_depth > SF_SIM_DEPTH_MAX)
         return sf_error_set(err, SF_EK_USAGE, "max_depth",
-                            "max depth must be at least 1");
-    if (tree_capacity(cfg->max_fanout, cfg->max_depth) < cfg->canister_count)
-        return sf_error_set(err, SF_EK_USAGE, "canister_count",
-                            "%llu canisters do not fit a tree of fan-out %llu "
-                            "and depth %llu",
-                            (unsigned long long)cfg->canister_count,
-                            (unsigned long long)cfg->max_fanout,
+                            "max depth must be 1..%d, not %llu", SF_SIM_DEPTH_MAX,
                             (unsigned long long)cfg->max_depth);
+    if (tree_capacity(cfg->max_fanout, cfg->max_depth) < cfg->canister_count)
+        return shape_refused(cfg->canister_count, cfg->max_fanout,
+                             cfg->max_depth, err);
     if (cfg->heap_min > cfg->heap_max)
         return sf_error_set(err, SF_EK_USAGE, "heap_min",
                             "heap size range is empty");
@@ -521,7 +562,7 @@ int sf_sim_init(const sf_sim_config *cfg, sf_sim **out, sf_error *err)
     sf_sim *sim;
     uint8_t op[29];
     uint64_t i, w = 0;
-    size_t *open = NULL;
+    size_t *open = NULL, n_open;
     int k;
 
     *out = NULL;
@@ -556,20 +597,27 @@ int sf_sim_init(const sf_sim_config *cfg, sf_sim **out, sf_error *err)
         sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
         goto fail;
     }
+    /* Parents with room (shallower than max depth, fewer children than
+     * the fan-out), in creation order; validation guarantees there is
+     * one. Kept up to date rather than rescanned, so a fleet of 10,000
+     * costs no quadratic scan. */
+    n_open = 0;
+    open[n_open++] = 0;
     for (i = 1; i < cfg->canister_count; i++) {
-        size_t n = 0, j, pick;
+        size_t slot = (size_t)sf_sim_rng_range(&sim->rng, 0, n_open - 1);
+        size_t pick = open[slot];
 
-        /* Parents with room: shallower than max depth, fewer children
-         * than the fan-out. Validation guarantees there is one. */
-        for (j = 0; j < sim->count; j++)
-            if (sim->canisters[j].depth < cfg->max_depth &&
-                sim->canisters[j].child_count < cfg->max_fanout)
-                open[n++] = j;
-        pick = open[sf_sim_rng_range(&sim->rng, 0, n - 1)];
         if (make_canister(sim, sim->canisters[pick].id, false, err) != SF_OK)
             goto fail;
         sim->canisters[pick].child_count++;
         sim->canisters[sim->count - 1].depth = sim->canisters[pick].depth + 1;
+        if (sim->canisters[pick].child_count >= cfg->max_fanout) {
+            memmove(&open[slot], &open[slot + 1],
+                    (n_open - slot - 1) * sizeof *open);
+            n_open--;
+        }
+        if (sim->canisters[sim->count - 1].depth < cfg->max_depth)
+            open[n_open++] = sim->count - 1;
     }
     free(open);
     open = NULL;

@@ -411,6 +411,9 @@ static int setup(scenario *sc, sf_error *err)
     sf_sim_config_default(&sim_cfg);
     sim_cfg.seed = cfg->seed;
     sim_cfg.canister_count = cfg->canisters;
+    if (sf_sim_shape(cfg->canisters, cfg->fanout, cfg->depth,
+                     &sim_cfg.max_fanout, &sim_cfg.max_depth, err) != SF_OK)
+        return SF_ERR;
     sim_cfg.stopped_percent = mix(cfg->seed, 1) % 3 == 0 ? 20 : 0;
     sim_cfg.latency_ms = 5;
     sim_cfg.jitter_ms = 3;

@@ -301,6 +301,7 @@ static void cfg_no_fit(sf_sim_config *c)
 }
 static void cfg_zero_fanout(sf_sim_config *c) { c->max_fanout = 0; }
 static void cfg_zero_depth(sf_sim_config *c) { c->max_depth = 0; }
+static void cfg_too_deep(sf_sim_config *c) { c->max_depth = SF_SIM_DEPTH_MAX + 1; }
 static void cfg_heap_range(sf_sim_config *c) { c->heap_min = c->heap_max + 1; }
 static void cfg_stable_range(sf_sim_config *c)
 {
@@ -318,12 +319,135 @@ static void test_config_refusals(void **state)
     expect_config_refused(cfg_no_fit, "canister_count");
     expect_config_refused(cfg_zero_fanout, "max_fanout");
     expect_config_refused(cfg_zero_depth, "max_depth");
+    expect_config_refused(cfg_too_deep, "max_depth");
     expect_config_refused(cfg_heap_range, "heap_min");
     expect_config_refused(cfg_stable_range, "stable_min");
     expect_config_refused(cfg_module_small, "module_min");
     expect_config_refused(cfg_stopped_share, "stopped_percent");
     expect_config_refused(cfg_zero_limit, "snapshot_limit");
     expect_config_refused(cfg_zero_chunk, "chunk_size");
+}
+
+/* sf_sim_shape: what it picks for each combination given, and what it
+ * refuses. */
+static void test_shape_choice(void **state)
+{
+    uint64_t f, d;
+    sf_error err;
+
+    (void)state;
+    /* nothing given: 3 x 3 while it fits, then a wider fan-out */
+    assert_int_equal(sf_sim_shape(6, 0, 0, &f, &d, &err), SF_OK);
+    assert_int_equal(f, 3);
+    assert_int_equal(d, 3);
+    assert_int_equal(sf_sim_shape(40, 0, 0, &f, &d, &err), SF_OK);
+    assert_int_equal(f, 3);
+    assert_int_equal(d, 3);
+    assert_int_equal(sf_sim_shape(41, 0, 0, &f, &d, &err), SF_OK);
+    assert_int_equal(f, 4); /* 1 + 4 + 16 + 64 */
+    assert_int_equal(d, 3);
+    assert_int_equal(sf_sim_shape(10000, 0, 0, &f, &d, &err), SF_OK);
+    assert_int_equal(f, 22); /* 1 + 22 + 484 + 10648 */
+    assert_int_equal(d, 3);
+    assert_int_equal(sf_sim_shape(1, 0, 0, &f, &d, &err), SF_OK);
+    /* only the fan-out: depth 3 if it fits, else deeper */
+    assert_int_equal(sf_sim_shape(10000, 2, 0, &f, &d, &err), SF_OK);
+    assert_int_equal(f, 2);
+    assert_int_equal(d, 13); /* 2^14 - 1 = 16383 >= 10000 > 8191 */
+    assert_int_equal(sf_sim_shape(10, 5, 0, &f, &d, &err), SF_OK);
+    assert_int_equal(d, 3);
+    assert_int_equal(sf_sim_shape(65, 1, 0, &f, &d, &err), SF_OK);
+    assert_int_equal(d, SF_SIM_DEPTH_MAX); /* a chain */
+    /* only the depth: fan-out 3 if it fits, else wider */
+    assert_int_equal(sf_sim_shape(10000, 0, 1, &f, &d, &err), SF_OK);
+    assert_int_equal(f, 9999);
+    assert_int_equal(d, 1);
+    assert_int_equal(sf_sim_shape(20, 0, 5, &f, &d, &err), SF_OK);
+    assert_int_equal(f, 3);
+    /* both: kept when they hold the fleet */
+    assert_int_equal(sf_sim_shape(7, 2, 2, &f, &d, &err), SF_OK);
+    assert_int_equal(f, 2);
+    assert_int_equal(d, 2);
+    /* refusals */
+    assert_int_equal(sf_sim_shape(8, 2, 2, &f, &d, &err), SF_ERR);
+    assert_string_equal(err.kind, "usage");
+    assert_string_equal(err.field, "canister_count");
+    assert_non_null(strstr(err.message, "8 canisters do not fit a tree of fan-out 2 "
+                                        "and depth 2 (it holds at most 7)"));
+    assert_int_equal(sf_sim_shape(66, 1, 0, &f, &d, &err), SF_ERR);
+    assert_string_equal(err.field, "canister_count");
+    assert_int_equal(sf_sim_shape(5, 3, SF_SIM_DEPTH_MAX + 1, &f, &d, &err), SF_ERR);
+    assert_string_equal(err.field, "max_depth");
+    assert_int_equal(sf_sim_shape(0, 0, 0, &f, &d, &err), SF_ERR);
+    assert_string_equal(err.field, "canister_count");
+}
+
+typedef struct indexed_id {
+    char id[SF_PRINCIPAL_TEXT_MAX];
+    size_t index;
+} indexed_id;
+
+static int by_id(const void *a, const void *b)
+{
+    return strcmp(((const indexed_id *)a)->id, ((const indexed_id *)b)->id);
+}
+
+/* A fleet of 10,000 in the chosen shape: every canister within the
+ * fan-out and the depth. */
+static void test_shape_ten_thousand(void **state)
+{
+    sf_sim_config cfg;
+    sf_sim *sim;
+    sf_error err;
+    size_t i, n, *children;
+    uint64_t *depth;
+    indexed_id *ids;
+
+    (void)state;
+    sf_sim_config_default(&cfg);
+    cfg.canister_count = 10000;
+    /* small memories: every canister_at hashes its memory */
+    cfg.heap_min = cfg.heap_max = 16;
+    cfg.stable_min = cfg.stable_max = 16;
+    assert_int_equal(sf_sim_shape(cfg.canister_count, 0, 0, &cfg.max_fanout,
+                                  &cfg.max_depth, &err), SF_OK);
+    assert_int_equal(sf_sim_init(&cfg, &sim, &err), SF_OK);
+    n = sf_sim_canister_count(sim);
+    assert_int_equal(n, 10000);
+    children = calloc(n, sizeof *children);
+    depth = calloc(n, sizeof *depth);
+    assert_non_null(children);
+    assert_non_null(depth);
+    ids = calloc(n, sizeof *ids);
+    assert_non_null(ids);
+    for (i = 0; i < n; i++) {
+        sf_sim_canister_info info;
+
+        assert_int_equal(sf_sim_canister_at(sim, i, &info, &err), SF_OK);
+        memcpy(ids[i].id, info.canister_id, sizeof ids[i].id);
+        ids[i].index = i;
+    }
+    qsort(ids, n, sizeof *ids, by_id);
+    for (i = 1; i < n; i++) {
+        sf_sim_canister_info info;
+        indexed_id key, *hit;
+        size_t parent;
+
+        assert_int_equal(sf_sim_canister_at(sim, i, &info, &err), SF_OK);
+        memcpy(key.id, info.parent_canister_id, sizeof key.id);
+        hit = bsearch(&key, ids, n, sizeof *ids, by_id);
+        assert_non_null(hit);
+        parent = hit->index;
+        assert_true(parent < i); /* tree order: parents first */
+        children[parent]++;
+        depth[i] = depth[parent] + 1;
+        assert_true(children[parent] <= 22);
+        assert_true(depth[i] <= 3);
+    }
+    free(ids);
+    free(children);
+    free(depth);
+    sf_sim_free(sim);
 }
 
 /* ---- the fleet ---- */
@@ -2266,6 +2390,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_defaults),
         cmocka_unit_test(test_config_refusals),
+        cmocka_unit_test(test_shape_choice),
+        cmocka_unit_test(test_shape_ten_thousand),
         T(test_tree_shape),
         T(test_same_role_same_module),
         T(test_determinism_same_seed),

@@ -34,7 +34,7 @@ static int teardown(void **state)
 
 static void run_seed(uint64_t seed, bool crash, sf_simrun_result *r)
 {
-    sf_simrun_config cfg = {seed, 5, work, false, crash};
+    sf_simrun_config cfg = {seed, 5, work, false, crash, 0, 0};
     sf_error err;
 
     sf_error_clear(&err);

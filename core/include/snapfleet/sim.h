@@ -79,6 +79,21 @@ typedef struct sf_sim sf_sim;
  * jitter, 10 KiB per ms (~10 MB/s), stops take 50 ms. */
 SF_API void sf_sim_config_default(sf_sim_config *cfg);
 
+/* The tree shape for a fleet of `canisters` (the root included): a
+ * fan-out or depth of 0 is chosen here, a non-zero one is kept. Neither
+ * given: fan-out 3 and depth 3 while the fleet fits (at most 40), else
+ * depth 3 and the smallest fan-out that holds it (22 for 10,000). Only
+ * the fan-out given: depth 3 if it fits, else the smallest depth that
+ * does. Only the depth given: fan-out 3 if it fits, else the smallest
+ * fan-out that does. Refused (kind "usage", field "max_fanout",
+ * "max_depth" or "canister_count"): a zero fleet, a depth above
+ * SF_SIM_DEPTH_MAX, and a fleet larger than the tree both given values
+ * allow or than any tree under the depth limit of a fan-out of 1 allows,
+ * with the message naming how many the shape holds. */
+#define SF_SIM_DEPTH_MAX 64
+SF_API int sf_sim_shape(uint64_t canisters, uint64_t fanout, uint64_t depth,
+                        uint64_t *fanout_out, uint64_t *depth_out, sf_error *err);
+
 /* Checks the ranges above (kind "usage", field = the config field). */
 SF_API int sf_sim_config_validate(const sf_sim_config *cfg, sf_error *err);
 

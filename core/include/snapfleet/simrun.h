@@ -39,6 +39,8 @@ typedef struct sf_simrun_config {
     const char *work_dir; /* scratch space; one sub-directory per seed */
     bool keep;            /* keep the scratch directory afterwards */
     bool allow_crash;     /* crash scenarios fork a child that is killed */
+    uint64_t fanout;      /* children per canister; 0: chosen (sf_sim_shape) */
+    uint64_t depth;       /* levels below the root; 0: chosen */
 } sf_simrun_config;
 
 typedef struct sf_simrun_result {
@@ -77,6 +79,7 @@ typedef struct sf_simrun_daily_config {
     uint64_t prune_keep;
     const char *work_dir;
     bool keep; /* keep the scratch directory */
+    uint64_t fanout, depth; /* tree shape; 0: chosen (sf_sim_shape) */
 } sf_simrun_daily_config;
 
 typedef struct sf_simrun_daily_result {

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# sim run's fleet options through the binary: --fanout and --depth, any
+# fleet size up to 10,000 (the shape chosen when not given), and each
+# refusal (exit 2, one clear line).
+if [[ -z ${TMPDIR:-} && -d /dev/shm && -w /dev/shm ]]; then export TMPDIR=/dev/shm; fi
+source "$(dirname "$0")/lib.bash" "$1"
+
+# ---- refusals ----
+run sim run --seeds 1 --fanout 0; expect_rc 2 "--fanout 0"
+expect_err "--fanout takes 1 or more, not 0" "--fanout 0 message"
+run sim run --seeds 1 --fanout x; expect_rc 2 "--fanout x"
+run sim run --seeds 1 --depth 0; expect_rc 2 "--depth 0"
+expect_err "--depth takes 1 to 64, not 0" "--depth 0 message"
+run sim run --seeds 1 --depth 65; expect_rc 2 "--depth 65"
+expect_err "--depth takes 1 to 64, not 65" "--depth 65 message"
+run sim run --seeds 1 --canisters 10001; expect_rc 2 "--canisters 10001"
+expect_err "--canisters takes 1 to 10000, not 10001" "too many canisters message"
+run sim run --seeds 1 --canisters 0; expect_rc 2 "--canisters 0"
+run sim run --seeds 1 --canisters 50 --fanout 2 --depth 2; expect_rc 2 "50 in 2 x 2"
+expect_err "50 canisters do not fit a tree of fan-out 2 and depth 2 (it holds at most 7); give a larger --fanout or --depth, or fewer --canisters" "no-fit message"
+run sim run --seeds 1 --canisters 100 --fanout 1; expect_rc 2 "100 in a chain"
+expect_err "100 canisters do not fit a tree of fan-out 1 and depth 64 (it holds at most 65)" "chain message"
+run sim init --state "$TMP/f.json" --canisters 8 --fanout 2 --depth 2; expect_rc 2 "sim init 8 in 2 x 2"
+[[ -e "$TMP/f.json" ]] && bad "a refused sim init wrote its state" || ok
+
+# ---- the shape: given, or chosen for the size ----
+run sim run --seeds 1 --canisters 6 --no-crash --work "$TMP/w"
+expect_rc 0 "default shape"; expect_out "# 6 canisters, fan-out 3, depth 3" "default shape line"
+run sim run --seeds 1 --canisters 12 --fanout 1 --depth 11 --no-crash --work "$TMP/w"
+expect_rc 0 "a chain of 12"; expect_out "# 12 canisters, fan-out 1, depth 11" "chain line"
+expect_out "1 passed, 0 failed" "a chain of 12 passes"
+run sim run --seeds 2 --canisters 9 --depth 1 --work "$TMP/w"
+expect_rc 0 "flat 9"; expect_out "# 9 canisters, fan-out 8, depth 1" "flat: the fan-out chosen"
+run sim run --seeds 2 --canisters 5 --fanout 2 --no-crash --work "$TMP/w"
+expect_rc 0 "fan-out 2"; expect_out "# 5 canisters, fan-out 2, depth 3" "fan-out given, depth kept"
+run sim run --seeds 1 --canisters 10000 --help; expect_rc 0 "--help"
+# sizes past the default tree's 40: the shape widens (the runs themselves are
+# exercised at 41 below)
+run sim init --state "$TMP/big.json" --canisters 10000
+expect_rc 0 "sim init 10000"; expect_out "10000 canisters" "sim init 10000 line"
+run sim run --seeds 3 --canisters 41 --no-crash --work "$TMP/w"
+expect_rc 0 "41 canisters"; expect_out "# 41 canisters, fan-out 4, depth 3" "41: fan-out 4"
+expect_out "1 passed, 0 failed" "41 canisters pass"
+finish
