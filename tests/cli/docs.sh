@@ -92,4 +92,16 @@ expect_err "symlink" "symlink refused"; expect_out "  $TMP/d2" "other paths stil
 run checksum "$TMP/nope"; expect_rc 1 "missing path"
 run checksum; expect_rc 2 "no path"
 
+# ---- usage synopses name every option of the command's own option list
+# (the lines before "Progress:"; progress and driver options are
+# "[driver options]") ----
+for cmd in "backup" "snapshot download"; do
+  run $cmd --help; expect_rc 0 "$cmd --help"
+  synopsis=$(out | sed '/^$/q')
+  for opt in $(out | sed '/^Progress:/q' | sed -n 's/^  \(--[a-z-]*\).*/\1/p' | sort -u); do
+    grep -qE -- "[[ ]$opt([] ]|\$)" <<<"$synopsis" && ok \
+      || bad "$cmd --help: $opt is described but not in the usage synopsis"
+  done
+done
+
 finish
