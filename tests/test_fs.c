@@ -16,44 +16,7 @@
 #include <cmocka.h>
 
 #include "snapfleet/fs.h"
-
-static char dir[64];
-
-static int setup(void **state)
-{
-    (void)state;
-    strcpy(dir, "/tmp/sf-fs-XXXXXX");
-    return mkdtemp(dir) == NULL ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-    char cmd[128];
-
-    (void)state;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static void path_in(char *out, size_t n, const char *name)
-{
-    snprintf(out, n, "%s/%s", dir, name);
-}
-
-/* Entries in d other than . and .. */
-static int count_entries(const char *d)
-{
-    DIR *dh = opendir(d);
-    struct dirent *de;
-    int n = 0;
-
-    assert_non_null(dh);
-    while ((de = readdir(dh)) != NULL)
-        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-            n++;
-    closedir(dh);
-    return n;
-}
+#include "tmpdir.h"
 
 static int hook_calls;
 static char hook_path[512];
@@ -73,7 +36,7 @@ static void test_write_atomic_creates_parents_and_modes(void **state)
     int one = 1;
 
     (void)state;
-    path_in(p, sizeof p, "a/b/doc.json");
+    sf_tmpdir_path(p, sizeof p, "a/b/doc.json");
     sf_fs_set_write_hook(hook, &one);
     hook_calls = 0;
     assert_int_equal(sf_fs_write_atomic(p, "{}", 2, &err), SF_OK);
@@ -82,11 +45,11 @@ static void test_write_atomic_creates_parents_and_modes(void **state)
     assert_string_equal(hook_path, p);
     assert_int_equal(stat(p, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
-    path_in(tmp, sizeof tmp, "a/b");
+    sf_tmpdir_path(tmp, sizeof tmp, "a/b");
     assert_int_equal(stat(tmp, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0700);
-    path_in(tmp, sizeof tmp, "a/b");
-    assert_int_equal(count_entries(tmp), 1); /* no temp file left */
+    sf_tmpdir_path(tmp, sizeof tmp, "a/b");
+    assert_int_equal(sf_tmpdir_count_entries(tmp), 1); /* no temp file left */
     assert_int_equal(sf_fs_read_file(p, 100, &data, &len, &err), SF_OK);
     assert_int_equal(len, 2);
     assert_string_equal(data, "{}");
@@ -108,7 +71,7 @@ static void test_untracked_write_skips_the_hook(void **state)
     int one = 1;
 
     (void)state;
-    path_in(p, sizeof p, "sim/state.json");
+    sf_tmpdir_path(p, sizeof p, "sim/state.json");
     sf_fs_set_write_hook(hook, &one);
     hook_calls = 0;
     assert_int_equal(sf_fs_write_atomic_untracked(p, "{}", 2, &err), SF_OK);
@@ -129,8 +92,8 @@ static void test_rename_durable(void **state)
     int one = 1;
 
     (void)state;
-    path_in(a, sizeof a, "from");
-    path_in(b, sizeof b, "to");
+    sf_tmpdir_path(a, sizeof a, "from");
+    sf_tmpdir_path(b, sizeof b, "to");
     assert_int_equal(mkdir(a, 0700), 0);
     sf_fs_set_write_hook(hook, &one);
     hook_calls = 0;
@@ -158,7 +121,7 @@ static void test_write_failure_leaves_old_file(void **state)
     int rc;
 
     (void)state;
-    path_in(p, sizeof p, "wf/keep.json");
+    sf_tmpdir_path(p, sizeof p, "wf/keep.json");
     assert_int_equal(sf_fs_write_atomic(p, "old", 3, &err), SF_OK);
     assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
     small = saved;
@@ -174,8 +137,8 @@ static void test_write_failure_leaves_old_file(void **state)
     assert_int_equal(sf_fs_read_file(p, 100, &data, &len, &err), SF_OK);
     assert_string_equal(data, "old");
     free(data);
-    path_in(p, sizeof p, "wf");
-    assert_int_equal(count_entries(p), 1);
+    sf_tmpdir_path(p, sizeof p, "wf");
+    assert_int_equal(sf_tmpdir_count_entries(p), 1);
 }
 
 /* The temp file's name is unique: a file (or anything) sitting at the old
@@ -188,7 +151,7 @@ static void test_temp_name_is_unique(void **state)
     struct stat st;
 
     (void)state;
-    path_in(p, sizeof p, "tu/doc.json");
+    sf_tmpdir_path(p, sizeof p, "tu/doc.json");
     assert_int_equal(sf_fs_write_atomic(p, "old", 3, &err), SF_OK);
     snprintf(t, sizeof t, "%s.tmp", p);
     assert_int_equal(mkdir(t, 0700), 0);
@@ -198,8 +161,8 @@ static void test_temp_name_is_unique(void **state)
     assert_int_equal(sf_fs_read_file(p, 100, &data, &len, &err), SF_OK);
     assert_string_equal(data, "new");
     free(data);
-    path_in(p, sizeof p, "tu");
-    assert_int_equal(count_entries(p), 2);
+    sf_tmpdir_path(p, sizeof p, "tu");
+    assert_int_equal(sf_tmpdir_count_entries(p), 2);
 }
 
 /* Two processes rewriting one document at once: every write succeeds and
@@ -214,7 +177,7 @@ static void test_concurrent_writers(void **state)
     int i, k, status;
 
     (void)state;
-    path_in(p, sizeof p, "cw/shared.json");
+    sf_tmpdir_path(p, sizeof p, "cw/shared.json");
     memset(a, 'a', sizeof a);
     memset(b, 'b', sizeof b);
     for (k = 0; k < 2; k++) {
@@ -236,8 +199,8 @@ static void test_concurrent_writers(void **state)
     assert_int_equal(len, sizeof a);
     assert_true(memcmp(data, a, len) == 0 || memcmp(data, b, len) == 0);
     free(data);
-    path_in(p, sizeof p, "cw");
-    assert_int_equal(count_entries(p), 1);
+    sf_tmpdir_path(p, sizeof p, "cw");
+    assert_int_equal(sf_tmpdir_count_entries(p), 1);
 }
 
 static void on_alarm(int sig)
@@ -255,7 +218,7 @@ static void test_read_fifo_refused_at_once(void **state)
     sf_error err;
 
     (void)state;
-    path_in(p, sizeof p, "fifo.json");
+    sf_tmpdir_path(p, sizeof p, "fifo.json");
     assert_int_equal(mkfifo(p, 0600), 0);
     signal(SIGALRM, on_alarm);
     alarm(10);
@@ -276,9 +239,9 @@ static void test_parent_is_a_file(void **state)
     sf_error err;
 
     (void)state;
-    path_in(f, sizeof f, "plain");
+    sf_tmpdir_path(f, sizeof f, "plain");
     assert_int_equal(sf_fs_write_atomic(f, "x", 1, &err), SF_OK);
-    path_in(p, sizeof p, "plain/doc.json");
+    sf_tmpdir_path(p, sizeof p, "plain/doc.json");
     assert_int_equal(sf_fs_write_atomic(p, "x", 1, &err), SF_ERR);
     assert_string_equal(err.kind, SF_EK_IO);
 }
@@ -290,22 +253,22 @@ static void test_read_refusals(void **state)
     sf_error err;
 
     (void)state;
-    path_in(p, sizeof p, "missing.json");
+    sf_tmpdir_path(p, sizeof p, "missing.json");
     assert_int_equal(sf_fs_read_file(p, 100, &data, &len, &err), SF_ERR);
     assert_null(data);
     assert_string_equal(err.kind, SF_EK_IO);
     assert_non_null(strstr(err.message, "missing.json"));
-    path_in(p, sizeof p, "big.json");
+    sf_tmpdir_path(p, sizeof p, "big.json");
     assert_int_equal(sf_fs_write_atomic(p, "0123456789", 10, &err), SF_OK);
     assert_int_equal(sf_fs_read_file(p, 9, &data, &len, &err), SF_ERR);
     assert_non_null(strstr(err.message, "limit"));
     assert_int_equal(sf_fs_read_file(p, 10, &data, &len, &err), SF_OK);
     free(data);
-    path_in(link, sizeof link, "link.json");
+    sf_tmpdir_path(link, sizeof link, "link.json");
     assert_int_equal(symlink(p, link), 0);
     assert_int_equal(sf_fs_read_file(link, 100, &data, &len, &err), SF_ERR);
     assert_non_null(strstr(err.message, "symbolic link"));
-    assert_int_equal(sf_fs_read_file(dir, 100, &data, &len, &err), SF_ERR);
+    assert_int_equal(sf_fs_read_file(sf_tmpdir, 100, &data, &len, &err), SF_ERR);
     assert_non_null(strstr(err.message, "not a regular file"));
 }
 
@@ -315,7 +278,7 @@ static void test_mkdir_p_existing(void **state)
     sf_error err;
 
     (void)state;
-    path_in(p, sizeof p, "x/y/z");
+    sf_tmpdir_path(p, sizeof p, "x/y/z");
     assert_int_equal(sf_fs_mkdir_p(p, &err), SF_OK);
     assert_int_equal(sf_fs_mkdir_p(p, &err), SF_OK);
 }
@@ -329,7 +292,7 @@ static void test_dir_nofollow(void **state)
     sf_error err;
 
     (void)state;
-    path_in(p, sizeof p, "nf/a/b");
+    sf_tmpdir_path(p, sizeof p, "nf/a/b");
     assert_int_equal(sf_fs_dir_nofollow(p, false, &err), SF_OK);
     assert_int_not_equal(lstat(p, &st), 0); /* absent, not created */
     assert_int_equal(sf_fs_dir_nofollow(p, true, &err), SF_OK);
@@ -337,25 +300,25 @@ static void test_dir_nofollow(void **state)
     assert_true(S_ISDIR(st.st_mode));
     assert_int_equal(st.st_mode & 0777, 0700);
     assert_int_equal(sf_fs_dir_nofollow(p, true, &err), SF_OK); /* existing */
-    path_in(t, sizeof t, "nf/link");
+    sf_tmpdir_path(t, sizeof t, "nf/link");
     assert_int_equal(symlink(p, t), 0);
     assert_int_equal(sf_fs_dir_nofollow(t, false, &err), SF_ERR);
     assert_string_equal(err.kind, "symlink-refused");
     assert_non_null(strstr(err.message, "nf/link"));
     assert_int_equal(sf_fs_dir_nofollow(t, true, &err), SF_ERR);
     assert_string_equal(err.kind, "symlink-refused");
-    path_in(t, sizeof t, "nf/dangling");
+    sf_tmpdir_path(t, sizeof t, "nf/dangling");
     assert_int_equal(symlink("/nonexistent/x", t), 0);
     assert_int_equal(sf_fs_dir_nofollow(t, true, &err), SF_ERR);
     assert_string_equal(err.kind, "symlink-refused");
     assert_int_not_equal(access("/nonexistent/x", F_OK), 0);
-    path_in(t, sizeof t, "nf/file");
+    sf_tmpdir_path(t, sizeof t, "nf/file");
     assert_int_equal(sf_fs_write_atomic(t, "x", 1, &err), SF_OK);
     assert_int_equal(sf_fs_dir_nofollow(t, true, &err), SF_ERR);
     assert_string_equal(err.kind, SF_EK_IO);
     assert_non_null(strstr(err.message, "not a directory"));
     /* below a file: cannot be made */
-    path_in(t, sizeof t, "nf/file/sub");
+    sf_tmpdir_path(t, sizeof t, "nf/file/sub");
     assert_int_equal(sf_fs_dir_nofollow(t, false, &err), SF_ERR);
     assert_int_equal(sf_fs_dir_nofollow(t, true, &err), SF_ERR);
 }
@@ -366,11 +329,11 @@ static void test_mkdir_p_refusals(void **state)
     sf_error err;
 
     (void)state;
-    path_in(p, sizeof p, "mk/file");
+    sf_tmpdir_path(p, sizeof p, "mk/file");
     assert_int_equal(sf_fs_write_atomic(p, "x", 1, &err), SF_OK);
     assert_int_equal(sf_fs_mkdir_p(p, &err), SF_ERR);
     assert_non_null(strstr(err.message, "not a directory"));
-    path_in(p, sizeof p, "mk/file/below");
+    sf_tmpdir_path(p, sizeof p, "mk/file/below");
     assert_int_equal(sf_fs_mkdir_p(p, &err), SF_ERR);
     assert_string_equal(err.kind, SF_EK_IO);
     assert_non_null(strstr(err.message, "cannot create directory"));
@@ -384,22 +347,22 @@ static void test_remove_tree(void **state)
     sf_error err;
 
     (void)state;
-    path_in(out, sizeof out, "rt-outside/keep");
+    sf_tmpdir_path(out, sizeof out, "rt-outside/keep");
     assert_int_equal(sf_fs_write_atomic(out, "k", 1, &err), SF_OK);
-    path_in(p, sizeof p, "rt/a/b/c.json");
+    sf_tmpdir_path(p, sizeof p, "rt/a/b/c.json");
     assert_int_equal(sf_fs_write_atomic(p, "x", 1, &err), SF_OK);
-    path_in(t, sizeof t, "rt/a/link");
-    path_in(p, sizeof p, "rt-outside");
+    sf_tmpdir_path(t, sizeof t, "rt/a/link");
+    sf_tmpdir_path(p, sizeof p, "rt-outside");
     assert_int_equal(symlink(p, t), 0);
-    path_in(t, sizeof t, "rt/fifo");
+    sf_tmpdir_path(t, sizeof t, "rt/fifo");
     assert_int_equal(mkfifo(t, 0600), 0);
-    path_in(p, sizeof p, "rt");
+    sf_tmpdir_path(p, sizeof p, "rt");
     assert_int_equal(sf_remove_tree(p, &err), SF_OK);
     assert_int_not_equal(lstat(p, &st), 0);
     assert_int_equal(stat(out, &st), 0);
     /* absent is fine; a link at the top is removed, not followed */
     assert_int_equal(sf_remove_tree(p, &err), SF_OK);
-    path_in(t, sizeof t, "rt-outside");
+    sf_tmpdir_path(t, sizeof t, "rt-outside");
     assert_int_equal(symlink(t, p), 0);
     assert_int_equal(sf_remove_tree(p, &err), SF_OK);
     assert_int_not_equal(lstat(p, &st), 0);
@@ -414,16 +377,16 @@ static void test_read_empty_and_exact(void **state)
     sf_error err;
 
     (void)state;
-    path_in(p, sizeof p, "empty.json");
+    sf_tmpdir_path(p, sizeof p, "empty.json");
     assert_int_equal(sf_fs_write_atomic(p, "", 0, &err), SF_OK);
     assert_int_equal(sf_fs_read_file(p, 0, &data, &len, &err), SF_OK);
     assert_int_equal(len, 0);
     assert_string_equal(data, "");
     free(data);
     /* a directory in the way of the read */
-    path_in(p, sizeof p, "notdir/x");
+    sf_tmpdir_path(p, sizeof p, "notdir/x");
     assert_int_equal(sf_fs_write_atomic(p, "1", 1, &err), SF_OK);
-    path_in(p, sizeof p, "notdir/x/y");
+    sf_tmpdir_path(p, sizeof p, "notdir/x/y");
     assert_int_equal(sf_fs_read_file(p, 10, &data, &len, &err), SF_ERR);
     assert_string_equal(err.kind, SF_EK_IO);
     assert_non_null(strstr(err.message, "cannot open"));
@@ -438,15 +401,15 @@ static void test_rename_over_directory_fails(void **state)
     sf_error err;
 
     (void)state;
-    path_in(p, sizeof p, "ro/doc.json");
+    sf_tmpdir_path(p, sizeof p, "ro/doc.json");
     snprintf(t, sizeof t, "%s/inside", p);
     assert_int_equal(sf_fs_write_atomic(t, "x", 1, &err), SF_OK);
     assert_int_equal(sf_fs_write_atomic(p, "new", 3, &err), SF_ERR);
     assert_string_equal(err.kind, SF_EK_IO);
     assert_non_null(strstr(err.message, "cannot replace"));
     assert_int_equal(stat(t, &st), 0);
-    path_in(p, sizeof p, "ro");
-    assert_int_equal(count_entries(p), 1);
+    sf_tmpdir_path(p, sizeof p, "ro");
+    assert_int_equal(sf_tmpdir_count_entries(p), 1);
 }
 
 /* No room for the temp name's suffix in a 255-byte name: refused, naming
@@ -459,11 +422,11 @@ static void test_temp_name_too_long(void **state)
     (void)state;
     memset(name, 'n', 250);
     name[250] = '\0';
-    snprintf(p, sizeof p, "%s/tl/%s", dir, name);
+    snprintf(p, sizeof p, "%s/tl/%s", sf_tmpdir, name);
     assert_int_equal(sf_fs_write_atomic(p, "x", 1, &err), SF_ERR);
     assert_non_null(strstr(err.message, "cannot create a temporary file"));
-    snprintf(p, sizeof p, "%s/tl", dir);
-    assert_int_equal(count_entries(p), 0);
+    snprintf(p, sizeof p, "%s/tl", sf_tmpdir);
+    assert_int_equal(sf_tmpdir_count_entries(p), 0);
 }
 
 int main(void)
@@ -486,5 +449,5 @@ int main(void)
         cmocka_unit_test(test_rename_over_directory_fails),
         cmocka_unit_test(test_temp_name_too_long),
     };
-    return cmocka_run_group_tests_name("fs", tests, setup, teardown);
+    return cmocka_run_group_tests_name("fs", tests, sf_tmpdir_setup, sf_tmpdir_teardown);
 }

@@ -17,43 +17,7 @@
 
 #include "snapfleet/fs.h"
 #include "snapfleet/storage.h"
-
-static char dir[64];
-
-static int setup(void **state)
-{
-    (void)state;
-    strcpy(dir, "/tmp/sf-storage-XXXXXX");
-    return mkdtemp(dir) == NULL ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-    char cmd[128];
-
-    (void)state;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static void path_in(char *out, size_t n, const char *name)
-{
-    snprintf(out, n, "%s/%s", dir, name);
-}
-
-static int count_entries(const char *d)
-{
-    DIR *dh = opendir(d);
-    struct dirent *de;
-    int n = 0;
-
-    assert_non_null(dh);
-    while ((de = readdir(dh)) != NULL)
-        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-            n++;
-    closedir(dh);
-    return n;
-}
+#include "tmpdir.h"
 
 static void test_posix_file_round_trip(void **state)
 {
@@ -66,7 +30,7 @@ static void test_posix_file_round_trip(void **state)
     struct stat sb;
 
     (void)state;
-    path_in(p, sizeof p, "rt.bin");
+    sf_tmpdir_path(p, sizeof p, "rt.bin");
     assert_int_equal(sf_storage_open(st, p, SF_STORAGE_WRITE | SF_STORAGE_CREATE,
                                      &f, &err), SF_OK);
     assert_int_equal(sf_storage_write(st, f, 0, "hello", 5, &err), SF_OK);
@@ -113,22 +77,22 @@ static void test_posix_open_refusals(void **state)
     sf_error err;
 
     (void)state;
-    path_in(p, sizeof p, "missing.bin");
+    sf_tmpdir_path(p, sizeof p, "missing.bin");
     assert_int_equal(sf_storage_open(st, p, SF_STORAGE_READ, &f, &err), SF_ERR);
     assert_string_equal(err.kind, SF_EK_IO);
     assert_non_null(strstr(err.message, "cannot open"));
     assert_non_null(strstr(err.message, "missing.bin"));
-    path_in(p, sizeof p, "fifo");
+    sf_tmpdir_path(p, sizeof p, "fifo");
     assert_int_equal(mkfifo(p, 0600), 0);
     assert_int_equal(sf_storage_open(st, p, SF_STORAGE_READ, &f, &err), SF_ERR);
     assert_non_null(strstr(err.message, "not a regular file"));
     assert_int_equal(sf_storage_open(st, p, SF_STORAGE_WRITE, &f, &err), SF_ERR);
     assert_non_null(strstr(err.message, "not a regular file"));
-    path_in(q, sizeof q, "link");
+    sf_tmpdir_path(q, sizeof q, "link");
     assert_int_equal(symlink("fifo", q), 0);
     assert_int_equal(sf_storage_open(st, q, SF_STORAGE_READ, &f, &err), SF_ERR);
     assert_non_null(strstr(err.message, "symbolic link"));
-    assert_int_equal(sf_storage_open(st, dir, SF_STORAGE_READ, &f, &err), SF_ERR);
+    assert_int_equal(sf_storage_open(st, sf_tmpdir, SF_STORAGE_READ, &f, &err), SF_ERR);
     assert_non_null(strstr(err.message, "not a regular file"));
     assert_null(f);
 }
@@ -141,7 +105,7 @@ static void test_posix_temp_names_are_unique(void **state)
     sf_error err;
 
     (void)state;
-    path_in(t1, sizeof t1, "doc.tmp.XXXXXX");
+    sf_tmpdir_path(t1, sizeof t1, "doc.tmp.XXXXXX");
     strcpy(t2, t1);
     assert_int_equal(sf_storage_open_temp(st, t1, &a, &err), SF_OK);
     assert_int_equal(sf_storage_open_temp(st, t2, &b, &err), SF_OK);
@@ -152,7 +116,7 @@ static void test_posix_temp_names_are_unique(void **state)
     assert_int_equal(sf_storage_close(st, &a, &err), SF_OK);
     assert_int_equal(sf_storage_close(st, &b, &err), SF_OK);
     /* a template must end in XXXXXX */
-    path_in(t1, sizeof t1, "doc.tmp");
+    sf_tmpdir_path(t1, sizeof t1, "doc.tmp");
     assert_int_equal(sf_storage_open_temp(st, t1, &a, &err), SF_ERR);
     assert_string_equal(err.kind, SF_EK_USAGE);
 }
@@ -182,27 +146,27 @@ static void test_posix_names(void **state)
     int calls = 0;
 
     (void)state;
-    path_in(d, sizeof d, "names/sub");
+    sf_tmpdir_path(d, sizeof d, "names/sub");
     assert_int_equal(sf_storage_mkdir_p(st, d, &err), SF_OK);
     assert_int_equal(sf_storage_mkdir(st, d, &err), SF_OK); /* exists: fine */
     assert_int_equal(sf_storage_kind_of(st, d, &kind, &err), SF_OK);
     assert_int_equal(kind, SF_STORAGE_DIRECTORY);
-    path_in(p, sizeof p, "names/a");
+    sf_tmpdir_path(p, sizeof p, "names/a");
     assert_int_equal(sf_storage_write_atomic(st, p, "A", 1, &err), SF_OK);
     assert_int_equal(sf_storage_kind_of(st, p, &kind, &err), SF_OK);
     assert_int_equal(kind, SF_STORAGE_REGULAR);
-    path_in(q, sizeof q, "names/b");
+    sf_tmpdir_path(q, sizeof q, "names/b");
     assert_int_equal(sf_storage_kind_of(st, q, &kind, &err), SF_OK);
     assert_int_equal(kind, SF_STORAGE_ABSENT);
     assert_int_equal(sf_storage_rename_durable(st, p, q, &err), SF_OK);
     assert_int_equal(access(p, F_OK), -1);
-    path_in(p, sizeof p, "names/l");
+    sf_tmpdir_path(p, sizeof p, "names/l");
     assert_int_equal(symlink("b", p), 0);
     assert_int_equal(sf_storage_kind_of(st, p, &kind, &err), SF_OK);
     assert_int_equal(kind, SF_STORAGE_OTHER);
     assert_int_equal(sf_storage_remove(st, p, &err), SF_OK); /* the link only */
     assert_int_equal(access(q, F_OK), 0);
-    path_in(p, sizeof p, "names");
+    sf_tmpdir_path(p, sizeof p, "names");
     assert_int_equal(sf_storage_sync_dir(st, p, &err), SF_OK);
     assert_int_equal(sf_storage_list(st, p, collect, names, &err), SF_OK);
     assert_true(strcmp(names, "b;sub;") == 0 || strcmp(names, "sub;b;") == 0);
@@ -218,7 +182,7 @@ static void test_posix_names(void **state)
     assert_int_equal(sf_storage_sync_dir(st, d, &err), SF_ERR);
     assert_non_null(strstr(err.message, "cannot sync directory"));
     /* mkdir_p through a file */
-    path_in(d, sizeof d, "names/b/sub");
+    sf_tmpdir_path(d, sizeof d, "names/b/sub");
     assert_int_equal(sf_storage_mkdir_p(st, d, &err), SF_ERR);
     assert_non_null(strstr(err.message, "cannot create directory"));
 }
@@ -231,7 +195,7 @@ static void test_posix_lock(void **state)
     sf_error err;
 
     (void)state;
-    path_in(p, sizeof p, "lockfile");
+    sf_tmpdir_path(p, sizeof p, "lockfile");
     assert_int_equal(sf_storage_lock_acquire(st, p, &a, &err), SF_OK);
     assert_non_null(a);
     assert_int_equal(sf_storage_lock_acquire(st, p, &b, &err), SF_ERR);
@@ -244,7 +208,7 @@ static void test_posix_lock(void **state)
     assert_int_equal(sf_storage_lock_acquire(st, p, &b, &err), SF_OK);
     sf_storage_lock_release(st, &b);
     /* a directory where the lock file belongs */
-    assert_int_equal(sf_storage_lock_acquire(st, dir, &a, &err), SF_ERR);
+    assert_int_equal(sf_storage_lock_acquire(st, sf_tmpdir, &a, &err), SF_ERR);
     assert_null(a);
 }
 
@@ -256,7 +220,7 @@ static void test_read_all_limit(void **state)
     sf_error err;
 
     (void)state;
-    path_in(p, sizeof p, "ra/doc");
+    sf_tmpdir_path(p, sizeof p, "ra/doc");
     assert_int_equal(sf_storage_write_atomic(st, p, "0123456789", 10, &err),
                      SF_OK);
     assert_int_equal(sf_storage_read_all(st, p, 10, &data, &len, &err), SF_OK);
@@ -267,8 +231,8 @@ static void test_read_all_limit(void **state)
     assert_null(data);
     assert_non_null(strstr(err.message, "limit"));
     /* no temp file stays after the write */
-    path_in(p, sizeof p, "ra");
-    assert_int_equal(count_entries(p), 1);
+    sf_tmpdir_path(p, sizeof p, "ra");
+    assert_int_equal(sf_tmpdir_count_entries(p), 1);
 }
 
 /* ---- the wrappers' checks ---- */
@@ -293,7 +257,7 @@ static void test_wrappers_refuse_bad_calls(void **state)
     assert_int_equal(sf_storage_sync_dir(&empty, "x", &err), SF_ERR);
     assert_string_equal(err.kind, SF_EK_NOT_SUPPORTED);
     /* CREATE without WRITE, unknown flags, empty paths */
-    path_in(p, sizeof p, "bad");
+    sf_tmpdir_path(p, sizeof p, "bad");
     assert_int_equal(sf_storage_open(st, p, SF_STORAGE_CREATE, &f, &err), SF_ERR);
     assert_string_equal(err.kind, SF_EK_USAGE);
     assert_int_equal(sf_storage_open(st, p, 0x100, &f, &err), SF_ERR);
@@ -333,20 +297,20 @@ static void test_write_atomic_failures_clean_up(void **state)
     sf_error err;
 
     (void)state;
-    path_in(p, sizeof p, "wa/doc.json");
-    path_in(d, sizeof d, "wa");
+    sf_tmpdir_path(p, sizeof p, "wa/doc.json");
+    sf_tmpdir_path(d, sizeof d, "wa");
     assert_int_equal(sf_storage_write_atomic(sf_storage_posix(), p, "old", 3,
                                              &err), SF_OK);
     broken.sync = fail_sync;
     assert_int_equal(sf_storage_write_atomic(&broken, p, "new", 3, &err), SF_ERR);
     assert_string_equal(err.kind, SF_EK_IO);
-    assert_int_equal(count_entries(d), 1);
+    assert_int_equal(sf_tmpdir_count_entries(d), 1);
     broken = *sf_storage_posix();
     broken.rename = fail_rename;
     assert_int_equal(sf_storage_write_atomic(&broken, p, "new", 3, &err), SF_ERR);
     assert_non_null(strstr(err.message, "cannot replace"));
     assert_non_null(strstr(err.message, "No space left on device"));
-    assert_int_equal(count_entries(d), 1);
+    assert_int_equal(sf_tmpdir_count_entries(d), 1);
     assert_int_equal(sf_storage_read_all(sf_storage_posix(), p, 100, &data,
                                          &len, &err), SF_OK);
     assert_string_equal(data, "old");
@@ -366,7 +330,7 @@ static void test_counting_shim(void **state)
 
     (void)state;
     sf_storage_counting_init(&c, sf_storage_posix());
-    path_in(p, sizeof p, "count/doc.json");
+    sf_tmpdir_path(p, sizeof p, "count/doc.json");
     assert_int_equal(sf_storage_write_atomic(&c.storage, p, "12345", 5, &err),
                      SF_OK);
     assert_int_equal(c.counts.writes, 1);
@@ -394,7 +358,7 @@ static void test_counting_shim(void **state)
     assert_int_equal(sf_storage_remove(&c.storage, p, &err), SF_OK);
     assert_int_equal(c.counts.removes, 1);
     /* locks pass through */
-    path_in(p, sizeof p, "count/lock");
+    sf_tmpdir_path(p, sizeof p, "count/lock");
     assert_int_equal(sf_storage_lock_acquire(&c.storage, p, &l, &err), SF_OK);
     sf_storage_lock_release(&c.storage, &l);
     /* a lockless inner storage stays lockless */
@@ -423,8 +387,8 @@ static void test_fs_routes_through_installed_storage(void **state)
     sf_storage_counting_init(&c, sf_storage_posix());
     sf_fs_set_storage(&c.storage);
     assert_ptr_equal(sf_fs_storage(), &c.storage);
-    path_in(p, sizeof p, "routed/a.json");
-    path_in(q, sizeof q, "routed/b.json");
+    sf_tmpdir_path(p, sizeof p, "routed/a.json");
+    sf_tmpdir_path(q, sizeof q, "routed/b.json");
     assert_int_equal(sf_fs_write_atomic(p, "{}", 2, &err), SF_OK);
     assert_int_equal(sf_fs_write_atomic_untracked(q, "[]", 2, &err), SF_OK);
     assert_int_equal(sf_fs_read_file(p, 100, &data, &len, &err), SF_OK);
@@ -457,5 +421,5 @@ int main(void)
         cmocka_unit_test(test_fs_routes_through_installed_storage),
     };
 
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, sf_tmpdir_setup, sf_tmpdir_teardown);
 }
