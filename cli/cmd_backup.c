@@ -519,19 +519,10 @@ int cmd_backup_status(int argc, char **argv)
     dj_path = sf_path_join(dir, SF_DOWNLOAD_JOURNAL_FILE_NAME);
     man_path = sf_path_join(dir, "fleet-backup-manifest.json");
     rc = EXIT_OK;
-    if (access(journal_path, F_OK) == 0) {
-        if (sf_exec_journal_read_file(journal_path, &j, &err) != SF_OK) {
-            rc = cli_fail(journal_path, &err);
-            goto done;
-        }
-        have_j = true;
-    }
-    if (access(dj_path, F_OK) == 0) {
-        if (sf_download_journal_read_file(dj_path, &dj, &err) != SF_OK) {
-            rc = cli_fail(dj_path, &err);
-            goto done;
-        }
-        have_dj = true;
+    /* the journals as they stand: checkpoints + the transition log */
+    if (sf_backup_state_read(dir, &j, &have_j, &dj, &have_dj, &err) != SF_OK) {
+        rc = cli_fail(dir, &err);
+        goto done;
     }
     if (have_j) {
         sf_exec_journal_resume_summary(&j, &s);

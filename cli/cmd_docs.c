@@ -1,9 +1,12 @@
 /* manifest validate, journal validate, journal report. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "snapfleet/backup.h"
 #include "snapfleet/journal.h"
+#include "snapfleet/layout.h"
 #include "snapfleet/manifest.h"
 
 static const char manifest_usage[] =
@@ -132,6 +135,47 @@ int cmd_journal_validate(int argc, char **argv)
     return report_validity(file, json, rc, &err);
 }
 
+/* A download journal with a transition log beside it is read as it
+ * stands: the checkpoint with the log's later records replayed. */
+static int read_journal_as_it_stands(const char *file, sf_download_journal *j,
+                                     sf_error *err)
+{
+    const char *slash = strrchr(file, '/'), *base = slash ? slash + 1 : file;
+    sf_download_journal now;
+    sf_exec_journal ej;
+    bool have_j, have_dj;
+    char *dir, *log;
+    int rc = SF_OK;
+
+    if (sf_download_journal_read_file(file, j, err) != SF_OK)
+        return SF_ERR;
+    if (strcmp(base, SF_DOWNLOAD_JOURNAL_FILE_NAME) != 0)
+        return SF_OK;
+    dir = slash == NULL ? strdup(".")
+                        : strndup(file, slash == file ? 1 : (size_t)(slash - file));
+    log = dir ? sf_path_join(dir, SF_TRANSITION_LOG_FILE_NAME) : NULL;
+    if (log == NULL) {
+        rc = sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    } else if (access(log, F_OK) == 0) {
+        rc = sf_backup_state_read(dir, &ej, &have_j, &now, &have_dj, err);
+        if (rc == SF_OK) {
+            if (have_j)
+                sf_exec_journal_free(&ej);
+            if (have_dj) {
+                sf_download_journal_free(j);
+                *j = now;
+            } else {
+                sf_download_journal_free(&now);
+            }
+        }
+    }
+    if (rc != SF_OK)
+        sf_download_journal_free(j);
+    free(dir);
+    free(log);
+    return rc;
+}
+
 int cmd_journal_report(int argc, char **argv)
 {
     const char *file = NULL;
@@ -145,7 +189,7 @@ int cmd_journal_report(int argc, char **argv)
                     &json, &summary, &file)) >= 0)
         return rc;
     sf_error_clear(&err);
-    if (sf_download_journal_read_file(file, &j, &err) != SF_OK)
+    if (read_journal_as_it_stands(file, &j, &err) != SF_OK)
         return cli_fail(file, &err);
     sf_buf_init(&b);
     rc = json ? sf_download_journal_resume_report_json(&j, &b, &err)

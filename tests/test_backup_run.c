@@ -23,6 +23,8 @@
 #include "snapfleet/manifest.h"
 #include "snapfleet/simrun.h"
 #include "snapfleet/plan.h"
+#include "snapfleet/backup.h"
+#include "snapfleet/txlog.h"
 
 /* ---- fixtures ----
  * seed 2, 4 canisters: R (root, role "root") with children A ("shard")
@@ -111,14 +113,19 @@ static void run_fails(sf_fx *f, const sf_backup_config *c, const char *kind,
                  err->kind ? err->kind : "(null)", err->message, kind);
 }
 
+/* The execution journal as it stands: the checkpoint with the transition
+ * log's later records replayed (a killed run leaves them unmerged). */
 static void read_exec(const char *out, sf_exec_journal *j)
 {
     sf_error err;
-    char *p = sf_path_join(out, SF_EXEC_JOURNAL_FILE_NAME);
+    sf_download_journal dj;
+    bool have_j, have_dj;
 
-    if (sf_exec_journal_read_file(p, j, &err) != SF_OK)
-        fail_msg("%s: %s", p, err.message);
-    free(p);
+    if (sf_backup_state_read(out, j, &have_j, &dj, &have_dj, &err) != SF_OK)
+        fail_msg("%s: %s", out, err.message);
+    if (!have_j)
+        fail_msg("%s: no execution journal", out);
+    sf_download_journal_free(&dj);
 }
 
 static void read_plan(const char *out, sf_plan *plan)
@@ -1242,23 +1249,52 @@ typedef struct write_map {
     char current[96];
 } write_map;
 
+/* The document a log record changes: its tag (the payload's first byte). */
+static int last_tag(const sf_txlog_record *rec, sf_error *err, void *payload)
+{
+    (void)err;
+    *(char *)payload = rec->payload_len > 0 ? (char)rec->payload[0] : '?';
+    return SF_OK;
+}
+
+/* A write of the transition log counts as a write of the document its
+ * record changes (a checkpoint marker as "checkpoint"), with the journal
+ * read as it then stood (checkpoint + log). */
 static void map_write(const char *path, void *ctx)
 {
     write_map *m = ctx;
     const char *base = strrchr(path, '/');
     sf_exec_journal j;
+    sf_download_journal dj;
+    bool have_j = false, have_dj = false;
     sf_error err;
     size_t i;
+    char dir[600];
+    int is_log;
 
     base = base ? base + 1 : path;
-    if (strcmp(base, SF_EXEC_JOURNAL_FILE_NAME) == 0 &&
-        sf_exec_journal_read_file(path, &j, &err) == SF_OK) {
+    snprintf(dir, sizeof dir, "%.*s", (int)(base - path - (base > path)), path);
+    is_log = strcmp(base, SF_TRANSITION_LOG_FILE_NAME) == 0;
+    if (is_log) {
+        char tag = '?';
+
+        sf_txlog_read(sf_fs_storage(), path, NULL, 0, last_tag, &tag, NULL,
+                      &err);
+        base = tag == 'X' ? SF_EXEC_JOURNAL_FILE_NAME
+               : tag == 'D' ? SF_DOWNLOAD_JOURNAL_FILE_NAME
+               : tag == 'O' ? SF_OBSERVATIONS_FILE_NAME
+                            : "checkpoint";
+    }
+    if ((strcmp(base, SF_EXEC_JOURNAL_FILE_NAME) == 0 || is_log) &&
+        sf_backup_state_read(dir, &j, &have_j, &dj, &have_dj, &err) == SF_OK &&
+        have_j) {
         m->current[0] = '\0';
         for (i = 0; i < j.operation_count; i++)
             if (j.operations[i].state == SF_EXEC_PENDING)
                 snprintf(m->current, sizeof m->current, "%s",
                          j.operations[i].operation_id);
         sf_exec_journal_free(&j);
+        sf_download_journal_free(&dj);
     }
     if (m->n < 512) {
         snprintf(m->name[m->n], sizeof m->name[m->n], "%s", base);

@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "sim_fixture.h"
+#include "snapfleet/execjournal.h"
 #include "snapfleet/fs.h"
 #include "snapfleet/journal.h"
 #include "snapfleet/layout.h"
@@ -169,6 +170,17 @@ static void matrix(mode m, uint64_t stride)
     assert_int_equal(run_job(&ref, &rj), SF_OK);
     sf_fx_writes_end(&w);
     n = w.n;
+    if (m != MODE_SNAPSHOT_DOWNLOAD) {
+        /* a backup's transitions are log appends and its journals are
+         * checkpoints: the matrix kills the run after every append and at
+         * every step of every checkpoint (the marker, then each document
+         * written: after planning, after the preflight, before finalize,
+         * before retention, on exit) */
+        assert_true(sf_fx_writes_count(&w, SF_TRANSITION_LOG_FILE_NAME) >
+                    sf_fx_writes_count(&w, SF_EXEC_JOURNAL_FILE_NAME));
+        assert_true(sf_fx_writes_count(&w, SF_EXEC_JOURNAL_FILE_NAME) >= 4);
+        assert_true(sf_fx_writes_count(&w, SF_OBSERVATIONS_FILE_NAME) >= 2);
+    }
     sf_buf_init(&names);
     sf_fx_writes_names(&w, &names);
     sf_fx_writes_free(&w);

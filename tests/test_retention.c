@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/backup_log.h"
 #include "sim_fixture.h"
 #include "snapfleet/fs.h"
 #include "snapfleet/inventory.h"
@@ -287,14 +288,21 @@ static void test_delete_crash_matrix(void **state)
             break;
         }
         {
-            char obs[1300];
-            char *text;
-            size_t len;
-            snprintf(obs, sizeof obs, "%s/snapfleet-observations.json", out_of(f, 2));
-            if (sf_fs_read_file(obs, 1 << 20, &text, &len, &err) == SF_OK) {
-                if (strstr(text, "\"snapshot_deleting\": \"") != NULL)
-                    deleting_writes++;
-                free(text);
+            /* the observations as they stand: checkpoint + log */
+            sf_exec_journal ej;
+            sf_download_journal dj;
+            sf_observations obs;
+            bool have_j, have_dj, deleting = false;
+
+            if (sf_backup_docs_read(out_of(f, 2), &ej, &have_j, &dj, &have_dj,
+                                    &obs, &err) == SF_OK) {
+                for (i = 0; i < obs.count; i++)
+                    deleting = deleting || obs.canisters[i].deleting != NULL;
+                deleting_writes += deleting;
+                sf_obs_free(&obs);
+                if (have_j)
+                    sf_exec_journal_free(&ej);
+                sf_download_journal_free(&dj);
             }
         }
         sf_fx_stack(f, NULL, false);

@@ -36,6 +36,12 @@ void sf_fs_set_write_hook(sf_fs_write_hook hook, void *ctx)
     write_hook_ctx = ctx;
 }
 
+void sf_fs_note_durable_write(const char *path)
+{
+    if (write_hook != NULL)
+        write_hook(path, write_hook_ctx);
+}
+
 void sf_fs_set_storage(const sf_storage *storage)
 {
     fs_storage = storage;

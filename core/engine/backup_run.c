@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/backup_log.h"
 #include "engine/engine.h"
 #include "engine/manifest_build.h"
 #include "snapfleet/checksum.h"
@@ -38,6 +39,13 @@ typedef struct runner {
     sf_exec_journal j;
     char *plan_path, *journal_path, *dj_path;
     int have_plan, have_journal;
+    /* From the log's opening on, the download journal lives here and
+     * every transition is a record of the log (docs/transition-log.md). */
+    sf_runlog *rl;
+    sf_download_journal dj;
+    bool have_dj, have_j;
+    size_t logged_receipts; /* receipts already in the log */
+    sf_backup_docs docs;
 } runner;
 
 void sf_backup_result_free(sf_backup_result *r)
@@ -58,6 +66,15 @@ static bool exists(const char *p)
 {
     struct stat st;
     return lstat(p, &st) == 0;
+}
+
+static bool exists_in(const char *dir, const char *name)
+{
+    char *p = sf_path_join(dir, name);
+    bool yes = p != NULL && exists(p);
+
+    free(p);
+    return yes;
 }
 
 /* The hash `backup create` takes: every registry entry, root included,
@@ -240,6 +257,16 @@ static int check_topology(runner *r, sf_error *err)
 /* canic's CLI preflight: every target must show a controller list in its
  * status; then control and snapshot-read authority are proven by the
  * operator's own management access. */
+/* A checkpoint: the three documents, whole and validated, from the state
+ * in memory (before the log is open, the journal alone). */
+static int checkpoint(runner *r, sf_error *err)
+{
+    if (r->rl == NULL)
+        return sf_exec_journal_write_file(r->journal_path, &r->j, err);
+    return sf_backup_log_checkpoint(r->rl, &r->j, r->have_dj ? &r->dj : NULL,
+                                    &r->e.obs, err);
+}
+
 static int preflight(runner *r, sf_error *err)
 {
     char now[32], preflight_id[600];
@@ -283,36 +310,100 @@ static int preflight(runner *r, sf_error *err)
     if (sf_exec_journal_accept_preflight_receipts_at(&r->j, r->plan.plan_id,
                                                      preflight_id, now, err) != SF_OK)
         return SF_ERR;
-    return sf_exec_journal_write_file(r->journal_path, &r->j, err);
+    /* every operation moved at once: a checkpoint rather than a record */
+    return checkpoint(r, err);
 }
 
-static int write_journal(runner *r, sf_error *err)
+/* Records operation seq's state and the receipts appended since the last
+ * record; a checkpoint follows when one is due. */
+static int write_journal(runner *r, uint64_t seq, sf_error *err)
 {
-    return sf_exec_journal_write_file(r->journal_path, &r->j, err);
+    if (r->rl == NULL)
+        return sf_exec_journal_write_file(r->journal_path, &r->j, err);
+    if (sf_backup_log_exec(r->rl, &r->j, seq, r->logged_receipts, err) != SF_OK)
+        return SF_ERR;
+    r->logged_receipts = r->j.receipt_count;
+    return sf_runlog_due(r->rl) ? checkpoint(r, err) : SF_OK;
 }
 
-static int load_dj(runner *r, sf_download_journal *dj, bool must_exist,
-                   sf_error *err)
+/* Records the download journal's header and artifact a. */
+static int write_dj(runner *r, const sf_journal_artifact *a, sf_error *err)
 {
-    sf_download_journal_init(dj);
-    if (!exists(r->dj_path)) {
-        if (must_exist)
-            return sf_error_set(err, "missing-artifact-entry", "", "%s does not "
-                                "exist yet", r->dj_path);
-        dj->backup_id = strdup(r->plan.run_id);
-        dj->discovery_topology_hash = strdup(r->plan.topology_hash_before_quiesce);
-        dj->pre_snapshot_topology_hash = strdup(r->plan.topology_hash_before_quiesce);
-        if (!dj->backup_id || !dj->discovery_topology_hash ||
-            !dj->pre_snapshot_topology_hash)
-            return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
-        return SF_OK;
+    if (sf_backup_log_dj(r->rl, &r->dj, a, err) != SF_OK)
+        return SF_ERR;
+    return sf_runlog_due(r->rl) ? checkpoint(r, err) : SF_OK;
+}
+
+/* The engine's observations, one canister per record. */
+static int save_obs(void *ctx, const sf_obs_canister *c, sf_error *err)
+{
+    runner *r = ctx;
+
+    if (sf_backup_log_obs(r->rl, c, err) != SF_OK)
+        return SF_ERR;
+    return sf_runlog_due(r->rl) ? checkpoint(r, err) : SF_OK;
+}
+
+/* Opens (recovering) the transition log: the documents on disk are the
+ * last checkpoints and the log's later records are replayed into them. */
+static int open_log(runner *r, sf_error *err)
+{
+    sf_exec_integrity_report rep;
+    int rc;
+
+    sf_download_journal_init(&r->dj);
+    if (exists(r->dj_path)) {
+        if (sf_download_journal_read_file(r->dj_path, &r->dj, err) != SF_OK)
+            return sf_error_prefix(err, "%s: ", r->dj_path);
+        r->have_dj = true;
     }
-    if (sf_download_journal_read_file(r->dj_path, dj, err) != SF_OK)
-        return sf_error_prefix(err, "%s: ", r->dj_path);
-    if (strcmp(dj->backup_id, r->plan.run_id) != 0)
+    r->have_j = true;
+    r->docs.j = &r->j;
+    r->docs.have_j = &r->have_j;
+    r->docs.dj = &r->dj;
+    r->docs.have_dj = &r->have_dj;
+    r->docs.obs = &r->e.obs;
+    if (sf_runlog_open(&r->rl, r->cfg->out, SF_TRANSITION_LOG_FILE_NAME,
+                       r->plan.run_id, sf_backup_log_docs, 3,
+                       sf_backup_log_apply, &r->docs, err) != SF_OK)
+        return SF_ERR;
+    r->logged_receipts = r->j.receipt_count;
+    r->e.save_one = save_obs;
+    r->e.save_ctx = r;
+    if (sf_exec_journal_validate(&r->j, err) != SF_OK)
+        return sf_error_prefix(err, "%s with its transition log replayed: ",
+                               r->journal_path);
+    if (r->have_dj && sf_download_journal_validate(&r->dj, err) != SF_OK)
+        return sf_error_prefix(err, "%s with its transition log replayed: ",
+                               r->dj_path);
+    if (r->have_dj && strcmp(r->dj.backup_id, r->plan.run_id) != 0)
         return sf_error_set(err, "backup-id-mismatch", "backup_id", "%s belongs "
                             "to backup %s, not to run %s", r->dj_path,
-                            dj->backup_id, r->plan.run_id);
+                            r->dj.backup_id, r->plan.run_id);
+    rc = sf_verify_execution_integrity(&r->plan, &r->j, &rep, err);
+    sf_exec_integrity_report_free(&rep);
+    return rc;
+}
+
+/* The download journal in memory; a fresh one (recorded by the first
+ * artifact's record) unless it must exist. */
+static int load_dj(runner *r, bool must_exist, sf_error *err)
+{
+    sf_download_journal *dj = &r->dj;
+
+    if (r->have_dj)
+        return SF_OK;
+    if (must_exist)
+        return sf_error_set(err, "missing-artifact-entry", "", "%s does not "
+                            "exist yet", r->dj_path);
+    sf_download_journal_free(dj);
+    sf_download_journal_init(dj);
+    dj->backup_id = strdup(r->plan.run_id);
+    dj->discovery_topology_hash = strdup(r->plan.topology_hash_before_quiesce);
+    dj->pre_snapshot_topology_hash = strdup(r->plan.topology_hash_before_quiesce);
+    if (!dj->backup_id || !dj->discovery_topology_hash ||
+        !dj->pre_snapshot_topology_hash)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
     return SF_OK;
 }
 
@@ -338,10 +429,10 @@ static int op_create(runner *r, const char *id, sf_exec_receipt *rec,
                      sf_error *err)
 {
     sf_snapshot_info snap;
-    sf_download_journal dj;
+    sf_download_journal *dj = &r->dj;
     sf_journal_artifact *a;
     char now[32];
-    int rc = SF_ERR;
+    int rc;
 
     /* A canister restarted by containment after an earlier failure must be
      * stopped again before its snapshot. */
@@ -356,9 +447,9 @@ static int op_create(runner *r, const char *id, sf_exec_receipt *rec,
     rec->snapshot_total_size_bytes = snap.total_size_bytes;
     if (rec->snapshot_id == NULL)
         return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
-    if (load_dj(r, &dj, false, err) != SF_OK)
-        goto done;
-    a = sf_download_journal_find(&dj, id, snap.id);
+    if (load_dj(r, false, err) != SF_OK)
+        return SF_ERR;
+    a = sf_download_journal_find(dj, id, snap.id);
     if (a == NULL) {
         sf_journal_artifact fresh;
         char *seg = sf_safe_path_segment(id);
@@ -372,16 +463,15 @@ static int op_create(runner *r, const char *id, sf_exec_receipt *rec,
         fresh.checksum_algorithm = (char *)"sha256";
         fresh.updated_at = now;
         rc = seg == NULL ? sf_error_set(err, SF_EK_NOMEM, "", "out of memory")
-                         : sf_download_journal_append(&dj, &fresh, err);
+                         : sf_download_journal_append(dj, &fresh, err);
         free(seg);
         if (rc != SF_OK)
-            goto done;
-        dj.operation_metrics.target_count = dj.artifact_count;
+            return SF_ERR;
+        dj->operation_metrics.target_count = dj->artifact_count;
+        r->have_dj = true;
+        a = &dj->artifacts[dj->artifact_count - 1];
     }
-    rc = sf_download_journal_write_file(r->dj_path, &dj, err);
-done:
-    sf_download_journal_free(&dj);
-    return rc;
+    return write_dj(r, a, err);
 }
 
 static const char *latest_snapshot(const runner *r, const char *id)
@@ -402,7 +492,6 @@ static int op_download(runner *r, const sf_exec_operation *op,
 {
     const char *id = op->target_canister_id;
     const char *snap = latest_snapshot(r, id);
-    sf_download_journal dj;
     sf_journal_artifact *a;
     char now[32], *temp = NULL, *meta = NULL;
     int rc = SF_ERR;
@@ -411,9 +500,9 @@ static int op_download(runner *r, const sf_exec_operation *op,
         return sf_error_set(err, "missing-snapshot-id", "", "backup operation "
                             "%llu has no snapshot id for target %s",
                             (unsigned long long)op->sequence, id);
-    if (load_dj(r, &dj, true, err) != SF_OK)
+    if (load_dj(r, true, err) != SF_OK)
         goto done;
-    a = sf_download_journal_find(&dj, id, snap);
+    a = sf_download_journal_find(&r->dj, id, snap);
     if (a == NULL) {
         sf_error_set(err, "missing-artifact-entry", "", "backup operation %llu "
                      "has no artifact journal entry for target %s",
@@ -445,7 +534,7 @@ static int op_download(runner *r, const sf_exec_operation *op,
             goto done;
         }
         if (sf_artifact_advance_to(a, SF_ARTIFACT_DOWNLOADED, now, err) != SF_OK ||
-            sf_download_journal_write_file(r->dj_path, &dj, err) != SF_OK)
+            write_dj(r, a, err) != SF_OK)
             goto done;
     }
     free(rec->artifact_path);
@@ -453,7 +542,6 @@ static int op_download(runner *r, const sf_exec_operation *op,
     rc = rec->artifact_path ? SF_OK
                             : sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
 done:
-    sf_download_journal_free(&dj);
     free(temp);
     free(meta);
     return rc;
@@ -464,14 +552,13 @@ static int op_verify(runner *r, const sf_exec_operation *op,
 {
     const char *id = op->target_canister_id;
     const char *snap = latest_snapshot(r, id);
-    sf_download_journal dj;
     sf_journal_artifact *a;
     char now[32], sum[SF_SHA256_HEX_SIZE];
     int rc = SF_ERR;
 
-    if (load_dj(r, &dj, true, err) != SF_OK)
+    if (load_dj(r, true, err) != SF_OK)
         goto done;
-    a = snap ? sf_download_journal_find(&dj, id, snap) : NULL;
+    a = snap ? sf_download_journal_find(&r->dj, id, snap) : NULL;
     if (a == NULL || (a->state == SF_ARTIFACT_DOWNLOADED && a->temp_path == NULL) ||
         a->state == SF_ARTIFACT_CREATED) {
         sf_error_set(err, "missing-artifact-entry", "", "backup operation %llu "
@@ -490,14 +577,13 @@ static int op_verify(runner *r, const sf_exec_operation *op,
             goto done;
         }
         if (sf_artifact_advance_to(a, SF_ARTIFACT_CHECKSUM_VERIFIED, now, err) != SF_OK ||
-            sf_download_journal_write_file(r->dj_path, &dj, err) != SF_OK)
+            write_dj(r, a, err) != SF_OK)
             goto done;
     }
     free(rec->checksum);
     rec->checksum = strdup(a->checksum);
     rc = rec->checksum ? SF_OK : sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
 done:
-    sf_download_journal_free(&dj);
     return rc;
 }
 
@@ -599,17 +685,17 @@ done:
 
 static int op_finalize(runner *r, const sf_exec_operation *op, sf_error *err)
 {
-    sf_download_journal dj;
+    sf_download_journal *dj = &r->dj;
     sf_manifest m;
     char now[32], *path = NULL;
     size_t i;
     int rc = SF_ERR;
 
     memset(&m, 0, sizeof m);
-    if (load_dj(r, &dj, true, err) != SF_OK)
+    if (load_dj(r, true, err) != SF_OK)
         goto done;
-    for (i = 0; i < dj.artifact_count; i++) {
-        sf_journal_artifact *a = &dj.artifacts[i];
+    for (i = 0; i < dj->artifact_count; i++) {
+        sf_journal_artifact *a = &dj->artifacts[i];
         char *final_path;
 
         if (a->state == SF_ARTIFACT_DURABLE)
@@ -635,21 +721,23 @@ static int op_finalize(runner *r, const sf_exec_operation *op, sf_error *err)
         free(a->temp_path);
         a->temp_path = NULL;
         if (sf_artifact_advance_to(a, SF_ARTIFACT_DURABLE, now, err) != SF_OK ||
-            sf_download_journal_write_file(r->dj_path, &dj, err) != SF_OK)
+            write_dj(r, a, err) != SF_OK)
             goto done;
     }
+    /* before finalize: the documents a manifest stands on are whole */
+    if (checkpoint(r, err) != SF_OK)
+        goto done;
     path = sf_path_join(r->cfg->out, SF_MANIFEST_FILE_NAME);
     if (path == NULL) {
         sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
         goto done;
     }
-    if (build_manifest(r, &dj, &m, err) != SF_OK ||
+    if (build_manifest(r, dj, &m, err) != SF_OK ||
         sf_manifest_write_file(path, &m, err) != SF_OK)
         goto done;
     rc = SF_OK;
 done:
     sf_manifest_free(&m);
-    sf_download_journal_free(&dj);
     free(path);
     return rc;
 }
@@ -695,7 +783,7 @@ static int record_failure(runner *r, const sf_exec_operation *op,
     rc = sf_exec_journal_record_receipt(&r->j, &rec, err);
     sf_exec_receipt_free(&rec);
     if (rc == SF_OK)
-        rc = write_journal(r, err);
+        rc = write_journal(r, op->sequence, err);
     return rc;
 }
 
@@ -772,7 +860,7 @@ static int run_loop(runner *r, sf_error *err)
         if (op->state != SF_EXEC_PENDING) {
             marker(r, now);
             if (sf_exec_journal_mark_pending_at(&r->j, seq, now, err) != SF_OK ||
-                write_journal(r, err) != SF_OK)
+                write_journal(r, seq, err) != SF_OK)
                 return SF_ERR;
         }
         op = sf_exec_journal_find_operation(&r->j, seq);
@@ -796,7 +884,7 @@ static int run_loop(runner *r, sf_error *err)
         rec.updated_at = strdup(now);
         rc = sf_exec_journal_record_receipt(&r->j, &rec, err);
         sf_exec_receipt_free(&rec);
-        if (rc != SF_OK || write_journal(r, err) != SF_OK)
+        if (rc != SF_OK || write_journal(r, seq, err) != SF_OK)
             return SF_ERR;
         r->result->executed++;
     }
@@ -864,7 +952,8 @@ int sf_backup_run(const sf_backup_config *cfg, sf_driver *driver,
     r.e.verify_transfer = cfg->verify_transfer;
     if (!exists(r.plan_path)) {
         /* a directory another kind of run wrote is not taken over */
-        if (exists(r.dj_path) || exists(r.e.obs_path)) {
+        if (exists(r.dj_path) || exists(r.e.obs_path) ||
+            exists_in(cfg->out, SF_TRANSITION_LOG_FILE_NAME)) {
             sf_error_set(err, "not-a-backup-plan-layout", "", "%s holds a "
                          "download journal or observations but no backup plan "
                          "(a `snapshot download` directory?): use another --out",
@@ -897,6 +986,8 @@ int sf_backup_run(const sf_backup_config *cfg, sf_driver *driver,
         rc = dry_run_commands(&r, err);
         goto done;
     }
+    if (open_log(&r, err) != SF_OK)
+        goto done;
     {
         sf_exec_resume_summary s;
 
@@ -921,7 +1012,8 @@ int sf_backup_run(const sf_backup_config *cfg, sf_driver *driver,
     if (make_room(&r, err) != SF_OK)
         goto done;
     rc = run_loop(&r, err);
-    if (rc == SF_OK && result->complete)
+    /* complete: the documents whole before retention reads the root */
+    if (rc == SF_OK && result->complete && (rc = checkpoint(&r, err)) == SF_OK)
         rc = retain(&r, err);
 done:
     if (rc != SF_OK && effects && !cfg->leave_stopped) {
@@ -931,6 +1023,23 @@ done:
             sf_error_prefix(err, "(containment also failed: %s) ",
                             contain_err.message);
     }
+    if (r.rl != NULL) {
+        /* every exit leaves the documents whole for canic and older
+         * readers */
+        sf_error cp_err;
+
+        if (checkpoint(&r, &cp_err) != SF_OK) {
+            if (rc == SF_OK) {
+                *err = cp_err;
+                rc = SF_ERR;
+            } else {
+                sf_error_prefix(err, "(the checkpoint also failed: %s) ",
+                                cp_err.message);
+            }
+        }
+        sf_runlog_close(r.rl);
+    }
+    sf_download_journal_free(&r.dj);
     if (engine_open)
         sf_engine_close(&r.e);
     if (r.have_plan)

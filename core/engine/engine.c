@@ -52,8 +52,12 @@ void sf_engine_close(sf_engine *e)
     e->obs_path = NULL;
 }
 
-int sf_engine_save(sf_engine *e, sf_error *err)
+int sf_engine_save(sf_engine *e, const char *id, sf_error *err)
 {
+    const sf_obs_canister *c;
+
+    if (e->save_one != NULL && (c = sf_obs_find(&e->obs, id)) != NULL)
+        return e->save_one(e->save_ctx, c, err);
     return sf_obs_write_file(e->obs_path, &e->obs, err);
 }
 
@@ -270,12 +274,12 @@ int sf_engine_stop(sf_engine *e, const char *id, sf_error *err)
         c->status_before = now;
     }
     if (now == SF_STATUS_STOPPED)
-        return sf_engine_save(e, err);
+        return sf_engine_save(e, id, err);
     /* Write-ahead: the record that we are stopping it lands before the
      * stop, so containment after a crash knows to restart it. */
     c->stopped_by_us = true;
     c->restarted = false;
-    if (sf_engine_save(e, err) != SF_OK)
+    if (sf_engine_save(e, id, err) != SF_OK)
         return SF_ERR;
     return toggle(e, SF_OP_STOP, id, err);
 }
@@ -295,7 +299,7 @@ int sf_engine_start(sf_engine *e, const char *id, sf_error *err)
         return SF_ERR;
     c = sf_obs_find(&e->obs, id);
     c->restarted = true;
-    return sf_engine_save(e, err);
+    return sf_engine_save(e, id, err);
 }
 
 int sf_engine_contain(sf_engine *e, sf_error *err)
@@ -379,7 +383,7 @@ static int adopt(sf_engine *e, const char *id, const sf_snapshot_info *snap,
     c->snapshot_id = strdup(snap->id);
     if (c->snapshot_id == NULL)
         return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
-    return sf_engine_save(e, err);
+    return sf_engine_save(e, id, err);
 }
 
 /* A create makes a new snapshot appear on a canister; it records the
@@ -418,7 +422,7 @@ static int new_snapshot(sf_engine *e, sf_op_kind kind, const char *id,
         rc = sf_obs_set_snapshots_before(c, res.snapshots, res.snapshot_count,
                                          err);
         sf_result_free(&res);
-        if (rc != SF_OK || sf_engine_save(e, err) != SF_OK)
+        if (rc != SF_OK || sf_engine_save(e, id, err) != SF_OK)
             return SF_ERR;
     }
     {
@@ -483,7 +487,7 @@ int sf_engine_load(sf_engine *e, const char *id, const char *snapshot_id,
                 return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
             if (!c->load_issued) {
                 c->load_issued = true;
-                if (sf_engine_save(e, err) != SF_OK)
+                if (sf_engine_save(e, id, err) != SF_OK)
                     return SF_ERR;
             }
         }
@@ -498,7 +502,7 @@ int sf_engine_load(sf_engine *e, const char *id, const char *snapshot_id,
 
             if (c != NULL && c->load_issued) {
                 c->load_issued = false;
-                sf_engine_save(e, &ignored);
+                sf_engine_save(e, id, &ignored);
             }
             return SF_ERR;
         }
@@ -522,7 +526,7 @@ int sf_engine_start_always(sf_engine *e, const char *id, sf_error *err)
     c = sf_obs_find(&e->obs, id);
     if (c != NULL && !c->restarted) {
         c->restarted = true;
-        return sf_engine_save(e, err);
+        return sf_engine_save(e, id, err);
     }
     return SF_OK;
 }

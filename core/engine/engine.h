@@ -26,6 +26,11 @@ typedef struct sf_engine {
      * hash for snapshot memory, so a second read is the only check that
      * the bytes arrived as they are on the canister. */
     bool verify_transfer;
+    /* When set, sf_engine_save hands it the one canister that changed (a
+     * runner appends it to its transition log) instead of rewriting the
+     * whole observations file. */
+    int (*save_one)(void *ctx, const sf_obs_canister *c, sf_error *err);
+    void *save_ctx;
 } sf_engine;
 
 int sf_engine_open(sf_engine *e, sf_driver *driver, const sf_clock *clock,
@@ -35,7 +40,9 @@ int sf_engine_open_at(sf_engine *e, sf_driver *driver, const sf_clock *clock,
                       const char *out, const char *obs_name, FILE *log,
                       sf_error *err);
 void sf_engine_close(sf_engine *e);
-int sf_engine_save(sf_engine *e, sf_error *err);
+/* Makes canister id's observations durable (write-ahead): through
+ * save_one when set, else the whole observations file. */
+int sf_engine_save(sf_engine *e, const char *id, sf_error *err);
 
 /* Runs one operation to completion; a failed operation becomes an error
  * whose kind names its class ("driver-transient", "driver-permanent",

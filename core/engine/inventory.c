@@ -6,6 +6,7 @@
  * layouts (prune deletes nothing else).
  */
 #define _GNU_SOURCE /* timegm */
+#include "snapfleet/backup.h"
 #include "snapfleet/inventory.h"
 
 #include <dirent.h>
@@ -233,6 +234,7 @@ static void names_free(names *s)
 static const char *const documents[] = {
     SF_MANIFEST_FILE_NAME, SF_DOWNLOAD_JOURNAL_FILE_NAME, SF_PLAN_FILE_NAME,
     SF_EXEC_JOURNAL_FILE_NAME, SF_OBSERVATIONS_FILE_NAME,
+    SF_TRANSITION_LOG_FILE_NAME,
 };
 
 /* "<document>.tmp.XXXXXX": the unique temp name an atomic write uses
@@ -331,6 +333,18 @@ static int read_docs(const char *dir, docs *d, sf_backup_entry *e)
     READ(SF_PLAN_FILE_NAME, has_plan, sf_plan_read_file, plan)
     READ(SF_EXEC_JOURNAL_FILE_NAME, has_ej, sf_exec_journal_read_file, ej)
 #undef READ
+    if (rc == SF_OK && exists(dir, SF_TRANSITION_LOG_FILE_NAME)) {
+        /* the journals as they stand: a killed run's last records are in
+         * its transition log only */
+        if (d->has_dj)
+            sf_download_journal_free(&d->dj);
+        if (d->has_ej)
+            sf_exec_journal_free(&d->ej);
+        if (sf_backup_state_read(dir, &d->ej, &d->has_ej, &d->dj, &d->has_dj,
+                                 &err) != SF_OK)
+            rc = set_detail(e, SF_TRANSITION_LOG_FILE_NAME, err.message) ==
+                         SF_OK ? 1 : SF_ERR;
+    }
     return rc;
 }
 

@@ -259,3 +259,22 @@ int sf_obs_set_snapshots_before(sf_obs_canister *c, const sf_snapshot_info *s,
     c->snapshots_before_count = n;
     return SF_OK;
 }
+
+int sf_obs_put(sf_observations *o, sf_obs_canister *c, sf_error *err)
+{
+    sf_obs_canister *cur = sf_obs_find(o, c->canister_id), *grown;
+
+    if (cur != NULL) {
+        canister_free(cur);
+        *cur = *c;
+        memset(c, 0, sizeof *c);
+        return SF_OK;
+    }
+    grown = realloc(o->canisters, (o->count + 1) * sizeof *grown);
+    if (grown == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    o->canisters = grown;
+    o->canisters[o->count++] = *c;
+    memset(c, 0, sizeof *c);
+    return SF_OK;
+}

@@ -67,6 +67,9 @@ void sf_obs_free(sf_observations *o);
  * memory. */
 sf_obs_canister *sf_obs_get(sf_observations *o, const char *canister_id);
 sf_obs_canister *sf_obs_find(const sf_observations *o, const char *canister_id);
+/* Puts c (taking what it owns; *c is zeroed) in place of the entry with its
+ * canister id, or adds it. */
+int sf_obs_put(sf_observations *o, sf_obs_canister *c, sf_error *err);
 /* Replaces the snapshot list recorded before a create (copies). */
 int sf_obs_set_snapshots_before(sf_obs_canister *c, const sf_snapshot_info *s,
                                 size_t n, sf_error *err);

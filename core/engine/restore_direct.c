@@ -68,5 +68,5 @@ int sf_engine_set_load_from(sf_engine *e, const char *canister,
     free(c->load_from);
     if ((c->load_from = strdup(from)) == NULL)
         return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
-    return sf_engine_save(e, err);
+    return sf_engine_save(e, canister, err);
 }

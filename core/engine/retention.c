@@ -79,7 +79,7 @@ static int set_deleting(sf_engine *e, const char *canister, const char *id,
     c->deleting = id != NULL ? strdup(id) : NULL;
     if (id != NULL && c->deleting == NULL)
         return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
-    return sf_engine_save(e, err);
+    return sf_engine_save(e, canister, err);
 }
 
 static bool listed(const sf_result *res, const char *id)

@@ -95,7 +95,7 @@ static int set_replacing(sf_engine *e, const char *canister, const char *id,
     c->replacing = id != NULL ? strdup(id) : NULL;
     if (id != NULL && c->replacing == NULL)
         return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
-    return sf_engine_save(e, err);
+    return sf_engine_save(e, canister, err);
 }
 
 /* The refusal: every snapshot on the canister, whose it is, what to do. */

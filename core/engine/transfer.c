@@ -187,7 +187,7 @@ static int keep_snapshot(sf_engine *e, const char *id,
     c->snapshot_id = strdup(snap->id);
     if (c->snapshot_id == NULL)
         return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
-    return sf_engine_save(e, err);
+    return sf_engine_save(e, id, err);
 }
 
 int sf_engine_upload(sf_engine *e, const char *id, const char *dir,
@@ -216,7 +216,7 @@ int sf_engine_upload(sf_engine *e, const char *id, const char *dir,
         rc = sf_obs_set_snapshots_before(c, res.snapshots, res.snapshot_count,
                                          err);
         sf_result_free(&res);
-        if (rc != SF_OK || sf_engine_save(e, err) != SF_OK)
+        if (rc != SF_OK || sf_engine_save(e, id, err) != SF_OK)
             return SF_ERR;
     } else if (!upload_in_progress(dir) && sweep(e, id, NULL, err) != SF_OK) {
         /* an earlier run's upload whose outcome it never learnt */

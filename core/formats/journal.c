@@ -499,12 +499,18 @@ static int finish_into(sf_jw *w, sf_buf *tmp, sf_buf *out, sf_error *err)
 int sf_download_journal_write_json(const sf_download_journal *j, sf_buf *out,
                                    sf_error *err)
 {
+    if (sf_download_journal_validate(j, err) != SF_OK)
+        return SF_ERR;
+    return sf_download_journal_write_json_part(j, out, err);
+}
+
+int sf_download_journal_write_json_part(const sf_download_journal *j,
+                                        sf_buf *out, sf_error *err)
+{
     sf_buf tmp;
     sf_jw w;
     size_t i;
 
-    if (sf_download_journal_validate(j, err) != SF_OK)
-        return SF_ERR;
     sf_buf_init(&tmp);
     sf_jw_init(&w, &tmp);
     sf_jw_begin_object(&w);

@@ -280,6 +280,23 @@ cp "$S" "$TMP/kb.json"
 { run backup --sim-state "$TMP/kb.json" --out "$TMP/kb" --include-root \
   --faults crash-after-writes=20; } 2>/dev/null
 expect_rc 137 "backup killed"
+# its last transitions are in its transition log only: status reads the
+# checkpoint (the journal on disk) and replays the log after it
+doc_done=$("$PY" -c 'import json,sys; print(sum(o["state"] == "completed" for o in json.load(open(sys.argv[1]))["operations"]))' \
+  "$TMP/kb/backup-execution-journal.json")
+run backup status --json "$TMP/kb"; expect_rc 0 "status of a killed backup"
+expect_py "d['execution']['completed_operations'] > $doc_done" True "status reads the transition log"
+cp "$TMP/kb/snapfleet-transitions.log" "$TMP/kb.log"
+printf 'garbage that is not a record, followed by one that is: ' > "$TMP/kb.bad"
+cat "$TMP/kb.log" >> "$TMP/kb.bad"
+cp "$TMP/kb.bad" "$TMP/kb/snapfleet-transitions.log"
+run backup status --json "$TMP/kb"; expect_rc 1 "a damaged log is refused"
+expect_err "snapfleet-transitions.log: damaged record at offset 0" "the refusal names the log and the offset"
+expect_err "(txlog-damaged)" "damaged log kind"
+run backup --sim-state "$TMP/kb.json" --out "$TMP/kb" --include-root
+expect_rc 1 "a run refuses a damaged log"; expect_err "(txlog-damaged)" "run refusal kind"
+cmp -s "$TMP/kb.bad" "$TMP/kb/snapfleet-transitions.log" && ok || bad "the refused log was changed"
+cp "$TMP/kb.log" "$TMP/kb/snapfleet-transitions.log"
 run backup --sim-state "$TMP/kb.json" --out "$TMP/kb" --include-root --json
 expect_rc 0 "backup rerun after a kill"; expect_py 'd["status"], d["resumed"]' "('complete', True)" "resumed after kill"
 run backup verify "$TMP/kb"; expect_rc 0 "verifies after a kill"

@@ -24,6 +24,8 @@
 #include "snapfleet/buf.h"
 #include "snapfleet/driver.h"
 #include "snapfleet/error.h"
+#include "snapfleet/execjournal.h"
+#include "snapfleet/journal.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -127,6 +129,15 @@ typedef struct sf_backup_result {
     uint64_t target_count;
     sf_buf planned_commands;   /* dry run: one command a line */
 } sf_backup_result;
+
+/* A backup directory's execution journal and download journal as they
+ * stand: the documents (the last checkpoints) with the later records of
+ * its transition log replayed, then validated whole; nothing is written.
+ * An absent document leaves *have_j / *have_dj false. Refusals name the
+ * file (and for the log, the record's byte offset). */
+SF_API int sf_backup_state_read(const char *dir, sf_exec_journal *j,
+                                bool *have_j, sf_download_journal *dj,
+                                bool *have_dj, sf_error *err);
 
 SF_API int sf_backup_run(const sf_backup_config *cfg, sf_driver *driver,
                          const sf_clock *clock, sf_backup_result *result,

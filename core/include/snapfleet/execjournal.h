@@ -152,6 +152,11 @@ SF_API int sf_exec_journal_write_json(const sf_exec_journal *j, sf_buf *out,
                                       sf_error *err);
 
 /* Reads, parses and validates a journal file; *out is zeroed on failure. */
+/* The same form without the semantic validation: a part of a journal
+ * (some operations, some receipts) as the transition log records it. */
+SF_API int sf_exec_journal_write_json_part(const sf_exec_journal *j,
+                                           sf_buf *out, sf_error *err);
+
 SF_API int sf_exec_journal_read_file(const char *path, sf_exec_journal *out,
                                      sf_error *err);
 

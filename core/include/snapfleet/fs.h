@@ -57,6 +57,9 @@ SF_API int sf_remove_tree(const char *dir, sf_error *err);
  * (after the directory fsync) with the path written. NULL disables. */
 typedef void (*sf_fs_write_hook)(const char *path, void *ctx);
 SF_API void sf_fs_set_write_hook(sf_fs_write_hook hook, void *ctx);
+/* Reports a durable write made elsewhere (an append to a transition log,
+ * once it is fdatasync'd) to the hook, so crash tests count it too. */
+SF_API void sf_fs_note_durable_write(const char *path);
 
 /* The storage sf_fs_read_file, sf_fs_mkdir_p, sf_fs_write_atomic(_untracked)
  * and sf_fs_rename_durable go through; NULL restores POSIX. Process-wide,

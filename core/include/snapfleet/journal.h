@@ -124,6 +124,11 @@ SF_API int sf_download_journal_validate(const sf_download_journal *j, sf_error *
 SF_API int sf_download_journal_write_json(const sf_download_journal *j, sf_buf *out,
                                           sf_error *err);
 
+/* The same form without the validation: a part of a journal (the header
+ * and some artifacts) as the transition log records it. */
+SF_API int sf_download_journal_write_json_part(const sf_download_journal *j,
+                                               sf_buf *out, sf_error *err);
+
 /* Reads, parses and validates a journal file; *out is zeroed on failure. */
 SF_API int sf_download_journal_read_file(const char *path, sf_download_journal *out,
                                          sf_error *err);

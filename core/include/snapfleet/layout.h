@@ -22,6 +22,9 @@ extern "C" {
 #define SF_PLAN_FILE_NAME "backup-plan.json"
 #define SF_EXEC_JOURNAL_FILE_NAME "backup-execution-journal.json"
 #define SF_OBSERVATIONS_FILE_NAME "snapfleet-observations.json"
+/* The run's transition log (docs/transition-log.md): the journals and the
+ * observations above are its checkpoints. */
+#define SF_TRANSITION_LOG_FILE_NAME "snapfleet-transitions.log"
 /* Not canic's `backup-execution-journal.json.lock`: that name means "locked"
  * to canic whenever it exists, and a flock file stays behind by design. */
 #define SF_LOCK_FILE_NAME ".snapfleet.lock"

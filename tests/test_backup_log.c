@@ -1,0 +1,486 @@
+/*
+ * A backup on its transition log (core/engine/runlog.c, backup_log.c): a
+ * killed run's last transitions are in snapfleet-transitions.log only,
+ * and recovery (the run, `backup status`, the readers) is the newest
+ * checkpoint plus the later records. Each kind of damage: a torn last
+ * record is dropped; a damaged record followed by valid ones, a sequence
+ * gap, a record of another run, an illegal transition and a document
+ * changed behind the log's back are refused naming the file (and the
+ * record's byte offset), changing nothing. A directory with no log (canic,
+ * an older snapfleet) resumes.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/backup_log.h"
+#include "sim_fixture.h"
+#include "snapfleet/backup.h"
+#include "snapfleet/fs.h"
+#include "snapfleet/layout.h"
+#include "snapfleet/txlog.h"
+
+#define CANISTERS 3
+
+typedef struct t {
+    sf_fx f;
+    char out[600], log[700], ej[700];
+} t;
+
+static int backup_fn(sf_fx *f, void *ctx)
+{
+    sf_backup_config c;
+    sf_backup_result r;
+    sf_error err;
+    int rc;
+
+    sf_fx_backup_config(&c, f, ctx);
+    rc = sf_fx_backup(f, &c, &r, &err);
+    sf_backup_result_free(&r);
+    return rc;
+}
+
+static uint64_t reference_writes(void)
+{
+    sf_fx g;
+    sf_sim_config cfg;
+    sf_fx_writes w;
+    uint64_t n;
+
+    sf_fx_setup(&g, "blog-ref");
+    sf_fx_config(&cfg, 2, CANISTERS);
+    sf_fx_start(&g, &cfg);
+    memset(&w, 0, sizeof w);
+    sf_fx_stack(&g, NULL, false);
+    sf_fx_writes_begin(&w);
+    assert_int_equal(backup_fn(&g, (void *)sf_fx_path(&g, "ref")), SF_OK);
+    sf_fx_writes_end(&w);
+    n = w.n;
+    sf_fx_writes_free(&w);
+    sf_fx_unstack(&g);
+    sf_fx_teardown(&g);
+    return n;
+}
+
+static uint64_t n_writes;
+
+static int group_setup(void **state)
+{
+    (void)state;
+    n_writes = reference_writes();
+    return n_writes > 20 ? 0 : -1;
+}
+
+static int setup(void **state)
+{
+    t *x = calloc(1, sizeof *x);
+    sf_sim_config cfg;
+
+    if (x == NULL)
+        return -1;
+    sf_fx_setup(&x->f, "blog");
+    sf_fx_config(&cfg, 2, CANISTERS);
+    sf_fx_start(&x->f, &cfg);
+    snprintf(x->out, sizeof x->out, "%s", sf_fx_path(&x->f, "out"));
+    snprintf(x->log, sizeof x->log, "%s/%s", x->out, SF_TRANSITION_LOG_FILE_NAME);
+    snprintf(x->ej, sizeof x->ej, "%s/%s", x->out, SF_EXEC_JOURNAL_FILE_NAME);
+    *state = x;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    t *x = *state;
+
+    sf_fx_teardown(&x->f);
+    free(x);
+    return 0;
+}
+
+static void read_bytes(const char *path, sf_buf *out)
+{
+    char *data;
+    size_t len;
+    sf_error err;
+
+    sf_buf_reset(out);
+    if (sf_fs_read_file(path, (size_t)1 << 30, &data, &len, &err) != SF_OK)
+        fail_msg("%s: %s", path, err.message);
+    assert_int_equal(sf_buf_append(out, data, len), SF_OK);
+    free(data);
+}
+
+static void write_bytes(const char *path, const void *data, size_t len)
+{
+    FILE *fp = fopen(path, "wb");
+
+    assert_non_null(fp);
+    assert_int_equal(fwrite(data, 1, len, fp), len);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* Kills a backup halfway through its writes (inside the run loop, after
+ * the preflight checkpoint, before the finalize one). */
+static void crash_halfway(t *x)
+{
+    int code;
+
+    assert_true(sf_fx_crash_run(&x->f, n_writes / 2, backup_fn, x->out, &code));
+}
+
+static size_t completed(const sf_exec_journal *j)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < j->operation_count; i++)
+        n += j->operations[i].state == SF_EXEC_COMPLETED;
+    return n;
+}
+
+/* The journal as it stands (checkpoint + log); SF_OK or the error. */
+static int read_state(t *x, sf_exec_journal *j, sf_error *err)
+{
+    sf_download_journal dj;
+    bool have_j, have_dj;
+    int rc = sf_backup_state_read(x->out, j, &have_j, &dj, &have_dj, err);
+
+    if (rc == SF_OK) {
+        assert_true(have_j);
+        sf_download_journal_free(&dj);
+    }
+    return rc;
+}
+
+static void rerun_completes(t *x)
+{
+    sf_backup_config c;
+    sf_backup_result r;
+    sf_error err;
+
+    sf_fx_stack(&x->f, NULL, true);
+    sf_fx_backup_config(&c, &x->f, x->out);
+    if (sf_fx_backup(&x->f, &c, &r, &err) != SF_OK)
+        fail_msg("rerun: %s (%s)", err.message, err.kind);
+    assert_true(r.complete);
+    sf_backup_result_free(&r);
+    sf_fx_unstack(&x->f);
+    assert_int_equal(sf_fx_assert_verifies(x->out), CANISTERS);
+    sf_fx_assert_invariants(&x->f, x->out, false);
+}
+
+/* The rerun and the reader refuse with kind, the message naming the log
+ * and `offset` (when given); the log and the journal are unchanged. */
+static void refused(t *x, const char *kind, const char *file, long offset)
+{
+    sf_buf log0, ej0, log1, ej1;
+    sf_exec_journal j;
+    sf_backup_config c;
+    sf_backup_result r;
+    sf_error err;
+    char want[64];
+
+    sf_buf_init(&log0);
+    sf_buf_init(&ej0);
+    sf_buf_init(&log1);
+    sf_buf_init(&ej1);
+    read_bytes(x->log, &log0);
+    read_bytes(x->ej, &ej0);
+    assert_int_equal(read_state(x, &j, &err), SF_ERR);
+    assert_string_equal(err.kind, kind);
+    if (strstr(err.message, file) == NULL)
+        fail_msg("the message does not name %s: %s", file, err.message);
+    snprintf(want, sizeof want, "offset %ld", offset);
+    if (offset >= 0 && strstr(err.message, want) == NULL)
+        fail_msg("the message does not name %s: %s", want, err.message);
+    sf_fx_stack(&x->f, NULL, true);
+    sf_fx_backup_config(&c, &x->f, x->out);
+    assert_int_equal(sf_fx_backup(&x->f, &c, &r, &err), SF_ERR);
+    sf_backup_result_free(&r);
+    sf_fx_unstack(&x->f);
+    assert_string_equal(err.kind, kind);
+    read_bytes(x->log, &log1);
+    read_bytes(x->ej, &ej1);
+    assert_int_equal(log0.len, log1.len);
+    assert_memory_equal(log0.data, log1.data, log0.len);
+    assert_int_equal(ej0.len, ej1.len);
+    assert_memory_equal(ej0.data, ej1.data, ej0.len);
+    sf_buf_free(&log0);
+    sf_buf_free(&ej0);
+    sf_buf_free(&log1);
+    sf_buf_free(&ej1);
+}
+
+/* The records' offsets, sequence numbers and tags. */
+typedef struct recs {
+    uint64_t off[4096], seq[4096];
+    char tag[4096];
+    size_t n;
+    sf_txlog_run run;
+} recs;
+
+static int collect(const sf_txlog_record *rec, sf_error *err, void *payload)
+{
+    recs *r = payload;
+
+    (void)err;
+    if (r->n < 4096) {
+        r->off[r->n] = rec->offset;
+        r->seq[r->n] = rec->seq;
+        r->tag[r->n] = rec->payload_len ? (char)rec->payload[0] : '?';
+        r->n++;
+    }
+    r->run = rec->run;
+    return SF_OK;
+}
+
+static void records(t *x, recs *r)
+{
+    sf_error err;
+
+    memset(r, 0, sizeof *r);
+    if (sf_txlog_read(sf_fs_storage(), x->log, NULL, 0, collect, r, NULL,
+                      &err) != SF_OK)
+        fail_msg("%s", err.message);
+    assert_true(r->n > 3);
+}
+
+/* Index of the last checkpoint marker; the records after it are what the
+ * documents lack. */
+static size_t last_marker(const recs *r)
+{
+    size_t i = r->n;
+
+    while (i-- > 0)
+        if (r->tag[i] == 'B')
+            return i;
+    fail_msg("no checkpoint marker");
+    return 0;
+}
+
+static void test_log_holds_what_the_documents_lack(void **state)
+{
+    t *x = *state;
+    sf_exec_journal doc, now;
+    sf_error err;
+    recs *r = malloc(sizeof *r);
+
+    crash_halfway(x);
+    assert_int_equal(sf_exec_journal_read_file(x->ej, &doc, &err), SF_OK);
+    assert_int_equal(read_state(x, &now, &err), SF_OK);
+    records(x, r);
+    assert_true(r->tag[0] == 'B'); /* a log starts from its documents */
+    assert_true(last_marker(r) + 1 < r->n);
+    /* the killed run's last transitions are in the log only */
+    assert_true(completed(&now) > completed(&doc));
+    assert_true(now.receipt_count > doc.receipt_count);
+    sf_exec_journal_free(&doc);
+    sf_exec_journal_free(&now);
+    free(r);
+    rerun_completes(x);
+    /* the exit checkpoint left the documents whole */
+    assert_int_equal(sf_exec_journal_read_file(x->ej, &doc, &err), SF_OK);
+    assert_int_equal(read_state(x, &now, &err), SF_OK);
+    assert_int_equal(completed(&doc), doc.operation_count);
+    assert_int_equal(completed(&now), completed(&doc));
+    sf_exec_journal_free(&doc);
+    sf_exec_journal_free(&now);
+}
+
+static void test_directory_without_a_log_resumes(void **state)
+{
+    t *x = *state;
+    sf_backup_config c;
+    sf_backup_result r;
+    sf_error err;
+    recs *rr = malloc(sizeof *rr);
+
+    /* a paused run leaves whole documents, as canic or an older snapfleet
+     * would; without the log they are all there is */
+    sf_fx_stack(&x->f, NULL, true);
+    sf_fx_backup_config(&c, &x->f, x->out);
+    c.max_steps = 9;
+    assert_int_equal(sf_fx_backup(&x->f, &c, &r, &err), SF_OK);
+    assert_true(r.max_steps_reached);
+    sf_backup_result_free(&r);
+    sf_fx_unstack(&x->f);
+    assert_int_equal(unlink(x->log), 0);
+    rerun_completes(x);
+    records(x, rr);
+    assert_true(rr->tag[0] == 'B');
+    free(rr);
+}
+
+static void test_torn_last_record_is_dropped(void **state)
+{
+    t *x = *state;
+    sf_buf b;
+    sf_exec_journal before, after;
+    sf_error err;
+
+    crash_halfway(x);
+    assert_int_equal(read_state(x, &before, &err), SF_OK);
+    sf_buf_init(&b);
+    read_bytes(x->log, &b);
+    write_bytes(x->log, b.data, b.len - 5); /* a crash mid-append */
+    sf_buf_free(&b);
+    assert_int_equal(read_state(x, &after, &err), SF_OK);
+    assert_true(completed(&after) <= completed(&before));
+    sf_exec_journal_free(&before);
+    sf_exec_journal_free(&after);
+    rerun_completes(x);
+}
+
+static void test_damaged_record_is_refused(void **state)
+{
+    t *x = *state;
+    recs *r = malloc(sizeof *r);
+    sf_buf b;
+    size_t k;
+
+    crash_halfway(x);
+    records(x, r);
+    k = r->n - 2; /* a record with a valid one after it */
+    sf_buf_init(&b);
+    read_bytes(x->log, &b);
+    b.data[r->off[k] + SF_TXLOG_HEADER_SIZE + 1] ^= 0x20;
+    write_bytes(x->log, b.data, b.len);
+    sf_buf_free(&b);
+    refused(x, SF_EK_TXLOG_DAMAGED, SF_TRANSITION_LOG_FILE_NAME,
+            (long)r->off[k]);
+    free(r);
+}
+
+static void test_sequence_gap_is_refused(void **state)
+{
+    t *x = *state;
+    recs *r = malloc(sizeof *r);
+    sf_buf b, cut;
+    size_t k;
+
+    crash_halfway(x);
+    records(x, r);
+    k = r->n - 3;
+    sf_buf_init(&b);
+    sf_buf_init(&cut);
+    read_bytes(x->log, &b);
+    /* record k left out: k + 1 follows k - 1 */
+    assert_int_equal(sf_buf_append(&cut, b.data, r->off[k]), SF_OK);
+    assert_int_equal(sf_buf_append(&cut, b.data + r->off[k + 1],
+                                   b.len - r->off[k + 1]), SF_OK);
+    write_bytes(x->log, cut.data, cut.len);
+    sf_buf_free(&b);
+    sf_buf_free(&cut);
+    refused(x, SF_EK_TXLOG_SEQUENCE, SF_TRANSITION_LOG_FILE_NAME,
+            (long)r->off[k]);
+    free(r);
+}
+
+/* Re-encodes every record of the log with another run id. */
+static int reencode(const sf_txlog_record *rec, sf_error *err, void *payload)
+{
+    sf_txlog_run other;
+
+    memset(&other, 0x5a, sizeof other);
+    return sf_txlog_encode(payload, &other, rec->seq, rec->payload,
+                           rec->payload_len, err);
+}
+
+static void test_record_of_another_run_is_refused(void **state)
+{
+    t *x = *state;
+    sf_buf b;
+    sf_error err;
+
+    crash_halfway(x);
+    sf_buf_init(&b);
+    assert_int_equal(sf_txlog_read(sf_fs_storage(), x->log, NULL, 0, reencode,
+                                   &b, NULL, &err), SF_OK);
+    write_bytes(x->log, b.data, b.len);
+    sf_buf_free(&b);
+    refused(x, SF_EK_TXLOG_RUN, SF_TRANSITION_LOG_FILE_NAME, 0);
+}
+
+static void test_illegal_transition_is_refused(void **state)
+{
+    t *x = *state;
+    recs *r = malloc(sizeof *r);
+    sf_exec_journal j, part;
+    sf_buf json, rec, b;
+    sf_error err;
+    size_t i;
+    long off;
+
+    crash_halfway(x);
+    records(x, r);
+    assert_int_equal(read_state(x, &j, &err), SF_OK);
+    /* a completed operation back to ready */
+    for (i = 0; i < j.operation_count; i++)
+        if (j.operations[i].state == SF_EXEC_COMPLETED &&
+            !sf_exec_kind_is_preflight(j.operations[i].kind))
+            break;
+    assert_true(i < j.operation_count);
+    j.operations[i].state = SF_EXEC_READY;
+    part = j;
+    part.operations = &j.operations[i];
+    part.operation_count = 1;
+    part.receipt_count = 0;
+    sf_buf_init(&json);
+    sf_buf_init(&rec);
+    sf_buf_init(&b);
+    assert_int_equal(sf_buf_printf(&json, "X %zu\n", j.receipt_count), SF_OK);
+    assert_int_equal(sf_exec_journal_write_json_part(&part, &json, &err), SF_OK);
+    assert_int_equal(sf_txlog_encode(&rec, &r->run, r->seq[r->n - 1] + 1,
+                                     json.data, json.len, &err), SF_OK);
+    read_bytes(x->log, &b);
+    off = (long)b.len;
+    assert_int_equal(sf_buf_append(&b, rec.data, rec.len), SF_OK);
+    write_bytes(x->log, b.data, b.len);
+    refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
+    sf_buf_free(&json);
+    sf_buf_free(&rec);
+    sf_buf_free(&b);
+    sf_exec_journal_free(&j);
+    free(r);
+}
+
+static void test_document_changed_behind_the_log_is_refused(void **state)
+{
+    t *x = *state;
+    sf_exec_journal j;
+    sf_error err;
+    size_t i;
+
+    crash_halfway(x);
+    assert_int_equal(sf_exec_journal_read_file(x->ej, &j, &err), SF_OK);
+    for (i = 0; i < j.operation_count; i++)
+        if (j.operations[i].state_updated_at != NULL)
+            break;
+    assert_true(i < j.operation_count);
+    free(j.operations[i].state_updated_at);
+    j.operations[i].state_updated_at = strdup("unix:1");
+    assert_int_equal(sf_exec_journal_write_file(x->ej, &j, &err), SF_OK);
+    sf_exec_journal_free(&j);
+    refused(x, "txlog-checkpoint", SF_EXEC_JOURNAL_FILE_NAME, -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_log_holds_what_the_documents_lack, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_directory_without_a_log_resumes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_torn_last_record_is_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_record_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sequence_gap_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_of_another_run_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_illegal_transition_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_document_changed_behind_the_log_is_refused, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, group_setup, NULL);
+}
