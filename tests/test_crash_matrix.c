@@ -180,6 +180,13 @@ static void matrix(mode m, uint64_t stride)
                     sf_fx_writes_count(&w, SF_EXEC_JOURNAL_FILE_NAME));
         assert_true(sf_fx_writes_count(&w, SF_EXEC_JOURNAL_FILE_NAME) >= 4);
         assert_true(sf_fx_writes_count(&w, SF_OBSERVATIONS_FILE_NAME) >= 2);
+    } else {
+        /* the same for a snapshot download: its journal and observations
+         * are checkpoints (before finalize) */
+        assert_true(sf_fx_writes_count(&w, SF_TRANSITION_LOG_FILE_NAME) >
+                    sf_fx_writes_count(&w, SF_DOWNLOAD_JOURNAL_FILE_NAME));
+        assert_true(sf_fx_writes_count(&w, SF_DOWNLOAD_JOURNAL_FILE_NAME) >= 1);
+        assert_true(sf_fx_writes_count(&w, SF_OBSERVATIONS_FILE_NAME) >= 1);
     }
     sf_buf_init(&names);
     sf_fx_writes_names(&w, &names);

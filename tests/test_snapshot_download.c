@@ -16,6 +16,8 @@
 
 #include "engine/engine.h"
 #include "sim_fixture.h"
+#include "snapfleet/backup.h"
+#include "snapfleet/txlog.h"
 #include "snapfleet/checksum.h"
 #include "snapfleet/fs.h"
 #include "snapfleet/journal.h"
@@ -127,14 +129,19 @@ static void run_fails(sf_fx *f, const sf_snapshot_download_config *c,
                  err->kind ? err->kind : "(null)", err->message, kind);
 }
 
+/* The download journal as it stands: the checkpoint with the transition
+ * log's later records replayed (a killed run leaves them unmerged). */
 static void read_journal(const char *out, sf_download_journal *j)
 {
     sf_error err;
-    char *p = sf_path_join(out, SF_DOWNLOAD_JOURNAL_FILE_NAME);
+    sf_exec_journal ej;
+    bool have_j, have_dj;
 
-    if (sf_download_journal_read_file(p, j, &err) != SF_OK)
-        fail_msg("%s: %s", p, err.message);
-    free(p);
+    if (sf_backup_state_read(out, &ej, &have_j, j, &have_dj, &err) != SF_OK)
+        fail_msg("%s: %s", out, err.message);
+    if (!have_dj)
+        fail_msg("%s: no download journal", out);
+    assert_false(have_j);
 }
 
 static void read_manifest(const char *out, sf_manifest *m)
@@ -334,20 +341,44 @@ typedef struct jstate {
     bool temp[64], checksum[64];
     sf_download_metrics m[64];
     size_t artifacts[64];
+    sf_buf seq; /* one token a write: a log record's tag, or a file name */
 } jstate;
 
+static int last_tag(const sf_txlog_record *rec, sf_error *err, void *payload)
+{
+    (void)err;
+    *(char *)payload = rec->payload_len > 0 ? (char)rec->payload[0] : '?';
+    return SF_OK;
+}
+
+/* Every durable write: the transition log's records by tag (D: the
+ * download journal, O: observations, B: a checkpoint marker), documents
+ * by name; after a D record, the journal as it then stood (checkpoint +
+ * log). */
 static void on_write(const char *path, void *ctx)
 {
     jstate *js = ctx;
     const char *base = strrchr(path, '/');
     sf_download_journal j;
+    sf_exec_journal ej;
+    bool have_j, have_dj;
     sf_error err;
+    char tag = '?', dir[700];
 
-    if (base == NULL || strcmp(base + 1, SF_DOWNLOAD_JOURNAL_FILE_NAME) != 0 ||
-        js->n >= 64)
+    base = base ? base + 1 : path;
+    if (strcmp(base, SF_TRANSITION_LOG_FILE_NAME) != 0) {
+        sf_buf_printf(&js->seq, "%s%s", js->seq.len ? " " : "", base);
         return;
-    if (sf_download_journal_read_file(path, &j, &err) != SF_OK)
+    }
+    sf_txlog_read(sf_fs_storage(), path, NULL, 0, last_tag, &tag, NULL, &err);
+    sf_buf_printf(&js->seq, "%s%c", js->seq.len ? " " : "", tag);
+    if (tag != 'D' || js->n >= 64)
         return;
+    snprintf(dir, sizeof dir, "%.*s", (int)(base - path - 1), path);
+    if (sf_backup_state_read(dir, &ej, &have_j, &j, &have_dj, &err) != SF_OK)
+        fail_msg("%s", err.message);
+    assert_true(have_dj);
+    assert_false(have_j);
     js->state[js->n] = j.artifacts[j.artifact_count - 1].state;
     js->temp[js->n] = j.artifacts[j.artifact_count - 1].temp_path != NULL;
     js->checksum[js->n] = j.artifacts[j.artifact_count - 1].checksum != NULL;
@@ -372,7 +403,6 @@ static void journal_writes_one_target(void **state)
     cid leaf = idc(f, C);
     sf_fx_writes w;
     jstate js;
-    sf_buf names;
     size_t i;
 
     memset(&w, 0, sizeof w);
@@ -388,22 +418,14 @@ static void journal_writes_one_target(void **state)
     sf_fx_writes_begin(&w);
     run_ok(f, &c, &r);
     sf_fx_writes_end(&w);
-    /* observations before the stop, before the create (the snapshot list)
-     * and after it (the id); W1..W7; the manifest */
-    sf_buf_init(&names);
-    sf_fx_writes_names(&w, &names);
-    assert_string_equal(sf_buf_cstr(&names),
-                        "snapfleet-observations.json\n"
-                        "snapfleet-observations.json\n"
-                        "snapfleet-observations.json\n"
-                        "download-journal.json\n"
-                        "download-journal.json\n"
-                        "download-journal.json\n"
-                        "download-journal.json\n"
-                        "download-journal.json\n"
-                        "download-journal.json\n"
-                        "download-journal.json\n"
-                        "fleet-backup-manifest.json\n");
+    /* the log starts with a marker of the (absent) documents; the
+     * observations before the stop, before the create (the snapshot list)
+     * and after it (the id); W1..W7; before finalize a checkpoint (its
+     * marker, the journal, the observations); the manifest; the exit
+     * checkpoint, where nothing changed but its marker */
+    assert_string_equal(sf_buf_cstr(&js.seq),
+                        "B O O O D D D D D D D B download-journal.json "
+                        "snapfleet-observations.json fleet-backup-manifest.json B");
     assert_int_equal(js.n, 7);
     for (i = 0; i < 7; i++) {
         const sf_download_metrics *m = &js.m[i];
@@ -423,7 +445,7 @@ static void journal_writes_one_target(void **state)
         assert_int_equal(m->artifact_finalize_started, i >= 5);
         assert_int_equal(m->artifact_finalize_completed, i >= 6);
     }
-    sf_buf_free(&names);
+    sf_buf_free(&js.seq);
     sf_fx_writes_free(&w);
     sf_snapshot_download_result_free(&r);
 }
@@ -434,35 +456,35 @@ static void journal_writes_several_targets(void **state)
     sf_snapshot_download_config c;
     sf_snapshot_download_result r;
     sf_fx_writes w;
-    sf_buf names, want;
+    jstate js;
+    sf_buf want;
     size_t i;
 
     memset(&w, 0, sizeof w);
+    memset(&js, 0, sizeof js);
+    w.on_write = on_write;
+    w.ctx = &js;
     sf_fx_stack(f, NULL, false);
     sf_fx_download_config(&c, f, sf_fx_path(f, "out"));
     sf_fx_writes_begin(&w);
     run_ok(f, &c, &r);
     sf_fx_writes_end(&w);
-    sf_buf_init(&names);
     sf_buf_init(&want);
-    sf_fx_writes_names(&w, &names);
+    sf_buf_puts(&want, "B");
     for (i = 0; i < 4; i++) {
-        sf_buf_puts(&want, "snapfleet-observations.json\n"
-                           "snapfleet-observations.json\n"
-                           "snapfleet-observations.json\n");
-        sf_buf_puts(&want, "download-journal.json\ndownload-journal.json\n"
-                           "download-journal.json\ndownload-journal.json\n"
-                           "download-journal.json\ndownload-journal.json\n"
-                           "download-journal.json\n");
+        sf_buf_puts(&want, " O O O D D D D D D D");
         /* the restart is recorded after W7 */
-        sf_buf_puts(&want, "snapfleet-observations.json\n");
+        sf_buf_puts(&want, " O");
     }
-    sf_buf_puts(&want, "fleet-backup-manifest.json\n");
-    assert_string_equal(sf_buf_cstr(&names), sf_buf_cstr(&want));
-    assert_int_equal(sf_fx_writes_count(&w, "download-journal.json"), 28);
-    assert_int_equal(w.n, 45);
-    sf_buf_free(&names);
+    /* the checkpoint before finalize, the manifest, the exit checkpoint */
+    sf_buf_puts(&want, " B download-journal.json snapfleet-observations.json"
+                       " fleet-backup-manifest.json B");
+    assert_string_equal(sf_buf_cstr(&js.seq), sf_buf_cstr(&want));
+    assert_int_equal(js.n, 28);
+    assert_int_equal(sf_fx_writes_count(&w, SF_TRANSITION_LOG_FILE_NAME), 47);
+    assert_int_equal(w.n, 50);
     sf_buf_free(&want);
+    sf_buf_free(&js.seq);
     sf_fx_writes_free(&w);
     sf_snapshot_download_result_free(&r);
 }
@@ -1329,9 +1351,15 @@ static void resume_after_crash(sf_fx *f, uint64_t k, int want_entries,
         assert_int_equal(j.artifacts[0].state, want_state);
         sf_download_journal_free(&j);
     } else {
-        char p[96];
-        snprintf(p, sizeof p, "%s/download-journal.json", out);
-        assert_false(sf_fx_exists(sf_fx_path(f, p)));
+        sf_download_journal j;
+        sf_exec_journal ej;
+        bool have_j, have_dj;
+        sf_error err;
+
+        assert_int_equal(sf_backup_state_read(s.out, &ej, &have_j, &j,
+                                              &have_dj, &err), SF_OK);
+        assert_false(have_dj);
+        sf_download_journal_free(&j);
     }
     {
         char p[96];
@@ -1382,7 +1410,8 @@ static void resume_after_crash(sf_fx *f, uint64_t k, int want_entries,
          * virtual time, and the artifact's metadata.json carries that
          * moment (so its checksum differs); everything else is equal. */
         sf_fx_assert_backups_equal(s2.out, s.out);
-        if (k >= 3)
+        if (k >= 4) /* after the snapshot was adopted (write 1 is the
+                     * log's first marker) */
             sf_fx_assert_manifests_equal(a, b);
         sf_fx_teardown(&g);
     }
@@ -1391,7 +1420,7 @@ static void resume_after_crash(sf_fx *f, uint64_t k, int want_entries,
 static void resume_crash_after_stop_record(void **state)
 {
     /* the stop was never sent: observe, stop, list, create, download */
-    resume_after_crash(*state, 1, 0, SF_ARTIFACT_CREATED,
+    resume_after_crash(*state, 2, 0, SF_ARTIFACT_CREATED,
                        "status @\nstop @\nlist @\ncreate @\ndownload @\n");
 }
 
@@ -1399,45 +1428,45 @@ static void resume_crash_after_snapshot_list(void **state)
 {
     /* the list before the create is on record: the create is reconciled
      * (a list finds nothing new) before it is sent */
-    resume_after_crash(*state, 2, 0, SF_ARTIFACT_CREATED,
+    resume_after_crash(*state, 3, 0, SF_ARTIFACT_CREATED,
                        "status @\nlist @\ncreate @\ndownload @\n");
 }
 
 static void resume_crash_after_snapshot_adopted(void **state)
 {
     /* the snapshot id is on record: never created again */
-    resume_after_crash(*state, 3, 0, SF_ARTIFACT_CREATED,
+    resume_after_crash(*state, 4, 0, SF_ARTIFACT_CREATED,
                        "status @\ndownload @\n");
 }
 
 static void resume_from_created(void **state)
 {
-    resume_after_crash(*state, 4, 1, SF_ARTIFACT_CREATED, "download @\n");
+    resume_after_crash(*state, 5, 1, SF_ARTIFACT_CREATED, "download @\n");
 }
 
 static void resume_from_created_download_started(void **state)
 {
-    resume_after_crash(*state, 5, 1, SF_ARTIFACT_CREATED, "download @\n");
+    resume_after_crash(*state, 6, 1, SF_ARTIFACT_CREATED, "download @\n");
 }
 
 static void resume_from_downloaded(void **state)
 {
-    resume_after_crash(*state, 6, 1, SF_ARTIFACT_DOWNLOADED, "");
+    resume_after_crash(*state, 7, 1, SF_ARTIFACT_DOWNLOADED, "");
 }
 
 static void resume_from_checksum_verified(void **state)
 {
-    resume_after_crash(*state, 8, 1, SF_ARTIFACT_CHECKSUM_VERIFIED, "");
+    resume_after_crash(*state, 9, 1, SF_ARTIFACT_CHECKSUM_VERIFIED, "");
 }
 
 static void resume_from_finalize_started(void **state)
 {
-    resume_after_crash(*state, 9, 1, SF_ARTIFACT_CHECKSUM_VERIFIED, "");
+    resume_after_crash(*state, 10, 1, SF_ARTIFACT_CHECKSUM_VERIFIED, "");
 }
 
 static void resume_from_durable(void **state)
 {
-    resume_after_crash(*state, 10, 1, SF_ARTIFACT_DURABLE, "");
+    resume_after_crash(*state, 11, 1, SF_ARTIFACT_DURABLE, "");
 }
 
 /* Created with a temp directory holding metadata.json: an interrupted
@@ -1513,8 +1542,9 @@ static void reconcile_with_two_foreign_snapshots_refuses(void **state)
     snprintf(outp, sizeof outp, "%s", sf_fx_path(f, "out"));
     s.out = outp;
     s.canister = leaf.s;
-    /* writes: 1 the stop record, 2 the snapshot list */
-    assert_true(sf_fx_crash_run(f, 2, single_fn, &s, &code));
+    /* writes: 1 the log's first marker, 2 the stop record, 3 the
+     * snapshot list */
+    assert_true(sf_fx_crash_run(f, 3, single_fn, &s, &code));
     assert_int_equal(sf_fx_status(f->sim, leaf.s), SF_STATUS_STOPPED);
     assert_int_equal(sf_fx_snapshot_count(f->sim, leaf.s), 0);
     foreign_snapshot(f, leaf.s);
@@ -1613,8 +1643,9 @@ static void rerun_refused_on_topology_contains_a_killed_run(void **state)
     int code;
 
     snprintf(outp, sizeof outp, "%s", sf_fx_path(f, "out"));
-    /* the root's 10th write is its W7: captured, not started again */
-    assert_true(sf_fx_crash_run(f, 10, resume_fn, outp, &code));
+    /* the root's 11th write is its W7 (the first is the log's marker):
+     * captured, not started again */
+    assert_true(sf_fx_crash_run(f, 11, resume_fn, outp, &code));
     assert_int_equal(sf_fx_status(f->sim, id(f, R)), SF_STATUS_STOPPED);
     assert_int_equal(sf_sim_topology_change(f->sim, "add-child", &err), SF_OK);
     sf_fx_save(f);

@@ -285,12 +285,14 @@ int sf_backup_log_checkpoint(sf_runlog *l, const sf_exec_journal *j,
                              const sf_observations *obs, sf_error *err)
 {
     sf_buf b[3];
-    const sf_buf *docs[3] = {&b[0], dj != NULL ? &b[1] : NULL, &b[2]};
-    int rc;
+    const sf_buf *docs[3] = {j != NULL ? &b[0] : NULL,
+                             dj != NULL ? &b[1] : NULL, &b[2]};
+    int rc = SF_OK;
 
     for (int i = 0; i < 3; i++)
         sf_buf_init(&b[i]);
-    rc = sf_exec_journal_write_json(j, &b[0], err);
+    if (j != NULL)
+        rc = sf_exec_journal_write_json(j, &b[0], err);
     if (rc == SF_OK && dj != NULL)
         rc = sf_download_journal_write_json(dj, &b[1], err);
     if (rc == SF_OK)

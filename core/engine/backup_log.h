@@ -39,7 +39,8 @@ int sf_backup_log_dj(sf_runlog *l, const sf_download_journal *dj,
                      const sf_journal_artifact *a, sf_error *err);
 /* Records one canister's observations. */
 int sf_backup_log_obs(sf_runlog *l, const sf_obs_canister *c, sf_error *err);
-/* A checkpoint of the three documents (dj NULL: none yet). */
+/* A checkpoint of the three documents (j NULL: a snapshot download, which
+ * has none; dj NULL: none yet). */
 int sf_backup_log_checkpoint(sf_runlog *l, const sf_exec_journal *j,
                              const sf_download_journal *dj,
                              const sf_observations *obs, sf_error *err);

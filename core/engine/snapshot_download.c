@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/backup_log.h"
 #include "engine/engine.h"
 #include "engine/manifest_build.h"
 #include "snapfleet/checksum.h"
@@ -31,6 +32,12 @@ typedef struct run {
     char *journal_path;
     char backup_id[512];
     sf_snapshot_download_result *result;
+    /* the transition log (docs/transition-log.md): the download journal
+     * and the observations are its checkpoints */
+    sf_runlog *rl;
+    sf_backup_docs docs;
+    sf_exec_journal no_j; /* a download has no execution journal */
+    bool have_j, have_dj;
 } run;
 
 void sf_snapshot_download_result_free(sf_snapshot_download_result *r)
@@ -73,9 +80,30 @@ static void now_marker(const run *r, char out[32])
     sf_clock_marker(r->e.clock, out);
 }
 
-static int write_journal(run *r, sf_error *err)
+/* A checkpoint: the download journal (once it has an artifact, as
+ * before the log) and the observations, whole. */
+static int checkpoint(run *r, sf_error *err)
 {
-    return sf_download_journal_write_file(r->journal_path, &r->j, err);
+    return sf_backup_log_checkpoint(r->rl, NULL,
+                                    r->j.artifact_count > 0 ? &r->j : NULL,
+                                    &r->e.obs, err);
+}
+
+/* Records the journal's header (its metrics) and artifact a. */
+static int write_journal(run *r, const sf_journal_artifact *a, sf_error *err)
+{
+    if (sf_backup_log_dj(r->rl, &r->j, a, err) != SF_OK)
+        return SF_ERR;
+    return sf_runlog_due(r->rl) ? checkpoint(r, err) : SF_OK;
+}
+
+static int save_obs(void *ctx, const sf_obs_canister *c, sf_error *err)
+{
+    run *r = ctx;
+
+    if (sf_backup_log_obs(r->rl, c, err) != SF_OK)
+        return SF_ERR;
+    return sf_runlog_due(r->rl) ? checkpoint(r, err) : SF_OK;
 }
 
 /* Renders one planned command; the snapshot id may be the placeholder, so
@@ -157,7 +185,8 @@ static int capture_body(run *r, const sf_target *t, const char *rel,
         fresh.checksum_algorithm = (char *)"sha256";
         fresh.updated_at = now;
         if (sf_download_journal_append(&r->j, &fresh, err) != SF_OK ||
-            write_journal(r, err) != SF_OK) /* W1 */
+            write_journal(r, &r->j.artifacts[r->j.artifact_count - 1],
+                          err) != SF_OK) /* W1 */
             return SF_ERR;
         if (entry_index(r, t->canister_id, &idx) != SF_OK)
             return sf_error_set(err, "internal", "", "journal entry vanished");
@@ -173,7 +202,7 @@ static int capture_body(run *r, const sf_target *t, const char *rel,
 
         free(meta);
         m->snapshot_download_started++;
-        if (write_journal(r, err) != SF_OK) /* W2 */
+        if (write_journal(r, a, err) != SF_OK) /* W2 */
             return SF_ERR;
         rc = sf_engine_download(&r->e, t->canister_id, a->snapshot_id, temp,
                                 resume, err);
@@ -190,12 +219,12 @@ static int capture_body(run *r, const sf_target *t, const char *rel,
         if (a->temp_path == NULL)
             return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
         if (sf_artifact_advance_to(a, SF_ARTIFACT_DOWNLOADED, now, err) != SF_OK ||
-            write_journal(r, err) != SF_OK) /* W3 */
+            write_journal(r, a, err) != SF_OK) /* W3 */
             return SF_ERR;
     }
     if (a->state == SF_ARTIFACT_DOWNLOADED) {
         m->checksum_verify_started++;
-        if (write_journal(r, err) != SF_OK) /* W4 */
+        if (write_journal(r, a, err) != SF_OK) /* W4 */
             return SF_ERR;
         if (sf_checksum_path(a->temp_path, sum, err) != SF_OK)
             return SF_ERR;
@@ -206,12 +235,12 @@ static int capture_body(run *r, const sf_target *t, const char *rel,
         if (a->checksum == NULL)
             return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
         if (sf_artifact_advance_to(a, SF_ARTIFACT_CHECKSUM_VERIFIED, now, err) != SF_OK ||
-            write_journal(r, err) != SF_OK) /* W5 */
+            write_journal(r, a, err) != SF_OK) /* W5 */
             return SF_ERR;
     }
     if (a->state == SF_ARTIFACT_CHECKSUM_VERIFIED) {
         m->artifact_finalize_started++;
-        if (write_journal(r, err) != SF_OK) /* W6 */
+        if (write_journal(r, a, err) != SF_OK) /* W6 */
             return SF_ERR;
         if (sf_engine_publish(a->temp_path, final_path, a->checksum, err) != SF_OK)
             return SF_ERR;
@@ -220,7 +249,7 @@ static int capture_body(run *r, const sf_target *t, const char *rel,
         free(a->temp_path);
         a->temp_path = NULL;
         if (sf_artifact_advance_to(a, SF_ARTIFACT_DURABLE, now, err) != SF_OK ||
-            write_journal(r, err) != SF_OK) /* W7 */
+            write_journal(r, a, err) != SF_OK) /* W7 */
             return SF_ERR;
     }
     return add_artifact(r->result, t->canister_id, a->snapshot_id, final_path,
@@ -389,7 +418,7 @@ static int resolve_targets(run *r, sf_target **t, size_t *n, char hash[65],
                               NULL, t, n, hash, err);
 }
 
-static int load_existing_journal(run *r, const char *discovery, sf_error *err)
+static int load_existing_journal(run *r, sf_error *err)
 {
     if (access(r->journal_path, F_OK) != 0) {
         if (errno != ENOENT)
@@ -400,6 +429,34 @@ static int load_existing_journal(run *r, const char *discovery, sf_error *err)
     sf_download_journal_free(&r->j);
     if (sf_download_journal_read_file(r->journal_path, &r->j, err) != SF_OK)
         return sf_error_prefix(err, "%s: ", r->journal_path);
+    r->have_dj = true;
+    if (strcmp(r->j.backup_id, r->backup_id) != 0)
+        return sf_error_set(err, "backup-id-mismatch", "backup_id", "%s belongs "
+                            "to backup %s, not %s", r->journal_path,
+                            r->j.backup_id, r->backup_id);
+    return SF_OK;
+}
+
+/* Opens (recovering) the transition log, then checks the journal as it
+ * stands belongs to this download and this tree. */
+static int open_log(run *r, const char *discovery, sf_error *err)
+{
+    r->docs.j = &r->no_j;
+    r->docs.have_j = &r->have_j;
+    r->docs.dj = &r->j;
+    r->docs.have_dj = &r->have_dj;
+    r->docs.obs = &r->e.obs;
+    if (sf_runlog_open(&r->rl, r->cfg->out, SF_TRANSITION_LOG_FILE_NAME,
+                       r->backup_id, sf_backup_log_docs, 3,
+                       sf_backup_log_apply, &r->docs, err) != SF_OK)
+        return SF_ERR;
+    r->e.save_one = save_obs;
+    r->e.save_ctx = r;
+    if (!r->have_dj)
+        return SF_OK;
+    if (sf_download_journal_validate(&r->j, err) != SF_OK)
+        return sf_error_prefix(err, "%s with its transition log replayed: ",
+                               r->journal_path);
     if (strcmp(r->j.backup_id, r->backup_id) != 0)
         return sf_error_set(err, "backup-id-mismatch", "backup_id", "%s belongs "
                             "to backup %s, not %s", r->journal_path,
@@ -476,7 +533,8 @@ int sf_snapshot_download(const sf_snapshot_download_config *cfg_in,
     if (cfg.dry_run) {
         memcpy(pre, discovery, sizeof pre);
     } else {
-        if (load_existing_journal(&r, discovery, err) != SF_OK)
+        if (load_existing_journal(&r, err) != SF_OK ||
+            open_log(&r, discovery, err) != SF_OK)
             goto done;
         /* Second look right before the first stop: fail closed on any
          * difference, before anything was changed. */
@@ -519,7 +577,9 @@ int sf_snapshot_download(const sf_snapshot_download_config *cfg_in,
     for (i = 0; i < n; i++)
         if (capture(&r, &t[i], err) != SF_OK)
             goto done;
-    if (!cfg.dry_run && write_manifest(&r, t, n, discovery, pre, err) != SF_OK)
+    /* before finalize: the journal a manifest stands on is whole */
+    if (!cfg.dry_run && (checkpoint(&r, err) != SF_OK ||
+                         write_manifest(&r, t, n, discovery, pre, err) != SF_OK))
         goto done;
     if (!cfg.dry_run && cfg.retain_on_canister) {
         char **ids = calloc(n ? n : 1, sizeof *ids);
@@ -540,6 +600,21 @@ done:
     if (rc != SF_OK && engine_open && !cfg.dry_run && cfg.resume_after_snapshot) {
         sf_error contain_err;
         sf_engine_contain(&r.e, &contain_err);
+    }
+    if (r.rl != NULL) {
+        /* every exit leaves the documents whole */
+        sf_error cp_err;
+
+        if (checkpoint(&r, &cp_err) != SF_OK) {
+            if (rc == SF_OK) {
+                *err = cp_err;
+                rc = SF_ERR;
+            } else {
+                sf_error_prefix(err, "(the checkpoint also failed: %s) ",
+                                cp_err.message);
+            }
+        }
+        sf_runlog_close(r.rl);
     }
     if (engine_open)
         sf_engine_close(&r.e);
