@@ -120,6 +120,8 @@ static int open_icp(const cli_driver_opts *o, cli_stack *s, sf_error *err)
         if (sf_fault_plan_crash_after_writes(s->plan) != 0)
             sf_crash_after_writes_install(
                 sf_fault_plan_crash_after_writes(s->plan));
+        if (sf_fault_plan_torn_write(s->plan) != 0)
+            sf_torn_write_install(sf_fault_plan_torn_write(s->plan));
     }
     if (sf_retry_driver_new(s->top, &s->clock, o->retries, 1000, 30000,
                             &s->retry, err) != SF_OK)
@@ -169,6 +171,8 @@ int cli_stack_open(const cli_driver_opts *o, cli_stack *s, sf_error *err)
         s->top = s->faulty;
         if (sf_fault_plan_crash_after_writes(s->plan) != 0)
             sf_crash_after_writes_install(sf_fault_plan_crash_after_writes(s->plan));
+        if (sf_fault_plan_torn_write(s->plan) != 0)
+            sf_torn_write_install(sf_fault_plan_torn_write(s->plan));
     }
     if (sf_retry_driver_new(s->top, &s->clock, o->retries, 100, 5000, &s->retry,
                             err) != SF_OK)

@@ -470,6 +470,86 @@ static void test_document_changed_behind_the_log_is_refused(void **state)
     refused(x, "txlog-checkpoint", SF_EXEC_JOURNAL_FILE_NAME, -1);
 }
 
+/* The tear hook without the kill: what a torn write leaves. */
+static int tears_seen;
+static uint64_t tear_at, tear_count;
+
+static bool want_tear(const char *path, void *ctx)
+{
+    (void)path;
+    (void)ctx;
+    return ++tear_count == tear_at;
+}
+
+static void torn(const char *path, void *ctx)
+{
+    (void)path;
+    (void)ctx;
+    tears_seen++;
+}
+
+static void test_torn_writes(void **state)
+{
+    t *x = *state;
+    sf_buf before, after;
+    sf_error err;
+    char doc[800], tmpl[900];
+    sf_exec_journal j;
+    recs *r = malloc(sizeof *r);
+    FILE *p;
+
+    crash_halfway(x);
+    /* a torn document write: half the bytes in a temporary file, never
+     * renamed; the document is as it was */
+    snprintf(doc, sizeof doc, "%s/doc.json", x->out);
+    write_bytes(doc, "{\"a\": 1}", 8);
+    tear_at = 1;
+    tear_count = 0;
+    sf_fs_set_tear_hook(want_tear, torn, NULL);
+    assert_int_equal(sf_fs_write_atomic(doc, "{\"a\": 22222}", 12, &err),
+                     SF_ERR);
+    assert_int_equal(tears_seen, 1);
+    sf_buf_init(&before);
+    sf_buf_init(&after);
+    read_bytes(doc, &after);
+    assert_int_equal(after.len, 8);
+    snprintf(tmpl, sizeof tmpl, "ls '%s' | grep -c '^doc.json.tmp.'", x->out);
+    p = popen(tmpl, "r");
+    assert_non_null(p);
+    assert_int_equal(fgetc(p), '1');
+    pclose(p);
+    /* a torn rename is not made */
+    tear_at = 2;
+    assert_int_equal(sf_fs_rename_durable(doc, x->ej, &err), SF_ERR);
+    assert_int_equal(tears_seen, 2);
+    assert_true(sf_fx_exists(doc));
+    /* a torn append: half a record at the end, dropped on recovery */
+    read_bytes(x->log, &before);
+    records(x, r);
+    tear_at = 3;
+    {
+        sf_backup_config c;
+        sf_backup_result res;
+
+        sf_fx_stack(&x->f, NULL, true);
+        sf_fx_backup_config(&c, &x->f, x->out);
+        assert_int_equal(sf_fx_backup(&x->f, &c, &res, &err), SF_ERR);
+        sf_backup_result_free(&res);
+        sf_fx_unstack(&x->f);
+    }
+    sf_fs_set_tear_hook(NULL, NULL, NULL);
+    assert_int_equal(tears_seen, 3);
+    read_bytes(x->log, &after);
+    assert_true(after.len > before.len);
+    assert_int_equal(read_state(x, &j, &err), SF_OK);
+    sf_exec_journal_free(&j);
+    assert_int_equal(unlink(doc), 0);
+    rerun_completes(x);
+    sf_buf_free(&before);
+    sf_buf_free(&after);
+    free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -481,6 +561,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_record_of_another_run_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_illegal_transition_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_document_changed_behind_the_log_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_torn_writes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }

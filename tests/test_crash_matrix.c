@@ -11,7 +11,10 @@
  *
  * Matrices (3 canisters): the planned backup with the fleet schedule and
  * the snapshot pipeline (with one canister stopped by an operator
- * beforehand) at every write; the per-canister schedule at every third;
+ * beforehand) at every write, killed right after it, and again with that
+ * write torn (torn-write: half a log record, a document's temporary file
+ * with half its bytes never renamed, a rename not made; the snapshot
+ * pipeline's at every second write); the per-canister schedule at every third;
  * and the recovery of a failed, contained fleet backup at every write of
  * the rerun.
  *
@@ -152,7 +155,7 @@ static void assert_as_before(const sf_fx *f)
 /* stride 1: every write; the schedules' order differs, not their steps,
  * so the per-canister matrix samples every third write to keep the whole
  * program well under a minute. */
-static void matrix(mode m, uint64_t stride)
+static void matrix(mode m, uint64_t stride, bool tear)
 {
     sf_fx ref;
     sf_fx_writes w;
@@ -209,7 +212,8 @@ static void matrix(mode m, uint64_t stride)
         fresh_for(&f, m);
         j.m = m;
         snprintf(j.out, sizeof j.out, "%s", sf_fx_path(&f, "bk"));
-        killed = sf_fx_crash_run(&f, k, run_job, &j, &code);
+        killed = tear ? sf_fx_torn_run(&f, k, run_job, &j, &code)
+                      : sf_fx_crash_run(&f, k, run_job, &j, &code);
         if (k <= n && !killed)
             fail_msg("k=%llu: the run was not killed (exit %d)",
                      (unsigned long long)k, code);
@@ -395,27 +399,43 @@ static void crash_matrix_recovery_after_failure(void **state)
 static void crash_matrix_backup_fleet(void **state)
 {
     (void)state;
-    matrix(MODE_BACKUP_FLEET, 1);
+    matrix(MODE_BACKUP_FLEET, 1, false);
+}
+
+/* torn-write at every write: a document's temporary file left with half
+ * its bytes and never renamed, half a log record, a rename not made */
+static void crash_matrix_backup_fleet_torn(void **state)
+{
+    (void)state;
+    matrix(MODE_BACKUP_FLEET, 1, true);
 }
 
 static void crash_matrix_backup_per_canister(void **state)
 {
     (void)state;
-    matrix(MODE_BACKUP_PER_CANISTER, 3);
+    matrix(MODE_BACKUP_PER_CANISTER, 3, false);
 }
 
 static void crash_matrix_snapshot_download(void **state)
 {
     (void)state;
-    matrix(MODE_SNAPSHOT_DOWNLOAD, 1);
+    matrix(MODE_SNAPSHOT_DOWNLOAD, 1, false);
+}
+
+static void crash_matrix_snapshot_download_torn(void **state)
+{
+    (void)state;
+    matrix(MODE_SNAPSHOT_DOWNLOAD, 2, true);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(crash_matrix_backup_fleet),
+        cmocka_unit_test(crash_matrix_backup_fleet_torn),
         cmocka_unit_test(crash_matrix_backup_per_canister),
         cmocka_unit_test(crash_matrix_snapshot_download),
+        cmocka_unit_test(crash_matrix_snapshot_download_torn),
         cmocka_unit_test(crash_matrix_recovery_after_failure),
     };
 

@@ -237,6 +237,32 @@ static void test_crash_after_writes(void **state)
     sf_fault_plan_free(p);
 }
 
+static void test_torn_write(void **state)
+{
+    sf_fault_plan *p = parse_ok("torn-write=3,crash-after-writes=9");
+
+    (void)state;
+    assert_int_equal(sf_fault_plan_torn_write(p), 3);
+    assert_int_equal(sf_fault_plan_crash_after_writes(p), 9);
+    assert_int_equal(sf_fault_plan_rule_count(p), 0);
+    sf_fault_plan_set_torn_write(p, 0);
+    assert_int_equal(sf_fault_plan_torn_write(p), 0);
+    sf_fault_plan_free(p);
+}
+
+static void test_err_torn_zero(void **state)
+{
+    (void)state;
+    parse_fails("torn-write=0", 0, "torn-write=0", "count must be at least 1");
+}
+
+static void test_err_duplicate_torn(void **state)
+{
+    (void)state;
+    parse_fails("torn-write=3,torn-write=4", 1, "torn-write=4",
+                "torn-write is already set to 3");
+}
+
 static void test_several_rules_keep_order(void **state)
 {
     sf_fault_plan *p =
@@ -561,6 +587,10 @@ static void test_format_canonical(void **state)
          "start=lost-response,topology=module-hash,crash-after-writes=4"},
         {"topology=add-child", "topology=add-child"},
         {"crash-after-writes=1", "crash-after-writes=1"},
+        {"torn-write=2", "torn-write=2"},
+        {"torn-write=2,stop=transient,crash-after-writes=5",
+         "stop=transient,crash-after-writes=5,torn-write=2"},
+        {"topology=reparent,torn-write=7", "topology=reparent,torn-write=7"},
     };
 
     (void)state;
@@ -589,6 +619,7 @@ static void test_equal_sees_every_field(void **state)
         "stop:" CID_A "=transient",     "stop:" CID_A ":2=permanent",
         "stop:" CID_A ":2=transient,topology=reparent",
         "stop:" CID_A ":2=transient,crash-after-writes=1",
+        "stop:" CID_A ":2=transient,torn-write=1",
         "stop:" CID_A ":2=transient,stop=transient",
     };
     sf_fault_plan *p = parse_ok(base);
@@ -924,6 +955,9 @@ int main(void)
         cmocka_unit_test(test_every_effect_name),
         cmocka_unit_test(test_every_topology_kind),
         cmocka_unit_test(test_crash_after_writes),
+        cmocka_unit_test(test_torn_write),
+        cmocka_unit_test(test_err_torn_zero),
+        cmocka_unit_test(test_err_duplicate_torn),
         cmocka_unit_test(test_several_rules_keep_order),
         cmocka_unit_test(test_duplicate_rules_are_allowed),
         cmocka_unit_test(test_err_empty_rule_middle),

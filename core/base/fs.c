@@ -36,6 +36,56 @@ void sf_fs_set_write_hook(sf_fs_write_hook hook, void *ctx)
     write_hook_ctx = ctx;
 }
 
+static sf_fs_tear_want_fn tear_want;
+static sf_fs_tear_done_fn tear_done;
+static void *tear_ctx;
+
+void sf_fs_set_tear_hook(sf_fs_tear_want_fn want, sf_fs_tear_done_fn done,
+                         void *ctx)
+{
+    tear_want = want;
+    tear_done = done;
+    tear_ctx = ctx;
+}
+
+bool sf_fs_tear_wanted(const char *path)
+{
+    return tear_want != NULL && tear_want(path, tear_ctx);
+}
+
+void sf_fs_tear_done(const char *path)
+{
+    if (tear_done != NULL)
+        tear_done(path, tear_ctx);
+}
+
+/* A torn atomic replace: the temporary file gets the first half of the
+ * bytes, synced, and is never renamed. */
+static int write_torn(const char *path, const void *data, size_t len,
+                      sf_error *err)
+{
+    const sf_storage *st = sf_fs_storage();
+    sf_storage_file *f = NULL;
+    size_t n = strlen(path);
+    char *tmp = malloc(n + sizeof ".tmp.XXXXXX");
+    int rc = SF_ERR;
+
+    if (tmp == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+    if (sf_storage_open_temp(st, tmp, &f, err) == SF_OK &&
+        sf_storage_write(st, f, 0, data, len / 2, err) == SF_OK &&
+        sf_storage_sync(st, f, SF_STORAGE_SYNC_FULL, err) == SF_OK)
+        rc = SF_OK;
+    sf_storage_close(st, &f, NULL);
+    free(tmp);
+    sf_fs_tear_done(path);
+    return rc == SF_OK ? sf_error_set(err, SF_EK_IO, "", "%s: torn write",
+                                      path)
+                       : SF_ERR;
+}
+
 void sf_fs_note_durable_write(const char *path)
 {
     if (write_hook != NULL)
@@ -87,6 +137,11 @@ int sf_fs_dir_nofollow(const char *path, bool create, sf_error *err)
 
 int sf_fs_rename_durable(const char *from, const char *to, sf_error *err)
 {
+    if (sf_fs_tear_wanted(to)) {
+        /* a rename cannot be half made: the crash comes before it */
+        sf_fs_tear_done(to);
+        return sf_error_set(err, SF_EK_IO, "", "%s: torn write", to);
+    }
     if (sf_storage_rename_durable(sf_fs_storage(), from, to, err) != SF_OK)
         return SF_ERR;
     if (write_hook != NULL)
@@ -97,6 +152,8 @@ int sf_fs_rename_durable(const char *from, const char *to, sf_error *err)
 int sf_fs_write_atomic(const char *path, const void *data, size_t len,
                        sf_error *err)
 {
+    if (sf_fs_tear_wanted(path))
+        return write_torn(path, data, len, err);
     if (sf_storage_write_atomic(sf_fs_storage(), path, data, len, err) != SF_OK)
         return SF_ERR;
     if (write_hook != NULL)

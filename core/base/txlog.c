@@ -343,6 +343,26 @@ int sf_txlog_append(sf_txlog *log, const void *payload, size_t len,
     return SF_OK;
 }
 
+int sf_txlog_append_torn(sf_txlog *log, const void *payload, size_t len,
+                         size_t keep, sf_error *err)
+{
+    if (log == NULL)
+        return sf_error_set(err, SF_EK_USAGE, "", "txlog: no log");
+    sf_buf_reset(&log->rec);
+    if (sf_txlog_encode(&log->rec, &log->run, log->next_seq, payload, len,
+                        err) != SF_OK)
+        return SF_ERR;
+    if (keep >= log->rec.len)
+        keep = log->rec.len - 1;
+    log->broken = 1;
+    if (sf_storage_write(log->st, log->file, log->end, log->rec.data, keep,
+                         err) != SF_OK ||
+        sf_storage_sync(log->st, log->file, SF_STORAGE_SYNC_DATA, err) !=
+            SF_OK)
+        return SF_ERR;
+    return SF_OK;
+}
+
 uint64_t sf_txlog_next_seq(const sf_txlog *log)
 {
     return log->next_seq;

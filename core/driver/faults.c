@@ -14,6 +14,7 @@ struct sf_fault_plan {
     size_t cap;
     const char *topology; /* one of topology_kinds, or NULL */
     uint64_t crash_after_writes;
+    uint64_t torn_write;
 };
 
 static const char *const effect_names[SF_FAULT_EFFECT_COUNT] = {
@@ -179,6 +180,12 @@ static int parse_setting(sf_fault_plan *p, const parse_ctx *c,
                           "add-child, remove-child, reparent or module-hash)",
                           tok, vlen >= sizeof tok ? "..." : "");
     }
+    if (klen == 10 && memcmp(key, "torn-write", 10) == 0) {
+        if (p->torn_write != 0)
+            return rule_error(c, "torn-write is already set to %llu",
+                              (unsigned long long)p->torn_write);
+        return parse_n(c, val, vlen, &p->torn_write);
+    }
     /* crash-after-writes */
     if (p->crash_after_writes != 0)
         return rule_error(c, "crash-after-writes is already set to %llu",
@@ -189,14 +196,15 @@ static int parse_setting(sf_fault_plan *p, const parse_ctx *c,
 static bool is_setting(const char *key, size_t n)
 {
     return (n == 8 && memcmp(key, "topology", 8) == 0) ||
-           (n == 18 && memcmp(key, "crash-after-writes", 18) == 0);
+           (n == 18 && memcmp(key, "crash-after-writes", 18) == 0) ||
+           (n == 10 && memcmp(key, "torn-write", 10) == 0);
 }
 
 static int parse_rule(sf_fault_plan *p, const parse_ctx *c)
 {
     const char *s = c->rule, *eq, *end = c->rule + c->len;
-    const char *fields[4];
-    size_t lens[4], nfields = 0;
+    const char *fields[4] = {NULL, NULL, NULL, NULL};
+    size_t lens[4] = {0, 0, 0, 0}, nfields = 0;
     sf_fault_rule r;
     char tok[32];
     size_t i;
@@ -244,8 +252,8 @@ static int parse_rule(sf_fault_plan *p, const parse_ctx *c)
     if (lens[0] >= sizeof tok || sf_op_kind_from_name(tok, &r.op) != SF_OK)
         return rule_error(c, "unknown operation `%s%s` (expected registry, "
                           "status, stop, start, create, list, download, "
-                          "upload, load, delete, topology or "
-                          "crash-after-writes)", tok,
+                          "upload, load, delete, topology, "
+                          "crash-after-writes or torn-write)", tok,
                           lens[0] >= sizeof tok ? "..." : "");
     if (nfields == 2) {
         /* OP:N is OP:*:N: a number is never principal text. */
@@ -352,6 +360,10 @@ int sf_fault_plan_format(const sf_fault_plan *plan, sf_buf *out)
     if (plan->crash_after_writes != 0)
         sf_buf_printf(out, "%scrash-after-writes=%llu", first ? "" : ",",
                       (unsigned long long)plan->crash_after_writes);
+    if (plan->torn_write != 0)
+        sf_buf_printf(out, "%storn-write=%llu",
+                      first && plan->crash_after_writes == 0 ? "" : ",",
+                      (unsigned long long)plan->torn_write);
     /* An empty plan appends nothing; make the buffer a valid "" string. */
     if (out->data == NULL)
         sf_buf_append(out, "", 0);
@@ -361,7 +373,8 @@ int sf_fault_plan_format(const sf_fault_plan *plan, sf_buf *out)
 bool sf_fault_plan_equal(const sf_fault_plan *a, const sf_fault_plan *b)
 {
     if (a->count != b->count || a->topology != b->topology ||
-        a->crash_after_writes != b->crash_after_writes)
+        a->crash_after_writes != b->crash_after_writes ||
+        a->torn_write != b->torn_write)
         return false;
     for (size_t i = 0; i < a->count; i++) {
         const sf_fault_rule *x = &a->rules[i], *y = &b->rules[i];
@@ -404,6 +417,16 @@ uint64_t sf_fault_plan_crash_after_writes(const sf_fault_plan *plan)
 void sf_fault_plan_set_crash_after_writes(sf_fault_plan *plan, uint64_t n)
 {
     plan->crash_after_writes = n;
+}
+
+uint64_t sf_fault_plan_torn_write(const sf_fault_plan *plan)
+{
+    return plan->torn_write;
+}
+
+void sf_fault_plan_set_torn_write(sf_fault_plan *plan, uint64_t n)
+{
+    plan->torn_write = n;
 }
 
 /* ---- random plans ---- */
@@ -534,4 +557,37 @@ int sf_crash_after_writes_install(uint64_t n)
 uint64_t sf_crash_writes_seen(void)
 {
     return crash.seen;
+}
+
+/* ---- torn writes ---- */
+
+static struct {
+    uint64_t n;
+    uint64_t seen;
+} torn;
+
+static bool torn_want(const char *path, void *ctx)
+{
+    (void)path;
+    (void)ctx;
+    return ++torn.seen == torn.n;
+}
+
+static void torn_done(const char *path, void *ctx)
+{
+    (void)path;
+    (void)ctx;
+    /* what the write left on disk is all that survives */
+    raise(SIGKILL);
+}
+
+int sf_torn_write_install(uint64_t n)
+{
+    torn.n = n;
+    torn.seen = 0;
+    if (n != 0)
+        sf_fs_set_tear_hook(torn_want, torn_done, NULL);
+    else
+        sf_fs_set_tear_hook(NULL, NULL, NULL);
+    return SF_OK;
 }

@@ -302,6 +302,14 @@ static int append_raw(sf_runlog *l, sf_error *err)
     if (l->broken)
         return sf_error_set(err, SF_EK_TXLOG_BROKEN, "", "%s: an earlier "
                             "checkpoint failed; rerun to recover", l->path);
+    if (sf_fs_tear_wanted(l->path)) {
+        /* torn-write: half the record lands, then the crash */
+        if (sf_txlog_append_torn(l->log, l->rec.data, l->rec.len,
+                                 (SF_TXLOG_HEADER_SIZE + l->rec.len) / 2,
+                                 err) == SF_OK)
+            sf_fs_tear_done(l->path);
+        return sf_error_set(err, SF_EK_IO, "", "%s: torn write", l->path);
+    }
     if (sf_txlog_append(l->log, l->rec.data, l->rec.len, NULL, err) != SF_OK)
         return SF_ERR;
     sf_fs_note_durable_write(l->path);

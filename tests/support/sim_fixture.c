@@ -759,8 +759,8 @@ int sf_fx_download(sf_fx *f, const sf_snapshot_download_config *c,
     return sf_snapshot_download(c, f->top, &f->clock, r, err);
 }
 
-bool sf_fx_crash_run(sf_fx *f, uint64_t k, sf_fx_run_fn fn, void *ctx,
-                     int *exit_code)
+static bool kill_run(sf_fx *f, uint64_t k, bool tear, sf_fx_run_fn fn,
+                     void *ctx, int *exit_code)
 {
     pid_t pid;
     int status;
@@ -783,7 +783,10 @@ bool sf_fx_crash_run(sf_fx *f, uint64_t k, sf_fx_run_fn fn, void *ctx,
         if (sf_sim_load(f->state, &f->sim, &err) != SF_OK ||
             build_stack(f, NULL, true, &err) != SF_OK)
             _exit(99);
-        sf_crash_after_writes_install(k);
+        if (tear)
+            sf_torn_write_install(k);
+        else
+            sf_crash_after_writes_install(k);
         rc = fn(f, ctx);
         _exit(rc == SF_OK ? 0 : 1);
     }
@@ -802,4 +805,16 @@ bool sf_fx_crash_run(sf_fx *f, uint64_t k, sf_fx_run_fn fn, void *ctx,
     if (*exit_code == 99)
         fail_msg("child could not build its driver stack");
     return false;
+}
+
+bool sf_fx_crash_run(sf_fx *f, uint64_t k, sf_fx_run_fn fn, void *ctx,
+                     int *exit_code)
+{
+    return kill_run(f, k, false, fn, ctx, exit_code);
+}
+
+bool sf_fx_torn_run(sf_fx *f, uint64_t k, sf_fx_run_fn fn, void *ctx,
+                    int *exit_code)
+{
+    return kill_run(f, k, true, fn, ctx, exit_code);
 }

@@ -160,5 +160,10 @@ int sf_fx_download(sf_fx *f, const sf_snapshot_download_config *c,
 typedef int (*sf_fx_run_fn)(sf_fx *f, void *ctx);
 bool sf_fx_crash_run(sf_fx *f, uint64_t k, sf_fx_run_fn fn, void *ctx,
                      int *exit_code);
+/* The same with the k-th durable write torn instead (torn-write=k: a
+ * temporary file with half the bytes never renamed, half a log record,
+ * a rename not made), then SIGKILL. */
+bool sf_fx_torn_run(sf_fx *f, uint64_t k, sf_fx_run_fn fn, void *ctx,
+                    int *exit_code);
 
 #endif

@@ -6,6 +6,7 @@
  *   OP[:CANISTER|*][:N]=EFFECT     inject EFFECT into calls of OP
  *   topology=KIND                  change the fleet after discovery
  *   crash-after-writes=N           die like kill -9 after the Nth durable write
+ *   torn-write=N                   tear the Nth durable write, then die
  *
  * OP is an operation name (sf_op_kind_name); CANISTER a principal (stored
  * in canonical lower case) or `*` for any; N >= 1 selects the Nth call of
@@ -83,7 +84,7 @@ SF_API int sf_fault_plan_parse(const char *spec, sf_fault_plan **out, sf_error *
 
 /* Appends the canonical text: the rules in plan order, each as `op=e`,
  * `op:canister=e` or `op:canister|*:N=e` (defaults left out), then
- * `topology=...`, then `crash-after-writes=N`. Parsing it gives a plan
+ * `topology=...`, then `crash-after-writes=N`, then `torn-write=N`. Parsing it gives a plan
  * equal to the original. SF_ERR only when out of memory. */
 SF_API int sf_fault_plan_format(const sf_fault_plan *plan, sf_buf *out);
 
@@ -101,6 +102,9 @@ SF_API uint64_t sf_fault_plan_crash_after_writes(const sf_fault_plan *plan);
 /* For callers that build on a plan (sf_fault_plan_random never crashes;
  * the simulator adds the crash point itself). 0 removes the setting. */
 SF_API void sf_fault_plan_set_crash_after_writes(sf_fault_plan *plan, uint64_t n);
+/* torn-write=N: 0 when the plan tears nothing. */
+SF_API uint64_t sf_fault_plan_torn_write(const sf_fault_plan *plan);
+SF_API void sf_fault_plan_set_torn_write(sf_fault_plan *plan, uint64_t n);
 
 /* A reproducible random plan for deterministic simulation testing: one to
  * four rules mixing every op and effect, canisters drawn from
@@ -131,6 +135,13 @@ SF_API int sf_crash_after_writes_install(uint64_t n);
 typedef void (*sf_crash_fn)(uint64_t n, const char *path, void *ctx);
 SF_API int sf_crash_after_writes_install_fn(uint64_t n, sf_crash_fn on_crash,
                                             void *ctx);
+
+/* Installs the tear hook (sf_fs_set_tear_hook): the Nth durable write
+ * from now on (counted as crash-after-writes counts them, but before the
+ * write) is left torn (a temporary file with half the bytes, never
+ * renamed; half a log record; a rename not made), then SIGKILL. n = 0
+ * uninstalls. Not thread-safe. Always SF_OK. */
+SF_API int sf_torn_write_install(uint64_t n);
 
 /* Durable writes counted since the last install. */
 SF_API uint64_t sf_crash_writes_seen(void);

@@ -61,6 +61,21 @@ SF_API void sf_fs_set_write_hook(sf_fs_write_hook hook, void *ctx);
  * once it is fdatasync'd) to the hook, so crash tests count it too. */
 SF_API void sf_fs_note_durable_write(const char *path);
 
+/* Torn writes (the torn-write=N fault): `want` is asked before every
+ * durable write (an atomic replace, a durable rename, a log append) with
+ * its path; when it says yes, the writer leaves the write torn (a
+ * temporary file with part of the bytes, never renamed; a prefix of a log
+ * record; a rename not made) and calls `done`, which is expected not to
+ * return (SIGKILL). NULL uninstalls. */
+typedef bool (*sf_fs_tear_want_fn)(const char *path, void *ctx);
+typedef void (*sf_fs_tear_done_fn)(const char *path, void *ctx);
+SF_API void sf_fs_set_tear_hook(sf_fs_tear_want_fn want,
+                                sf_fs_tear_done_fn done, void *ctx);
+/* Asks the hook about a write to path (false when none is installed). */
+SF_API bool sf_fs_tear_wanted(const char *path);
+/* Reports a torn write to the hook (it does not return when it kills). */
+SF_API void sf_fs_tear_done(const char *path);
+
 /* The storage sf_fs_read_file, sf_fs_mkdir_p, sf_fs_write_atomic(_untracked)
  * and sf_fs_rename_durable go through; NULL restores POSIX. Process-wide,
  * like the write hook. The other file-system code (locks, artifact trees,

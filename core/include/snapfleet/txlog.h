@@ -136,6 +136,13 @@ SF_API int sf_txlog_open(sf_txlog **out, const sf_storage *st,
 SF_API int sf_txlog_append(sf_txlog *log, const void *payload, size_t len,
                            uint64_t *seq, sf_error *err);
 
+/* Fault injection (torn-write): writes only the first `keep` bytes of the
+ * record an append would write (keep is cut to less than its length) and
+ * fdatasyncs them, as a crash in the middle of an append leaves them; the
+ * handle is broken afterwards. */
+SF_API int sf_txlog_append_torn(sf_txlog *log, const void *payload, size_t len,
+                                size_t keep, sf_error *err);
+
 /* The sequence number the next append gets. */
 SF_API uint64_t sf_txlog_next_seq(const sf_txlog *log);
 /* The log's length in bytes (valid records only). */
