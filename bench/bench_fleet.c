@@ -2,23 +2,27 @@
  * How the cost of a backup grows with the fleet: planned backups of
  * simulated fleets of growing size (small memories, instant transfers, so
  * the engine's own work is what is measured), with wall time, driver
- * operations, durable writes, metadata bytes written and fsyncs per
- * canister (every document goes through sf_fs, counted by the storage
- * seam's counting shim; artifacts do not). Growth is reported as the
- * ratio of the per-canister cost to that of the smallest fleet, measured
- * in the same run.
- *   bench_fleet [N...]        default: 8 32 128 512
+ * operations, transitions (appends to the transition log), durable
+ * writes, metadata bytes written per canister and per transition, fsyncs
+ * per canister (every document and log record goes through the storage
+ * seam, counted by its counting shim; artifacts do not) and peak RSS.
+ * Each size runs in its own child process, so its peak RSS is its own.
+ * Growth is the ratio of the per-canister time to that of the first
+ * size, measured in the same run.
+ *   bench_fleet [N...]        default: 64 256 1024 4096
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "snapfleet/backup.h"
 #include "snapfleet/faults.h"
 #include "snapfleet/fs.h"
+#include "snapfleet/layout.h"
 #include "snapfleet/sim.h"
 #include "snapfleet/storage.h"
 #include "snapfleet/wrap.h"
@@ -30,17 +34,22 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static unsigned long writes;
+static unsigned long writes, appends;
 
 static void count_write(const char *path, void *ctx)
 {
-    (void)path;
+    static const char log_name[] = "/" SF_TRANSITION_LOG_FILE_NAME;
+    size_t n = strlen(path);
+
     (void)ctx;
     writes++;
+    appends += n >= sizeof log_name - 1 &&
+               strcmp(path + n - (sizeof log_name - 1), log_name) == 0;
 }
 
 static int one(unsigned long n, const char *scratch, double *secs,
-               unsigned long *ops, unsigned long *w, sf_storage_counts *io)
+               unsigned long *ops, unsigned long *w, unsigned long *tr,
+               sf_storage_counts *io)
 {
     sf_storage_counting counting;
     sf_sim_config cfg;
@@ -84,7 +93,7 @@ static int one(unsigned long n, const char *scratch, double *secs,
     c.include_root = true;
     c.tool_name = "snapfleet";
     c.tool_version = SF_VERSION;
-    writes = 0;
+    writes = appends = 0;
     sf_fs_set_write_hook(count_write, NULL);
     sf_storage_counting_init(&counting, sf_storage_posix());
     sf_fs_set_storage(&counting.storage);
@@ -96,6 +105,7 @@ static int one(unsigned long n, const char *scratch, double *secs,
     sf_fs_set_write_hook(NULL, NULL);
     *io = counting.counts;
     *w = writes;
+    *tr = appends;
     *ops = 0;
     for (i = 0; i < trace.len; i++)
         *ops += trace.data[i] == '\n';
@@ -111,15 +121,65 @@ fail:
     return 1;
 }
 
+/* One size in a child process: its row, with the child's peak RSS. */
+static int row(unsigned long n, const char *scratch, double *base, int first)
+{
+    int fds[2], status;
+    pid_t pid;
+    struct rusage ru;
+    struct {
+        double secs;
+        unsigned long ops, w, tr;
+        sf_storage_counts io;
+        int rc;
+    } m;
+    double per, cpu, cpu_per;
+
+    if (pipe(fds) != 0 || (pid = fork()) < 0)
+        return 1;
+    if (pid == 0) {
+        close(fds[0]);
+        memset(&m, 0, sizeof m);
+        m.rc = one(n, scratch, &m.secs, &m.ops, &m.w, &m.tr, &m.io);
+        _exit(write(fds[1], &m, sizeof m) == (ssize_t)sizeof m ? 0 : 1);
+    }
+    close(fds[1]);
+    memset(&m, 0, sizeof m);
+    if (read(fds[0], &m, sizeof m) != (ssize_t)sizeof m)
+        m.rc = 1;
+    close(fds[0]);
+    if (wait4(pid, &status, 0, &ru) != pid || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0 || m.rc != 0)
+        return 1;
+    per = m.secs * 1000.0 / (double)n;
+    /* the child's CPU time (setup included): on a loaded machine wall time
+     * is mostly waiting for a core */
+    cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+          (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    cpu_per = cpu * 1000.0 / (double)n;
+    if (first)
+        *base = cpu_per;
+    printf("| %lu | %.3f | %.3f | %.3f | %.3f | %.2f | %lu | %.1f | %lu | %lu | %.1f | %.1f | %.0f | %.1f | %.1f |\n",
+           n, m.secs, per, cpu, cpu_per, cpu_per / *base, m.ops,
+           (double)m.ops / (double)n,
+           m.tr, m.w, (double)m.w / (double)n,
+           (double)m.io.bytes_written / 1024.0 / (double)n,
+           m.tr ? (double)m.io.bytes_written / (double)m.tr : 0.0,
+           (double)(m.io.fsyncs + m.io.fdatasyncs + m.io.dir_syncs) /
+               (double)n,
+           (double)ru.ru_maxrss / 1024.0);
+    fflush(stdout);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    unsigned long sizes[16] = {8, 32, 128, 512};
+    unsigned long sizes[16] = {64, 256, 1024, 4096};
     int count = 4, i;
     char scratch[] = "/tmp/sf-bench-fleet-XXXXXX";
     const char *tmp = getenv("SF_BENCH_DIR");
     double base = 0;
     char cmd[600];
-    struct rusage ru;
 
     if (argc > 1) {
         count = 0;
@@ -130,30 +190,15 @@ int main(int argc, char **argv)
         snprintf(scratch, sizeof scratch, "%s", tmp);
     else if (mkdtemp(scratch) == NULL)
         return 1;
-    printf("| canisters | wall s | ms per canister | growth vs %lu | driver ops | ops per canister | durable writes | writes per canister | metadata KiB per canister | bytes per durable write | fsyncs per canister |\n",
+    printf("| canisters | wall s | wall ms per canister | CPU s | CPU ms per canister | CPU growth vs %lu | driver ops | ops per canister | transitions | durable writes | writes per canister | metadata KiB per canister | metadata bytes per transition | fsyncs per canister | peak RSS MiB |\n",
            sizes[0]);
-    printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-    for (i = 0; i < count; i++) {
-        double secs, per;
-        unsigned long ops, w;
-        sf_storage_counts io;
-
-        if (one(sizes[i], scratch, &secs, &ops, &w, &io) != 0)
+    printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    fflush(stdout);
+    for (i = 0; i < count; i++)
+        if (row(sizes[i], scratch, &base, i == 0) != 0) {
+            fprintf(stderr, "bench_fleet: %lu canisters failed\n", sizes[i]);
             return 1;
-        per = secs * 1000.0 / (double)sizes[i];
-        if (i == 0)
-            base = per;
-        printf("| %lu | %.3f | %.3f | %.2f | %lu | %.1f | %lu | %.1f | %.1f | %.0f | %.1f |\n",
-               sizes[i], secs, per, per / base, ops,
-               (double)ops / (double)sizes[i], w, (double)w / (double)sizes[i],
-               (double)io.bytes_written / 1024.0 / (double)sizes[i],
-               w ? (double)io.bytes_written / (double)w : 0.0,
-               (double)(io.fsyncs + io.fdatasyncs + io.dir_syncs) /
-                   (double)sizes[i]);
-        fflush(stdout);
-    }
-    getrusage(RUSAGE_SELF, &ru);
-    printf("\npeak RSS: %.1f MiB\n", (double)ru.ru_maxrss / 1024.0);
+        }
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
     return system(cmd) == 0 ? 0 : 1;
 }

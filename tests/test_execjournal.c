@@ -1531,10 +1531,13 @@ static void test_mark_pending_rolls_back(void **s)
 
     (void)s;
     make_accepted(&j);
-    set_str(&j.operations[9].operation_id, ""); /* already invalid */
+    /* a transition validates what it touches (the whole journal is
+     * validated when it is read, built, replayed or written): the
+     * operation it moves, here invalid */
+    set_str(&j.operations[S_STOP].operation_id, "");
     snapshot_state(&j, before, sizeof before);
     FAILS(sf_exec_journal_mark_pending_at(&j, S_STOP, T2, &err),
-          "missing-field", "operations[9].operation_id", NULL);
+          "missing-field", "operations[4].operation_id", NULL);
     snapshot_state(&j, after, sizeof after);
     assert_string_equal(before, after);
     FAILS(sf_exec_journal_retry_failed_at(&j, 99, T2, &err),

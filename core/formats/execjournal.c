@@ -482,7 +482,8 @@ static int check_sequences(const sf_exec_journal *j, size_t **index_out,
     }
 }
 
-static int operation_check(const sf_exec_journal *j, size_t i, sf_error *err)
+int sf_execj_check_operation(const sf_exec_journal *j, size_t i,
+                             sf_error *err)
 {
     const sf_exec_operation *op = &j->operations[i];
     char field[SF_ERROR_FIELD_MAX];
@@ -548,7 +549,7 @@ int sf_exec_journal_validate(const sf_exec_journal *j, sf_error *err)
     if (check_sequences(j, &index, err) != SF_OK)
         return SF_ERR;
     for (i = 0; i < j->operation_count && rc == SF_OK; i++)
-        rc = operation_check(j, i, err);
+        rc = sf_execj_check_operation(j, i, err);
     for (i = 0; i < j->receipt_count && rc == SF_OK; i++)
         rc = receipt_check(&j->operation_receipts[i], j, i, index, err);
     free(index);

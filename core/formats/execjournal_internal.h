@@ -87,6 +87,11 @@ static inline size_t operation_position(const sf_exec_journal *j,
     return SIZE_MAX;
 }
 
+/* canic's checks of operation i alone (the part of the journal's
+ * validation that one operation's state can change). */
+int sf_execj_check_operation(const sf_exec_journal *j, size_t i,
+                             sf_error *err);
+
 /* Defined in execjournal.c; the resume summary writes operations too. */
 void sf_execj_write_operation(sf_jw *w, const sf_exec_operation *op);
 int sf_execj_finish_into(sf_jw *w, sf_buf *tmp, sf_buf *out, sf_error *err);

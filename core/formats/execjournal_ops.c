@@ -119,8 +119,19 @@ bool sf_exec_journal_compute_restart_required(const sf_exec_journal *j)
 }
 
 /* Moves operation `pos` to `state` at `at` with [reason] (or no reasons),
- * recomputes restart_required and validates the journal. All or nothing:
- * on any failure the operation and the flag are as they were. */
+ * recomputes restart_required and validates what the transition touched.
+ * All or nothing: on any failure the operation and the flag are as they
+ * were.
+ *
+ * canic validates the whole journal after every transition, which makes
+ * each one O(n) and a run O(n^2). A transition changes one operation's
+ * state, time and reasons (and restart_required, which nothing checks);
+ * the journal's other checks (header, sequences, every other operation,
+ * every receipt) read none of these, so on a journal that was valid
+ * before (every journal is validated whole when it is read, built,
+ * accepted, replayed or written) checking this operation is the same
+ * verdict. A new receipt is checked by the caller
+ * (sf_exec_receipt_validate_against). */
 static int set_operation(sf_exec_journal *j, size_t pos, sf_exec_state state,
                          const char *at, const char *reason, sf_error *err)
 {
@@ -148,7 +159,7 @@ static int set_operation(sf_exec_journal *j, size_t pos, sf_exec_state state,
     op->blocking_reasons = new_reasons;
     op->blocking_reason_count = reason != NULL ? 1 : 0;
     j->restart_required = sf_exec_journal_compute_restart_required(j);
-    if (sf_exec_journal_validate(j, err) != SF_OK) {
+    if (sf_execj_check_operation(j, pos, err) != SF_OK) {
         free(new_at);
         sf_strv_free(new_reasons, op->blocking_reason_count);
         *op = saved;

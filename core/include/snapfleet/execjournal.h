@@ -224,7 +224,11 @@ SF_API int sf_exec_journal_accept_preflight_receipts_at(sf_exec_journal *j,
  * transition (sequence is not the next one), operation-not-found,
  * mutation-before-preflight-accepted, invalid-operation-transition (not
  * ready or failed). The operation becomes pending at updated_at with no
- * reasons; restart_required is recomputed; the journal validated.
+ * reasons; restart_required is recomputed; the operation is validated
+ * (canic validates the whole journal after every transition, O(n) each;
+ * the transition touches this operation only, and a journal is validated
+ * whole when it is parsed from a file, built, accepted or written, so on a
+ * valid journal the verdict is the same).
  */
 SF_API int sf_exec_journal_mark_pending_at(sf_exec_journal *j, uint64_t sequence,
                                            const char *updated_at, sf_error *err);
@@ -240,7 +244,7 @@ SF_API int sf_exec_journal_mark_next_pending_at(sf_exec_journal *j,
  * ("receipt-without-pending-operation"); a copy is appended, the operation
  * takes the outcome's state, the receipt's updated_at and
  * [failure_reason] (or no reasons), restart_required is recomputed and
- * the journal validated. If that validation fails (for example a
+ * the operation validated (as mark_pending_at). If that validation fails (for example a
  * completed receipt carrying a failure_reason: unblocked-operation-has-
  * reasons) the receipt is removed and the operation and restart_required
  * are restored, so the journal is unchanged; canic 0.35.10 removed only
