@@ -514,23 +514,6 @@ int sf_engine_load(sf_engine *e, const char *id, const char *snapshot_id,
     return SF_ERR;
 }
 
-int sf_engine_start_always(sf_engine *e, const char *id, sf_error *err)
-{
-    sf_canister_status now;
-    sf_obs_canister *c;
-
-    if (sf_engine_status(e, id, &now, err) != SF_OK)
-        return SF_ERR;
-    if (now != SF_STATUS_RUNNING && toggle(e, SF_OP_START, id, err) != SF_OK)
-        return SF_ERR;
-    c = sf_obs_find(&e->obs, id);
-    if (c != NULL && !c->restarted) {
-        c->restarted = true;
-        return sf_engine_save(e, id, err);
-    }
-    return SF_OK;
-}
-
 static int download_once(sf_engine *e, const char *id, const char *snapshot_id,
                          const char *dir, bool resume, sf_error *err)
 {

@@ -83,8 +83,6 @@ int sf_engine_upload(sf_engine *e, const char *id, const char *dir,
  * outcome, which is safe while the canister stays stopped. */
 int sf_engine_load(sf_engine *e, const char *id, const char *snapshot_id,
                    sf_error *err);
-/* Starts id whatever it was before (a restore ends with the fleet running). */
-int sf_engine_start_always(sf_engine *e, const char *id, sf_error *err);
 /* Copies an artifact directory to dst (emptied first; only regular files
  * and directories) and checks the copy's checksum is `checksum`: what is
  * uploaded is then exactly the bytes that were verified, and icp's
