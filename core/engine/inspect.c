@@ -92,11 +92,18 @@ static int load(const char *dir, inspected *x, sf_error *err)
         for (i = 0; i < n; i++) {
             char *p = NULL;
             sf_error ignored;
+
+            sf_error_clear(&ignored);
             /* a path that escapes the directory is not measured */
             if (sf_resolve_artifact_path(dir, x->m.fleet.members[i].source_snapshot.artifact_path,
                                          &p, &ignored) == SF_OK)
                 x->member_bytes[i] = sf_path_bytes(p);
             free(p);
+            if (ignored.kind != NULL && strcmp(ignored.kind, SF_EK_NOMEM) == 0) {
+                /* a shortage is not a size of 0 */
+                inspected_free(x);
+                return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+            }
         }
     }
     return SF_OK;
@@ -275,5 +282,7 @@ int sf_backup_inspect_text(const char *dir, sf_buf *out, sf_error *err)
                       s.is_complete ? ", complete" : "");
     }
     inspected_free(&x);
+    if (out->oom)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
     return SF_OK;
 }

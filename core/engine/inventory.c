@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,14 +45,24 @@ static char *dup_or_null(const char *s)
     return s != NULL ? strdup(s) : NULL;
 }
 
+/* "<dir>/<name>" into p, without allocating: a check that cannot run out
+ * of memory cannot mistake a shortage for an absent file or a free lock.
+ * false when it does not fit (no such path can be opened either). */
+static bool join_fixed(char p[PATH_MAX], const char *dir, const char *name)
+{
+    size_t a = strlen(dir);
+    int n = snprintf(p, PATH_MAX, "%s%s%s", dir,
+                     a > 0 && dir[a - 1] != '/' ? "/" : "", name);
+
+    return n >= 0 && n < PATH_MAX;
+}
+
 static bool exists(const char *dir, const char *name)
 {
-    char *p = sf_path_join(dir, name);
+    char p[PATH_MAX];
     struct stat st;
-    bool ok = p != NULL && lstat(p, &st) == 0;
 
-    free(p);
-    return ok;
+    return join_fixed(p, dir, name) && lstat(p, &st) == 0;
 }
 
 /* A live holder of the flock the runs take. Opening the file read-only
@@ -59,13 +70,12 @@ static bool exists(const char *dir, const char *name)
  * creates nothing. */
 static bool lock_held(const char *dir, const char *name)
 {
-    char *p = sf_path_join(dir, name);
+    char p[PATH_MAX];
     int fd, held = 0;
 
-    if (p == NULL)
+    if (!join_fixed(p, dir, name))
         return false;
     fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    free(p);
     if (fd < 0)
         return false;
     if (flock(fd, LOCK_EX | LOCK_NB) != 0)
@@ -254,25 +264,28 @@ static bool document_temp(const char *name)
 
 /* Every entry of dir is a name in `known`: documents (and their atomic
  * temporaries), locks, the restore directory, artifacts. The first other
- * name is reported. */
-static bool only_layout_names(const char *dir, names *known, char **stray)
+ * name is reported. SF_ERR when out of memory. */
+static int only_layout_names(const char *dir, names *known, bool *yes,
+                             char **stray)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
-    bool ok = true;
+    int rc = SF_OK;
 
+    *yes = d != NULL;
     if (d == NULL)
-        return false;
-    while (ok && (de = readdir(d)) != NULL) {
+        return errno == ENOMEM ? SF_ERR : SF_OK;
+    while (*yes && (de = readdir(d)) != NULL) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         if (!names_has(known, de->d_name) && !document_temp(de->d_name)) {
-            ok = false;
-            *stray = strdup(de->d_name);
+            *yes = false;
+            if ((*stray = strdup(de->d_name)) == NULL)
+                rc = SF_ERR;
         }
     }
     closedir(d);
-    return ok;
+    return rc;
 }
 
 /* detail = "a: b", or a alone when b is NULL. */
@@ -309,7 +322,8 @@ static void docs_free(docs *d)
 
 /* Reads the documents that exist; one that cannot be read makes the entry
  * invalid (the first such error, which names the file, is the detail),
- * and the others still give its identity and time. */
+ * and the others still give its identity and time. Running out of memory
+ * is SF_ERR, never a verdict on the document. */
 static int read_docs(const char *dir, docs *d, sf_backup_entry *e)
 {
     sf_error err;
@@ -324,6 +338,8 @@ static int read_docs(const char *dir, docs *d, sf_backup_entry *e)
             return SF_ERR;                                                \
         if (fn(p, &d->field, &err) == SF_OK)                              \
             d->flag = true;                                               \
+        else if (err.kind != NULL && strcmp(err.kind, SF_EK_NOMEM) == 0)  \
+            rc = SF_ERR; /* a shortage, not a broken document */          \
         else if (rc == SF_OK)                                             \
             rc = set_detail(e, name, err.message) == SF_OK ? 1 : SF_ERR;  \
         free(p);                                                          \
@@ -501,7 +517,7 @@ int sf_backup_entry_read(const char *path, bool verify, sf_backup_entry *e,
 {
     docs d;
     names known = {0};
-    char *stray = NULL, *restore_dir;
+    char *stray = NULL, restore_dir[PATH_MAX];
     const char *base = strrchr(path, '/');
     int rc;
 
@@ -528,7 +544,8 @@ int sf_backup_entry_read(const char *path, bool verify, sf_backup_entry *e,
         e->state = state_of(path, &d);
         if (known_names(&d, &known) != SF_OK)
             goto nomem_docs;
-        e->is_layout = only_layout_names(path, &known, &stray);
+        if (only_layout_names(path, &known, &e->is_layout, &stray) != SF_OK)
+            goto nomem_docs;
         if (!e->is_layout && set_detail(e, stray ? stray : "?",
                                         "not a backup layout's name") != SF_OK)
             goto nomem_docs;
@@ -543,6 +560,8 @@ int sf_backup_entry_read(const char *path, bool verify, sf_backup_entry *e,
         if (sf_verify_integrity(path, &rep, &verr) == SF_OK) {
             sf_integrity_report_free(&rep);
             e->state = SF_BACKUP_VERIFIED;
+        } else if (verr.kind != NULL && strcmp(verr.kind, SF_EK_NOMEM) == 0) {
+            goto nomem_docs; /* not a verdict on the artifacts */
         } else {
             e->state = SF_BACKUP_CORRUPT;
             if (e->detail == NULL && set_detail(e, verr.message, NULL) != SF_OK)
@@ -550,12 +569,11 @@ int sf_backup_entry_read(const char *path, bool verify, sf_backup_entry *e,
         }
     }
     /* A live lock wins over what the documents say: they may be mid-write. */
-    restore_dir = sf_path_join(path, SF_RESTORE_DIR_NAME);
     if (lock_held(path, SF_LOCK_FILE_NAME) ||
         exists(path, SF_EXEC_JOURNAL_FILE_NAME ".lock") ||
-        (restore_dir != NULL && lock_held(restore_dir, SF_LOCK_FILE_NAME)))
+        (join_fixed(restore_dir, path, SF_RESTORE_DIR_NAME) &&
+         lock_held(restore_dir, SF_LOCK_FILE_NAME)))
         e->state = SF_BACKUP_LOCKED;
-    free(restore_dir);
     free(stray);
     names_free(&known);
     docs_free(&d);
