@@ -333,8 +333,7 @@ static sf_restore_command *command_for(rrun *r, const sf_restore_journal_op *jop
     c->program = words[0];
     c->args = calloc(n, sizeof *c->args);
     if (c->note == NULL || c->args == NULL) {
-        words[0] = NULL; /* owned by c now */
-        c->program = NULL;
+        words[0] = NULL; /* owned by c now: freed with it */
         sf_strv_free(words, n);
         goto fail;
     }
