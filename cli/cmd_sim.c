@@ -6,6 +6,9 @@
 #include "cli.h"
 #include "snapfleet/sim.h"
 #include "snapfleet/simrun.h"
+#include <poll.h>
+#include <stdio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char init_usage[] =
@@ -255,24 +258,38 @@ int cmd_sim_mutate(int argc, char **argv) { return sim_view(argc, argv, MUTATE);
 
 static const char run_usage[] =
     "usage: snapfleet sim run --seeds A..B [--canisters N] [--fanout N]\n"
-    "           [--depth N] [--work DIR] [--keep] [--no-crash]\n"
-    "           [--daily [--days N]]\n\n"
+    "           [--depth N] [--disk sim|posix] [--workers N] [--work DIR]\n"
+    "           [--keep] [--no-crash] [--daily [--days N]]\n\n"
     "Deterministic simulation testing: for every seed, a fleet generated from\n"
-    "the seed, a random fault plan (and in one seed of four a crash after a\n"
-    "random number of durable writes, in a child process that is killed), a\n"
-    "backup in one of three modes, a rerun when the first run failed, and the\n"
+    "the seed, a random fault plan, in one seed of four a crash after a\n"
+    "random number of durable writes, a backup in one of three modes, a\n"
+    "rerun when the first run failed or crashed, a restore, and the\n"
     "invariants (nothing left stopped, every snapshot recorded, the backup\n"
-    "verifies and holds each canister's memory). One line per seed with the\n"
-    "SHA-256 of the run's trace: the same seed gives the same digest on every\n"
-    "machine. Replay a seed's faults with `snapfleet backup --faults ...`.\n"
-    "A first line starting with # gives the fleet's size and shape.\n\n"
+    "verifies and holds each canister's memory, the restore brings it back).\n"
+    "On the simulated disk (the default) a crash happens in process: the\n"
+    "disk keeps only what was synced and may tear the last write, the\n"
+    "simulated IC keeps its state, and the seed also draws crashes inside a\n"
+    "write and disk faults (EIO, ENOSPC, slow calls); nothing is fsynced and\n"
+    "no process is forked. On the POSIX disk the crash is a child process\n"
+    "killed with SIGKILL and the fleet is saved to a state file after every\n"
+    "call. One line per seed with the SHA-256 of the run's trace: the same\n"
+    "seed and disk give the same digest on every machine, with any number of\n"
+    "workers. Replay a seed's faults with `snapfleet backup --faults ...`.\n"
+    "A first line starting with # gives the fleet's size, shape and disk;\n"
+    "the last the counts and the SHA-256 of every seed's line in order.\n\n"
     "  --seeds A..B     inclusive range (or one number)\n"
     "  --canisters N    fleet size, root included, 1..10000 (default 6)\n"
     "  --fanout N       children per canister (default 3; a larger fleet\n"
     "                   without --depth gets the smallest that holds it)\n"
     "  --depth N        levels below the root, 1..64 (default 3; more when\n"
     "                   --fanout alone cannot hold the fleet)\n"
-    "  --work DIR       scratch directory (default: a fresh one under /tmp)\n"
+    "  --disk sim|posix where backups live (default sim: the simulated disk\n"
+    "                   over the scratch directory)\n"
+    "  --workers N      processes running seeds side by side, 1..64\n"
+    "                   (default 1); the output is the same for any N\n"
+    "  --work DIR       scratch directory (default: a fresh one under\n"
+    "                   $TMPDIR, else /dev/shm for the simulated disk, else\n"
+    "                   /tmp)\n"
     "  --keep           keep every seed's directory (failed ones are kept)\n"
     "  --no-crash       no crash scenarios\n"
     "  --daily          instead, per seed: a backup job run every day on a fleet\n"
@@ -283,9 +300,287 @@ static const char run_usage[] =
     "                   day 3, and the create replaces its oldest snapfleet\n"
     "                   snapshot); every day must complete, the operator's\n"
     "                   snapshot stay, and `backup prune --keep 7` leave the\n"
-    "                   newest 7 backups. The line gives K and the replaces\n"
+    "                   newest 7 backups. The line gives K and the replaces.\n"
+    "                   Runs on the POSIX disk only\n"
     "  --days N         days of the daily scenario (default 30)\n"
     "Exit status: 0 every seed kept every invariant, 1 otherwise.\n";
+
+/* ---- sim run: seeds, inline or spread over worker processes ---- */
+
+typedef struct run_opts {
+    uint64_t canisters, fanout, depth, days; /* fan-out, depth 0: chosen */
+    const char *work;
+    bool keep, crash, daily;
+    sf_simrun_disk disk;
+} run_opts;
+
+#define LINE_MAX_BYTES 4096
+
+/* One seed's line (no newline) into line; true when the seed passed. */
+static bool run_seed(const run_opts *o, uint64_t seed, char *line, size_t cap)
+{
+    sf_error err;
+
+    sf_error_clear(&err);
+    if (o->daily) {
+        /* the seed draws the retention: keeping 2 makes the limit bite */
+        sf_simrun_daily_config dc = {seed, o->canisters, o->days, 3,
+                                     1 + seed % 2, 7, o->work, o->keep,
+                                     o->fanout, o->depth};
+        sf_simrun_daily_result dr;
+
+        if (sf_simrun_daily(&dc, &dr, &err) != SF_OK) {
+            snprintf(line, cap, "seed=%llu error: %s", (unsigned long long)seed,
+                     err.message);
+            return false;
+        }
+        snprintf(line, cap, "seed=%llu scenario=daily days=%llu pruned=%zu "
+                 "kept=%zu keep-on-canister=%llu replaced=%llu digest=%s %s%s",
+                 (unsigned long long)seed, (unsigned long long)dr.days_complete,
+                 dr.pruned, dr.kept, (unsigned long long)dc.keep_on_canister,
+                 (unsigned long long)dr.replaced, dr.digest,
+                 dr.ok ? "ok" : "FAIL: ", dr.ok ? "" : dr.failure);
+        return dr.ok;
+    } else {
+        sf_simrun_config cfg = {seed, o->canisters, o->work, o->keep, o->crash,
+                                o->fanout, o->depth, o->disk};
+        sf_simrun_result r;
+
+        if (sf_simrun_one(&cfg, &r, &err) != SF_OK) {
+            snprintf(line, cap, "seed=%llu error: %s", (unsigned long long)seed,
+                     err.message);
+            return false;
+        }
+        snprintf(line, cap, "seed=%llu mode=%s faults=\"%s\" disk=%s outcome=%s "
+                 "digest=%s %s%s", (unsigned long long)seed, r.mode, r.faults,
+                 r.disk, r.outcome, r.digest, r.ok ? "ok" : "FAIL: ",
+                 r.ok ? "" : r.failure);
+        return r.ok;
+    }
+}
+
+/* Prints a seed's line and adds it to the summary digest: the lines in
+ * seed order, whoever ran them. */
+static void emit(const char *line, bool ok, sf_sha256 *summary,
+                 uint64_t *failures)
+{
+    printf("%s\n", line);
+    fflush(stdout);
+    sf_sha256_update(summary, line, strlen(line));
+    sf_sha256_update(summary, "\n", 1);
+    if (!ok)
+        (*failures)++;
+}
+
+static void run_inline(const run_opts *o, uint64_t first, uint64_t last,
+                       sf_sha256 *summary, uint64_t *failures)
+{
+    char line[LINE_MAX_BYTES];
+    uint64_t seed;
+
+    for (seed = first; ; seed++) {
+        bool ok = run_seed(o, seed, line, sizeof line);
+
+        emit(line, ok, summary, failures);
+        if (seed == last)
+            break;
+    }
+}
+
+/* A line a worker sent, waiting for the seeds before it. */
+typedef struct pending {
+    uint64_t seed;
+    bool ok;
+    char *line;
+} pending;
+
+typedef struct gather {
+    pending *v;
+    size_t n, cap;
+    uint64_t next; /* the next seed to print */
+    bool done;     /* printed the last */
+} gather;
+
+static void gather_flush(gather *g, uint64_t last, sf_sha256 *summary,
+                         uint64_t *failures)
+{
+    size_t i;
+
+    for (i = 0; i < g->n && !g->done;) {
+        if (g->v[i].seed != g->next) {
+            i++;
+            continue;
+        }
+        emit(g->v[i].line, g->v[i].ok, summary, failures);
+        free(g->v[i].line);
+        g->v[i] = g->v[--g->n];
+        if (g->next == last)
+            g->done = true;
+        else
+            g->next++;
+        i = 0;
+    }
+}
+
+/* A worker's line: "P seed=..." or "F seed=...". */
+static void gather_line(gather *g, const char *text)
+{
+    const char *p = strstr(text, "seed=");
+    pending *v;
+
+    if ((text[0] != 'P' && text[0] != 'F') || p == NULL)
+        return;
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 16;
+        if ((v = realloc(g->v, cap * sizeof *v)) == NULL)
+            return;
+        g->v = v;
+        g->cap = cap;
+    }
+    v = &g->v[g->n];
+    v->seed = strtoull(p + 5, NULL, 10);
+    v->ok = text[0] == 'P';
+    if ((v->line = strdup(text + 2)) != NULL)
+        g->n++;
+}
+
+/* `workers` processes, worker w taking seeds first+w, first+w+workers, ...;
+ * each seed runs exactly as it does inline (every seed builds its own
+ * fleet, disk and scratch directory), and the lines are printed in seed
+ * order, so the output and the summary digest do not depend on workers. */
+static void run_workers(const run_opts *o, uint64_t first, uint64_t last,
+                        unsigned workers, sf_sha256 *summary, uint64_t *failures)
+{
+    struct pollfd fds[64];
+    pid_t pids[64];
+    char *buf[64];
+    size_t used[64];
+    unsigned w, open_fds = 0;
+    gather g;
+
+    memset(&g, 0, sizeof g);
+    g.next = first;
+    if (last - first + 1 < workers)
+        workers = (unsigned)(last - first + 1);
+    fflush(NULL);
+    for (w = 0; w < workers; w++) {
+        int pfd[2];
+
+        buf[w] = NULL;
+        used[w] = 0;
+        fds[w].fd = -1;
+        fds[w].events = POLLIN;
+        pids[w] = -1;
+        if (pipe(pfd) != 0)
+            continue;
+        pids[w] = fork();
+        if (pids[w] == 0) {
+            char line[LINE_MAX_BYTES + 3];
+            uint64_t seed;
+            unsigned k;
+
+            for (k = 0; k < w; k++)
+                if (fds[k].fd >= 0)
+                    close(fds[k].fd);
+            close(pfd[0]);
+            for (seed = first + w; ; seed += workers) {
+                bool ok = run_seed(o, seed, line + 2, sizeof line - 3);
+                size_t n;
+                const char *p = line;
+
+                line[0] = ok ? 'P' : 'F';
+                line[1] = ' ';
+                n = strlen(line);
+                line[n++] = '\n';
+                while (n > 0) {
+                    ssize_t k2 = write(pfd[1], p, n);
+                    if (k2 < 0 && errno == EINTR)
+                        continue;
+                    if (k2 <= 0)
+                        _exit(1);
+                    p += k2;
+                    n -= (size_t)k2;
+                }
+                if (last - seed < workers)
+                    break;
+            }
+            _exit(0);
+        }
+        close(pfd[1]);
+        if (pids[w] < 0) {
+            close(pfd[0]);
+            continue;
+        }
+        fds[w].fd = pfd[0];
+        open_fds++;
+    }
+    while (open_fds > 0) {
+        if (poll(fds, workers, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (w = 0; w < workers; w++) {
+            char chunk[8192], *nl, *start;
+            ssize_t n;
+
+            if (fds[w].fd < 0 || (fds[w].revents & (POLLIN | POLLHUP)) == 0)
+                continue;
+            n = read(fds[w].fd, chunk, sizeof chunk);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                close(fds[w].fd);
+                fds[w].fd = -1;
+                open_fds--;
+                continue;
+            }
+            {
+                char *grown = realloc(buf[w], used[w] + (size_t)n + 1);
+                if (grown == NULL)
+                    continue;
+                buf[w] = grown;
+            }
+            memcpy(buf[w] + used[w], chunk, (size_t)n);
+            used[w] += (size_t)n;
+            buf[w][used[w]] = '\0';
+            start = buf[w];
+            while ((nl = strchr(start, '\n')) != NULL) {
+                *nl = '\0';
+                gather_line(&g, start);
+                start = nl + 1;
+            }
+            used[w] -= (size_t)(start - buf[w]);
+            memmove(buf[w], start, used[w]);
+            gather_flush(&g, last, summary, failures);
+        }
+    }
+    for (w = 0; w < workers; w++) {
+        int status;
+
+        free(buf[w]);
+        if (pids[w] > 0)
+            while (waitpid(pids[w], &status, 0) < 0 && errno == EINTR)
+                ;
+    }
+    gather_flush(&g, last, summary, failures);
+    /* a worker that died took its seeds with it: each is a failure */
+    while (!g.done) {
+        char line[96];
+
+        snprintf(line, sizeof line, "seed=%llu error: its worker process died",
+                 (unsigned long long)g.next);
+        emit(line, false, summary, failures);
+        if (g.next == last)
+            g.done = true;
+        else
+            g.next++;
+        gather_flush(&g, last, summary, failures);
+    }
+    for (size_t i = 0; i < g.n; i++)
+        free(g.v[i].line);
+    free(g.v);
+}
 
 int cmd_sim_run(int argc, char **argv)
 {
@@ -300,17 +595,22 @@ int cmd_sim_run(int argc, char **argv)
         {"days", required_argument, NULL, 'd'},
         {"fanout", required_argument, NULL, 'f'},
         {"depth", required_argument, NULL, 'e'},
+        {"disk", required_argument, NULL, 'K'},
+        {"workers", required_argument, NULL, 'W'},
         {NULL, 0, NULL, 0},
     };
     sf_sim_config shape;
     bool fanout_given = false, depth_given = false;
-    const char *seeds = NULL, *work = NULL;
-    uint64_t first, last, canisters = 6, seed, days = 30;
+    const char *seeds = NULL, *work = NULL, *disk_name = NULL;
+    uint64_t first, last, canisters = 6, days = 30, workers = 1, failures = 0;
     bool keep = false, crash = true, daily = false;
-    char scratch[64], *dots;
+    char scratch[4200], *dots, digest[SF_SHA256_HEX_SIZE];
+    sf_sha256 *summary;
+    run_opts o;
     cli_args a;
-    int c, failures = 0;
+    int c;
 
+    memset(&o, 0, sizeof o);
     sf_sim_config_default(&shape);
     cli_args_begin(&a, argc, argv);
     while ((c = cli_args_next(&a, opts)) != -1) {
@@ -339,6 +639,11 @@ int cmd_sim_run(int argc, char **argv)
             if (parse_u64("sim run", "--depth", optarg, &shape.max_depth) != 0)
                 return EXIT_USAGE;
             depth_given = true;
+            break;
+        case 'K': disk_name = optarg; break;
+        case 'W':
+            if (parse_u64("sim run", "--workers", optarg, &workers) != 0)
+                return EXIT_USAGE;
             break;
         default:
             return cli_args_usage(&a, "sim run");
@@ -369,74 +674,69 @@ int cmd_sim_run(int argc, char **argv)
     shape.canister_count = canisters;
     if (!shape_options("sim run", &shape, fanout_given, depth_given, 10000))
         return EXIT_USAGE;
+    if (days < 1 || days > 10000)
+        return cli_usage("sim run", "--days takes 1 to 10000");
+    if (workers < 1 || workers > 64)
+        return cli_usage("sim run", "--workers takes 1 to 64, not %llu",
+                         (unsigned long long)workers);
+    if (disk_name != NULL && strcmp(disk_name, "sim") == 0)
+        o.disk = SF_SIMRUN_DISK_SIM;
+    else if (disk_name != NULL && strcmp(disk_name, "posix") == 0)
+        o.disk = SF_SIMRUN_DISK_POSIX;
+    else if (disk_name != NULL)
+        return cli_usage("sim run", "--disk takes sim or posix, not `%s`",
+                         disk_name);
+    if (daily && disk_name != NULL && o.disk != SF_SIMRUN_DISK_POSIX)
+        return cli_usage("sim run", "--daily runs on the POSIX disk only "
+                         "(--disk posix)");
     if (work == NULL) {
-        snprintf(scratch, sizeof scratch, "/tmp/snapfleet-simrun-XXXXXX");
-        if (mkdtemp(scratch) == NULL) {
-            perror("snapfleet: mkdtemp");
+        /* the simulated disk's real storage: memory when there is a tmpfs */
+        const char *tmp = getenv("TMPDIR");
+
+        if ((tmp == NULL || *tmp == '\0') && !daily &&
+            o.disk == SF_SIMRUN_DISK_SIM && access("/dev/shm", W_OK | X_OK) == 0)
+            tmp = "/dev/shm";
+        if (tmp == NULL || *tmp == '\0')
+            tmp = "/tmp";
+        if ((size_t)snprintf(scratch, sizeof scratch, "%s/snapfleet-simrun-XXXXXX",
+                             tmp) >= sizeof scratch ||
+            mkdtemp(scratch) == NULL) {
+            fprintf(stderr, "snapfleet: cannot create a scratch directory under "
+                    "%s: %s\n", tmp, strerror(errno));
             return EXIT_FAIL;
         }
         work = scratch;
     }
-    if (days < 1 || days > 10000)
-        return cli_usage("sim run", "--days takes 1 to 10000");
+    o.canisters = canisters;
+    o.fanout = fanout_given ? shape.max_fanout : 0;
+    o.depth = depth_given ? shape.max_depth : 0;
+    o.days = days;
+    o.work = work;
+    o.keep = keep;
+    o.crash = crash;
+    o.daily = daily;
     if (!daily)
-        printf("# %llu canisters, fan-out %llu, depth %llu\n",
+        printf("# %llu canisters, fan-out %llu, depth %llu, disk %s\n",
                (unsigned long long)canisters,
                (unsigned long long)shape.max_fanout,
-               (unsigned long long)shape.max_depth);
-    for (seed = first; ; seed++) {
-        /* the shape as given (0: chosen per run, the same choice) */
-        sf_simrun_config cfg = {seed, canisters, work, keep, crash,
-                                fanout_given ? shape.max_fanout : 0,
-                                depth_given ? shape.max_depth : 0};
-        sf_simrun_result r;
-        sf_error err;
-
-        sf_error_clear(&err);
-        if (daily) {
-            /* the seed draws the retention: keeping 2 makes the limit bite */
-            sf_simrun_daily_config dc = {seed, canisters, days, 3, 1 + seed % 2,
-                                         7, work, keep,
-                                         fanout_given ? shape.max_fanout : 0,
-                                         depth_given ? shape.max_depth : 0};
-            sf_simrun_daily_result dr;
-            if (sf_simrun_daily(&dc, &dr, &err) != SF_OK) {
-                printf("seed=%llu error: %s\n", (unsigned long long)seed, err.message);
-                failures++;
-            } else {
-                printf("seed=%llu scenario=daily days=%llu pruned=%zu kept=%zu "
-                       "keep-on-canister=%llu replaced=%llu digest=%s %s%s\n",
-                       (unsigned long long)seed,
-                       (unsigned long long)dr.days_complete, dr.pruned, dr.kept,
-                       (unsigned long long)dc.keep_on_canister,
-                       (unsigned long long)dr.replaced,
-                       dr.digest, dr.ok ? "ok" : "FAIL: ", dr.ok ? "" : dr.failure);
-                if (!dr.ok)
-                    failures++;
-            }
-            fflush(stdout);
-            if (seed == last)
-                break;
-            continue;
-        }
-        if (sf_simrun_one(&cfg, &r, &err) != SF_OK) {
-            printf("seed=%llu error: %s\n", (unsigned long long)seed, err.message);
-            failures++;
-        } else {
-            printf("seed=%llu mode=%s faults=\"%s\" outcome=%s digest=%s %s%s\n",
-                   (unsigned long long)seed, r.mode, r.faults, r.outcome,
-                   r.digest, r.ok ? "ok" : "FAIL: ", r.ok ? "" : r.failure);
-            if (!r.ok)
-                failures++;
-        }
-        fflush(stdout);
-        if (seed == last)
-            break;
+               (unsigned long long)shape.max_depth,
+               o.disk == SF_SIMRUN_DISK_SIM ? "sim" : "posix");
+    fflush(stdout);
+    if ((summary = sf_sha256_new()) == NULL) {
+        fprintf(stderr, "snapfleet: out of memory\n");
+        return EXIT_FAIL;
     }
+    if (workers == 1 || last - first == 0)
+        run_inline(&o, first, last, summary, &failures);
+    else
+        run_workers(&o, first, last, (unsigned)workers, summary, &failures);
+    if (sf_sha256_final(summary, digest) != SF_OK)
+        digest[0] = '\0';
+    sf_sha256_free(summary);
     if (work == scratch && failures == 0)
         rmdir(scratch);
-    printf("%llu passed, %d failed\n",
+    printf("%llu passed, %llu failed, digest %s\n",
            (unsigned long long)(last - first + 1) - (unsigned long long)failures,
-           failures);
+           (unsigned long long)failures, digest);
     return failures == 0 ? EXIT_OK : EXIT_FAIL;
 }

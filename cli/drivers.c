@@ -92,9 +92,10 @@ static void on_topology(const char *kind, void *ctx)
     sf_error err;
 
     /* The fleet moves between discovery and the pre-snapshot check; the
-     * state file must show it too, for a later process. */
+     * state file shows it at the end of the command, or at once when a
+     * kill is planned (see cli_stack_open). */
     if (sf_sim_topology_change(s->sim, kind, &err) != SF_OK ||
-        (!s->dry_run && sf_sim_save(s->sim, s->state_path, &err) != SF_OK))
+        (s->save_each && sf_sim_save(s->sim, s->state_path, &err) != SF_OK))
         fprintf(stderr, "snapfleet: topology fault %s: %s\n", kind, err.message);
 }
 
@@ -159,8 +160,19 @@ int cli_stack_open(const cli_driver_opts *o, cli_stack *s, sf_error *err)
         sf_sim_state_json(s->sim, &s->loaded, err) != SF_OK)
         goto fail;
     s->clock = sf_sim_clock(s->sim);
-    /* a dry run's queries move the simulated clock; none of it is kept */
-    if (sf_sim_driver_new(s->sim, o->dry_run ? NULL : o->sim_state, &s->base,
+    /* The state file stands for the IC. It is written once, when the
+     * command ends (cli_stack_close), and only when the run changed the
+     * fleet; a dry run's queries move the simulated clock and none of it
+     * is kept. The exception is a kill planned from the command line
+     * (--faults crash-after-writes=N): the process dies at the Nth durable
+     * write without reaching the end, and the IC must keep what was done
+     * to it until then, so the whole state is saved after every effect,
+     * as before. Any other kill of a --sim-state command loses what that
+     * command did to the simulated fleet (use crash-after-writes to test
+     * kills). */
+    s->save_each = !o->dry_run && s->plan != NULL &&
+                   sf_fault_plan_crash_after_writes(s->plan) != 0;
+    if (sf_sim_driver_new(s->sim, s->save_each ? o->sim_state : NULL, &s->base,
                           err) != SF_OK)
         goto fail;
     s->top = s->base;

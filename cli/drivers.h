@@ -40,6 +40,7 @@ typedef struct cli_stack {
     sf_sim_lock lock;      /* the state file's, from open to close */
     sf_buf loaded;         /* the state as loaded: saved again only if changed */
     bool dry_run;
+    bool save_each;        /* a planned kill: the state saved after every effect */
 } cli_stack;
 
 #define CLI_DRIVER_LONGOPTS                                   \

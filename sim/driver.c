@@ -99,6 +99,17 @@ static int drv_submit(sf_driver *d, const sf_op *op, uint64_t *ticket,
         sd->q = t;
         sd->cap = cap;
     }
+    if (sim->halted) {
+        /* the process crashed: the call never reaches the fleet; it
+         * completes (as a failure) at once, drawing nothing */
+        f = &sd->q[sd->n++];
+        f->began_stop = false;
+        f->ticket = sd->next_ticket++;
+        f->due_ms = sim->now_ms;
+        f->op = *op;
+        *ticket = f->ticket;
+        return SF_OK;
+    }
     if (sim->config.jitter_ms > 0)
         due += sf_sim_rng_range(&sim->net_rng, 0, sim->config.jitter_ms);
     if (op->kind == SF_OP_DOWNLOAD && c != NULL) {
@@ -343,6 +354,12 @@ static int drv_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
             best = i;
     f = sd->q[best];
     sd->q[best] = sd->q[--sd->n];
+    if (sim->halted) {
+        sf_result_init(result, f.op.kind);
+        *ticket = f.ticket;
+        return sf_result_fail(result, SF_FAIL_PERMANENT, "crashed",
+                              "the process driving the fleet has crashed");
+    }
     if (f.due_ms > sim->now_ms)
         sim->now_ms = f.due_ms;
     sf_sim_settle(sim);

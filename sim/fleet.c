@@ -928,9 +928,21 @@ static void clock_sleep(void *ctx, uint64_t ms)
 {
     sf_sim *sim = ctx;
 
+    if (sim->halted) /* a dead process's timers move nothing */
+        return;
     sim->now_ms = ms > UINT64_MAX - sim->now_ms ? UINT64_MAX
                                                 : sim->now_ms + ms;
     sf_sim_settle(sim);
+}
+
+void sf_sim_halt(sf_sim *sim, bool halted)
+{
+    sim->halted = halted;
+}
+
+bool sf_sim_halted(const sf_sim *sim)
+{
+    return sim->halted;
 }
 
 sf_clock sf_sim_clock(sf_sim *sim)

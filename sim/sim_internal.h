@@ -147,6 +147,9 @@ struct sf_sim {
     sim_module *modules;
     size_t module_count, module_cap;
     sim_cache *cache;
+    /* not state: set while the process driving this fleet has crashed in
+     * a simulation (sf_sim_halt) */
+    bool halted;
 };
 
 /* fleet.c */

@@ -22,6 +22,8 @@
 #include "snapfleet/layout.h"
 #include "snapfleet/manifest.h"
 #include "snapfleet/restore.h"
+#include "snapfleet/simdisk.h"
+#include "snapfleet/storage.h"
 #include "snapfleet/wrap.h"
 
 enum { MODE_FLEET, MODE_PER_CANISTER, MODE_SNAPSHOT_DOWNLOAD, MODE_COUNT };
@@ -30,6 +32,7 @@ static const char *const mode_names[MODE_COUNT] = {
 };
 
 static uint64_t mix(uint64_t seed, uint64_t salt);
+
 
 typedef struct expected_member {
     char id[SF_PRINCIPAL_TEXT_MAX];
@@ -51,14 +54,36 @@ typedef struct scenario {
     uint64_t restore_crash_at;
     bool force_upload; /* restore --upload, drawn from the seed */
     sf_buf trace;
+    /* the simulated disk (cfg->disk == SF_SIMRUN_DISK_SIM) */
+    sf_simdisk *disk;
+    sf_simdisk_overlay *overlay;
+    uint64_t tear_at, tear_keep; /* a crash inside the Nth write */
+    sf_simdisk_fault disk_fault; /* ops == 0: none */
+    char disk_fault_text[64];
+    bool crashed;                /* the in-process crash has happened */
 } scenario;
+
+static bool on_sim_disk(const scenario *sc)
+{
+    return sc->cfg->disk == SF_SIMRUN_DISK_SIM;
+}
+
+/* The state file stands for the IC across a real process death; in
+ * process the fleet simply stays in memory, so nothing is saved. */
+static const char *state_path(const scenario *sc)
+{
+    return on_sim_disk(sc) ? NULL : sc->state;
+}
 
 static void topology_cb(const char *kind, void *ctx)
 {
     scenario *sc = ctx;
     sf_error err;
 
-    if (sf_sim_topology_change(sc->sim, kind, &err) == SF_OK)
+    if (sf_sim_halted(sc->sim)) /* the process died: nothing moves */
+        return;
+    if (sf_sim_topology_change(sc->sim, kind, &err) == SF_OK &&
+        state_path(sc) != NULL)
         sf_sim_save(sc->sim, sc->state, &err);
 }
 
@@ -73,7 +98,7 @@ static int run_once(scenario *sc, const char *out, bool with_faults,
 
     /* a copy: a topology fault reallocates the fleet under the pointer */
     snprintf(root, sizeof root, "%s", sf_sim_root_id(sc->sim));
-    if (sf_sim_driver_new(sc->sim, sc->state, &base, err) != SF_OK)
+    if (sf_sim_driver_new(sc->sim, state_path(sc), &base, err) != SF_OK)
         return SF_ERR;
     top = base;
     if (with_faults && sc->plan != NULL) {
@@ -140,10 +165,87 @@ static bool topology_kind(const sf_error *e)
 
 #define EXIT_TOPOLOGY 3 /* the child's way to say "failed closed on topology" */
 
+/* ---- the in-process crash (simulated disk) ---- */
+
+static void crash_now(scenario *sc)
+{
+    sc->crashed = true;
+    sf_simdisk_overlay_crash(sc->overlay); /* nothing if the tear did it */
+    sf_sim_halt(sc->sim, true);
+}
+
+static void on_crash_point(uint64_t n, const char *path, void *ctx)
+{
+    (void)n;
+    (void)path;
+    crash_now(ctx);
+}
+
+static void on_torn_write(void *ctx)
+{
+    crash_now(ctx);
+}
+
+/* Arms the crash point (the Nth durable write, else a tear inside the Nth
+ * write), runs `body`, disarms, and once the engine has unwound (its
+ * memory freed, its handles closed) recovers the disk and lets the fleet
+ * go on from where it stood. */
+enum { BODY_OK = 0, BODY_FAILED = 1, RECOVERY_FAILED = -1 };
+
+static int crash_in_process(scenario *sc, uint64_t at, uint64_t tear_at,
+                            bool *crashed,
+                            int (*body)(scenario *, void *, sf_error *),
+                            void *arg, sf_error *run_err, sf_error *err)
+{
+    int rc;
+
+    sc->crashed = false;
+    if (at != 0)
+        sf_crash_after_writes_install_fn(at, on_crash_point, sc);
+    else
+        sf_simdisk_overlay_tear_at(sc->overlay, tear_at, sc->tear_keep,
+                                   on_torn_write, sc);
+    rc = body(sc, arg, run_err);
+    sf_crash_after_writes_install_fn(0, NULL, NULL);
+    sf_simdisk_overlay_tear_at(sc->overlay, 0, 0, NULL, NULL);
+    *crashed = sc->crashed;
+    if (sc->crashed) {
+        sc->crashed = false;
+        sf_sim_halt(sc->sim, false);
+        if (sf_simdisk_overlay_recover(sc->overlay, err) != SF_OK)
+            return RECOVERY_FAILED;
+        return BODY_OK;
+    }
+    return rc == SF_OK ? BODY_OK : BODY_FAILED;
+}
+
+static int backup_body(scenario *sc, void *arg, sf_error *err)
+{
+    (void)arg;
+    return run_once(sc, sc->out, true, err);
+}
+
 static int run_crashing(scenario *sc, bool *crashed, sf_error *err)
 {
     pid_t pid;
     int status;
+
+    if (on_sim_disk(sc)) {
+        sf_error run_err;
+        int r;
+
+        sf_error_clear(&run_err);
+        r = crash_in_process(sc, sc->crash_at, sc->tear_at, crashed,
+                             backup_body, NULL, &run_err, err);
+        if (r == BODY_OK)
+            return SF_OK;
+        if (r == RECOVERY_FAILED)
+            return SF_ERR;
+        if (topology_kind(&run_err))
+            return sf_error_set(err, "topology-changed", "", "first run "
+                                "refused a topology change");
+        return sf_error_set(err, "run-failed", "", "first run failed");
+    }
 
     fflush(NULL);
     pid = fork();
@@ -204,7 +306,7 @@ static int restore_once(scenario *sc, const char *out, sf_restore_mode mode,
     sf_restore_result r;
     int rc = SF_ERR;
 
-    if (sf_sim_driver_new(sc->sim, sc->state, &base, err) != SF_OK)
+    if (sf_sim_driver_new(sc->sim, state_path(sc), &base, err) != SF_OK)
         return SF_ERR;
     top = base;
     if (with_faults && sc->plan != NULL) {
@@ -231,11 +333,30 @@ done:
     return rc;
 }
 
+static int restore_body(scenario *sc, void *arg, sf_error *err)
+{
+    return restore_once(sc, arg, SF_RESTORE_MODE_EXECUTE, true, err);
+}
+
 static int restore_crashing(scenario *sc, const char *out, bool *crashed,
                             sf_error *err)
 {
     pid_t pid;
     int status;
+
+    if (on_sim_disk(sc)) {
+        sf_error run_err;
+        int r;
+
+        sf_error_clear(&run_err);
+        r = crash_in_process(sc, sc->restore_crash_at, 0, crashed,
+                             restore_body, (void *)out, &run_err, err);
+        if (r == BODY_OK)
+            return SF_OK;
+        if (r == RECOVERY_FAILED)
+            return SF_ERR;
+        return sf_error_set(err, "run-failed", "", "restore failed");
+    }
 
     fflush(NULL);
     pid = fork();
@@ -327,7 +448,8 @@ static void restore_phase(scenario *sc, const char *out, sf_buf *v,
             sf_sim_canister_at(sc->sim, idx, &info, NULL) == SF_OK)
             exp[i].snapshots_before_restore = info.snapshot_count;
     }
-    sf_sim_save(sc->sim, sc->state, &err);
+    if (state_path(sc) != NULL)
+        sf_sim_save(sc->sim, sc->state, &err);
     {
         /* a member whose backup recorded its snapshot's taken_at and size
          * is loaded from the canister (it is still there) unless --upload */
@@ -392,6 +514,47 @@ static uint64_t mix(uint64_t seed, uint64_t salt)
     return sf_splitmix64(&s);
 }
 
+/* The simulated disk for one seed: its own seed, half the crashes tear
+ * the last unsynced write, and in one seed of four a fault in the first
+ * run (EIO or ENOSPC on the Nth call of one kind, or a slow call). The
+ * scratch directory is the real storage under it. */
+static int setup_disk(scenario *sc, sf_error *err)
+{
+    static const struct {
+        unsigned ops;
+        const char *name;
+    } kinds[] = {
+        {SF_SIMDISK_WRITE, "write"}, {SF_SIMDISK_SYNC, "sync"},
+        {SF_SIMDISK_RENAME, "rename"}, {SF_SIMDISK_OPEN, "open"},
+        {SF_SIMDISK_MKDIR, "mkdir"},
+    };
+    uint64_t seed = sc->cfg->seed;
+    sf_simdisk_options opts = SF_SIMDISK_OPTIONS_INIT;
+
+    opts.seed = mix(seed, 20);
+    opts.tear_per_mille = 500;
+    if (sf_simdisk_new(&sc->disk, &opts, err) != SF_OK ||
+        sf_simdisk_overlay_new(sc->disk, sf_storage_posix(), &sc->overlay,
+                               err) != SF_OK)
+        return SF_ERR;
+    if (mix(seed, 24) % 4 == 0) {
+        size_t k = (size_t)(mix(seed, 25) % (sizeof kinds / sizeof kinds[0]));
+        uint64_t r = mix(seed, 27) % 8;
+
+        sc->disk_fault.ops = kinds[k].ops;
+        sc->disk_fault.nth = 1 + mix(seed, 26) % 40;
+        sc->disk_fault.errnum = r == 0 ? 0 : r % 2 ? EIO : ENOSPC;
+        sc->disk_fault.latency_ns = r == 0 ? 5000000 : 0;
+        if (sf_simdisk_fault_add(sc->disk, &sc->disk_fault, err) != SF_OK)
+            return SF_ERR;
+        snprintf(sc->disk_fault_text, sizeof sc->disk_fault_text, "%s:%llu=%s",
+                 kinds[k].name, (unsigned long long)sc->disk_fault.nth,
+                 r == 0 ? "slow" : r % 2 ? "eio" : "enospc");
+    }
+    sf_fs_set_storage(sf_simdisk_overlay_storage(sc->overlay));
+    return SF_OK;
+}
+
 static int setup(scenario *sc, sf_error *err)
 {
     const sf_simrun_config *cfg = sc->cfg;
@@ -415,11 +578,20 @@ static int setup(scenario *sc, sf_error *err)
                      &sim_cfg.max_fanout, &sim_cfg.max_depth, err) != SF_OK)
         return SF_ERR;
     sim_cfg.stopped_percent = mix(cfg->seed, 1) % 3 == 0 ? 20 : 0;
+    /* small memories: a seed tests the bookkeeping (every step, fault and
+     * crash point), not bulk hashing; 1..16 KiB of heap, 0.5..8 KiB of
+     * stable memory */
+    sim_cfg.heap_min = 1024;
+    sim_cfg.heap_max = 16384;
+    sim_cfg.stable_min = 512;
+    sim_cfg.stable_max = 8192;
     sim_cfg.latency_ms = 5;
     sim_cfg.jitter_ms = 3;
     sim_cfg.bandwidth = 4096;
     if (sf_sim_init(&sim_cfg, &sc->sim, err) != SF_OK ||
-        sf_sim_save(sc->sim, sc->state, err) != SF_OK)
+        (state_path(sc) != NULL && sf_sim_save(sc->sim, sc->state, err) != SF_OK))
+        return SF_ERR;
+    if (on_sim_disk(sc) && setup_disk(sc, err) != SF_OK)
         return SF_ERR;
     sc->mode = (int)(mix(cfg->seed, 2) % MODE_COUNT);
     if (sf_sim_registry(sc->sim, &reg, err) != SF_OK)
@@ -442,6 +614,13 @@ static int setup(scenario *sc, sf_error *err)
     if (cfg->allow_crash && mix(cfg->seed, 5) % 4 == 0)
         sc->restore_crash_at = 1 + mix(cfg->seed, 6) % 60;
     sc->force_upload = mix(cfg->seed, 7) % 2 == 0;
+    if (on_sim_disk(sc) && cfg->allow_crash && sc->crash_at == 0 &&
+        mix(cfg->seed, 21) % 6 == 0) {
+        /* a crash inside a write (a temp file never renamed, a torn
+         * record), counted in writes through the seam */
+        sc->tear_at = 1 + mix(cfg->seed, 22) % 100;
+        sc->tear_keep = mix(cfg->seed, 23);
+    }
     return SF_OK;
 }
 
@@ -467,6 +646,15 @@ int sf_simrun_one(const sf_simrun_config *cfg, sf_simrun_result *res,
     if (setup(&sc, err) != SF_OK)
         goto done;
     snprintf(res->mode, sizeof res->mode, "%s", mode_names[sc.mode]);
+    if (!on_sim_disk(&sc))
+        snprintf(res->disk, sizeof res->disk, "posix");
+    else if (sc.tear_at != 0)
+        snprintf(res->disk, sizeof res->disk, "sim,tear@%llu%s%s",
+                 (unsigned long long)sc.tear_at,
+                 sc.disk_fault.ops != 0 ? "," : "", sc.disk_fault_text);
+    else
+        snprintf(res->disk, sizeof res->disk, "sim%s%s",
+                 sc.disk_fault.ops != 0 ? "," : "", sc.disk_fault_text);
     {
         sf_buf f;
         sf_buf_init(&f);
@@ -477,21 +665,26 @@ int sf_simrun_one(const sf_simrun_config *cfg, sf_simrun_result *res,
     if (sf_sim_state_json(sc.sim, &state, err) != SF_OK ||
         sf_sim_load_json(state.data, state.len, &before, err) != SF_OK)
         goto done;
-    if (sc.crash_at != 0)
+    if (sc.crash_at != 0 || sc.tear_at != 0)
         first = run_crashing(&sc, &crashed, &run_err);
     else
         first = run_once(&sc, sc.out, true, &run_err);
     final_out = sc.out;
+    if (sc.disk != NULL) /* disk faults belong to the first run */
+        sf_simdisk_faults_clear(sc.disk);
     if (first == SF_OK && !crashed) {
         snprintf(res->outcome, sizeof res->outcome, "complete");
     } else {
         bool topology = first != SF_OK && topology_kind(&run_err);
 
-        if (!topology) {
+        if (!topology && !on_sim_disk(&sc)) {
+            /* in process the fleet simply stayed in memory */
             sf_sim_free(sc.sim);
             sc.sim = NULL;
             if (sf_sim_load(sc.state, &sc.sim, err) != SF_OK)
                 goto done;
+        }
+        if (!topology) {
             sf_buf_printf(&sc.trace, "-- rerun after %s\n",
                           crashed ? "crash" : (run_err.kind ? run_err.kind : "error"));
             if (run_once(&sc, sc.out, false, &run_err) == SF_OK)
@@ -546,6 +739,10 @@ done:
         sf_error ignored;
         sf_remove_tree(sc.dir, &ignored);
     }
+    if (sc.overlay != NULL)
+        sf_fs_set_storage(NULL);
+    sf_simdisk_overlay_free(sc.overlay);
+    sf_simdisk_free(sc.disk);
     sf_sim_free(before);
     sf_sim_free(sc.sim);
     sf_fault_plan_free(sc.plan);

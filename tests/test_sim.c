@@ -870,6 +870,50 @@ static void test_start_cancels_stop(void **state)
 
 /* A canister stopped at submit time but started before the stop lands:
  * the stop begins then and completes stop_ms later. */
+/* A halted fleet (the process driving it crashed): every call fails at
+ * once with no effect, the clock stands still, nothing is drawn; resumed,
+ * the fleet goes on from exactly where it stood. */
+static void test_halt_changes_nothing(void **state)
+{
+    fixture *f = *state;
+    sf_sim_canister_info info;
+    sf_buf before, during;
+    sf_clock clock;
+    sf_error err;
+    char id[SF_PRINCIPAL_TEXT_MAX];
+    uint64_t t0;
+
+    start_sim(f, NULL);
+    info_at(f->sim, 1, &info);
+    snprintf(id, sizeof id, "%s", info.canister_id);
+    sf_buf_init(&before);
+    sf_buf_init(&during);
+    assert_int_equal(sf_sim_state_json(f->sim, &before, &err), SF_OK);
+    sf_sim_halt(f->sim, true);
+    assert_true(sf_sim_halted(f->sim));
+    t0 = sf_sim_now_ms(f->sim);
+    expect_fail(f->drv, SF_OP_STOP, id, NULL, NULL, false, SF_FAIL_PERMANENT,
+                "crashed", NULL);
+    expect_fail(f->drv, SF_OP_CREATE, id, NULL, NULL, false, SF_FAIL_PERMANENT,
+                "crashed", NULL);
+    expect_fail(f->drv, SF_OP_START, id, NULL, NULL, false, SF_FAIL_PERMANENT,
+                "crashed", NULL);
+    clock = sf_sim_clock(f->sim);
+    clock.sleep_ms(clock.ctx, 5000); /* a retry's backoff */
+    assert_int_equal(sf_sim_now_ms(f->sim), t0);
+    assert_int_equal(sf_sim_state_json(f->sim, &during, &err), SF_OK);
+    assert_int_equal(during.len, before.len);
+    assert_memory_equal(during.data, before.data, before.len);
+    sf_sim_halt(f->sim, false);
+    assert_false(sf_sim_halted(f->sim));
+    expect_ok(f->drv, SF_OP_STOP, id, NULL, NULL, false);
+    info_at(f->sim, 1, &info);
+    assert_int_equal(info.status, SF_STATUS_STOPPED);
+    assert_true(sf_sim_now_ms(f->sim) > t0);
+    sf_buf_free(&before);
+    sf_buf_free(&during);
+}
+
 static void test_stop_after_start_in_flight(void **state)
 {
     fixture *f = *state;
@@ -2393,6 +2437,7 @@ int main(void)
         cmocka_unit_test(test_shape_choice),
         cmocka_unit_test(test_shape_ten_thousand),
         T(test_tree_shape),
+        T(test_halt_changes_nothing),
         T(test_same_role_same_module),
         T(test_determinism_same_seed),
         T(test_determinism_other_seed),

@@ -542,6 +542,178 @@ static void test_bad_options(void **state)
     sf_simdisk_free(NULL);
 }
 
+/* ---- the overlay: the simulated disk over a real directory ---- */
+
+typedef struct overlay_fx {
+    char dir[64];
+    sf_simdisk *disk;
+    sf_simdisk_overlay *ov;
+    const sf_storage *st, *real;
+} overlay_fx;
+
+static void overlay_open(overlay_fx *x, uint64_t seed)
+{
+    sf_error err;
+
+    snprintf(x->dir, sizeof x->dir, "/tmp/sf-overlay-XXXXXX");
+    assert_non_null(mkdtemp(x->dir));
+    x->disk = new_disk(seed, 0);
+    assert_int_equal(sf_simdisk_overlay_new(x->disk, sf_storage_posix(), &x->ov,
+                                            &err), SF_OK);
+    x->st = sf_simdisk_overlay_storage(x->ov);
+    x->real = sf_storage_posix();
+    assert_int_equal(sf_storage_mkdir_p(x->st, x->dir, &err), SF_OK);
+}
+
+static void overlay_close(overlay_fx *x)
+{
+    char cmd[128];
+
+    sf_simdisk_overlay_free(x->ov);
+    sf_simdisk_free(x->disk);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", x->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static char *in(const overlay_fx *x, const char *name)
+{
+    static char path[4][128];
+    static int k;
+
+    k = (k + 1) % 4;
+    snprintf(path[k], sizeof path[k], "%s/%s", x->dir, name);
+    return path[k];
+}
+
+static int crash_seen;
+static void count_crash(void *ctx)
+{
+    (void)ctx;
+    crash_seen++;
+}
+
+/* The real directory holds every change at once (code calling POSIX sees
+ * it), a crash takes back exactly what was not synced, and meanwhile
+ * every call fails. */
+static void test_overlay_crash_drops_unsynced(void **state)
+{
+    overlay_fx x;
+    sf_storage_file *f = NULL;
+    sf_error err;
+
+    (void)state;
+    overlay_open(&x, 5);
+    assert_int_equal(sf_storage_write_atomic(x.st, in(&x, "doc"), "v1", 2, &err),
+                     SF_OK);
+    put(x.st, in(&x, "unsynced"), "lost", false, false);
+    put(x.st, in(&x, "data-only"), "kept?", true, false);
+    assert_contents(x.real, in(&x, "doc"), "v1");          /* on the real disk */
+    assert_contents(x.real, in(&x, "unsynced"), "lost");   /* at once */
+    assert_int_equal(sf_storage_open(x.st, in(&x, "doc"), SF_STORAGE_WRITE, &f,
+                                     &err), SF_OK);
+    assert_int_equal(sf_storage_write(x.st, f, 0, "V2", 2, &err), SF_OK);
+    assert_contents(x.real, in(&x, "doc"), "V2");
+    sf_simdisk_overlay_crash(x.ov);
+    assert_true(sf_simdisk_overlay_crashed(x.ov));
+    /* the dead process can do nothing more */
+    assert_int_equal(sf_storage_write(x.st, f, 0, "V3", 2, &err), SF_ERR);
+    assert_non_null(strstr(err.message, "(the process crashed)"));
+    assert_int_equal(sf_storage_write_atomic(x.st, in(&x, "other"), "x", 1, &err),
+                     SF_ERR);
+    assert_int_equal(sf_storage_close(x.st, &f, &err), SF_OK); /* close frees */
+    assert_int_equal(sf_simdisk_overlay_recover(x.ov, &err), SF_OK);
+    assert_false(sf_simdisk_overlay_crashed(x.ov));
+    assert_contents(x.real, in(&x, "doc"), "v1");        /* the unsynced write went */
+    assert_contents(x.real, in(&x, "unsynced"), NULL);   /* never synced: gone */
+    assert_contents(x.real, in(&x, "data-only"), NULL);  /* its name never synced */
+    assert_contents(x.real, in(&x, "other"), NULL);
+    /* and life goes on */
+    assert_int_equal(sf_storage_write_atomic(x.st, in(&x, "doc"), "v4", 2, &err),
+                     SF_OK);
+    assert_contents(x.real, in(&x, "doc"), "v4");
+    assert_int_equal(sf_simdisk_overlay_recover(x.ov, &err), SF_OK); /* no crash */
+    overlay_close(&x);
+}
+
+/* A crash inside a write: a strict prefix of it lands over what was
+ * synced; on_crash is told; the call fails. */
+static void test_overlay_torn_write(void **state)
+{
+    overlay_fx x;
+    sf_storage_file *f = NULL;
+    sf_error err;
+    size_t len = 0;
+    char *got;
+
+    (void)state;
+    overlay_open(&x, 6);
+    put(x.st, in(&x, "log"), "AAAAAAAAAA", true, true);
+    assert_int_equal(sf_storage_open(x.st, in(&x, "log"), SF_STORAGE_WRITE, &f,
+                                     &err), SF_OK);
+    crash_seen = 0;
+    sf_simdisk_overlay_tear_at(x.ov, 2, 7, count_crash, NULL);
+    assert_int_equal(sf_storage_write(x.st, f, 10, "bb", 2, &err), SF_OK); /* 1st */
+    assert_int_equal(sf_storage_sync(x.st, f, SF_STORAGE_SYNC_DATA, &err), SF_OK);
+    assert_int_equal(sf_storage_write(x.st, f, 0, "CCCCCCCCCCCC", 12, &err),
+                     SF_ERR); /* 2nd: torn */
+    assert_int_equal(crash_seen, 1);
+    assert_true(sf_simdisk_overlay_crashed(x.ov));
+    sf_storage_close(x.st, &f, &err);
+    assert_int_equal(sf_simdisk_overlay_recover(x.ov, &err), SF_OK);
+    got = contents(x.real, in(&x, "log"), &len);
+    assert_non_null(got);
+    /* 7 % 12 = 7 bytes of the torn write over the 12 synced ones */
+    assert_int_equal(len, 12);
+    assert_memory_equal(got, "CCCCCCCAAAbb", 12);
+    free(got);
+    overlay_close(&x);
+}
+
+/* A fault the simulated disk injects fails the call through the overlay
+ * and leaves the real directory untouched; a name made outside the seam
+ * is changed on the real disk alone, and a crash leaves it alone. */
+static void test_overlay_faults_and_untracked(void **state)
+{
+    overlay_fx x;
+    sf_simdisk_fault fault = {SF_SIMDISK_RENAME, 1, ENOSPC, 0, false};
+    sf_storage_file *f = NULL;
+    sf_error err;
+    FILE *outside;
+
+    (void)state;
+    overlay_open(&x, 7);
+    assert_int_equal(sf_simdisk_fault_add(x.disk, &fault, &err), SF_OK);
+    assert_int_equal(sf_storage_write_atomic(x.st, in(&x, "doc"), "v1", 2, &err),
+                     SF_ERR);
+    assert_non_null(strstr(err.message, "No space left on device"));
+    assert_contents(x.real, in(&x, "doc"), NULL);
+    assert_int_equal(sf_storage_write_atomic(x.st, in(&x, "doc"), "v1", 2, &err),
+                     SF_OK); /* once */
+    outside = fopen(in(&x, "outside"), "w");
+    assert_non_null(outside);
+    fputs("posix", outside);
+    fclose(outside);
+    assert_contents(x.st, in(&x, "outside"), "posix"); /* reads are the real disk's */
+    assert_int_equal(sf_storage_open(x.st, in(&x, "outside"), SF_STORAGE_WRITE,
+                                     &f, &err), SF_OK);
+    assert_int_equal(sf_storage_write(x.st, f, 0, "P", 1, &err), SF_OK);
+    assert_int_equal(sf_storage_close(x.st, &f, &err), SF_OK);
+    assert_int_equal(sf_storage_rename(x.st, in(&x, "outside"), in(&x, "moved"),
+                                       &err), SF_OK);
+    sf_simdisk_overlay_crash(x.ov);
+    assert_int_equal(sf_storage_write_atomic(x.st, in(&x, "doc"), "v2", 2, &err),
+                     SF_ERR);
+    assert_int_equal(sf_simdisk_overlay_recover(x.ov, &err), SF_OK);
+    assert_contents(x.real, in(&x, "doc"), "v1");
+    assert_contents(x.real, in(&x, "moved"), "Posix");
+    {
+        sf_simdisk_overlay *none;
+        assert_int_equal(sf_simdisk_overlay_new(NULL, x.real, &none, &err), SF_ERR);
+        assert_null(none);
+    }
+    overlay_close(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -556,6 +728,9 @@ int main(void)
         cmocka_unit_test(test_random_eio_reproducible),
         cmocka_unit_test(test_write_atomic_crashed_at_every_call),
         cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_overlay_crash_drops_unsynced),
+        cmocka_unit_test(test_overlay_torn_write),
+        cmocka_unit_test(test_overlay_faults_and_untracked),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

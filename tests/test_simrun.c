@@ -32,22 +32,32 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static void run_seed(uint64_t seed, bool crash, sf_simrun_result *r)
+static void run_on(uint64_t seed, bool crash, sf_simrun_disk disk,
+                   sf_simrun_result *r)
 {
-    sf_simrun_config cfg = {seed, 5, work, false, crash, 0, 0};
+    sf_simrun_config cfg = {seed, 5, work, false, crash, 0, 0, disk};
     sf_error err;
 
     sf_error_clear(&err);
     if (sf_simrun_one(&cfg, r, &err) != SF_OK)
         fail_msg("seed %llu: %s", (unsigned long long)seed, err.message);
     if (!r->ok)
-        fail_msg("seed %llu (%s, faults \"%s\", %s): %s", (unsigned long long)seed,
-                 r->mode, r->faults, r->outcome, r->failure);
+        fail_msg("seed %llu (%s, faults \"%s\", disk %s, %s): %s",
+                 (unsigned long long)seed, r->mode, r->faults, r->disk,
+                 r->outcome, r->failure);
 }
 
+static void run_seed(uint64_t seed, bool crash, sf_simrun_result *r)
+{
+    run_on(seed, crash, SF_SIMRUN_DISK_SIM, r);
+}
+
+/* On the simulated disk (the default): crashes in process, torn writes
+ * and disk faults drawn from the seed, every invariant kept. */
 static void test_seeds_keep_every_invariant(void **state)
 {
     bool seen_crash = false, seen_topology = false, seen_rerun = false;
+    bool seen_tear = false, seen_disk_fault = false;
     uint64_t seed;
 
     (void)state;
@@ -58,11 +68,35 @@ static void test_seeds_keep_every_invariant(void **state)
         seen_crash |= strcmp(r.outcome, "complete-after-crash") == 0;
         seen_topology |= strcmp(r.outcome, "topology-refused") == 0;
         seen_rerun |= strcmp(r.outcome, "complete-after-rerun") == 0;
+        seen_tear |= strstr(r.disk, "tear@") != NULL &&
+                     strcmp(r.outcome, "complete-after-crash") == 0;
+        seen_disk_fault |= strstr(r.disk, "=eio") != NULL ||
+                           strstr(r.disk, "=enospc") != NULL;
+        assert_true(strncmp(r.disk, "sim", 3) == 0);
     }
     /* the range must actually exercise the interesting outcomes */
     assert_true(seen_crash);
     assert_true(seen_topology);
     assert_true(seen_rerun);
+    assert_true(seen_tear);
+    assert_true(seen_disk_fault);
+}
+
+/* On the POSIX disk: a crash is a child killed with SIGKILL. */
+static void test_posix_seeds_keep_every_invariant(void **state)
+{
+    bool seen_crash = false;
+    uint64_t seed;
+
+    (void)state;
+    for (seed = 20; seed <= 24; seed++) { /* 23 crashes */
+        sf_simrun_result r;
+
+        run_on(seed, true, SF_SIMRUN_DISK_POSIX, &r);
+        assert_string_equal(r.disk, "posix");
+        seen_crash |= strcmp(r.outcome, "complete-after-crash") == 0;
+    }
+    assert_true(seen_crash);
 }
 
 static void test_same_seed_same_digest(void **state)
@@ -77,6 +111,25 @@ static void test_same_seed_same_digest(void **state)
     assert_string_equal(a.outcome, b.outcome);
     run_seed(10, true, &c);
     assert_string_not_equal(a.digest, c.digest);
+    /* and on the POSIX disk */
+    run_on(9, true, SF_SIMRUN_DISK_POSIX, &a);
+    run_on(9, true, SF_SIMRUN_DISK_POSIX, &b);
+    assert_string_equal(a.digest, b.digest);
+    assert_string_equal(a.outcome, b.outcome);
+}
+
+/* Without a crash or a disk fault the disk changes nothing a run does:
+ * both disks give the seed the same trace. */
+static void test_disks_agree_without_crash(void **state)
+{
+    sf_simrun_result a, b;
+
+    (void)state;
+    run_on(1, false, SF_SIMRUN_DISK_SIM, &a); /* seed 1 draws no disk fault */
+    run_on(1, false, SF_SIMRUN_DISK_POSIX, &b);
+    assert_string_equal(a.disk, "sim");
+    assert_string_equal(a.digest, b.digest);
+    assert_string_equal(a.outcome, b.outcome);
 }
 
 /* ---- the checker itself ---- */
@@ -245,7 +298,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seeds_keep_every_invariant),
+        cmocka_unit_test(test_posix_seeds_keep_every_invariant),
         cmocka_unit_test(test_same_seed_same_digest),
+        cmocka_unit_test(test_disks_agree_without_crash),
         cmocka_unit_test(test_clean_backup_has_no_violation),
         cmocka_unit_test(test_left_stopped_is_caught),
         cmocka_unit_test(test_started_a_stopped_canister_is_caught),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# sim run's fleet options through the binary: --fanout and --depth, any
-# fleet size up to 10,000 (the shape chosen when not given), and each
-# refusal (exit 2, one clear line).
+# sim run through the binary: --fanout and --depth, any fleet size up to
+# 10,000 (the shape chosen when not given), --disk sim|posix, --workers N
+# (the same output for any N), and each refusal (exit 2, one clear line).
 if [[ -z ${TMPDIR:-} && -d /dev/shm && -w /dev/shm ]]; then export TMPDIR=/dev/shm; fi
 source "$(dirname "$0")/lib.bash" "$1"
 
@@ -41,4 +41,30 @@ expect_rc 0 "sim init 10000"; expect_out "10000 canisters" "sim init 10000 line"
 run sim run --seeds 3 --canisters 41 --no-crash --work "$TMP/w"
 expect_rc 0 "41 canisters"; expect_out "# 41 canisters, fan-out 4, depth 3" "41: fan-out 4"
 expect_out "1 passed, 0 failed" "41 canisters pass"
+
+# ---- --disk and --workers ----
+run sim run --seeds 1 --disk floppy; expect_rc 2 "--disk floppy"
+expect_err "--disk takes sim or posix, not \`floppy\`" "--disk message"
+run sim run --seeds 1 --workers 0; expect_rc 2 "--workers 0"
+expect_err "--workers takes 1 to 64, not 0" "--workers 0 message"
+run sim run --seeds 1 --workers 65; expect_rc 2 "--workers 65"
+run sim run --seeds 1 --daily --disk sim; expect_rc 2 "--daily on the simulated disk"
+expect_err "--daily runs on the POSIX disk only" "--daily --disk message"
+run sim run --seeds 11 --canisters 4 --work "$TMP/w"
+expect_rc 0 "default disk"; expect_out "disk sim" "the simulated disk by default"
+expect_out "seed=11 " "seed 11 line"; expect_out " disk=sim" "seed line names the disk"
+run sim run --seeds 11 --canisters 4 --disk posix --work "$TMP/w"
+expect_rc 0 "--disk posix"; expect_out "# 4 canisters, fan-out 3, depth 3, disk posix" "posix header"
+expect_out " disk=posix " "posix seed line"
+# the same seeds, spread over 1, 2 or 3 workers: the same output, byte for byte
+run sim run --seeds 1..7 --canisters 4 --workers 1 --work "$TMP/w"
+expect_rc 0 "one worker"; cp "$TMP/out" "$TMP/w1.txt"
+expect_out "7 passed, 0 failed, digest " "summary with digest"
+run sim run --seeds 1..7 --canisters 4 --workers 2 --work "$TMP/w"
+expect_rc 0 "two workers"
+cmp -s "$TMP/w1.txt" "$TMP/out" && ok || bad "--workers 2 prints what --workers 1 does"
+run sim run --canisters 4 --workers 3 --seeds 1..7 --work "$TMP/w"
+cmp -s "$TMP/w1.txt" "$TMP/out" && ok || bad "--workers 3 prints what --workers 1 does"
+run sim run --seeds 5 --canisters 4 --workers 4 --work "$TMP/w"
+expect_rc 0 "more workers than seeds"; expect_out "1 passed, 0 failed" "one seed, four workers"
 finish

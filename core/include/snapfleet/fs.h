@@ -81,7 +81,9 @@ SF_API void sf_fs_tear_done(const char *path);
  * like the write hook. The other file-system code (locks, artifact trees,
  * directory walks) still calls POSIX directly, so only a storage that sees
  * the real file system may be installed here: the counting shim around
- * sf_storage_posix(), which benchmarks use to count bytes and syncs. */
+ * sf_storage_posix(), which benchmarks use to count bytes and syncs, or
+ * the simulated disk's overlay over it (snapfleet/simdisk.h), which
+ * `sim run` uses. */
 SF_API void sf_fs_set_storage(const sf_storage *storage);
 /* The storage in use (never NULL). */
 SF_API const sf_storage *sf_fs_storage(void);

@@ -205,6 +205,15 @@ SF_API int sf_sim_set_status(sf_sim *sim, const char *canister_id,
  * sim lives. */
 SF_API sf_clock sf_sim_clock(sf_sim *sim);
 
+/* An in-process crash of whatever drives the fleet (sim run on the
+ * simulated disk): while halted, every operation a driver over sim is
+ * given completes at once as a permanent failure ("crashed") with no
+ * effect, and the clock neither moves nor is read differently, so the
+ * fleet keeps exactly the state it had when the process "died" while the
+ * engine unwinds. A halt is not part of the state (never saved). */
+SF_API void sf_sim_halt(sf_sim *sim, bool halted);
+SF_API bool sf_sim_halted(const sf_sim *sim);
+
 /* A driver over sim (not owned: free sim after destroying the driver).
  * With state_path non-NULL the whole state is saved there after every
  * effect the driver applies, so a killed process can be resumed by a new

@@ -127,6 +127,52 @@ SF_API uint64_t sf_simdisk_used_bytes(const sf_simdisk *disk);
 /* Calls that failed by injection (scripted, random or capacity). */
 SF_API uint64_t sf_simdisk_faults_injected(const sf_simdisk *disk);
 
+/* ---- the overlay: the simulated disk over a real directory ----
+ *
+ * A storage whose names and bytes live on `real` (sf_storage_posix(): so
+ * the code that still calls POSIX directly, for artifact trees, locks and
+ * walks, sees every document), while `disk` mirrors every change made
+ * through the seam and decides what a crash keeps and which calls fail:
+ *   - open for writing, open_temp, write, truncate, sync, mkdir, sync_dir,
+ *     rename and remove go to the simulated disk first; a fault it injects
+ *     fails the call and the real storage is not touched (a failed write
+ *     changes nothing); open_temp's name is the simulated disk's (seeded);
+ *   - reads, kind, list and locks go to the real storage only;
+ *   - nothing ever syncs the real storage: durability is the simulated
+ *     disk's, so a run costs no fsync;
+ *   - a name the simulated disk never saw (made outside the seam) is
+ *     changed on the real storage alone and is not tracked.
+ * sf_simdisk_overlay_crash: the process dies here. The simulated disk
+ * crashes (sf_simdisk_crash: only what was synced survives, a last
+ * unsynced write may be torn) and every later call but close fails with
+ * EIO until sf_simdisk_overlay_recover, which (once the crashed process's
+ * handles are closed) writes back onto the real storage, for every name
+ * changed through the seam since the last recovery, what the simulated
+ * disk kept: its bytes, or its absence. The rest of the real tree is
+ * what a killed process leaves (its page cache survives a kill). */
+
+typedef struct sf_simdisk_overlay sf_simdisk_overlay;
+typedef void (*sf_simdisk_crash_fn)(void *ctx);
+
+/* `disk` and `real` are borrowed and must outlive the overlay. */
+SF_API int sf_simdisk_overlay_new(sf_simdisk *disk, const sf_storage *real,
+                                  sf_simdisk_overlay **out, sf_error *err);
+SF_API void sf_simdisk_overlay_free(sf_simdisk_overlay *ov);
+SF_API const sf_storage *sf_simdisk_overlay_storage(sf_simdisk_overlay *ov);
+/* Crash now (nothing when already crashed); returns the writes torn. */
+SF_API unsigned sf_simdisk_overlay_crash(sf_simdisk_overlay *ov);
+/* A crash inside the nth write through the overlay from now (0: none):
+ * that write lands on the simulated disk as a strict prefix of
+ * keep_seed % len bytes over what was synced (sf_simdisk_crash_tear), the
+ * call fails, and on_crash(ctx) (may be NULL) is told. */
+SF_API void sf_simdisk_overlay_tear_at(sf_simdisk_overlay *ov, uint64_t nth,
+                                       uint64_t keep_seed,
+                                       sf_simdisk_crash_fn on_crash, void *ctx);
+SF_API bool sf_simdisk_overlay_crashed(const sf_simdisk_overlay *ov);
+/* After a crash: the real names made what the simulated disk kept, faults
+ * cleared, calls succeed again. Nothing to do without a crash. */
+SF_API int sf_simdisk_overlay_recover(sf_simdisk_overlay *ov, sf_error *err);
+
 #ifdef __cplusplus
 }
 #endif

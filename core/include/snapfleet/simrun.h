@@ -14,7 +14,18 @@
  *     topology change fails closed instead: nothing was stopped, nothing
  *     was snapshotted, and a fresh backup completes).
  * The trace of every driver call is hashed: the same seed gives the same
- * digest on every machine.
+ * digest on every machine (and for each disk: the two disks' digests of
+ * one seed differ, since a crash in process leaves its trace).
+ *
+ * A crash on the simulated disk happens in process: at the crash point
+ * (the Nth durable write, or inside the Nth write for a torn write) the
+ * disk keeps only what was synced (and may tear the last write), the
+ * simulator halts (sf_sim_halt: every later driver call fails with no
+ * effect, the clock stands still), every later disk call fails, so the
+ * engine unwinds and frees its memory without any containment reaching
+ * the fleet (a killed process restarts nothing); then the disk is
+ * recovered, the simulator resumes with the state it had, and the rerun
+ * proceeds as after a kill.
  */
 #ifndef SNAPFLEET_SIMRUN_H
 #define SNAPFLEET_SIMRUN_H
@@ -33,6 +44,17 @@
 extern "C" {
 #endif
 
+/* Where a scenario's backups live. SIM (the default): the simulated disk
+ * over the scratch directory (snapfleet/simdisk.h, the overlay): no
+ * fsync, no child process, no state file; a crash is an in-process event
+ * (below). POSIX: the real file system, the fleet saved to a state file
+ * after every effect, and a crash is a child process killed with SIGKILL
+ * after its Nth durable write. */
+typedef enum sf_simrun_disk {
+    SF_SIMRUN_DISK_SIM = 0,
+    SF_SIMRUN_DISK_POSIX = 1
+} sf_simrun_disk;
+
 typedef struct sf_simrun_config {
     uint64_t seed;
     uint64_t canisters;
@@ -41,12 +63,16 @@ typedef struct sf_simrun_config {
     bool allow_crash;     /* crash scenarios fork a child that is killed */
     uint64_t fanout;      /* children per canister; 0: chosen (sf_sim_shape) */
     uint64_t depth;       /* levels below the root; 0: chosen */
+    sf_simrun_disk disk;
 } sf_simrun_config;
 
 typedef struct sf_simrun_result {
     bool ok;
     char mode[32];          /* "backup", "backup-per-canister", "snapshot-download" */
     char faults[512];       /* the plan, canonical text ("" for none) */
+    char disk[128];         /* "posix", or "sim" and what the seed drew for
+                               it: ",tear@N" (a crash inside the Nth write),
+                               ",OP:N=eio|enospc|slow" (a fault) */
     char outcome[64];       /* "complete", "complete-after-rerun", ... */
     char digest[SF_SHA256_HEX_SIZE];
     char failure[1024];     /* the first invariant broken */
