@@ -357,9 +357,13 @@ static int read_docs(const char *dir, docs *d, sf_backup_entry *e)
         if (d->has_ej)
             sf_exec_journal_free(&d->ej);
         if (sf_backup_state_read(dir, &d->ej, &d->has_ej, &d->dj, &d->has_dj,
-                                 &err) != SF_OK)
-            rc = set_detail(e, SF_TRANSITION_LOG_FILE_NAME, err.message) ==
-                         SF_OK ? 1 : SF_ERR;
+                                 &err) != SF_OK) {
+            if (err.kind != NULL && strcmp(err.kind, SF_EK_NOMEM) == 0)
+                rc = SF_ERR; /* a shortage, not a damaged log */
+            else
+                rc = set_detail(e, SF_TRANSITION_LOG_FILE_NAME, err.message) ==
+                             SF_OK ? 1 : SF_ERR;
+        }
     }
     return rc;
 }

@@ -48,18 +48,21 @@ typedef struct recovery {
     void *payload;
 } recovery;
 
-static void run_of(const char *key, sf_txlog_run *run)
+/* A failed hash (out of memory) must not leave a run id of zeros: every
+ * record would then look like another run's. */
+static int run_of(const char *key, sf_txlog_run *run, sf_error *err)
 {
     char hex[SF_SHA256_HEX_SIZE];
 
     memset(run, 0, sizeof *run);
     if (sf_sha256_bytes(key, strlen(key), hex) != SF_OK)
-        return;
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
     for (int i = 0; i < 16; i++) {
         unsigned v;
         sscanf(hex + 2 * i, "%2x", &v);
         run->bytes[i] = (uint8_t)v;
     }
+    return SF_OK;
 }
 
 /* The SHA-256 of document i's bytes as they are on disk, or "-". */
@@ -257,8 +260,10 @@ int sf_runlog_replay(const char *dir, const char *name, const char *run_key,
     recovery_init(&rc, docs, ndocs, apply, payload);
     if ((path = sf_path_join(dir, name)) == NULL)
         return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
-    if (run_key != NULL)
-        run_of(run_key, &run);
+    if (run_key != NULL && run_of(run_key, &run, err) != SF_OK) {
+        free(path);
+        return SF_ERR;
+    }
     if (recover_markers(&rc, dir, path, run_key ? &run : NULL, &scan, err) ==
         SF_OK)
         r = scan.records == 0
@@ -358,8 +363,8 @@ int sf_runlog_open(sf_runlog **out, const char *dir, const char *name,
     l->ndocs = ndocs;
     memcpy(l->docs, docs, ndocs * sizeof *docs);
     recovery_init(&rc, l->docs, ndocs, apply, payload);
-    run_of(run_key, &run);
-    if (recover_markers(&rc, dir, l->path, &run, &scan, err) != SF_OK ||
+    if (run_of(run_key, &run, err) != SF_OK ||
+        recover_markers(&rc, dir, l->path, &run, &scan, err) != SF_OK ||
         sf_txlog_open(&l->log, sf_fs_storage(), l->path, &run, 0,
                       scan.records > 0 ? visit_apply : NULL, &rc, &scan,
                       err) != SF_OK) {
