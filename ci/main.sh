@@ -60,4 +60,29 @@ if ! diff <(digests "$work/backed-up.json") <(digests "$work/restored.json"); th
 fi
 printf '\n== every canister'"'"'s state digest and status equal what was backed up\n'
 digests "$work/restored.json" | paste - - - | column -t
+
+# Off-machine: the backup pushed to a local S3-compatible server (s3rver
+# behind a SigV4 check, ci/s3/) and pulled into a fresh directory, verified.
+# Only when node and the server's packages can be had.
+if command -v node >/dev/null 2>&1 && bash ci/s3/install.sh >/dev/null 2>&1; then
+  mkdir -p "$work/s3"
+  node --openssl-legacy-provider ci/s3/server.js "$work/s3" --bucket snapfleet \
+    >"$work/s3.port" 2>"$work/s3.log" &
+  s3_pid=$!
+  trap 'kill $s3_pid 2>/dev/null' EXIT
+  for _ in $(seq 300); do grep -q '^port ' "$work/s3.port" 2>/dev/null && break; sleep 0.1; done
+  endpoint=http://127.0.0.1:$(awk '/^port /{print $2}' "$work/s3.port")
+  export AWS_ACCESS_KEY_ID=snapfleet-test AWS_SECRET_ACCESS_KEY=snapfleet-test-secret
+  export XDG_STATE_HOME=$PWD/$work/state
+  step "the backup pushed to object storage (a local S3 server)" \
+    $sf push "$work/backup" s3://snapfleet/main --endpoint "$endpoint"
+  step "the pushed backups" $sf backup list s3://snapfleet/main --endpoint "$endpoint"
+  step "pulled into a fresh directory, every checksum recomputed" \
+    $sf pull s3://snapfleet/main/backup "$work/pulled" --endpoint "$endpoint"
+  step "the pulled copy verifies" $sf backup verify "$work/pulled"
+  kill $s3_pid 2>/dev/null
+  wait $s3_pid 2>/dev/null || true
+else
+  printf '\n== object storage: skipped (node or the local S3 server is not available)\n'
+fi
 printf '\nmain job: ok (backup in %s, restored)\n' "$work/backup"

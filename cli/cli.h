@@ -88,4 +88,25 @@ int cmd_restore_plan(int argc, char **argv);
 int cmd_restore_run(int argc, char **argv);
 int cmd_restore_status(int argc, char **argv);
 
+/* Object storage (cmd_remote.c): push, pull, and the s3:// forms of backup
+ * list, verify and prune, which the local commands hand over to when an
+ * operand is an s3:// address. */
+#define REMOTE_OPTIONS_HELP                                                            \
+    "  --endpoint URL     the S3 endpoint (default AWS_ENDPOINT_URL, else AWS's\n"     \
+    "                     https://s3.<region>.amazonaws.com); plain http only to\n"   \
+    "                     a loopback address\n"                                        \
+    "  --region R         the signing region (default AWS_REGION, else us-east-1)\n"  \
+    "  --addressing path|virtual\n"                                                    \
+    "                     bucket in the path or in the host name (default: virtual\n" \
+    "                     for AWS's endpoint, path for any other)\n"                   \
+    "Credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, or\n"    \
+    "the shared credentials file (AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials)\n"  \
+    "at profile AWS_PROFILE; never on the command line.\n"
+int cmd_push(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
+bool cli_remote_operand(int argc, char **argv);
+int cmd_remote_list(int argc, char **argv, const char *usage);
+int cmd_remote_verify(int argc, char **argv, const char *usage);
+int cmd_remote_prune(int argc, char **argv, const char *usage);
+
 #endif

@@ -427,7 +427,12 @@ static const char verify_usage[] =
     "artifact path leaves DIR or goes through a symbolic link, and every\n"
     "artifact's checksum recomputes from its bytes.\n\n"
     "  --json    canic's integrity report JSON\n"
-    "Exit status: 0 verified, 1 not, 2 usage error.\n";
+    "Exit status: 0 verified, 1 not, 2 usage error.\n\n"
+    "snapfleet backup verify s3://BUCKET/PREFIX/NAME [--json] [--endpoint URL]\n"
+    "    [--region R] [--addressing path|virtual]: a pushed backup, streamed\n"
+    "    into a scratch directory under $TMPDIR (then removed), every\n"
+    "    artifact re-hashed against its manifest, the whole backup verified.\n"
+    REMOTE_OPTIONS_HELP;
 
 static int dir_arg(int argc, char **argv, const char *cmd, const char *usage,
                    bool *json, const char **dir)
@@ -465,6 +470,8 @@ int cmd_backup_verify(int argc, char **argv)
     sf_buf b;
     int rc;
 
+    if (cli_remote_operand(argc, argv))
+        return cmd_remote_verify(argc, argv, verify_usage);
     if ((rc = dir_arg(argc, argv, "backup verify", verify_usage, &json, &dir)) >= 0)
         return rc;
     sf_error_clear(&err);

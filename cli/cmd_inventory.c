@@ -28,7 +28,11 @@ static const char list_usage[] =
     "            corrupt instead of complete; reads every byte)\n"
     "  --json    {\"root\", \"backups\": [...], \"trash\": [...]}\n"
     "  --network NAME|URL  icp: the network the canisters are on\n\n"
-    CLI_DRIVER_USAGE;
+    CLI_DRIVER_USAGE
+    "\nsnapfleet backup list s3://BUCKET/PREFIX [--json] [--endpoint URL]\n"
+    "    [--region R] [--addressing path|virtual]: the backups pushed there\n"
+    "    (snapfleet push), complete ones (manifest there) newest first, then\n"
+    "    incomplete ones (a push that did not finish).\n" REMOTE_OPTIONS_HELP;
 
 static const char inspect_usage[] =
     "usage: snapfleet backup inspect DIR [--json]\n\n"
@@ -51,7 +55,13 @@ static const char prune_usage[] =
     "  --keep N    how many verified backups to keep (at least 1)\n"
     "  --dry-run   decide and report, delete nothing\n"
     "  --json      {\"root\", \"dry_run\", \"kept\", \"deleted\", \"protected\",\n"
-    "              \"trash_finished\", \"backups\": [{dir, status, action, reason}]}\n";
+    "              \"trash_finished\", \"backups\": [{dir, status, action, reason}]}\n\n"
+    "snapfleet backup prune s3://BUCKET/PREFIX --keep N [--dry-run] [--json]\n"
+    "    [--endpoint URL] [--region R] [--addressing path|virtual]: deletes the\n"
+    "    complete pushed backups beyond the newest N (manifest first), then\n"
+    "    every artifact object no remaining backup names (those of incomplete\n"
+    "    pushes are kept). Do not run it while a push to the same prefix runs.\n"
+    REMOTE_OPTIONS_HELP;
 
 /* Options in any order (cli_args); at most one positional, required when `required`
  * names it. Returns an exit status, or -1 to go on. */
@@ -175,6 +185,8 @@ int cmd_backup_list(int argc, char **argv)
 
     memset(&l, 0, sizeof l);
     cli_driver_opts_init(&l.d);
+    if (cli_remote_operand(argc, argv))
+        return cmd_remote_list(argc, argv, list_usage);
     if ((rc = parse(argc, argv, "backup list", list_usage, opts, NULL,
                     on_list_flag, &l, &root)) >= 0)
         return rc;
@@ -256,6 +268,8 @@ int cmd_backup_prune(int argc, char **argv)
     size_t i;
     int rc;
 
+    if (cli_remote_operand(argc, argv))
+        return cmd_remote_prune(argc, argv, prune_usage);
     if ((rc = parse(argc, argv, "backup prune", prune_usage, opts, "ROOTDIR",
                     on_flag, &f, &root)) >= 0)
         return rc;

@@ -21,6 +21,9 @@
 // "N STATUS" (e.g. "2 503"), the next N requests are answered with STATUS
 // (503 SlowDown, 500 InternalError, 429 SlowDown) or, for STATUS 0, have
 // their connection dropped; the file is rewritten with the count left.
+// When "<SF_S3_FAULTS>.delay" holds a number of milliseconds, every request
+// waits that long first (to kill a client in the middle of an upload).
+// When SF_S3_LOG names a file, each request appends "METHOD URL STATUS".
 const http = require('http');
 const crypto = require('crypto');
 const fs = require('fs');
@@ -120,6 +123,12 @@ function takeFault() {
   return +m[2];
 }
 
+function readDelay() {
+  const file = process.env.SF_S3_FAULTS;
+  if (!file) return 0;
+  try { return parseInt(fs.readFileSync(file + '.delay', 'utf8'), 10) || 0; } catch (e) { return 0; }
+}
+
 async function main() {
   const args = process.argv.slice(2);
   const dir = args[0];
@@ -135,7 +144,9 @@ async function main() {
   const front = http.createServer((req, res) => {
     const chunks = [];
     req.on('data', c => chunks.push(c));
-    req.on('end', () => {
+    req.on('end', async () => {
+      const delay = readDelay();
+      if (delay > 0) await new Promise(done => setTimeout(done, delay));
       const body = Buffer.concat(chunks);
       const fault = takeFault();
       if (fault === 0) { req.socket.destroy(); return; }
@@ -157,6 +168,12 @@ async function main() {
       });
       up.on('error', e => xmlError(res, 502, 'InternalError', 'backend: ' + e.message));
       up.end(body);
+    });
+  });
+  front.on('request', (req, res) => {
+    if (!process.env.SF_S3_LOG) return;
+    res.on('finish', () => {
+      fs.appendFileSync(process.env.SF_S3_LOG, req.method + ' ' + req.url + ' ' + res.statusCode + '\n');
     });
   });
   front.listen(0, '127.0.0.1', () => {

@@ -1,0 +1,1762 @@
+/*
+ * Backups in object storage: push, pull, verify, list and prune (see
+ * snapfleet/remote.h for the layout). Push uploads the files that are not
+ * there yet, each named by its SHA-256, with the manifest last; multipart
+ * uploads keep a write-ahead journal so a killed push resumes where it
+ * stopped. Pull fetches into a locked staging directory, checks every
+ * file's SHA-256 as it lands, every artifact's checksum and the whole
+ * backup, before renaming it into place.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "remote_internal.h"
+#include "snapfleet/checksum.h"
+#include "snapfleet/fs.h"
+#include "snapfleet/json.h"
+#include "snapfleet/layout.h"
+#include "snapfleet/manifest.h"
+#include "snapfleet/remote.h"
+#include "tree.h"
+
+#define MANIFEST "fleet-backup-manifest.json"
+#define DOC_MAX (64u << 20)
+
+/* The documents a backup carries besides its artifacts; the manifest is
+ * always sent last. */
+static const char *const documents[] = {
+    SF_PLAN_FILE_NAME, SF_EXEC_JOURNAL_FILE_NAME, "download-journal.json",
+    SF_OBSERVATIONS_FILE_NAME, NULL};
+
+static void progress(const sf_remote_options *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void progress(const sf_remote_options *o, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+
+    if (o == NULL || o->progress == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    o->progress(o->payload, line);
+}
+
+static bool safe_name(const char *s)
+{
+    size_t i, n = strlen(s);
+
+    if (n == 0 || n > 200 || s[0] == '.')
+        return false;
+    for (i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+/* "<prefix>/<rest>" or "<rest>" when the prefix is empty; malloc'd. */
+static char *key_of(const char *prefix, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static char *key_of(const char *prefix, const char *fmt, ...)
+{
+    sf_buf b;
+    va_list ap;
+    char tail[1024];
+
+    va_start(ap, fmt);
+    vsnprintf(tail, sizeof tail, fmt, ap);
+    va_end(ap);
+    sf_buf_init(&b);
+    if (prefix[0] != '\0')
+        sf_buf_printf(&b, "%s/", prefix);
+    sf_buf_puts(&b, tail);
+    if (b.oom) {
+        sf_buf_free(&b);
+        return NULL;
+    }
+    return sf_buf_detach(&b);
+}
+
+static int nomem(sf_error *err)
+{
+    return sf_error_set(err, SF_EK_NOMEM, NULL, "out of memory");
+}
+
+/* ---- the objects index ---- */
+
+#define INDEX_ARTIFACTS_MAX 100000u
+#define SIZE_MAX_JSON (1ull << 53)
+
+void sf_remote_index_free(sf_remote_index *x)
+{
+    size_t i, k;
+
+    if (x == NULL)
+        return;
+    for (i = 0; i < x->n; i++) {
+        free(x->a[i].path);
+        sf_strv_free(x->a[i].dirs, x->a[i].ndirs);
+        for (k = 0; k < x->a[i].nfiles; k++)
+            free(x->a[i].files[k].path);
+        free(x->a[i].files);
+    }
+    free(x->a);
+    sf_strv_free(x->docs, x->ndocs);
+    free(x->name);
+    memset(x, 0, sizeof *x);
+}
+
+static int index_write(const sf_remote_index *x, sf_buf *out, sf_error *err)
+{
+    sf_jw w;
+    size_t i, k;
+
+    sf_jw_init(&w, out);
+    sf_jw_begin_object(&w);
+    sf_jw_kv_string(&w, "format", "snapfleet-remote-objects");
+    sf_jw_kv_u64(&w, "version", 1);
+    sf_jw_kv_string(&w, "backup", x->name);
+    sf_jw_kv_strv(&w, "documents", x->docs, x->ndocs);
+    sf_jw_key(&w, "artifacts");
+    sf_jw_begin_array(&w);
+    for (i = 0; i < x->n; i++) {
+        const sf_ri_artifact *a = &x->a[i];
+        sf_jw_begin_object(&w);
+        sf_jw_kv_string(&w, "path", a->path);
+        sf_jw_kv_string(&w, "checksum", a->checksum);
+        sf_jw_kv_strv(&w, "dirs", a->dirs, a->ndirs);
+        sf_jw_key(&w, "files");
+        sf_jw_begin_array(&w);
+        for (k = 0; k < a->nfiles; k++) {
+            sf_jw_begin_object(&w);
+            sf_jw_kv_string(&w, "path", a->files[k].path);
+            sf_jw_kv_u64(&w, "size", a->files[k].size);
+            sf_jw_kv_string(&w, "sha256", a->files[k].sha256);
+            sf_jw_end_object(&w);
+        }
+        sf_jw_end_array(&w);
+        sf_jw_end_object(&w);
+    }
+    sf_jw_end_array(&w);
+    sf_jw_end_object(&w);
+    return sf_jw_finish(&w, err);
+}
+
+static bool hex64(const char *s)
+{
+    size_t i;
+
+    for (i = 0; i < 64; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return s[64] == '\0';
+}
+
+static int read_hash(sf_jr *r, const cJSON *obj, const char *key, char out[SF_SHA256_HEX_SIZE])
+{
+    char *v = NULL;
+
+    if (sf_jr_str(r, obj, key, &v) != 0)
+        return SF_ERR;
+    if (!hex64(v)) {
+        free(v);
+        return sf_jr_fail(r, key, "not 64 lowercase hex digits");
+    }
+    memcpy(out, v, SF_SHA256_HEX_SIZE);
+    free(v);
+    return 0;
+}
+
+static int parse_artifact(sf_jr *r, const cJSON *item, sf_ri_artifact *a)
+{
+    const cJSON *files;
+    size_t nf, k;
+
+    if (sf_jr_expect_object(r, item) != 0 || sf_jr_str(r, item, "path", &a->path) != 0 ||
+        read_hash(r, item, "checksum", a->checksum) != 0 ||
+        sf_jr_str_array(r, item, "dirs", &a->dirs, &a->ndirs) != 0 ||
+        sf_jr_array(r, item, "files", &files, &nf) != 0)
+        return SF_ERR;
+    if (!sf_tree_safe_rel(a->path))
+        return sf_jr_fail(r, "path", "an unsafe artifact path");
+    for (k = 0; k < a->ndirs; k++)
+        if (!sf_tree_safe_rel(a->dirs[k]))
+            return sf_jr_fail(r, "dirs", "an unsafe directory path");
+    if (nf > SF_TREE_ENTRIES_MAX)
+        return sf_jr_fail(r, "files", "more than %d files", SF_TREE_ENTRIES_MAX);
+    a->files = calloc(nf ? nf : 1, sizeof *a->files);
+    if (a->files == NULL)
+        return sf_jr_fail(r, "files", "out of memory");
+    for (k = 0; k < nf; k++) {
+        const cJSON *f = cJSON_GetArrayItem(files, (int)k);
+        size_t mark = sf_jr_push_key(r, "files");
+        size_t mark2 = sf_jr_push_index(r, k);
+        sf_ri_file *file = &a->files[a->nfiles];
+        if (sf_jr_expect_object(r, f) != 0 || sf_jr_str(r, f, "path", &file->path) != 0)
+            return SF_ERR;
+        a->nfiles++;
+        if (sf_jr_uint(r, f, "size", SIZE_MAX_JSON, &file->size) != 0 ||
+            read_hash(r, f, "sha256", file->sha256) != 0)
+            return SF_ERR;
+        if (file->path[0] == '\0' ? nf != 1 || a->ndirs != 0 : !sf_tree_safe_rel(file->path))
+            return sf_jr_fail(r, "path", "an unsafe file path");
+        sf_jr_pop(r, mark2);
+        sf_jr_pop(r, mark);
+    }
+    return 0;
+}
+
+int sf_remote_index_parse(const char *text, size_t len, sf_remote_index *x, sf_error *err)
+{
+    cJSON *root = NULL;
+    const cJSON *arts;
+    size_t i, k, count;
+    sf_jr r;
+    char *format = NULL;
+    uint64_t version;
+    int rc = SF_ERR;
+
+    memset(x, 0, sizeof *x);
+    sf_jr_init(&r, err);
+    if (sf_json_parse(text, len, &root, err) != 0)
+        goto done;
+    if (sf_jr_expect_object(&r, root) != 0 || sf_jr_str(&r, root, "format", &format) != 0 ||
+        sf_jr_uint(&r, root, "version", 1000, &version) != 0 ||
+        sf_jr_str(&r, root, "backup", &x->name) != 0 ||
+        sf_jr_str_array(&r, root, "documents", &x->docs, &x->ndocs) != 0 ||
+        sf_jr_array(&r, root, "artifacts", &arts, &count) != 0)
+        goto done;
+    if (strcmp(format, "snapfleet-remote-objects") != 0 || version != 1) {
+        sf_error_set(err, "remote-index", "format", "not a version 1 snapfleet objects index");
+        goto done;
+    }
+    for (i = 0; i < x->ndocs; i++) {
+        bool known = false;
+        for (k = 0; documents[k] != NULL; k++)
+            known = known || strcmp(x->docs[i], documents[k]) == 0;
+        if (!known) {
+            sf_error_set(err, "remote-index", "documents", "an unknown document name: %s",
+                         x->docs[i]);
+            goto done;
+        }
+    }
+    if (count > INDEX_ARTIFACTS_MAX) {
+        sf_error_set(err, "remote-index", "artifacts", "more than %u artifacts",
+                     INDEX_ARTIFACTS_MAX);
+        goto done;
+    }
+    x->a = calloc(count ? count : 1, sizeof *x->a);
+    if (x->a == NULL) {
+        nomem(err);
+        goto done;
+    }
+    for (i = 0; i < count; i++) {
+        size_t mark = sf_jr_push_key(&r, "artifacts");
+        size_t mark2 = sf_jr_push_index(&r, i);
+        x->n++;
+        if (parse_artifact(&r, cJSON_GetArrayItem(arts, (int)i), &x->a[i]) != 0) {
+            if (err != NULL && err->kind != NULL && strcmp(err->kind, SF_EK_JSON_SCHEMA) == 0)
+                err->kind = "remote-index";
+            goto done;
+        }
+        sf_jr_pop(&r, mark2);
+        sf_jr_pop(&r, mark);
+    }
+    rc = 0;
+done:
+    free(format);
+    cJSON_Delete(root);
+    if (rc != 0)
+        sf_remote_index_free(x);
+    return rc;
+}
+
+/* ---- push ---- */
+
+typedef struct existing {
+    char **keys;
+    uint64_t *sizes;
+    size_t n, cap;
+} existing;
+
+static int collect_existing(void *payload, const char *key, uint64_t size, const char *etag)
+{
+    existing *e = payload;
+
+    (void)etag;
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 64;
+        char **k = realloc(e->keys, cap * sizeof *k);
+        uint64_t *s;
+        if (k == NULL)
+            return 1;
+        e->keys = k;
+        s = realloc(e->sizes, cap * sizeof *s);
+        if (s == NULL)
+            return 1;
+        e->sizes = s;
+        e->cap = cap;
+    }
+    if ((e->keys[e->n] = strdup(key)) == NULL)
+        return 1;
+    e->sizes[e->n++] = size;
+    return 0;
+}
+
+static void existing_free(existing *e)
+{
+    size_t i;
+
+    for (i = 0; i < e->n; i++)
+        free(e->keys[i]);
+    free(e->keys);
+    free(e->sizes);
+    memset(e, 0, sizeof *e);
+}
+
+static bool existing_has(const existing *e, const char *key, uint64_t size)
+{
+    size_t i;
+
+    for (i = 0; i < e->n; i++)
+        if (strcmp(e->keys[i], key) == 0 && e->sizes[i] == size)
+            return true;
+    return false;
+}
+
+/* The push journal: one entry per multipart upload in progress. */
+typedef struct upload {
+    char *key;
+    char *upload_id;
+    uint64_t size, part_size;
+    sf_s3_part *parts;  /* acknowledged, by number */
+    size_t nparts, cap;
+} upload;
+
+typedef struct journal {
+    char *path;
+    char *dir, *url;
+    upload *u;
+    size_t n;
+} journal;
+
+static void upload_clear(upload *u)
+{
+    free(u->key);
+    free(u->upload_id);
+    free(u->parts);
+    memset(u, 0, sizeof *u);
+}
+
+static void journal_free(journal *j)
+{
+    size_t i;
+
+    for (i = 0; i < j->n; i++)
+        upload_clear(&j->u[i]);
+    free(j->u);
+    free(j->path);
+    free(j->dir);
+    free(j->url);
+    memset(j, 0, sizeof *j);
+}
+
+static int journal_save(journal *j, sf_error *err)
+{
+    sf_buf out;
+    sf_jw w;
+    size_t i, k;
+    int rc;
+
+    sf_buf_init(&out);
+    sf_jw_init(&w, &out);
+    sf_jw_begin_object(&w);
+    sf_jw_kv_string(&w, "format", "snapfleet-push-journal");
+    sf_jw_kv_u64(&w, "version", 1);
+    sf_jw_kv_string(&w, "dir", j->dir);
+    sf_jw_kv_string(&w, "url", j->url);
+    sf_jw_key(&w, "uploads");
+    sf_jw_begin_array(&w);
+    for (i = 0; i < j->n; i++) {
+        const upload *u = &j->u[i];
+        if (u->key == NULL)
+            continue;
+        sf_jw_begin_object(&w);
+        sf_jw_kv_string(&w, "key", u->key);
+        sf_jw_kv_string(&w, "upload_id", u->upload_id);
+        sf_jw_kv_u64(&w, "size", u->size);
+        sf_jw_kv_u64(&w, "part_size", u->part_size);
+        sf_jw_key(&w, "parts");
+        sf_jw_begin_array(&w);
+        for (k = 0; k < u->nparts; k++) {
+            sf_jw_begin_object(&w);
+            sf_jw_kv_u64(&w, "number", (uint64_t)u->parts[k].number);
+            sf_jw_kv_string(&w, "etag", u->parts[k].etag);
+            sf_jw_end_object(&w);
+        }
+        sf_jw_end_array(&w);
+        sf_jw_end_object(&w);
+    }
+    sf_jw_end_array(&w);
+    sf_jw_end_object(&w);
+    rc = sf_jw_finish(&w, err);
+    if (rc == 0)
+        rc = sf_fs_write_atomic(j->path, out.data, out.len, err);
+    sf_buf_free(&out);
+    return rc;
+}
+
+/* Loads the journal at j->path when there is one; a journal of another
+ * directory or url (a hash collision, or an edited file) is refused. */
+static int journal_load(journal *j, sf_error *err)
+{
+    char *text = NULL;
+    size_t len = 0, i, count;
+    cJSON *root = NULL;
+    const cJSON *ups;
+    sf_jr r;
+    char *dir = NULL, *url = NULL;
+    int rc = SF_ERR;
+    struct stat st;
+
+    if (stat(j->path, &st) != 0 && errno == ENOENT)
+        return 0;
+    if (sf_fs_read_file(j->path, DOC_MAX, &text, &len, err) != 0)
+        return SF_ERR;
+    sf_jr_init(&r, err);
+    if (sf_json_parse(text, len, &root, err) != 0 || sf_jr_expect_object(&r, root) != 0 ||
+        sf_jr_str(&r, root, "dir", &dir) != 0 || sf_jr_str(&r, root, "url", &url) != 0 ||
+        sf_jr_array(&r, root, "uploads", &ups, &count) != 0)
+        goto done;
+    if (strcmp(dir, j->dir) != 0 || strcmp(url, j->url) != 0) {
+        sf_error_set(err, "push-journal", "dir", "the push journal is another push's");
+        goto done;
+    }
+    j->u = calloc(count ? count : 1, sizeof *j->u);
+    if (j->u == NULL) {
+        nomem(err);
+        goto done;
+    }
+    for (i = 0; i < count; i++) {
+        const cJSON *item = cJSON_GetArrayItem(ups, (int)i), *parts;
+        upload *u = &j->u[j->n++];
+        size_t np, k;
+        if (sf_jr_expect_object(&r, item) != 0 || sf_jr_str(&r, item, "key", &u->key) != 0 ||
+            sf_jr_str(&r, item, "upload_id", &u->upload_id) != 0 ||
+            sf_jr_uint(&r, item, "size", UINT64_MAX, &u->size) != 0 ||
+            sf_jr_uint(&r, item, "part_size", UINT64_MAX, &u->part_size) != 0 ||
+            sf_jr_array(&r, item, "parts", &parts, &np) != 0)
+            goto done;
+        u->parts = calloc(np ? np : 1, sizeof *u->parts);
+        if (u->parts == NULL) {
+            nomem(err);
+            goto done;
+        }
+        u->cap = np ? np : 1;
+        for (k = 0; k < np; k++) {
+            const cJSON *p = cJSON_GetArrayItem(parts, (int)k);
+            uint64_t num;
+            char *etag = NULL;
+            if (sf_jr_expect_object(&r, p) != 0 || sf_jr_uint(&r, p, "number", 10000, &num) != 0 ||
+                sf_jr_str(&r, p, "etag", &etag) != 0)
+                goto done;
+            if (num == 0 || strlen(etag) >= sizeof u->parts[k].etag) {
+                free(etag);
+                sf_error_set(err, "push-journal", "parts", "a part is out of range");
+                goto done;
+            }
+            u->parts[u->nparts].number = (int)num;
+            strcpy(u->parts[u->nparts].etag, etag);
+            u->nparts++;
+            free(etag);
+        }
+    }
+    rc = 0;
+done:
+    if (rc != 0 && err != NULL)
+        sf_error_prefix(err, "%s: ", j->path);
+    cJSON_Delete(root);
+    free(text);
+    free(dir);
+    free(url);
+    return rc;
+}
+
+static upload *journal_find(journal *j, const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < j->n; i++)
+        if (j->u[i].key != NULL && strcmp(j->u[i].key, key) == 0)
+            return &j->u[i];
+    return NULL;
+}
+
+static upload *journal_add(journal *j, sf_error *err)
+{
+    upload *u = realloc(j->u, (j->n + 1) * sizeof *u);
+
+    if (u == NULL) {
+        nomem(err);
+        return NULL;
+    }
+    j->u = u;
+    memset(&j->u[j->n], 0, sizeof *j->u);
+    return &j->u[j->n++];
+}
+
+static bool part_done(const upload *u, int number)
+{
+    size_t i;
+
+    for (i = 0; i < u->nparts; i++)
+        if (u->parts[i].number == number)
+            return true;
+    return false;
+}
+
+static int by_number(const void *a, const void *b)
+{
+    return ((const sf_s3_part *)a)->number - ((const sf_s3_part *)b)->number;
+}
+
+/* Reads len bytes of path at offset; the file must still have size bytes. */
+static int read_range(const char *path, uint64_t size, uint64_t off, void *buf, size_t len,
+                      sf_error *err)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    unsigned char *p = buf;
+    int rc = 0;
+
+    if (fd < 0)
+        return sf_error_set_errno(err, errno, path, "%s", path);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size) {
+        rc = sf_error_set(err, SF_EK_IO, path, "%s changed while it was being pushed", path);
+    }
+    while (rc == 0 && len > 0) {
+        ssize_t n = pread(fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = n < 0 ? sf_error_set_errno(err, errno, path, "%s", path)
+                       : sf_error_set(err, SF_EK_IO, path,
+                                      "%s changed while it was being pushed", path);
+            break;
+        }
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    close(fd);
+    return rc;
+}
+
+static int multipart(sf_s3 *s3, const char *bucket, const char *key, const char *file,
+                     uint64_t size, uint64_t part_size, journal *j,
+                     const sf_remote_options *o, sf_push_result *r, sf_error *err)
+{
+    upload *u = journal_find(j, key);
+    unsigned char *buf = NULL;
+    int number, nparts, tries;
+    int rc = SF_ERR;
+
+    if (u != NULL && (u->size != size || u->part_size != part_size)) {
+        upload_clear(u); /* another object's upload: start again */
+        u = NULL;
+    }
+    buf = malloc(part_size);
+    if (buf == NULL)
+        return nomem(err);
+    nparts = (int)((size + part_size - 1) / part_size);
+    for (tries = 0; tries < 2; tries++) {
+        if (u == NULL) {
+            u = journal_add(j, err);
+            if (u == NULL)
+                goto done;
+            u->key = strdup(key);
+            u->size = size;
+            u->part_size = part_size;
+            u->parts = calloc((size_t)nparts, sizeof *u->parts);
+            u->cap = (size_t)nparts;
+            if (u->key == NULL || u->parts == NULL) {
+                nomem(err);
+                goto done;
+            }
+            if (sf_s3_multipart_create(s3, bucket, key, &u->upload_id, err) != 0)
+                goto done;
+            /* Write-ahead: the upload id is durable before any part goes. */
+            if (journal_save(j, err) != 0)
+                goto done;
+        } else {
+            if (u->nparts > (size_t)nparts) {
+                sf_error_set(err, "push-journal", NULL, "%s: more parts than the object has",
+                             j->path);
+                goto done;
+            }
+            if (u->cap < (size_t)nparts) {
+                sf_s3_part *np = realloc(u->parts, (size_t)nparts * sizeof *np);
+                if (np == NULL) {
+                    nomem(err);
+                    goto done;
+                }
+                u->parts = np;
+                u->cap = (size_t)nparts;
+            }
+            r->parts_resumed += u->nparts;
+            if (u->nparts > 0)
+                progress(o, "resuming %s: %zu of %d parts already sent", key, u->nparts,
+                         nparts);
+        }
+        for (number = 1; number <= nparts; number++) {
+            uint64_t off = (uint64_t)(number - 1) * part_size;
+            size_t len = (size_t)(size - off < part_size ? size - off : part_size);
+            sf_s3_part *p;
+            if (part_done(u, number))
+                continue;
+            if (read_range(file, size, off, buf, len, err) != 0)
+                goto done;
+            if (u->nparts >= u->cap) {
+                sf_error_set(err, "push-journal", NULL, "%s: more parts than the object has",
+                             j->path);
+                goto done;
+            }
+            p = &u->parts[u->nparts];
+            p->number = number;
+            if (sf_s3_multipart_part(s3, bucket, key, u->upload_id, number, buf, len, p->etag,
+                                     err) != 0)
+                break;
+            u->nparts++;
+            r->parts_sent++;
+            r->bytes_sent += len;
+            if (journal_save(j, err) != 0)
+                goto done;
+        }
+        if (number <= nparts) {
+            /* A part failed: an upload that is gone is started again, once. */
+            if (err != NULL && err->kind != NULL && strcmp(err->kind, "s3-NoSuchUpload") == 0 &&
+                tries == 0) {
+                upload_clear(u);
+                u = NULL;
+                continue;
+            }
+            goto done;
+        }
+        qsort(u->parts, u->nparts, sizeof *u->parts, by_number);
+        if (sf_s3_multipart_complete(s3, bucket, key, u->upload_id, u->parts, u->nparts,
+                                     err) != 0) {
+            uint64_t there = 0;
+            sf_error ignored;
+            /* A complete whose reply was lost: the object is there. */
+            if (sf_s3_head(s3, bucket, key, &there, NULL, &ignored) == 0 && there == size)
+                break;
+            if (err != NULL && err->kind != NULL &&
+                strcmp(err->kind, "s3-NoSuchUpload") == 0 && tries == 0) {
+                upload_clear(u);
+                u = NULL;
+                continue;
+            }
+            goto done;
+        }
+        break;
+    }
+    if (u == NULL)
+        goto done;
+    upload_clear(u);
+    if (journal_save(j, err) != 0)
+        goto done;
+    rc = 0;
+done:
+    free(buf);
+    return rc;
+}
+
+static char *journal_path(const sf_remote_options *o, const char *dir, const char *url,
+                          sf_error *err)
+{
+    char hex[SF_SHA256_HEX_SIZE];
+    sf_buf b, id;
+    const char *state = o && o->state_dir ? o->state_dir : NULL;
+
+    sf_buf_init(&b);
+    sf_buf_init(&id);
+    sf_buf_printf(&id, "%s\n%s", dir, url);
+    if (id.oom || sf_sha256_bytes(id.data, id.len, hex) != 0) {
+        sf_buf_free(&id);
+        nomem(err);
+        return NULL;
+    }
+    sf_buf_free(&id);
+    if (state != NULL)
+        sf_buf_printf(&b, "%s", state);
+    else if (getenv("XDG_STATE_HOME") && getenv("XDG_STATE_HOME")[0] == '/')
+        sf_buf_printf(&b, "%s/snapfleet", getenv("XDG_STATE_HOME"));
+    else if (getenv("HOME") && getenv("HOME")[0] == '/')
+        sf_buf_printf(&b, "%s/.local/state/snapfleet", getenv("HOME"));
+    else {
+        sf_error_set(err, "push-journal", NULL,
+                     "no place for the push journal: set HOME or XDG_STATE_HOME");
+        sf_buf_free(&b);
+        return NULL;
+    }
+    sf_buf_printf(&b, "/push-%.32s.json", hex);
+    if (b.oom) {
+        sf_buf_free(&b);
+        nomem(err);
+        return NULL;
+    }
+    return sf_buf_detach(&b);
+}
+
+static int put_doc(sf_s3 *s3, const sf_s3_url *u, const char *name, const char *docname,
+                   const char *text, size_t len, sf_push_result *r, sf_error *err)
+{
+    char *key = key_of(u->prefix, "backups/%s/%s", name, docname);
+    int rc;
+
+    if (key == NULL)
+        return nomem(err);
+    rc = sf_s3_put(s3, u->bucket, key, text, len, err);
+    if (rc == 0) {
+        r->documents_sent++;
+        r->bytes_sent += len;
+    }
+    free(key);
+    return rc;
+}
+
+static const char *base_name(const char *dir, char *out, size_t n)
+{
+    size_t len = strlen(dir);
+    const char *slash;
+
+    while (len > 1 && dir[len - 1] == '/')
+        len--;
+    slash = dir + len;
+    while (slash > dir && slash[-1] != '/')
+        slash--;
+    len -= (size_t)(slash - dir);
+    if (len >= n)
+        len = n - 1;
+    memcpy(out, slash, len);
+    out[len] = '\0';
+    return out;
+}
+
+int sf_remote_push(sf_s3 *s3, const char *dir, const char *url, const sf_remote_options *o,
+                   sf_push_result *r, sf_error *err)
+{
+    sf_s3_url u = {0};
+    sf_lock lock = {.fd = -1};
+    sf_integrity_report rep;
+    sf_remote_index x = {0};
+    sf_tree *trees = NULL;
+    existing ex = {0};
+    journal j = {0};
+    char *docs_text[8] = {0};
+    size_t docs_len[8] = {0};
+    char *manifest = NULL, *key = NULL, *absdir = NULL;
+    size_t manifest_len = 0, i, k;
+    sf_buf remote_manifest, index_json;
+    uint64_t part_size = o && o->part_size ? o->part_size : SF_REMOTE_PART_SIZE_DEFAULT;
+    int rc = SF_ERR;
+    bool locked = false, have_report = false;
+
+    memset(r, 0, sizeof *r);
+    memset(&rep, 0, sizeof rep);
+    sf_buf_init(&remote_manifest);
+    sf_buf_init(&index_json);
+    if (sf_s3_url_parse(url, &u, err) != 0)
+        return SF_ERR;
+    base_name(dir, r->name, sizeof r->name);
+    if (!safe_name(r->name)) {
+        sf_error_set(err, "push-name", dir,
+                     "the backup directory's name must be letters, digits, '.', '_' and '-' "
+                     "(not starting with '.'): %s", r->name);
+        goto done;
+    }
+    absdir = realpath(dir, NULL);
+    if (absdir == NULL) {
+        sf_error_set_errno(err, errno, dir, "%s", dir);
+        goto done;
+    }
+    if (sf_lock_acquire(absdir, &lock, err) != 0)
+        goto done;
+    locked = true;
+    if (sf_verify_integrity(absdir, &rep, err) != 0) {
+        sf_error_prefix(err, "%s does not verify, so it is not pushed: ", dir);
+        if (err)
+            err->kind = "push-unverified";
+        goto done;
+    }
+    have_report = true;
+    /* The documents, read once: what is pushed is what was verified. */
+    for (i = 0; documents[i] != NULL; i++) {
+        char *path = sf_path_join(absdir, documents[i]);
+        struct stat st;
+        if (path == NULL) {
+            nomem(err);
+            goto done;
+        }
+        if (lstat(path, &st) == 0 &&
+            sf_fs_read_file(path, DOC_MAX, &docs_text[i], &docs_len[i], err) != 0) {
+            free(path);
+            goto done;
+        }
+        free(path);
+    }
+    {
+        char *path = sf_path_join(absdir, MANIFEST);
+        if (path == NULL || sf_fs_read_file(path, DOC_MAX, &manifest, &manifest_len, err) != 0) {
+            free(path);
+            goto done;
+        }
+        free(path);
+    }
+
+    /* Already there? The same manifest: nothing to do; another: refused. */
+    key = key_of(u.prefix, "backups/%s/%s", r->name, MANIFEST);
+    if (key == NULL) {
+        nomem(err);
+        goto done;
+    }
+    if (sf_s3_get(s3, u.bucket, key, &remote_manifest, err) == 0) {
+        if (remote_manifest.len == manifest_len &&
+            memcmp(remote_manifest.data, manifest, manifest_len) == 0) {
+            r->already = true;
+            r->artifacts = rep.artifact_count;
+            progress(o, "%s is already at %s", r->name, url);
+            rc = 0;
+        } else {
+            sf_error_set(err, "push-conflict", key,
+                         "s3://%s/%s holds another backup's manifest under the name %s",
+                         u.bucket, key, r->name);
+        }
+        goto done;
+    }
+    if (err == NULL || err->kind == NULL || strcmp(err->kind, "s3-NoSuchKey") != 0)
+        goto done;
+    sf_error_clear(err);
+
+    /* The objects index: each artifact's tree, every file by its SHA-256. */
+    x.name = strdup(r->name);
+    x.a = calloc(rep.artifact_count ? rep.artifact_count : 1, sizeof *x.a);
+    x.docs = calloc(8, sizeof *x.docs);
+    trees = calloc(rep.artifact_count ? rep.artifact_count : 1, sizeof *trees);
+    if (x.name == NULL || x.a == NULL || x.docs == NULL || trees == NULL) {
+        nomem(err);
+        goto done;
+    }
+    for (i = 0; documents[i] != NULL; i++)
+        if (docs_text[i] != NULL && (x.docs[x.ndocs++] = strdup(documents[i])) == NULL) {
+            nomem(err);
+            goto done;
+        }
+    for (i = 0; i < rep.artifact_count; i++) {
+        const sf_integrity_artifact *ia = &rep.artifacts[i];
+        size_t dl = strlen(absdir);
+        sf_ri_artifact *a = &x.a[x.n];
+        sf_tree *t = &trees[i];
+        char hex[SF_SHA256_HEX_SIZE];
+        if (strncmp(ia->artifact_path, absdir, dl) != 0 || ia->artifact_path[dl] != '/' ||
+            !sf_tree_safe_rel(ia->artifact_path + dl + 1) || !hex64(ia->checksum)) {
+            sf_error_set(err, "push-unverified", ia->artifact_path,
+                         "artifact %s is not a plain path under %s, or its checksum is not "
+                         "SHA-256 hex", ia->artifact_path, absdir);
+            goto done;
+        }
+        x.n++;
+        a->path = strdup(ia->artifact_path + dl + 1);
+        if (a->path == NULL) {
+            nomem(err);
+            goto done;
+        }
+        memcpy(a->checksum, ia->checksum, SF_SHA256_HEX_SIZE);
+        if (sf_tree_scan(ia->artifact_path, true, t, err) != 0)
+            goto done;
+        /* What is pushed is what was verified: the tree hashes to the
+         * artifact's checksum (nothing changed since the verify). */
+        if (sf_checksum_path(ia->artifact_path, hex, err) != 0)
+            goto done;
+        if (strcmp(hex, a->checksum) != 0) {
+            sf_error_set(err, SF_EK_IO, a->path, "%s changed while it was being pushed",
+                         ia->artifact_path);
+            goto done;
+        }
+        a->dirs = calloc(t->n ? t->n : 1, sizeof *a->dirs);
+        a->files = calloc(t->n ? t->n : 1, sizeof *a->files);
+        if (a->dirs == NULL || a->files == NULL) {
+            nomem(err);
+            goto done;
+        }
+        for (k = 0; k < t->n; k++) {
+            const sf_tree_entry *e = &t->e[k];
+            if (e->type == 'D') {
+                if ((a->dirs[a->ndirs++] = strdup(e->rel)) == NULL) {
+                    nomem(err);
+                    goto done;
+                }
+            } else {
+                sf_ri_file *f = &a->files[a->nfiles++];
+                f->path = strdup(e->rel);
+                f->size = e->size;
+                memcpy(f->sha256, e->sha256, SF_SHA256_HEX_SIZE);
+                if (f->path == NULL) {
+                    nomem(err);
+                    goto done;
+                }
+            }
+        }
+    }
+    if (index_write(&x, &index_json, err) != 0 ||
+        put_doc(s3, &u, r->name, SF_REMOTE_OBJECTS_FILE, index_json.data, index_json.len, r,
+                err) != 0)
+        goto done;
+
+    /* What is there already (content-addressed: the same name and size). */
+    {
+        char *prefix = key_of(u.prefix, "blobs/");
+        if (prefix == NULL) {
+            nomem(err);
+            goto done;
+        }
+        rc = sf_s3_list(s3, u.bucket, prefix, collect_existing, &ex, err);
+        free(prefix);
+        if (rc != 0)
+            goto done;
+        rc = SF_ERR;
+    }
+    j.dir = strdup(absdir);
+    j.url = strdup(url);
+    j.path = journal_path(o, absdir, url, err);
+    if (j.path == NULL || j.dir == NULL || j.url == NULL) {
+        if (err && err->kind == NULL)
+            nomem(err);
+        goto done;
+    }
+    if (journal_load(&j, err) != 0)
+        goto done;
+    for (i = 0; i < x.n; i++) {
+        size_t sent_before = r->artifacts_sent;
+        bool any = false;
+        r->artifacts++;
+        for (k = 0; k < x.a[i].nfiles; k++) {
+            const sf_ri_file *f = &x.a[i].files[k];
+            char *bkey = key_of(u.prefix, "blobs/sha256-%s", f->sha256), *file;
+            if (bkey == NULL) {
+                nomem(err);
+                goto done;
+            }
+            r->files++;
+            if (existing_has(&ex, bkey, f->size) && journal_find(&j, bkey) == NULL) {
+                free(bkey);
+                continue;
+            }
+            file = f->path[0] ? malloc(strlen(rep.artifacts[i].artifact_path) +
+                                       strlen(f->path) + 2)
+                              : strdup(rep.artifacts[i].artifact_path);
+            if (file == NULL) {
+                free(bkey);
+                nomem(err);
+                goto done;
+            }
+            if (f->path[0])
+                sprintf(file, "%s/%s", rep.artifacts[i].artifact_path, f->path);
+            if (f->size > part_size) {
+                uint64_t ps = part_size;
+                while ((f->size + ps - 1) / ps > 10000)
+                    ps *= 2;
+                rc = multipart(s3, u.bucket, bkey, file, f->size, ps, &j, o, r, err);
+            } else {
+                unsigned char *buf = malloc(f->size ? (size_t)f->size : 1);
+                char hex[SF_SHA256_HEX_SIZE];
+                rc = buf == NULL ? nomem(err)
+                                 : read_range(file, f->size, 0, buf, (size_t)f->size, err);
+                /* The bytes sent are the bytes named. */
+                if (rc == 0 && (sf_sha256_bytes(buf, (size_t)f->size, hex) != 0 ||
+                                strcmp(hex, f->sha256) != 0))
+                    rc = sf_error_set(err, SF_EK_IO, file,
+                                      "%s changed while it was being pushed", file);
+                if (rc == 0)
+                    rc = sf_s3_put(s3, u.bucket, bkey, buf, (size_t)f->size, err);
+                if (rc == 0)
+                    r->bytes_sent += f->size;
+                free(buf);
+            }
+            if (rc == 0) {
+                r->files_sent++;
+                any = true;
+                /* A later artifact naming the same bytes finds them there. */
+                if (collect_existing(&ex, bkey, f->size, "") != 0)
+                    rc = nomem(err);
+            }
+            free(file);
+            free(bkey);
+            if (rc != 0)
+                goto done;
+            rc = SF_ERR;
+        }
+        if (any)
+            r->artifacts_sent = sent_before + 1;
+        progress(o, "%s %s", any ? "uploaded" : "already there:", x.a[i].path);
+    }
+    /* The documents, then the manifest: the commit point. */
+    for (i = 0; documents[i] != NULL; i++)
+        if (docs_text[i] != NULL &&
+            put_doc(s3, &u, r->name, documents[i], docs_text[i], docs_len[i], r, err) != 0)
+            goto done;
+    if (put_doc(s3, &u, r->name, MANIFEST, manifest, manifest_len, r, err) != 0)
+        goto done;
+    progress(o, "pushed %s to %s", r->name, url);
+    if (unlink(j.path) != 0 && errno != ENOENT) {
+        sf_error_set_errno(err, errno, j.path, "%s: cannot remove the push journal", j.path);
+        goto done;
+    }
+    rc = 0;
+done:
+    for (i = 0; i < 8; i++)
+        free(docs_text[i]);
+    free(manifest);
+    free(key);
+    free(absdir);
+    if (trees != NULL)
+        for (i = 0; i < rep.artifact_count; i++)
+            sf_tree_free(&trees[i]);
+    free(trees);
+    if (have_report)
+        sf_integrity_report_free(&rep);
+    sf_remote_index_free(&x);
+    existing_free(&ex);
+    journal_free(&j);
+    sf_buf_free(&remote_manifest);
+    sf_buf_free(&index_json);
+    if (locked)
+        sf_lock_release(&lock);
+    sf_s3_url_free(&u);
+    return rc;
+}
+
+/* ---- pull ---- */
+
+/* A file being fetched: written and hashed as it arrives. */
+typedef struct fetch {
+    const char *path;
+    int fd;
+    sf_sha256 *h;
+    uint64_t bytes, size;
+    sf_error *err;
+} fetch;
+
+static int fetch_open(fetch *f)
+{
+    f->fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    f->h = sf_sha256_new();
+    f->bytes = 0;
+    if (f->fd < 0)
+        return sf_error_set_errno(f->err, errno, f->path, "%s", f->path);
+    if (f->h == NULL)
+        return nomem(f->err);
+    return 0;
+}
+
+static void fetch_close(fetch *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+    sf_sha256_free(f->h);
+    f->h = NULL;
+}
+
+static int fetch_sink(void *payload, const void *data, size_t len)
+{
+    fetch *f = payload;
+    const unsigned char *p = data;
+
+    if (f->fd < 0 || f->h == NULL)
+        return 1;
+    f->bytes += len;
+    if (f->bytes > f->size) {
+        sf_error_set(f->err, "checksum-mismatch", f->path,
+                     "%s: the object is larger than the %llu bytes the index gives", f->path,
+                     (unsigned long long)f->size);
+        return 1;
+    }
+    if (sf_sha256_update(f->h, data, len) != 0) {
+        nomem(f->err);
+        return 1;
+    }
+    while (len > 0) {
+        ssize_t w = write(f->fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            sf_error_set_errno(f->err, errno, f->path, "%s: write", f->path);
+            return 1;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+static void fetch_reset(void *payload)
+{
+    fetch *f = payload;
+
+    fetch_close(f);
+    fetch_open(f);
+}
+
+/* Fetches one blob into path: its size and SHA-256 must be the index's. */
+static int fetch_blob(sf_s3 *s3, const sf_s3_url *u, const sf_ri_file *file, const char *path,
+                      uint64_t *bytes, sf_error *err)
+{
+    fetch f = {.path = path, .fd = -1, .size = file->size, .err = err};
+    char *key = key_of(u->prefix, "blobs/sha256-%s", file->sha256);
+    char hex[SF_SHA256_HEX_SIZE];
+    int rc;
+
+    if (key == NULL)
+        return nomem(err);
+    rc = fetch_open(&f);
+    if (rc == 0)
+        rc = sf_s3_get_stream(s3, u->bucket, key, fetch_sink, fetch_reset, &f, err);
+    if (rc == 0 && (f.h == NULL || sf_sha256_final(f.h, hex) != 0))
+        rc = nomem(err);
+    if (rc == 0 && (f.bytes != file->size || strcmp(hex, file->sha256) != 0))
+        rc = sf_error_set(err, "checksum-mismatch", path,
+                          "s3://%s/%s: %llu bytes with SHA-256 %s, expected %llu bytes with "
+                          "%s", u->bucket, key, (unsigned long long)f.bytes,
+                          f.bytes == file->size ? hex : "(not computed)",
+                          (unsigned long long)file->size, file->sha256);
+    if (rc == 0 && fsync(f.fd) != 0)
+        rc = sf_error_set_errno(err, errno, path, "%s: fsync", path);
+    fetch_close(&f);
+    *bytes += f.bytes;
+    free(key);
+    return rc;
+}
+
+/* Fetches artifact a into dest (through dest.pull-part): every file by its
+ * SHA-256, then the artifact's checksum against the manifest's. */
+static int fetch_artifact(sf_s3 *s3, const sf_s3_url *u, const sf_ri_artifact *a,
+                          const char *dest, sf_pull_result *r, sf_error *err)
+{
+    sf_buf part, path;
+    char hex[SF_SHA256_HEX_SIZE];
+    sf_error ignored;
+    size_t k;
+    int rc = SF_ERR;
+
+    sf_buf_init(&part);
+    sf_buf_init(&path);
+    sf_buf_printf(&part, "%s.pull-part", dest);
+    if (part.oom)
+        return nomem(err);
+    sf_remove_tree(sf_buf_cstr(&part), &ignored);
+    {
+        char *parent = strdup(sf_buf_cstr(&part)), *slash;
+        if (parent == NULL) {
+            nomem(err);
+            goto done;
+        }
+        slash = strrchr(parent, '/');
+        if (slash != NULL)
+            *slash = '\0';
+        rc = slash ? sf_fs_mkdir_p(parent, err) : 0;
+        free(parent);
+        if (rc != 0)
+            goto done;
+        rc = SF_ERR;
+    }
+    if (!(a->nfiles == 1 && a->files[0].path[0] == '\0') &&
+        mkdir(sf_buf_cstr(&part), 0700) != 0) {
+        sf_error_set_errno(err, errno, sf_buf_cstr(&part), "%s", sf_buf_cstr(&part));
+        goto done;
+    }
+    for (k = 0; k < a->ndirs; k++) {
+        sf_buf_reset(&path);
+        sf_buf_printf(&path, "%s/%s", sf_buf_cstr(&part), a->dirs[k]);
+        if (path.oom || sf_fs_mkdir_p(sf_buf_cstr(&path), err) != 0) {
+            if (path.oom)
+                nomem(err);
+            goto done;
+        }
+    }
+    for (k = 0; k < a->nfiles; k++) {
+        const sf_ri_file *f = &a->files[k];
+        sf_buf_reset(&path);
+        sf_buf_puts(&path, sf_buf_cstr(&part));
+        if (f->path[0])
+            sf_buf_printf(&path, "/%s", f->path);
+        if (path.oom) {
+            nomem(err);
+            goto done;
+        }
+        if (strchr(f->path, '/') != NULL) {
+            char *parent = strdup(sf_buf_cstr(&path));
+            int mk;
+            if (parent == NULL) {
+                nomem(err);
+                goto done;
+            }
+            *strrchr(parent, '/') = '\0';
+            mk = sf_fs_mkdir_p(parent, err);
+            free(parent);
+            if (mk != 0)
+                goto done;
+        }
+        if (fetch_blob(s3, u, f, sf_buf_cstr(&path), &r->bytes_fetched, err) != 0)
+            goto done;
+    }
+    if (sf_checksum_path(sf_buf_cstr(&part), hex, err) != 0)
+        goto done;
+    if (strcmp(hex, a->checksum) != 0) {
+        sf_error_set(err, "checksum-mismatch", a->path,
+                     "artifact %s: checksum mismatch: expected %s, actual %s", a->path,
+                     a->checksum, hex);
+        goto done;
+    }
+    if (sf_fs_rename_durable(sf_buf_cstr(&part), dest, err) != 0)
+        goto done;
+    rc = 0;
+done:
+    if (rc != 0)
+        sf_remove_tree(sf_buf_cstr(&part), &ignored);
+    sf_buf_free(&part);
+    sf_buf_free(&path);
+    return rc;
+}
+
+/* Splits s3://BUCKET/PREFIX/NAME. */
+static int split_backup_url(const char *url, sf_s3_url *u, char **name, sf_error *err)
+{
+    char *slash;
+
+    if (sf_s3_url_parse(url, u, err) != 0)
+        return SF_ERR;
+    slash = strrchr(u->prefix, '/');
+    *name = strdup(slash ? slash + 1 : u->prefix);
+    if (*name == NULL) {
+        sf_s3_url_free(u);
+        return nomem(err);
+    }
+    if (slash)
+        *slash = '\0';
+    else
+        u->prefix[0] = '\0';
+    if (!safe_name(*name)) {
+        sf_error_set(err, "s3-url", "backup",
+                     "%s does not end in a backup's name (s3://BUCKET/PREFIX/NAME)", url);
+        free(*name);
+        *name = NULL;
+        sf_s3_url_free(u);
+        return SF_ERR;
+    }
+    return 0;
+}
+
+static int get_doc(sf_s3 *s3, const sf_s3_url *u, const char *name, const char *doc,
+                   sf_buf *out, sf_error *err)
+{
+    char *key = key_of(u->prefix, "backups/%s/%s", name, doc);
+    int rc;
+
+    if (key == NULL)
+        return nomem(err);
+    rc = sf_s3_get(s3, u->bucket, key, out, err);
+    free(key);
+    return rc;
+}
+
+/* Pulls into stage (made, locked, resumed); on success stage holds the
+ * verified backup. */
+static int pull_into(sf_s3 *s3, const sf_s3_url *u, const char *name, const char *stage,
+                     const sf_buf *manifest, const sf_remote_options *o, sf_pull_result *r,
+                     sf_error *err)
+{
+    sf_buf text;
+    sf_remote_index x = {0};
+    sf_lock lock = {.fd = -1};
+    sf_integrity_report rep;
+    size_t i;
+    int rc = SF_ERR;
+    bool locked = false;
+
+    sf_buf_init(&text);
+    if (get_doc(s3, u, name, SF_REMOTE_OBJECTS_FILE, &text, err) != 0)
+        goto done;
+    if (sf_remote_index_parse(text.data, text.len, &x, err) != 0) {
+        sf_error_prefix(err, "s3://%s/%s%sbackups/%s/%s: ", u->bucket, u->prefix,
+                        u->prefix[0] ? "/" : "", name, SF_REMOTE_OBJECTS_FILE);
+        goto done;
+    }
+    if (sf_fs_mkdir_p(stage, err) != 0 ||
+        sf_lock_acquire_named(stage, "pull directory", &lock, err) != 0)
+        goto done;
+    locked = true;
+    r->artifacts = x.n;
+    for (i = 0; i < x.n; i++) {
+        const sf_ri_artifact *a = &x.a[i];
+        char *dest = sf_path_join(stage, a->path);
+        char hex[SF_SHA256_HEX_SIZE];
+        struct stat st;
+        sf_error ignored;
+
+        if (dest == NULL) {
+            nomem(err);
+            goto done;
+        }
+        if (lstat(dest, &st) == 0) {
+            /* Fetched by a pull that stopped later: kept when it checksums. */
+            if (sf_checksum_path(dest, hex, &ignored) == 0 && strcmp(hex, a->checksum) == 0) {
+                r->artifacts_resumed++;
+                free(dest);
+                continue;
+            }
+            if (sf_remove_tree(dest, err) != 0) {
+                free(dest);
+                goto done;
+            }
+        }
+        rc = fetch_artifact(s3, u, a, dest, r, err);
+        free(dest);
+        if (rc != 0)
+            goto done;
+        rc = SF_ERR;
+        r->artifacts_fetched++;
+        progress(o, "fetched %s", a->path);
+    }
+    /* The documents, the manifest last. */
+    for (i = 0; i < x.ndocs; i++) {
+        char *path = sf_path_join(stage, x.docs[i]);
+        sf_buf_reset(&text);
+        if (path == NULL || get_doc(s3, u, name, x.docs[i], &text, err) != 0 ||
+            sf_fs_write_atomic(path, text.data ? text.data : "", text.len, err) != 0) {
+            if (path == NULL)
+                nomem(err);
+            free(path);
+            goto done;
+        }
+        free(path);
+    }
+    {
+        char *path = sf_path_join(stage, MANIFEST);
+        if (path == NULL || sf_fs_write_atomic(path, manifest->data, manifest->len, err) != 0) {
+            if (path == NULL)
+                nomem(err);
+            free(path);
+            goto done;
+        }
+        free(path);
+    }
+    memset(&rep, 0, sizeof rep);
+    if (sf_verify_integrity(stage, &rep, err) != 0) {
+        sf_error_prefix(err, "the pulled backup does not verify: ");
+        goto done;
+    }
+    sf_integrity_report_free(&rep);
+    rc = 0;
+done:
+    if (locked)
+        sf_lock_release(&lock);
+    sf_remote_index_free(&x);
+    sf_buf_free(&text);
+    return rc;
+}
+
+static int fetch_manifest(sf_s3 *s3, const sf_s3_url *u, const char *name, const char *url,
+                          sf_buf *manifest, sf_error *err)
+{
+    if (get_doc(s3, u, name, MANIFEST, manifest, err) == 0)
+        return 0;
+    if (err != NULL && err->kind != NULL && strcmp(err->kind, "s3-NoSuchKey") == 0)
+        sf_error_set(err, "remote-incomplete", url,
+                     "%s has no manifest: not a complete backup (a push that did not finish, "
+                     "or no backup of that name)", url);
+    return SF_ERR;
+}
+
+int sf_remote_pull(sf_s3 *s3, const char *url, const char *dir, const sf_remote_options *o,
+                   sf_pull_result *r, sf_error *err)
+{
+    sf_s3_url u = {0};
+    char *name = NULL, *stage = NULL, base[256];
+    sf_buf manifest;
+    struct stat st;
+    size_t dl;
+    int rc = SF_ERR;
+
+    memset(r, 0, sizeof *r);
+    sf_buf_init(&manifest);
+    if (split_backup_url(url, &u, &name, err) != 0)
+        return SF_ERR;
+    if (fetch_manifest(s3, &u, name, url, &manifest, err) != 0)
+        goto done;
+    if (lstat(dir, &st) == 0) {
+        /* Already pulled: the same manifest, verified. Anything else stays
+         * as it is. */
+        char *path = sf_path_join(dir, MANIFEST), *text = NULL;
+        size_t len = 0;
+        sf_integrity_report rep;
+        sf_error ignored;
+        bool same = path != NULL &&
+                    sf_fs_read_file(path, DOC_MAX, &text, &len, &ignored) == 0 &&
+                    len == manifest.len && memcmp(text, manifest.data, len) == 0;
+        free(path);
+        free(text);
+        memset(&rep, 0, sizeof rep);
+        if (same && sf_verify_integrity(dir, &rep, &ignored) == 0) {
+            sf_integrity_report_free(&rep);
+            r->already = true;
+            rc = 0;
+        } else {
+            sf_error_set(err, "pull-target-exists", dir,
+                         "%s exists and is not this backup, verified; pull into a new "
+                         "directory", dir);
+        }
+        goto done;
+    }
+    base_name(dir, base, sizeof base);
+    dl = strlen(dir);
+    while (dl > 1 && dir[dl - 1] == '/')
+        dl--;
+    stage = malloc(dl + strlen(base) + 32);
+    if (stage == NULL) {
+        nomem(err);
+        goto done;
+    }
+    memcpy(stage, dir, dl);
+    stage[dl] = '\0';
+    {
+        char *slash = strrchr(stage, '/');
+        if (slash != NULL)
+            slash[1] = '\0';
+        else
+            stage[0] = '\0';
+        strcat(stage, ".");
+        strcat(stage, base);
+        strcat(stage, ".snapfleet-pull");
+    }
+    if (pull_into(s3, &u, name, stage, &manifest, o, r, err) != 0)
+        goto done;
+    if (sf_fs_rename_durable(stage, dir, err) != 0)
+        goto done;
+    rc = 0;
+done:
+    free(stage);
+    free(name);
+    sf_buf_free(&manifest);
+    sf_s3_url_free(&u);
+    return rc;
+}
+
+int sf_remote_verify(sf_s3 *s3, const char *url, const char *scratch_parent,
+                     const sf_remote_options *o, sf_pull_result *r, sf_error *err)
+{
+    sf_s3_url u = {0};
+    char *name = NULL, scratch[PATH_MAX], *stage = NULL;
+    const char *parent = scratch_parent ? scratch_parent
+                         : getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR")
+                                                                     : "/tmp";
+    sf_buf manifest;
+    int rc = SF_ERR;
+
+    memset(r, 0, sizeof *r);
+    sf_buf_init(&manifest);
+    if (split_backup_url(url, &u, &name, err) != 0)
+        return SF_ERR;
+    if (fetch_manifest(s3, &u, name, url, &manifest, err) != 0)
+        goto done;
+    if ((size_t)snprintf(scratch, sizeof scratch, "%s/snapfleet-verify-XXXXXX", parent) >=
+            sizeof scratch ||
+        mkdtemp(scratch) == NULL) {
+        sf_error_set_errno(err, errno, parent, "%s: cannot make a scratch directory", parent);
+        goto done;
+    }
+    stage = sf_path_join(scratch, name);
+    if (stage == NULL) {
+        nomem(err);
+    } else {
+        rc = pull_into(s3, &u, name, stage, &manifest, o, r, err);
+    }
+    sf_remove_tree(scratch, NULL);
+done:
+    free(stage);
+    free(name);
+    sf_buf_free(&manifest);
+    sf_s3_url_free(&u);
+    return rc;
+}
+
+/* ---- list and prune ---- */
+
+static int by_recency(const void *pa, const void *pb)
+{
+    const sf_remote_backup *a = pa, *b = pb;
+    int c;
+
+    if (a->complete != b->complete)
+        return a->complete ? -1 : 1;
+    if (a->complete) {
+        c = strcmp(b->created_at ? b->created_at : "", a->created_at ? a->created_at : "");
+        if (c != 0)
+            return c;
+        return strcmp(b->name, a->name);
+    }
+    return strcmp(a->name, b->name);
+}
+
+int sf_remote_list(sf_s3 *s3, const char *url, sf_remote_backup **out, size_t *count,
+                   sf_error *err)
+{
+    sf_s3_url u = {0};
+    existing ex = {0};
+    sf_remote_backup *b = NULL;
+    size_t n = 0, i, k, plen;
+    char *prefix = NULL;
+    int rc = SF_ERR;
+
+    *out = NULL;
+    *count = 0;
+    if (sf_s3_url_parse(url, &u, err) != 0)
+        return SF_ERR;
+    prefix = key_of(u.prefix, "backups/");
+    if (prefix == NULL) {
+        nomem(err);
+        goto done;
+    }
+    plen = strlen(prefix);
+    if (sf_s3_list(s3, u.bucket, prefix, collect_existing, &ex, err) != 0)
+        goto done;
+    b = calloc(ex.n ? ex.n : 1, sizeof *b);
+    if (b == NULL) {
+        nomem(err);
+        goto done;
+    }
+    for (i = 0; i < ex.n; i++) {
+        const char *rest = ex.keys[i] + plen, *slash = strchr(rest, '/');
+        size_t nl = slash ? (size_t)(slash - rest) : strlen(rest);
+        sf_remote_backup *e = NULL;
+        for (k = 0; k < n; k++)
+            if (strlen(b[k].name) == nl && strncmp(b[k].name, rest, nl) == 0)
+                e = &b[k];
+        if (e == NULL) {
+            e = &b[n++];
+            e->name = strndup(rest, nl);
+            if (e->name == NULL) {
+                nomem(err);
+                goto done;
+            }
+        }
+        e->objects++;
+        if (slash != NULL && strcmp(slash + 1, MANIFEST) == 0)
+            e->complete = true;
+    }
+    for (i = 0; i < n; i++) {
+        sf_buf text;
+        sf_manifest m;
+        if (!b[i].complete)
+            continue;
+        sf_buf_init(&text);
+        if (get_doc(s3, &u, b[i].name, MANIFEST, &text, err) != 0 ||
+            sf_manifest_parse(text.data, text.len, &m, err) != 0) {
+            sf_error_prefix(err, "s3://%s/%sbackups/%s/%s: ", u.bucket, u.prefix[0] ? "" : "",
+                            b[i].name, MANIFEST);
+            sf_buf_free(&text);
+            goto done;
+        }
+        b[i].backup_id = m.backup_id ? strdup(m.backup_id) : NULL;
+        b[i].created_at = m.created_at ? strdup(m.created_at) : NULL;
+        sf_manifest_free(&m);
+        sf_buf_free(&text);
+    }
+    qsort(b, n, sizeof *b, by_recency);
+    *out = b;
+    *count = n;
+    b = NULL;
+    rc = 0;
+done:
+    if (b != NULL)
+        sf_remote_backups_free(b, n);
+    existing_free(&ex);
+    free(prefix);
+    sf_s3_url_free(&u);
+    return rc;
+}
+
+void sf_remote_backups_free(sf_remote_backup *b, size_t count)
+{
+    size_t i;
+
+    if (b == NULL)
+        return;
+    for (i = 0; i < count; i++) {
+        free(b[i].name);
+        free(b[i].backup_id);
+        free(b[i].created_at);
+    }
+    free(b);
+}
+
+static int delete_backup(sf_s3 *s3, const sf_s3_url *u, const char *name, sf_error *err)
+{
+    existing ex = {0};
+    char *prefix = key_of(u->prefix, "backups/%s/", name), *mkey;
+    size_t i;
+    int rc = 0;
+
+    if (prefix == NULL)
+        return nomem(err);
+    /* The manifest first: the backup stops being complete. */
+    mkey = key_of(u->prefix, "backups/%s/%s", name, MANIFEST);
+    if (mkey == NULL)
+        rc = nomem(err);
+    if (rc == 0)
+        rc = sf_s3_delete(s3, u->bucket, mkey, err);
+    if (rc == 0)
+        rc = sf_s3_list(s3, u->bucket, prefix, collect_existing, &ex, err);
+    for (i = 0; rc == 0 && i < ex.n; i++)
+        rc = sf_s3_delete(s3, u->bucket, ex.keys[i], err);
+    existing_free(&ex);
+    free(mkey);
+    free(prefix);
+    return rc;
+}
+
+int sf_remote_prune(sf_s3 *s3, const char *url, size_t keep, bool dry_run,
+                    sf_prune_remote_result *r, sf_error *err)
+{
+    sf_remote_backup *b = NULL;
+    size_t n = 0, i, k, complete = 0;
+    sf_s3_url u = {0};
+    existing arts = {0};
+    char **refs = NULL;
+    size_t nrefs = 0;
+    char *aprefix = NULL;
+    int rc = SF_ERR;
+
+    memset(r, 0, sizeof *r);
+    if (sf_remote_list(s3, url, &b, &n, err) != 0)
+        return SF_ERR;
+    if (sf_s3_url_parse(url, &u, err) != 0)
+        goto done;
+    r->deleted_backups = calloc(n ? n : 1, sizeof *r->deleted_backups);
+    if (r->deleted_backups == NULL) {
+        nomem(err);
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        if (!b[i].complete)
+            continue;
+        if (complete++ < keep) {
+            r->kept_backups++;
+            continue;
+        }
+        if (!dry_run && delete_backup(s3, &u, b[i].name, err) != 0)
+            goto done;
+        if ((r->deleted_backups[r->deleted_backup_count++] = strdup(b[i].name)) == NULL) {
+            nomem(err);
+            goto done;
+        }
+    }
+    /* Every object a remaining index names (incomplete backups' too). */
+    for (i = 0; i < n; i++) {
+        sf_buf text;
+        sf_remote_index x;
+        size_t f, nfiles = 0;
+        bool gone = false;
+        for (k = 0; k < r->deleted_backup_count; k++)
+            gone = gone || strcmp(r->deleted_backups[k], b[i].name) == 0;
+        if (gone)
+            continue;
+        sf_buf_init(&text);
+        if (get_doc(s3, &u, b[i].name, SF_REMOTE_OBJECTS_FILE, &text, err) != 0) {
+            sf_buf_free(&text);
+            if (err != NULL && err->kind != NULL && strcmp(err->kind, "s3-NoSuchKey") == 0 &&
+                !b[i].complete) {
+                sf_error_clear(err);
+                continue;
+            }
+            goto done;
+        }
+        rc = sf_remote_index_parse(text.data, text.len, &x, err);
+        sf_buf_free(&text);
+        if (rc != 0) {
+            sf_error_prefix(err, "%s/%s: ", b[i].name, SF_REMOTE_OBJECTS_FILE);
+            goto done;
+        }
+        rc = SF_ERR;
+        for (k = 0; k < x.n; k++)
+            nfiles += x.a[k].nfiles;
+        {
+            char **nr = realloc(refs, (nrefs + nfiles + 1) * sizeof *nr);
+            if (nr == NULL) {
+                sf_remote_index_free(&x);
+                nomem(err);
+                goto done;
+            }
+            refs = nr;
+        }
+        for (k = 0; k < x.n; k++) {
+            for (f = 0; f < x.a[k].nfiles; f++) {
+                refs[nrefs] = key_of(u.prefix, "blobs/sha256-%s", x.a[k].files[f].sha256);
+                if (refs[nrefs] == NULL) {
+                    sf_remote_index_free(&x);
+                    nomem(err);
+                    goto done;
+                }
+                nrefs++;
+            }
+        }
+        sf_remote_index_free(&x);
+    }
+    aprefix = key_of(u.prefix, "blobs/");
+    if (aprefix == NULL || sf_s3_list(s3, u.bucket, aprefix, collect_existing, &arts, err) != 0) {
+        if (aprefix == NULL)
+            nomem(err);
+        goto done;
+    }
+    for (i = 0; i < arts.n; i++) {
+        bool used = false;
+        for (k = 0; k < nrefs && !used; k++)
+            used = strcmp(refs[k], arts.keys[i]) == 0;
+        if (used)
+            continue;
+        if (!dry_run && sf_s3_delete(s3, u.bucket, arts.keys[i], err) != 0)
+            goto done;
+        r->deleted_blobs++;
+    }
+    rc = 0;
+done:
+    sf_strv_free(refs, nrefs);
+    existing_free(&arts);
+    free(aprefix);
+    sf_remote_backups_free(b, n);
+    sf_s3_url_free(&u);
+    return rc;
+}
+
+void sf_prune_remote_result_free(sf_prune_remote_result *r)
+{
+    if (r == NULL)
+        return;
+    sf_strv_free(r->deleted_backups, r->deleted_backup_count);
+    memset(r, 0, sizeof *r);
+}

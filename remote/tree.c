@@ -1,0 +1,189 @@
+/*
+ * An artifact's tree (tree.h): what push uploads file by file, each file
+ * named by its SHA-256, so a file that did not change since the last push
+ * (a canister's memory, its module) is not sent again.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "snapfleet/buf.h"
+#include "tree.h"
+
+static int add(sf_tree *t, const char *root, char type, const char *rel, uint64_t size,
+               sf_error *err)
+{
+    if (strlen(rel) > SF_TREE_PATH_MAX)
+        return sf_error_set(err, SF_EK_IO, rel, "%s/%s: path longer than %d bytes", root, rel,
+                            SF_TREE_PATH_MAX);
+    if (t->n >= SF_TREE_ENTRIES_MAX)
+        return sf_error_set(err, SF_EK_IO, NULL, "%s: more than %d entries", root,
+                            SF_TREE_ENTRIES_MAX);
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16;
+        sf_tree_entry *ne = realloc(t->e, cap * sizeof *ne);
+        if (ne == NULL)
+            return sf_error_set(err, SF_EK_NOMEM, NULL, "out of memory");
+        t->e = ne;
+        t->cap = cap;
+    }
+    memset(&t->e[t->n], 0, sizeof t->e[t->n]);
+    t->e[t->n].rel = strdup(rel);
+    if (t->e[t->n].rel == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, NULL, "out of memory");
+    t->e[t->n].type = type;
+    t->e[t->n].size = size;
+    t->n++;
+    return 0;
+}
+
+static int walk(sf_tree *t, const char *root, const char *rel, unsigned depth, sf_error *err)
+{
+    sf_buf dir;
+    DIR *d;
+    struct dirent *de;
+    int rc = 0;
+
+    sf_buf_init(&dir);
+    sf_buf_puts(&dir, root);
+    if (rel[0])
+        sf_buf_printf(&dir, "/%s", rel);
+    if (dir.oom) {
+        sf_buf_free(&dir);
+        return sf_error_set(err, SF_EK_NOMEM, NULL, "out of memory");
+    }
+    if (depth > SF_CHECKSUM_MAX_DEPTH) {
+        rc = sf_error_set(err, SF_EK_IO, NULL, "%s: nested more than %d deep",
+                          sf_buf_cstr(&dir), SF_CHECKSUM_MAX_DEPTH);
+        sf_buf_free(&dir);
+        return rc;
+    }
+    d = opendir(sf_buf_cstr(&dir));
+    if (d == NULL) {
+        rc = sf_error_set_errno(err, errno, NULL, "%s: cannot list", sf_buf_cstr(&dir));
+        sf_buf_free(&dir);
+        return rc;
+    }
+    while (rc == 0 && (errno = 0, de = readdir(d)) != NULL) {
+        struct stat st;
+        sf_buf child;
+
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        sf_buf_init(&child);
+        if (rel[0])
+            sf_buf_printf(&child, "%s/", rel);
+        sf_buf_puts(&child, de->d_name);
+        if (child.oom) {
+            sf_buf_free(&child);
+            rc = sf_error_set(err, SF_EK_NOMEM, NULL, "out of memory");
+            break;
+        }
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            rc = sf_error_set_errno(err, errno, NULL, "%s/%s", sf_buf_cstr(&dir), de->d_name);
+        } else if (S_ISDIR(st.st_mode)) {
+            rc = add(t, root, 'D', sf_buf_cstr(&child), 0, err);
+            if (rc == 0)
+                rc = walk(t, root, sf_buf_cstr(&child), depth + 1, err);
+        } else if (S_ISREG(st.st_mode)) {
+            rc = add(t, root, 'F', sf_buf_cstr(&child), (uint64_t)st.st_size, err);
+        } else {
+            rc = sf_error_set(err, SF_EK_IO, NULL,
+                              "%s/%s: not a regular file or directory (links are refused)",
+                              sf_buf_cstr(&dir), de->d_name);
+        }
+        sf_buf_free(&child);
+    }
+    if (rc == 0 && errno != 0)
+        rc = sf_error_set_errno(err, errno, NULL, "%s: cannot list", sf_buf_cstr(&dir));
+    closedir(d);
+    sf_buf_free(&dir);
+    return rc;
+}
+
+static int by_path(const void *a, const void *b)
+{
+    return strcmp(((const sf_tree_entry *)a)->rel, ((const sf_tree_entry *)b)->rel);
+}
+
+int sf_tree_scan(const char *path, bool hash, sf_tree *t, sf_error *err)
+{
+    struct stat st;
+    size_t i;
+
+    memset(t, 0, sizeof *t);
+    if (lstat(path, &st) != 0)
+        return sf_error_set_errno(err, errno, NULL, "%s", path);
+    if (S_ISREG(st.st_mode)) {
+        if (add(t, path, 'F', "", (uint64_t)st.st_size, err) != 0)
+            goto fail;
+    } else if (S_ISDIR(st.st_mode)) {
+        if (walk(t, path, "", 0, err) != 0)
+            goto fail;
+        qsort(t->e, t->n, sizeof *t->e, by_path);
+    } else {
+        sf_error_set(err, SF_EK_IO, NULL, "%s: not a regular file or directory", path);
+        goto fail;
+    }
+    for (i = 0; hash && i < t->n; i++) {
+        sf_tree_entry *e = &t->e[i];
+        char *file;
+        int rc;
+        if (e->type != 'F')
+            continue;
+        file = e->rel[0] ? malloc(strlen(path) + strlen(e->rel) + 2) : strdup(path);
+        if (file == NULL) {
+            sf_error_set(err, SF_EK_NOMEM, NULL, "out of memory");
+            goto fail;
+        }
+        if (e->rel[0])
+            sprintf(file, "%s/%s", path, e->rel);
+        rc = sf_checksum_file(file, e->sha256, err);
+        free(file);
+        if (rc != 0)
+            goto fail;
+    }
+    return 0;
+fail:
+    sf_tree_free(t);
+    return SF_ERR;
+}
+
+void sf_tree_free(sf_tree *t)
+{
+    size_t i;
+
+    if (t == NULL)
+        return;
+    for (i = 0; i < t->n; i++)
+        free(t->e[i].rel);
+    free(t->e);
+    memset(t, 0, sizeof *t);
+}
+
+bool sf_tree_safe_rel(const char *s)
+{
+    size_t i = 0, n = strlen(s);
+
+    if (n == 0 || n > SF_TREE_PATH_MAX)
+        return false;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && s[j] != '/') {
+            if (s[j] == '\\')
+                return false;
+            j++;
+        }
+        if (j == i || (j - i == 1 && s[i] == '.') ||
+            (j - i == 2 && s[i] == '.' && s[i + 1] == '.'))
+            return false;
+        if (j == n - 1)
+            return false; /* trailing '/' */
+        i = j + 1;
+    }
+    return true;
+}

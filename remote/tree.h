@@ -1,0 +1,39 @@
+/* An artifact's tree: the directories and regular files under an artifact
+ * directory (or the artifact itself, when it is one file), sorted by path,
+ * each file with its size and SHA-256. Symbolic links and other file types
+ * are refused: artifacts are never followed through links. */
+#ifndef SNAPFLEET_REMOTE_TREE_H
+#define SNAPFLEET_REMOTE_TREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "snapfleet/checksum.h"
+#include "snapfleet/error.h"
+
+#define SF_TREE_PATH_MAX 4096
+#define SF_TREE_ENTRIES_MAX 100000
+
+typedef struct sf_tree_entry {
+    char type;       /* 'D' directory, 'F' file */
+    char *rel;       /* relative path; "" for an artifact that is one file */
+    uint64_t size;
+    char sha256[SF_SHA256_HEX_SIZE];
+} sf_tree_entry;
+
+typedef struct sf_tree {
+    sf_tree_entry *e;
+    size_t n, cap;
+} sf_tree;
+
+/* Lists path (and hashes every file when hash is true). */
+int sf_tree_scan(const char *path, bool hash, sf_tree *t, sf_error *err);
+void sf_tree_free(sf_tree *t);
+
+/* A relative path an index may name: '/'-separated, no empty, "." or ".."
+ * component, no leading or trailing '/', no NUL or '\\', at most
+ * SF_TREE_PATH_MAX bytes. */
+bool sf_tree_safe_rel(const char *s);
+
+#endif

@@ -1,0 +1,201 @@
+/* libsnapfleet-remote's parts that need no server: the objects index a
+ * pull reads (every refusal names its field), the artifact tree push
+ * uploads (sorted, hashed, links refused) and the path rule both use. The
+ * push/pull cycle against the local server is tests/cli/s3.sh. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "remote/remote_internal.h"
+#include "remote/tree.h"
+#include "snapfleet/fs.h"
+
+#define H64A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define H64B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+static char *index_text(const char *documents, const char *artifacts)
+{
+    static char text[8192];
+
+    snprintf(text, sizeof text,
+             "{\"format\": \"snapfleet-remote-objects\", \"version\": 1, \"backup\": \"b1\", "
+             "\"documents\": %s, \"artifacts\": %s}", documents, artifacts);
+    return text;
+}
+
+static void test_remote_index__valid(void **state)
+{
+    const char *t = index_text(
+        "[\"backup-plan.json\", \"download-journal.json\"]",
+        "[{\"path\": \"c1\", \"checksum\": \"" H64A "\", \"dirs\": [\"d\", \"d/e\"], "
+        "\"files\": [{\"path\": \"d/e/f.bin\", \"size\": 9007199254740992, \"sha256\": \"" H64B
+        "\"}, {\"path\": \"m.json\", \"size\": 0, \"sha256\": \"" H64A "\"}]}, "
+        "{\"path\": \"one\", \"checksum\": \"" H64B "\", \"dirs\": [], \"files\": "
+        "[{\"path\": \"\", \"size\": 3, \"sha256\": \"" H64B "\"}]}]");
+    sf_remote_index x;
+    sf_error err;
+
+    (void)state;
+    assert_int_equal(sf_remote_index_parse(t, strlen(t), &x, &err), 0);
+    assert_string_equal(x.name, "b1");
+    assert_int_equal(x.ndocs, 2);
+    assert_int_equal(x.n, 2);
+    assert_string_equal(x.a[0].path, "c1");
+    assert_int_equal(x.a[0].ndirs, 2);
+    assert_int_equal(x.a[0].nfiles, 2);
+    assert_true(x.a[0].files[0].size == (1ull << 53));
+    assert_string_equal(x.a[0].files[1].sha256, H64A);
+    assert_string_equal(x.a[1].files[0].path, "");
+    sf_remote_index_free(&x);
+    sf_remote_index_free(NULL);
+}
+
+static void refused(const char *docs, const char *arts, const char *kind, const char *field)
+{
+    const char *t = index_text(docs, arts);
+    sf_remote_index x;
+    sf_error err;
+
+    sf_error_clear(&err);
+    assert_int_equal(sf_remote_index_parse(t, strlen(t), &x, &err), SF_ERR);
+    if (strcmp(err.kind, kind) != 0 || strstr(err.field, field) == NULL)
+        fail_msg("%s %s: got %s at '%s': %s", docs, arts, err.kind, err.field, err.message);
+    assert_null(x.a);
+}
+
+static void test_remote_index__refused(void **state)
+{
+    const char *f = "\"files\": []";
+
+    (void)state;
+    refused("[\"../../etc/passwd\"]", "[]", "remote-index", "documents");
+    refused("[]", "[{\"path\": \"../x\", \"checksum\": \"" H64A "\", \"dirs\": [], \"files\": []}]",
+            "remote-index", "artifacts[0].path");
+    refused("[]", "[{\"path\": \"/abs\", \"checksum\": \"" H64A "\", \"dirs\": [], \"files\": []}]",
+            "remote-index", "artifacts[0].path");
+    refused("[]", "[{\"path\": \"a\", \"checksum\": \"" H64A "\", \"dirs\": [\"x/../..\"], "
+            "\"files\": []}]", "remote-index", "artifacts[0].dirs");
+    refused("[]", "[{\"path\": \"a\", \"checksum\": \"AA\", \"dirs\": [], \"files\": []}]",
+            "remote-index", "artifacts[0].checksum");
+    refused("[]", "[{\"path\": \"a\", \"checksum\": \"" H64A "\", \"dirs\": [], \"files\": "
+            "[{\"path\": \"a//b\", \"size\": 1, \"sha256\": \"" H64A "\"}]}]",
+            "remote-index", "artifacts[0].files[0].path");
+    refused("[]", "[{\"path\": \"a\", \"checksum\": \"" H64A "\", \"dirs\": [], \"files\": "
+            "[{\"path\": \"f\", \"size\": 1, \"sha256\": \"" H64A "0\"}]}]",
+            "remote-index", "artifacts[0].files[0].sha256");
+    refused("[]", "[{\"path\": \"a\", \"checksum\": \"" H64A "\", \"dirs\": [], \"files\": "
+            "[{\"path\": \"f\", \"size\": 9007199254740993, \"sha256\": \"" H64A "\"}]}]",
+            "remote-index", "artifacts[0].files[0].size");
+    /* A whole-file artifact is one file and nothing else. */
+    refused("[]", "[{\"path\": \"a\", \"checksum\": \"" H64A "\", \"dirs\": [], \"files\": "
+            "[{\"path\": \"\", \"size\": 1, \"sha256\": \"" H64A "\"}, {\"path\": \"g\", "
+            "\"size\": 1, \"sha256\": \"" H64A "\"}]}]",
+            "remote-index", "artifacts[0].files[0].path");
+    refused("[]", "[{\"path\": \"a\", \"checksum\": \"" H64A "\", \"files\": []}]",
+            "remote-index", "artifacts[0].dirs");
+    (void)f;
+    {
+        sf_remote_index x;
+        sf_error err;
+        static const char other[] = "{\"format\": \"x\", \"version\": 1, \"backup\": \"b\", "
+                                    "\"documents\": [], \"artifacts\": []}";
+        static const char v2[] = "{\"format\": \"snapfleet-remote-objects\", \"version\": 2, "
+                                 "\"backup\": \"b\", \"documents\": [], \"artifacts\": []}";
+        assert_int_equal(sf_remote_index_parse(other, sizeof other - 1, &x, &err), SF_ERR);
+        assert_string_equal(err.kind, "remote-index");
+        assert_int_equal(sf_remote_index_parse(v2, sizeof v2 - 1, &x, &err), SF_ERR);
+        assert_string_equal(err.field, "format");
+        assert_int_equal(sf_remote_index_parse("{", 1, &x, &err), SF_ERR);
+        assert_string_equal(err.kind, SF_EK_JSON_SYNTAX);
+        assert_int_equal(sf_remote_index_parse("[]", 2, &x, &err), SF_ERR);
+    }
+}
+
+static void test_remote_tree__safe_rel(void **state)
+{
+    static const char *const good[] = {"a", "a/b", "a.b/..c", ".x", "wasm_chunk_store/x.bin"};
+    static const char *const bad[] = {"", "/a", "a/", "a//b", ".", "..", "a/./b", "a/../b",
+                                      "a\\b", "../a"};
+    size_t i;
+    char longp[SF_TREE_PATH_MAX + 2];
+
+    (void)state;
+    for (i = 0; i < sizeof good / sizeof good[0]; i++)
+        assert_true(sf_tree_safe_rel(good[i]));
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (sf_tree_safe_rel(bad[i]))
+            fail_msg("'%s' accepted", bad[i]);
+    memset(longp, 'a', sizeof longp - 1);
+    longp[sizeof longp - 1] = '\0';
+    assert_false(sf_tree_safe_rel(longp));
+}
+
+static void put(const char *path, const char *text)
+{
+    assert_int_equal(sf_fs_write_atomic(path, text, strlen(text), NULL), 0);
+}
+
+static void test_remote_tree__scan(void **state)
+{
+    char dir[] = "/tmp/sf-tree-XXXXXX", p[128];
+    sf_tree t;
+    sf_error err;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(p, sizeof p, "%s/z.bin", dir);
+    put(p, "zz");
+    snprintf(p, sizeof p, "%s/a/b", dir);
+    assert_int_equal(sf_fs_mkdir_p(p, NULL), 0);
+    snprintf(p, sizeof p, "%s/a/b/c", dir);
+    put(p, "");
+    snprintf(p, sizeof p, "%s/empty", dir);
+    assert_int_equal(mkdir(p, 0700), 0);
+    assert_int_equal(sf_tree_scan(dir, true, &t, &err), 0);
+    assert_int_equal(t.n, 5);
+    assert_string_equal(t.e[0].rel, "a");
+    assert_int_equal(t.e[0].type, 'D');
+    assert_string_equal(t.e[2].rel, "a/b/c");
+    assert_string_equal(t.e[2].sha256,
+                        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    assert_string_equal(t.e[3].rel, "empty");
+    assert_string_equal(t.e[4].rel, "z.bin");
+    assert_true(t.e[4].size == 2);
+    sf_tree_free(&t);
+    /* One file: one entry with an empty path. */
+    snprintf(p, sizeof p, "%s/z.bin", dir);
+    assert_int_equal(sf_tree_scan(p, false, &t, &err), 0);
+    assert_int_equal(t.n, 1);
+    assert_string_equal(t.e[0].rel, "");
+    sf_tree_free(&t);
+    /* A link anywhere is refused. */
+    snprintf(p, sizeof p, "%s/a/link", dir);
+    assert_int_equal(symlink("/etc/passwd", p), 0);
+    sf_error_clear(&err);
+    assert_int_equal(sf_tree_scan(dir, true, &t, &err), SF_ERR);
+    assert_non_null(strstr(err.message, "links are refused"));
+    assert_int_equal(sf_tree_scan(p, true, &t, &err), SF_ERR);
+    snprintf(p, sizeof p, "%s/missing", dir);
+    assert_int_equal(sf_tree_scan(p, true, &t, &err), SF_ERR);
+    assert_string_equal(err.kind, SF_EK_IO);
+    sf_remove_tree(dir, NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_remote_index__valid),
+        cmocka_unit_test(test_remote_index__refused),
+        cmocka_unit_test(test_remote_tree__safe_rel),
+        cmocka_unit_test(test_remote_tree__scan),
+    };
+    return cmocka_run_group_tests_name("remote", tests, NULL, NULL);
+}
