@@ -73,7 +73,8 @@ if command -v node >/dev/null 2>&1 && bash ci/s3/install.sh >/dev/null 2>&1; the
   for _ in $(seq 300); do grep -q '^port ' "$work/s3.port" 2>/dev/null && break; sleep 0.1; done
   endpoint=http://127.0.0.1:$(awk '/^port /{print $2}' "$work/s3.port")
   export AWS_ACCESS_KEY_ID=snapfleet-test AWS_SECRET_ACCESS_KEY=snapfleet-test-secret
-  export XDG_STATE_HOME=$PWD/$work/state
+  case $work in /*) XDG_STATE_HOME=$work/state ;; *) XDG_STATE_HOME=$PWD/$work/state ;; esac
+  export XDG_STATE_HOME
   step "the backup pushed to object storage (a local S3 server)" \
     $sf push "$work/backup" s3://snapfleet/main --endpoint "$endpoint"
   step "the pushed backups" $sf backup list s3://snapfleet/main --endpoint "$endpoint"

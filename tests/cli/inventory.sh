@@ -30,8 +30,16 @@ run backup prune --keep 1; expect_rc 2 "prune without ROOTDIR"
 for bad_keep in 0 -1 x 1x ""; do
   run backup prune "$TMP/r" --keep "$bad_keep"; expect_rc 2 "prune --keep '$bad_keep'"
 done
-run backup list s3://bucket/x; expect_rc 2 "list refuses a URL"
-run backup prune s3://bucket/x --keep 1; expect_rc 2 "prune refuses a URL"
+run backup list https://bucket/x; expect_rc 2 "list refuses a URL that is not s3://"
+run backup prune https://bucket/x --keep 1; expect_rc 2 "prune refuses a URL that is not s3://"
+# s3:// goes to object storage (tests/cli/s3.sh): here, without credentials.
+AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= AWS_SHARED_CREDENTIALS_FILE=/nonexistent \
+  run backup list s3://bucket/x
+expect_rc 1 "list s3:// without credentials"; expect_err "(s3-config)" "says so"
+AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= AWS_SHARED_CREDENTIALS_FILE=/nonexistent \
+  run backup prune s3://bucket/x --keep 1
+expect_rc 1 "prune s3:// without credentials"; expect_err "(s3-config)" "says so"
+run backup prune s3://bucket/x; expect_rc 2 "prune s3:// without --keep"
 
 # a missing root lists nothing
 run backup list "$TMP/none" --json; expect_rc 0 "list missing root"
