@@ -450,9 +450,13 @@ static int do_upload(rrun *r, const sf_restore_journal_op *jop,
     sf_snapshot_info snap;
     int rc = SF_ERR;
 
-    if (stage == NULL || m == NULL) {
+    if (m == NULL) {
         sf_error_set(err, "internal", "", "upload #%llu has no plan member",
                      (unsigned long long)jop->sequence);
+        goto done;
+    }
+    if (stage == NULL) {
+        sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
         goto done;
     }
     if (m->source_snapshot.checksum == NULL) {
