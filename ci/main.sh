@@ -69,7 +69,7 @@ if command -v node >/dev/null 2>&1 && bash ci/s3/install.sh >/dev/null 2>&1; the
   node --openssl-legacy-provider ci/s3/server.js "$work/s3" --bucket snapfleet \
     >"$work/s3.port" 2>"$work/s3.log" &
   s3_pid=$!
-  trap 'kill $s3_pid 2>/dev/null' EXIT
+  trap 'kill $s3_pid 2>/dev/null || true' EXIT
   for _ in $(seq 300); do grep -q '^port ' "$work/s3.port" 2>/dev/null && break; sleep 0.1; done
   endpoint=http://127.0.0.1:$(awk '/^port /{print $2}' "$work/s3.port")
   export AWS_ACCESS_KEY_ID=snapfleet-test AWS_SECRET_ACCESS_KEY=snapfleet-test-secret
