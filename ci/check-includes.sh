@@ -31,7 +31,7 @@ declare -A public=(
   [backup.h]=engine [restore.h]=engine [inventory.h]=engine
   [sim.h]=sim [simrun.h]=sim [simdisk.h]=sim
   [icp.h]=icp
-  [s3.h]=remote [remote.h]=remote
+  [s3.h]=remote [remote.h]=remote [crypt.h]=remote
 )
 
 status=0

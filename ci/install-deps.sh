@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(cmake make gcc clang libclang-rt-dev llvm libcjson-dev libcmocka-dev
           libssl-dev zlib1g-dev lcov openssl coreutils python3 scdoc groff-base
-          man-db libcurl4-openssl-dev libxml2-dev pkg-config ca-certificates)
+          man-db libcurl4-openssl-dev libxml2-dev libsodium-dev pkg-config ca-certificates)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -103,6 +103,7 @@ int cmd_restore_status(int argc, char **argv);
     "the shared credentials file (AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials)\n"  \
     "at profile AWS_PROFILE; never on the command line.\n"
 int cmd_push(int argc, char **argv);
+int cmd_keygen(int argc, char **argv); /* cmd_keygen.c */
 int cmd_pull(int argc, char **argv);
 bool cli_remote_operand(int argc, char **argv);
 int cmd_remote_list(int argc, char **argv, const char *usage);

@@ -35,6 +35,8 @@ static const cli_command commands[] = {
      "copy a verified backup to object storage (s3://), content-addressed"},
     {"pull", NULL, cmd_pull,
      "copy a backup from object storage into a new directory, verified"},
+    {"keygen", NULL, cmd_keygen,
+     "make a key pair for encrypted copies in object storage"},
     {"restore", "plan", cmd_restore_plan,
      "verify a backup and print canic's restore plan"},
     {"restore", "run", cmd_restore_run,

@@ -26,7 +26,7 @@ expect_words() {
 
 complete -p snapfleet >/dev/null 2>&1; rc=$?; expect_rc 0 "complete registers _snapfleet"
 
-comp ""; expect_words "backup checksum journal manifest pull push restore sim snapshot topology" "nouns"
+comp ""; expect_words "backup checksum journal keygen manifest pull push restore sim snapshot topology" "nouns"
 comp ba; expect_words "backup" "a noun's prefix"
 comp -; expect_words "--help --version" "top-level options"
 comp backup ""; expect_words "verify status list inspect prune" "backup's verbs"
