@@ -181,6 +181,47 @@ static void test_unrecorded_snapshots_stay(void **state)
     assert_int_equal(sf_fx_snapshot_count(f->sim, sf_fx_id(f->sim, 0)), 2);
 }
 
+/* The id of canister i's newest snapshot (the simulator lists in order). */
+static void newest_snapshot(const sf_sim *sim, size_t i, char out[SF_SNAPSHOT_ID_MAX])
+{
+    sf_snapshot_info s;
+    size_t n = sf_fx_snapshot_count(sim, sf_fx_id(sim, i));
+
+    assert_true(n > 0);
+    assert_int_equal(sf_sim_snapshot_at(sim, sf_fx_index(sim, sf_fx_id(sim, i)),
+                                        n - 1, &s, NULL), SF_OK);
+    snprintf(out, SF_SNAPSHOT_ID_MAX, "%s", s.id);
+}
+
+/* A backup another live process holds (a restore may be about to load its
+ * snapshots) keeps its snapshots however old; the newest N still stay:
+ * holding an older one never makes a run delete its own newer snapshot.
+ * Once the hold is gone, the next run deletes the old one. */
+static void test_held_backup_keeps_its_snapshots(void **state)
+{
+    sf_fx *f = *state;
+    char held[SF_SNAPSHOT_ID_MAX], day2[SF_SNAPSHOT_ID_MAX], lock[1200];
+    FILE *fp;
+
+    ok_day(f, 1, 1);
+    newest_snapshot(f->sim, 0, held);
+    snprintf(lock, sizeof lock, "%s/%s.lock", out_of(f, 1),
+             SF_EXEC_JOURNAL_FILE_NAME);
+    assert_non_null(fp = fopen(lock, "w"));
+    fclose(fp);
+    ok_day(f, 2, 1);
+    newest_snapshot(f->sim, 0, day2);
+    assert_string_not_equal(held, day2);
+    assert_int_equal(sf_fx_snapshot_count(f->sim, sf_fx_id(f->sim, 0)), 2);
+    assert_true(has_snapshot(f->sim, 0, held));
+    assert_true(has_snapshot(f->sim, 0, day2));
+    assert_int_equal(unlink(lock), 0);
+    ok_day(f, 3, 1);
+    assert_int_equal(sf_fx_snapshot_count(f->sim, sf_fx_id(f->sim, 0)), 1);
+    assert_false(has_snapshot(f->sim, 0, held));
+    assert_false(has_snapshot(f->sim, 0, day2));
+}
+
 static void test_root_dir_elsewhere(void **state)
 {
     sf_fx *f = *state;
@@ -242,6 +283,166 @@ static void test_delete_faults(void **state)
     }
     sf_fx_unstack(f);
     assert_int_equal(sf_fx_snapshot_count(f->sim, sf_fx_id(f->sim, 0)), 1);
+}
+
+/* A driver over the fixture's stack that misbehaves on purpose:
+ * SWALLOW_DELETES answers every delete "outcome unknown" without sending it
+ * (a timeout before the IC saw it); FAIL_LATE_LISTS refuses every listing
+ * once a download was seen (the retention's, after the manifest);
+ * NO_TAKEN_AT strips the IC's time from every listing. */
+enum { SWALLOW_DELETES = 1, FAIL_LATE_LISTS = 2, NO_TAKEN_AT = 4 };
+
+typedef struct odd {
+    sf_driver self, *below;
+    unsigned mode;
+    bool downloaded;
+    uint64_t held_ticket; /* a swallowed op's, 0 when none */
+    sf_op_kind held_kind;
+} odd;
+
+#define ODD_TICKET (UINT64_C(1) << 62)
+
+static int odd_submit(sf_driver *d, const sf_op *op, uint64_t *ticket, sf_error *err)
+{
+    odd *o = d->impl;
+
+    if (op->kind == SF_OP_DOWNLOAD)
+        o->downloaded = true;
+    if (((o->mode & SWALLOW_DELETES) && op->kind == SF_OP_DELETE) ||
+        ((o->mode & FAIL_LATE_LISTS) && op->kind == SF_OP_LIST && o->downloaded)) {
+        assert_int_equal(o->held_ticket, 0);
+        o->held_ticket = *ticket = ODD_TICKET;
+        o->held_kind = op->kind;
+        return SF_OK;
+    }
+    return sf_driver_submit(o->below, op, ticket, err);
+}
+
+static int odd_wait(sf_driver *d, uint64_t *ticket, sf_result *r, sf_error *err)
+{
+    odd *o = d->impl;
+    size_t i;
+
+    if (o->held_ticket != 0) {
+        *ticket = o->held_ticket;
+        o->held_ticket = 0;
+        sf_result_init(r, o->held_kind);
+        if (o->held_kind == SF_OP_DELETE)
+            return sf_result_fail(r, SF_FAIL_UNKNOWN, "lost-response",
+                                  "response lost");
+        return sf_result_fail(r, SF_FAIL_PERMANENT, "injected-fault",
+                              "listing refused");
+    }
+    if (sf_driver_wait(o->below, ticket, r, err) != SF_OK)
+        return SF_ERR;
+    if ((o->mode & NO_TAKEN_AT) && r->kind == SF_OP_LIST)
+        for (i = 0; i < r->snapshot_count; i++)
+            r->snapshots[i].has_taken_at = false;
+    return SF_OK;
+}
+
+static int odd_render(sf_driver *d, const sf_op *op, sf_buf *out, sf_error *err)
+{
+    return sf_driver_render(((odd *)d->impl)->below, op, out, err);
+}
+
+static size_t odd_in_flight(sf_driver *d)
+{
+    odd *o = d->impl;
+
+    return sf_driver_in_flight(o->below) + (o->held_ticket != 0);
+}
+
+static void odd_destroy(sf_driver *d)
+{
+    (void)d; /* lives on the test's stack */
+}
+
+static const sf_driver_ops odd_ops = {"odd", odd_submit, odd_wait, odd_render,
+                                      odd_in_flight, odd_destroy};
+
+/* One day's backup (keep 1) through the odd driver; the log, when given,
+ * receives the engine's lines. */
+static int odd_day(sf_fx *f, unsigned day, unsigned mode, FILE *log, sf_error *err)
+{
+    odd o = {.mode = mode};
+    sf_backup_config c;
+    sf_backup_result r;
+    int rc;
+
+    sf_fx_stack(f, NULL, false);
+    o.self.ops = &odd_ops;
+    o.self.impl = &o;
+    o.below = f->top;
+    f->top = &o.self;
+    sf_fx_backup_config(&c, f, out_of(f, day));
+    c.retain_on_canister = true;
+    c.keep_on_canister = 1;
+    c.log = log;
+    rc = sf_fx_backup(f, &c, &r, err);
+    sf_backup_result_free(&r);
+    f->top = o.below;
+    sf_fx_unstack(f);
+    sf_clock_sleep_ms(&f->clock, 60000);
+    return rc;
+}
+
+/* A delete whose outcome stays unknown while the snapshot is still listed
+ * is an error after one more try, and the backup is still complete. */
+static void test_delete_unknown_and_still_listed(void **state)
+{
+    sf_fx *f = *state;
+    sf_error err;
+
+    ok_day(f, 1, 1);
+    assert_int_equal(odd_day(f, 2, SWALLOW_DELETES, NULL, &err), SF_ERR);
+    assert_string_equal(err.kind, "driver-unknown-outcome");
+    assert_non_null(strstr(err.message, "still listed"));
+    assert_non_null(strstr(err.message, "the backup itself is complete"));
+    assert_int_equal(sf_fx_snapshot_count(f->sim, sf_fx_id(f->sim, 0)), 2);
+    sf_fx_assert_verifies(out_of(f, 2));
+    /* the rerun finishes what was left */
+    ok_day(f, 2, 1);
+    assert_int_equal(sf_fx_snapshot_count(f->sim, sf_fx_id(f->sim, 0)), 1);
+}
+
+/* The retention's listing refused: the run says so, nothing is deleted. */
+static void test_retention_listing_refused(void **state)
+{
+    sf_fx *f = *state;
+    sf_error err;
+
+    ok_day(f, 1, 1);
+    assert_int_equal(odd_day(f, 2, FAIL_LATE_LISTS, NULL, &err), SF_ERR);
+    assert_non_null(strstr(err.message, "listing refused"));
+    assert_non_null(strstr(err.message, "the backup itself is complete"));
+    assert_int_equal(sf_fx_snapshot_count(f->sim, sf_fx_id(f->sim, 0)), 2);
+    sf_fx_assert_verifies(out_of(f, 2));
+}
+
+/* Without the IC's taken_at, a snapshot's age is its backup's time; each
+ * delete is announced on the log. */
+static void test_age_from_the_backup_and_log(void **state)
+{
+    sf_fx *f = *state;
+    char old[SF_SNAPSHOT_ID_MAX], line[300];
+    sf_error err;
+    FILE *log = tmpfile();
+    bool announced = false;
+
+    assert_non_null(log);
+    ok_day(f, 1, 1);
+    newest_snapshot(f->sim, 0, old);
+    assert_int_equal(odd_day(f, 2, NO_TAKEN_AT, log, &err), SF_OK);
+    assert_int_equal(sf_fx_snapshot_count(f->sim, sf_fx_id(f->sim, 0)), 1);
+    assert_false(has_snapshot(f->sim, 0, old));
+    rewind(log);
+    while (fgets(line, sizeof line, log) != NULL)
+        announced = announced ||
+                    (strstr(line, "delete ") == line && strstr(line, old) != NULL &&
+                     strstr(line, "older than the snapshots kept") != NULL);
+    fclose(log);
+    assert_true(announced);
 }
 
 /* The crash matrix for deletes: day 2's run killed after each of its
@@ -335,8 +536,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keep_one_over_many_days, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keep_two_and_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unrecorded_snapshots_stay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_held_backup_keeps_its_snapshots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_root_dir_elsewhere, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_faults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_unknown_and_still_listed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retention_listing_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_age_from_the_backup_and_log, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_crash_matrix, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,6 +23,7 @@
 typedef struct candidate {
     const char *id;    /* borrowed from the listing */
     uint64_t taken_at; /* ns; the backup's time when the IC gave none */
+    bool held;         /* its backup is held by another live process */
 } candidate;
 
 static int newest_first(const void *a, const void *b)
@@ -156,20 +157,18 @@ static int retain_canister(sf_engine *e, const sf_inventory *inv,
 
         if (!recorded(inv, own_out, canister, s->id, &t, &protect))
             continue; /* not ours: never touched */
-        if (protect) {
-            /* counts towards `keep` and stays */
-            if (keep > 0)
-                keep--;
-            continue;
-        }
         v[n].id = s->id;
         v[n].taken_at = t;
+        v[n].held = protect;
         n++;
     }
     if (n > 1)
         qsort(v, n, sizeof *v, newest_first);
+    /* The newest `keep` stay, held or not; an older held one stays too
+     * (a later run deletes it), so a hold never costs a newer snapshot. */
     for (i = (size_t)(keep < n ? keep : n); i < n && rc == SF_OK; i++)
-        rc = delete_one(e, canister, v[i].id, err);
+        if (!v[i].held)
+            rc = delete_one(e, canister, v[i].id, err);
     free(v);
     sf_result_free(&res);
     return rc;
