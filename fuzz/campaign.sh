@@ -10,22 +10,26 @@
 #   --seconds S   stop a target after S seconds even if N is not reached
 #                 (default: no limit); the line records what was reached
 #   --build DIR   the libFuzzer build (default build/fuzz; built if absent)
+#   --nice N      the niceness it runs at (default 19)
 #   TARGET        short names (manifest, restore_journal, ...); default all
 #
-# It runs at nice 19, so it only takes CPU nothing else wants.
+# By default it runs at nice 19, so it only takes CPU nothing else wants;
+# --nice 5 gives it a share beside builds when the campaign is the priority.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runs=10000000
 seconds=0
 build=build/fuzz
+niceness=19
 targets=()
 while (($#)); do
   case "$1" in
     --runs) runs=${2:?}; shift 2 ;;
     --seconds) seconds=${2:?}; shift 2 ;;
     --build) build=${2:?}; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --nice) niceness=${2:?}; shift 2 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "campaign.sh: unknown option $1" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -34,7 +38,7 @@ done
 if [[ ! -x "$build/fuzz_principal" ]]; then
   CC=clang cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DSF_FUZZ=ON \
     -DSF_TESTS=OFF -DSF_BENCH=OFF >/dev/null
-  nice -n 19 cmake --build "$build" -j"$(nproc)"
+  nice -n "$niceness" cmake --build "$build" -j"$(nproc)"
 fi
 if ((${#targets[@]} == 0)); then
   for t in "$build"/fuzz_*; do
@@ -54,7 +58,7 @@ for short in "${targets[@]}"; do
   [[ -x "$bin" ]] || { echo "no target $bin" >&2; exit 2; }
   mkdir -p "$work/$short" "fuzz/corpus/$short"
   cp -r "fuzz/corpus/$short/." "$work/$short/"
-  # A generous timeout: at nice 19 a target can be starved of the CPU for
+  # A generous timeout: niced, a target can be starved of the CPU for
   # many seconds while builds run, and libFuzzer would call that a hang.
   args=(-runs="$runs" -rss_limit_mb=2048 -timeout=120 -print_final_stats=1
         -artifact_prefix="$work/$short-")
@@ -70,7 +74,7 @@ for short in "${targets[@]}"; do
   echo "-- $short: up to $runs runs" >&2
   start=$(date +%s)
   result=ok
-  if ! ASAN_OPTIONS=detect_leaks=1 nice -n 19 "$bin" "${args[@]}" "$work/$short" \
+  if ! ASAN_OPTIONS=detect_leaks=1 nice -n "$niceness" "$bin" "${args[@]}" "$work/$short" \
       >"$work/$short.log" 2>&1; then
     result=FAILED
     status=1
@@ -87,7 +91,7 @@ for short in "${targets[@]}"; do
   # features (libFuzzer's merge keeps the named seeds as they are). Only on
   # success: a crashing input belongs in fuzz/artifacts/, not in the seeds.
   if [[ $result == ok ]]; then
-    nice -n 19 "$bin" -merge=1 -rss_limit_mb=2048 -timeout=120 \
+    nice -n "$niceness" "$bin" -merge=1 -rss_limit_mb=2048 -timeout=120 \
       "fuzz/corpus/$short" "$work/$short" >"$work/$short.merge.log" 2>&1
   fi
   files=$(find "fuzz/corpus/$short" -type f | wc -l)
