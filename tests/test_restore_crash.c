@@ -13,6 +13,14 @@
  * The killed run is a forked child whose simulator saves its state file
  * after every effect, so the "IC" is exactly as far as the child got; the
  * parent reloads it and recovers through a fresh driver stack.
+ *
+ * A restore's transitions are appends to its transition log and its apply
+ * journal and observations are checkpoints (docs/transition-log.md): the
+ * durable writes counted (crash-after-writes=N) are every log append and
+ * every step of every checkpoint (the marker, then each document written).
+ * Each matrix runs twice: killed right after each write, and with that
+ * write torn (torn-write=N: half a log record, a document's temporary file
+ * with half its bytes never renamed, a rename not made), then killed.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,6 +37,7 @@
 #include "engine/engine.h"
 #include "restore_fixture.h"
 #include "snapfleet/faults.h"
+#include "snapfleet/restore.h"
 #include "snapfleet/fs.h"
 #include "snapfleet/layout.h"
 
@@ -44,6 +53,7 @@ typedef struct job {
     const char *targets[SF_RFX_MAX_MEMBERS]; /* where each member goes */
     char target_ids[SF_RFX_MAX_MEMBERS][SF_PRINCIPAL_TEXT_MAX];
     bool from_canister; /* no --upload: snapshots still on the canisters load from there */
+    bool tear;          /* tear the k-th write instead of killing after it */
 } job;
 
 static int setup(void **state)
@@ -223,7 +233,8 @@ static void matrix(job *j)
 {
     sf_restore_config c;
     sf_error err;
-    uint64_t n, k;
+    sf_fx_writes w;
+    uint64_t n, k, appends;
     int code;
     sf_buf staged;
 
@@ -233,20 +244,31 @@ static void matrix(job *j)
     /* the reference: an uninterrupted restore, its durable writes counted */
     sf_fx_stack(&j->f, NULL, true);
     config(j, &c, SF_RESTORE_MODE_EXECUTE);
-    sf_crash_after_writes_install_fn(UINT64_MAX, NULL, NULL);
+    memset(&w, 0, sizeof w);
+    sf_fx_writes_begin(&w);
     sf_rfx_run_complete(&j->f, &c);
-    n = sf_crash_writes_seen();
-    sf_crash_after_writes_install(0);
+    sf_fx_writes_end(&w);
+    n = w.n;
     assert_true(assert_done(j, 0));
     print_message("reference restore: %llu durable writes\n",
                   (unsigned long long)n);
-    assert_true(n >= 2 * 5 * j->cap.n); /* claim + commit per operation */
+    /* what crash-after-writes counts is what the matrix walks: every log
+     * append (a claim and a commit per operation, the observations) and
+     * every checkpoint step (the first run's plan and journal, the
+     * markers, the documents on exit) */
+    appends = sf_fx_writes_count(&w, SF_TRANSITION_LOG_FILE_NAME);
+    assert_true(appends >= 2 * 5 * j->cap.n + 2);
+    assert_true(sf_fx_writes_count(&w, SF_RESTORE_JOURNAL_FILE_NAME) >= 2);
+    assert_true(sf_fx_writes_count(&w, SF_RESTORE_OBSERVATIONS_FILE_NAME) >= 1);
+    assert_true(sf_fx_writes_count(&w, SF_RESTORE_PLAN_FILE_NAME) == 1);
+    sf_fx_writes_free(&w);
     sf_buf_init(&staged);
     for (k = 1; k <= n + 1; k++) {
         bool killed;
 
         rewind_fleet(j);
-        killed = sf_fx_crash_run(&j->f, k, child_restore, j, &code);
+        killed = j->tear ? sf_fx_torn_run(&j->f, k, child_restore, j, &code)
+                         : sf_fx_crash_run(&j->f, k, child_restore, j, &code);
         if (k <= n && !killed)
             fail_msg("k=%llu of %llu: the child was not killed (exit %d)",
                      (unsigned long long)k, (unsigned long long)n, code);
@@ -340,12 +362,27 @@ static void test_crash_matrix_relocated(void **state)
     matrix(j);
 }
 
+/* The same with each write torn. */
+static void test_torn_matrix_in_place(void **state)
+{
+    ((job *)*state)->tear = true;
+    test_crash_matrix_in_place(state);
+}
+
+static void test_torn_matrix_relocated(void **state)
+{
+    ((job *)*state)->tear = true;
+    test_crash_matrix_relocated(state);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_crash_matrix_in_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_matrix_in_place_from_canister, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_matrix_relocated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_torn_matrix_in_place, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_torn_matrix_relocated, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

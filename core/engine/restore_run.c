@@ -1,6 +1,10 @@
 /*
  * The restore runner (snapfleet/restore.h): canic's apply journal driven
  * through the abstract driver, with the effect steps of core/engine/engine.c.
+ * Its state is on the restore directory's transition log (restore_log.h):
+ * each transition appends one record, durable before the effect that
+ * depends on it, and the apply journal and the observations are
+ * checkpoints (runlog.h has the cadence), written whole on every exit.
  */
 #include "snapfleet/restore.h"
 
@@ -13,6 +17,8 @@
 #include <unistd.h>
 
 #include "engine/engine.h"
+#include "engine/backup_log.h"
+#include "engine/restore_log.h"
 #include "snapfleet/checksum.h"
 #include "snapfleet/fs.h"
 #include "snapfleet/json.h"
@@ -33,6 +39,16 @@ typedef struct rrun {
     int have_plan;
     sf_restore_journal j;
     int have_journal;
+    sf_runlog *rl;          /* NULL: a dry run, or not opened yet */
+    bool have_j;            /* for the log's replay */
+    sf_restore_docs docs;
+    size_t logged_receipts; /* receipts already in the log */
+    /* A change in memory whose record could not be appended (out of
+     * memory, a failed write): the exit checkpoint is then skipped, since
+     * it would make durable what the log never recorded (a completion
+     * without its receipt, a claim nobody made); the documents and the
+     * log stay as the last append left them. */
+    bool unlogged;
 } rrun;
 
 void sf_restore_result_free(sf_restore_result *r)
@@ -99,9 +115,78 @@ static void marker(rrun *r, char out[32])
     sf_clock_marker(r->e.clock, out);
 }
 
-static int write_journal(rrun *r, sf_error *err)
+static int checkpoint(rrun *r, sf_error *err)
 {
-    return sf_restore_journal_write_file(r->journal_path, &r->j, err);
+    return sf_restore_log_checkpoint(r->rl, &r->j, &r->e.obs, err);
+}
+
+/* Records operation seq's state and the receipts appended since the last
+ * record; a checkpoint follows when one is due. */
+static int write_journal(rrun *r, uint64_t seq, sf_error *err)
+{
+    if (sf_restore_log_journal(r->rl, &r->j, seq, r->logged_receipts, err) !=
+        SF_OK)
+        return SF_ERR;
+    r->logged_receipts = r->j.receipt_count;
+    r->unlogged = false;
+    return sf_runlog_due(r->rl) ? checkpoint(r, err) : SF_OK;
+}
+
+/* The engine's observations, one canister per record. */
+static int save_obs(void *ctx, const sf_obs_canister *c, sf_error *err)
+{
+    rrun *r = ctx;
+
+    if (sf_backup_log_obs(r->rl, c, err) != SF_OK) {
+        r->unlogged = true;
+        return SF_ERR;
+    }
+    return sf_runlog_due(r->rl) ? checkpoint(r, err) : SF_OK;
+}
+
+/* Opens (recovering) the transition log: the documents on disk are the
+ * last checkpoints and the log's later records are replayed into them
+ * (a directory without a log, canic's or an older snapfleet's, starts one
+ * from its documents). A dry run replays read only, into a scratch copy
+ * of the observations (it has none of its own). */
+static int open_log(rrun *r, bool dry, sf_error *err)
+{
+    char *key = sf_restore_log_run_key(&r->j);
+    sf_observations scratch;
+    int rc;
+
+    if (key == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    r->have_j = true;
+    r->docs.j = &r->j;
+    r->docs.have_j = &r->have_j;
+    r->docs.obs = &r->e.obs;
+    if (dry && !exists(r->journal_path)) {
+        rc = SF_OK; /* a journal only in memory: nothing to replay */
+    } else if (dry) {
+        memset(&scratch, 0, sizeof scratch);
+        r->docs.obs = &scratch;
+        rc = sf_runlog_replay(r->dir, SF_TRANSITION_LOG_FILE_NAME, key,
+                              sf_restore_log_docs, 2, sf_restore_log_apply,
+                              &r->docs, err);
+        sf_obs_free(&scratch);
+    } else {
+        rc = sf_runlog_open(&r->rl, r->dir, SF_TRANSITION_LOG_FILE_NAME, key,
+                            sf_restore_log_docs, 2, sf_restore_log_apply,
+                            &r->docs, err);
+    }
+    free(key);
+    if (rc != SF_OK)
+        return SF_ERR;
+    r->logged_receipts = r->j.receipt_count;
+    if (!dry) {
+        r->e.save_one = save_obs;
+        r->e.save_ctx = r;
+    }
+    if (sf_restore_journal_validate(&r->j, err) != SF_OK)
+        return sf_error_prefix(err, "%s with its transition log replayed: ",
+                               r->journal_path);
+    return SF_OK;
 }
 
 /* Builds the plan and, on the first run, the journal; on a later run
@@ -153,7 +238,8 @@ static int open_restore(rrun *r, bool create, sf_error *err)
         rc = SF_ERR;
         r->have_journal = 1;
         if (create && (sf_fs_write_atomic(r->plan_path, now.data, now.len, err) != SF_OK ||
-                       write_journal(r, err) != SF_OK))
+                       sf_restore_journal_write_file(r->journal_path, &r->j,
+                                                     err) != SF_OK))
             goto done;
     }
     rc = SF_OK;
@@ -688,8 +774,9 @@ static int run_execute(rrun *r, sf_error *err)
             return SF_ERR;
         /* the claim is durable before anything happens */
         marker(r, now);
+        r->unlogged = true;
         if (sf_restore_journal_mark_pending(&r->j, seq, now, err) != SF_OK ||
-            write_journal(r, err) != SF_OK)
+            write_journal(r, seq, err) != SF_OK)
             return SF_ERR;
         jop = sf_restore_journal_find(&r->j, seq);
         cmd = command_for(r, jop, &op, err);
@@ -709,11 +796,12 @@ static int run_execute(rrun *r, sf_error *err)
         rec.updated_at = strdup(now);
         if (rc == SF_OK) {
             rec.status = strdup("0");
+            r->unlogged = true;
             rc = sf_restore_journal_mark_completed(&r->j, seq, now, err);
             if (rc == SF_OK)
                 rc = sf_restore_journal_record_receipt(&r->j, &rec, err);
             sf_restore_receipt_free(&rec);
-            if (rc != SF_OK || write_journal(r, err) != SF_OK)
+            if (rc != SF_OK || write_journal(r, seq, err) != SF_OK)
                 return SF_ERR;
             r->result->executed++;
             sweep_staging(r); /* a finished upload needs its copy no more */
@@ -725,11 +813,12 @@ static int run_execute(rrun *r, sf_error *err)
         free(rec.uploaded_snapshot_id);
         rec.uploaded_snapshot_id = NULL;
         rec.failure_reason = strdup(cause.message);
+        r->unlogged = true;
         rc = sf_restore_journal_mark_failed(&r->j, seq, cause.message, now, err);
         if (rc == SF_OK)
             rc = sf_restore_journal_record_receipt(&r->j, &rec, err);
         sf_restore_receipt_free(&rec);
-        if (rc != SF_OK || write_journal(r, err) != SF_OK)
+        if (rc != SF_OK || write_journal(r, seq, err) != SF_OK)
             return SF_ERR;
         r->result->executed++;
         *err = cause;
@@ -826,6 +915,8 @@ static int open_paths(rrun *r, const char *backup, const char *restore_dir,
 
 static void close_run(rrun *r)
 {
+    sf_runlog_close(r->rl);
+    r->rl = NULL;
     if (r->engine_open)
         sf_engine_close(&r->e);
     if (r->have_plan)
@@ -877,18 +968,20 @@ int sf_restore_run(const sf_restore_config *cfg, sf_driver *driver,
                      "nothing to recover", cfg->backup, r.journal_path);
         goto done;
     }
-    if (open_restore(&r, !dry, err) != SF_OK)
+    if (open_restore(&r, !dry, err) != SF_OK || open_log(&r, dry, err) != SF_OK)
         goto done;
     switch (cfg->mode) {
     case SF_RESTORE_MODE_DRY_RUN:
         rc = run_dry(&r, err);
         break;
     case SF_RESTORE_MODE_UNCLAIM_PENDING: {
+        sf_restore_journal_op *next = sf_restore_journal_next_transition(&r.j);
         char now[32];
         marker(&r, now);
+        r.unlogged = true;
         rc = sf_restore_journal_mark_next_ready(&r.j, now, err);
         if (rc == SF_OK)
-            rc = write_journal(&r, err);
+            rc = write_journal(&r, next->sequence, err);
         break;
     }
     case SF_RESTORE_MODE_RETRY_FAILED: {
@@ -901,9 +994,10 @@ int sf_restore_run(const sf_restore_config *cfg, sf_driver *driver,
                               "no failed operation to retry", r.j.backup_id);
             break;
         }
+        r.unlogged = true;
         rc = sf_restore_journal_retry_failed(&r.j, next->sequence, now, err);
         if (rc == SF_OK)
-            rc = write_journal(&r, err);
+            rc = write_journal(&r, next->sequence, err);
         break;
     }
     case SF_RESTORE_MODE_EXECUTE:
@@ -922,6 +1016,21 @@ int sf_restore_run(const sf_restore_config *cfg, sf_driver *driver,
                                 "stay stopped for the operator) ");
         }
         break;
+    }
+    if (r.rl != NULL && !r.unlogged) {
+        /* every exit leaves the documents whole for canic and older
+         * readers (unless memory holds what the log does not) */
+        sf_error cp_err;
+
+        if (checkpoint(&r, &cp_err) != SF_OK) {
+            if (rc == SF_OK) {
+                *err = cp_err;
+                rc = SF_ERR;
+            } else {
+                sf_error_prefix(err, "(the checkpoint also failed: %s) ",
+                                cp_err.message);
+            }
+        }
     }
     if (r.have_journal)
         finish_report(&r);
@@ -958,27 +1067,11 @@ int sf_restore_status(const char *backup, const char *restore_dir,
                      backup, r.journal_path);
         goto done;
     }
-    if (sf_restore_journal_read_file(r.journal_path, &r.j, err) != SF_OK) {
-        sf_error_prefix(err, "%s: ", r.journal_path);
+    /* the checkpoints with the log replayed; the observations say which
+     * path each member took */
+    if (sf_restore_docs_read(r.dir, &r.j, &r.e.obs, err) != SF_OK)
         goto done;
-    }
     r.have_journal = 1;
-    {
-        /* the observations say which path each member took */
-        char *obs_path = sf_path_join(r.dir, SF_RESTORE_OBSERVATIONS_FILE_NAME);
-
-        if (obs_path == NULL) {
-            sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
-            goto done;
-        }
-        rc = sf_obs_read_file(obs_path, &r.e.obs, err);
-        free(obs_path);
-        if (rc != SF_OK) {
-            rc = SF_ERR;
-            goto done;
-        }
-        rc = SF_ERR;
-    }
     finish_report(&r);
     rc = SF_OK;
 done:

@@ -941,11 +941,18 @@ int sf_rj_finish(sf_jw *w, sf_buf *out, size_t start, sf_error *err)
 int sf_restore_journal_write_json(const sf_restore_journal *j, sf_buf *out,
                                   sf_error *err)
 {
+    if (sf_restore_journal_validate(j, err) != SF_OK)
+        return SF_ERR;
+    return sf_restore_journal_write_json_part(j, out, err);
+}
+
+int sf_restore_journal_write_json_part(const sf_restore_journal *j,
+                                       sf_buf *out, sf_error *err)
+{
     size_t start = out->len, i;
     sf_jw w;
 
-    if (sf_restore_journal_validate(j, err) != SF_OK ||
-        sf_rj_check_shape(j, err) != SF_OK)
+    if (sf_rj_check_shape(j, err) != SF_OK)
         return SF_ERR;
     sf_jw_init(&w, out);
     sf_jw_begin_object(&w);

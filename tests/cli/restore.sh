@@ -235,11 +235,12 @@ expect_fleet "$TMP/k.json" "$DIGESTS" "$WANT_DIGESTS" "restored after a kill"
 expect_fleet "$TMP/k.json" "$STATUSES" "['running', 'running', 'running', 'running']" "running after a kill"
 expect_fleet "$TMP/k.json" "$SNAPS" "[2, 2, 2, 2]" "nothing uploaded twice after a kill"
 
-# killed right after the first upload's completion was journaled (write 7:
-# the path choice is recorded write-ahead before the upload)
+# killed right after the first upload's completion was logged (write 8:
+# the plan, the journal, the log's first checkpoint marker, the claim, the
+# path choice and the listing before the upload come first, write-ahead)
 cp "$TMP/mutated.json" "$TMP/k6.json"
 { run restore run --backup "$B" --sim-state "$TMP/k6.json" --restore-dir "$TMP/rk6" --execute --upload \
-  --faults crash-after-writes=7; } 2>/dev/null
+  --faults crash-after-writes=8; } 2>/dev/null
 expect_rc 137 "killed after the first upload"
 run restore run --backup "$B" --sim-state "$TMP/k6.json" --restore-dir "$TMP/rk6" --execute --upload
 expect_rc 0 "execute after a kill between operations"

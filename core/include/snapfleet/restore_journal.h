@@ -184,6 +184,12 @@ SF_API int sf_restore_journal_validate(const sf_restore_journal *j, sf_error *er
 /* Validates, then appends serde's pretty form. */
 SF_API int sf_restore_journal_write_json(const sf_restore_journal *j, sf_buf *out,
                                          sf_error *err);
+/* The same form without the semantic validation (the shape is still
+ * checked: no NULL where the document needs a string): a part of a
+ * journal (its header, one operation, some receipts) as the transition
+ * log records it. */
+SF_API int sf_restore_journal_write_json_part(const sf_restore_journal *j,
+                                              sf_buf *out, sf_error *err);
 /* Read + parse + validate; *out zeroed on failure. */
 SF_API int sf_restore_journal_read_file(const char *path, sf_restore_journal *out,
                                         sf_error *err);

@@ -1,0 +1,623 @@
+/*
+ * A restore on its transition log (core/engine/runlog.c, restore_log.c):
+ * a killed restore's last transitions are in <restore dir>/
+ * snapfleet-transitions.log only, and recovery (the run, `restore status`)
+ * is the newest checkpoint (the apply journal, the restore observations)
+ * plus the later records. Each kind of damage: a torn last record is
+ * dropped; a damaged record followed by valid ones, a sequence gap, a
+ * record of another run, an illegal transition and a document changed
+ * behind the log's back are refused naming the file (and the record's
+ * byte offset), changing nothing. A restore directory with no log
+ * (canic's, an older snapfleet's) resumes.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/restore_log.h"
+#include "restore_fixture.h"
+#include "snapfleet/faults.h"
+#include "snapfleet/fs.h"
+#include "snapfleet/layout.h"
+#include "snapfleet/restore.h"
+#include "snapfleet/txlog.h"
+
+#define SEED 2
+#define CANISTERS 3
+
+typedef struct t {
+    sf_fx f;
+    sf_rfx_capture cap;
+    char out[600];
+    char *dir, *log, *rj, *obs;
+} t;
+
+static int restore_fn(sf_fx *f, void *ctx)
+{
+    sf_restore_config c;
+    sf_restore_result r;
+    sf_error err;
+    int rc;
+
+    sf_rfx_config(&c, ctx, SF_RESTORE_MODE_EXECUTE);
+    rc = sf_restore_run(&c, f->top, &f->clock, &r, &err);
+    if (rc == SF_OK && !r.complete)
+        rc = SF_ERR;
+    sf_restore_result_free(&r);
+    return rc;
+}
+
+static int setup(void **state)
+{
+    t *x = calloc(1, sizeof *x);
+    size_t i;
+
+    if (x == NULL)
+        return -1;
+    sf_rfx_fleet(&x->f, "rlog", SEED, CANISTERS);
+    snprintf(x->out, sizeof x->out, "%s", sf_fx_path(&x->f, "backup"));
+    sf_rfx_backup(&x->f, x->out, NULL, &x->cap);
+    for (i = 0; i < x->cap.n; i++)
+        sf_rfx_mutate(&x->f, x->cap.m[i].id);
+    sf_fx_snap_before(&x->f);
+    x->dir = sf_rfx_restore_path(x->out, NULL, NULL);
+    x->log = sf_rfx_restore_path(x->out, NULL, SF_TRANSITION_LOG_FILE_NAME);
+    x->rj = sf_rfx_restore_path(x->out, NULL, SF_RESTORE_JOURNAL_FILE_NAME);
+    x->obs = sf_rfx_restore_path(x->out, NULL, SF_RESTORE_OBSERVATIONS_FILE_NAME);
+    *state = x;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    t *x = *state;
+
+    sf_crash_after_writes_install(0);
+    sf_fx_teardown(&x->f);
+    free(x->dir);
+    free(x->log);
+    free(x->rj);
+    free(x->obs);
+    free(x);
+    return 0;
+}
+
+static void read_bytes(const char *path, sf_buf *out)
+{
+    char *data;
+    size_t len;
+    sf_error err;
+
+    sf_buf_reset(out);
+    if (sf_fs_read_file(path, (size_t)1 << 30, &data, &len, &err) != SF_OK)
+        fail_msg("%s: %s", path, err.message);
+    assert_int_equal(sf_buf_append(out, data, len), SF_OK);
+    free(data);
+}
+
+/* A file's bytes, or none when it is absent (the observations before
+ * the first checkpoint). */
+static void read_or_none(const char *path, sf_buf *out)
+{
+    sf_buf_reset(out);
+    if (sf_fx_exists(path))
+        read_bytes(path, out);
+}
+
+static void write_bytes(const char *path, const void *data, size_t len)
+{
+    FILE *fp = fopen(path, "wb");
+
+    assert_non_null(fp);
+    assert_int_equal(fwrite(data, 1, len, fp), len);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* The durable writes of an uninterrupted restore (from a copy of the
+ * fleet, so x's is untouched). */
+static uint64_t writes_of_a_restore(t *x)
+{
+    sf_restore_config c;
+    sf_error err;
+    sf_sim *pre;
+    char pre_path[700];
+    uint64_t n;
+
+    snprintf(pre_path, sizeof pre_path, "%s", sf_fx_path(&x->f, "pre.json"));
+    if (sf_sim_save(x->f.sim, pre_path, &err) != SF_OK)
+        fail_msg("%s", err.message);
+    sf_fx_stack(&x->f, NULL, true);
+    sf_rfx_config(&c, x->out, SF_RESTORE_MODE_EXECUTE);
+    sf_crash_after_writes_install_fn(UINT64_MAX, NULL, NULL);
+    sf_rfx_run_complete(&x->f, &c);
+    n = sf_crash_writes_seen();
+    sf_crash_after_writes_install(0);
+    sf_fx_unstack(&x->f);
+    /* back to the fleet before the restore, no restore directory */
+    if (sf_sim_load(pre_path, &pre, &err) != SF_OK ||
+        sf_sim_save(pre, x->f.state, &err) != SF_OK)
+        fail_msg("%s", err.message);
+    sf_sim_free(pre);
+    sf_fx_reload(&x->f);
+    if (sf_remove_tree(x->dir, &err) != SF_OK)
+        fail_msg("%s", err.message);
+    return n;
+}
+
+/* Kills a restore halfway through its writes. */
+static void crash_halfway(t *x)
+{
+    uint64_t n = writes_of_a_restore(x);
+    int code;
+
+    assert_true(n > 20);
+    assert_true(sf_fx_crash_run(&x->f, n / 2, restore_fn, x->out, &code));
+}
+
+static size_t completed(const sf_restore_journal *j)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < j->operations_len; i++)
+        n += j->operations[i].state == SF_RESTORE_COMPLETED;
+    return n;
+}
+
+/* The journal as it stands (checkpoint + log); SF_OK or the error. */
+static int read_state(t *x, sf_restore_journal *j, sf_error *err)
+{
+    sf_observations obs;
+    int rc = sf_restore_docs_read(x->dir, j, &obs, err);
+
+    if (rc == SF_OK)
+        sf_obs_free(&obs);
+    return rc;
+}
+
+/* What an operator does: --unclaim-pending (nothing pending is fine),
+ * then --execute, which completes and restores the fleet. */
+static void recovery_completes(t *x)
+{
+    sf_restore_config c;
+    sf_restore_result r;
+    sf_error err;
+    int rc;
+
+    sf_fx_stack(&x->f, NULL, true);
+    sf_rfx_config(&c, x->out, SF_RESTORE_MODE_UNCLAIM_PENDING);
+    rc = sf_rfx_run(&x->f, &c, &r, &err);
+    sf_restore_result_free(&r);
+    if (rc != SF_OK && strcmp(err.kind, "no-pending-operation") != 0)
+        fail_msg("--unclaim-pending: %s (%s)", err.message, err.kind);
+    sf_rfx_config(&c, x->out, SF_RESTORE_MODE_EXECUTE);
+    sf_rfx_run_complete(&x->f, &c);
+    sf_fx_unstack(&x->f);
+    sf_rfx_assert_restored(x->f.sim, &x->cap, NULL);
+    sf_rfx_assert_journal_complete(x->out, NULL);
+}
+
+/* The rerun, the recovery modes and `restore status` refuse with kind,
+ * the message naming file and `offset` (when >= 0); the log and both
+ * documents are unchanged. */
+static void refused(t *x, const char *kind, const char *file, long offset)
+{
+    static const sf_restore_mode modes[] = {SF_RESTORE_MODE_EXECUTE,
+                                            SF_RESTORE_MODE_UNCLAIM_PENDING,
+                                            SF_RESTORE_MODE_RETRY_FAILED,
+                                            SF_RESTORE_MODE_DRY_RUN};
+    const char *paths[3] = {x->log, x->rj, x->obs};
+    sf_buf before[3], after;
+    sf_restore_journal j;
+    sf_restore_config c;
+    sf_restore_result r;
+    sf_error err;
+    char want[64];
+    size_t i;
+
+    sf_buf_init(&after);
+    for (i = 0; i < 3; i++) {
+        sf_buf_init(&before[i]);
+        read_or_none(paths[i], &before[i]);
+    }
+    assert_int_equal(read_state(x, &j, &err), SF_ERR);
+    assert_string_equal(err.kind, kind);
+    if (strstr(err.message, file) == NULL)
+        fail_msg("the message does not name %s: %s", file, err.message);
+    snprintf(want, sizeof want, "offset %ld", offset);
+    if (offset >= 0 && strstr(err.message, want) == NULL)
+        fail_msg("the message does not name %s: %s", want, err.message);
+    assert_int_equal(sf_restore_status(x->out, NULL, &r, &err), SF_ERR);
+    sf_restore_result_free(&r);
+    assert_string_equal(err.kind, kind);
+    sf_fx_stack(&x->f, NULL, true);
+    for (i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        sf_rfx_config(&c, x->out, modes[i]);
+        assert_int_equal(sf_rfx_run(&x->f, &c, &r, &err), SF_ERR);
+        sf_restore_result_free(&r);
+        assert_string_equal(err.kind, kind);
+    }
+    sf_fx_unstack(&x->f);
+    for (i = 0; i < 3; i++) {
+        read_or_none(paths[i], &after);
+        assert_int_equal(before[i].len, after.len);
+        assert_memory_equal(before[i].data, after.data, after.len);
+        sf_buf_free(&before[i]);
+    }
+    sf_buf_free(&after);
+}
+
+/* The records' offsets, sequence numbers and tags. */
+typedef struct recs {
+    uint64_t off[1024], seq[1024];
+    char tag[1024];
+    size_t n;
+    sf_txlog_run run;
+} recs;
+
+static int collect(const sf_txlog_record *rec, sf_error *err, void *payload)
+{
+    recs *r = payload;
+
+    (void)err;
+    if (r->n < 1024) {
+        r->off[r->n] = rec->offset;
+        r->seq[r->n] = rec->seq;
+        r->tag[r->n] = rec->payload_len ? (char)rec->payload[0] : '?';
+        r->n++;
+    }
+    r->run = rec->run;
+    return SF_OK;
+}
+
+static void records(t *x, recs *r)
+{
+    sf_error err;
+
+    memset(r, 0, sizeof *r);
+    if (sf_txlog_read(sf_fs_storage(), x->log, NULL, 0, collect, r, NULL,
+                      &err) != SF_OK)
+        fail_msg("%s", err.message);
+    assert_true(r->n > 3);
+}
+
+static size_t last_marker(const recs *r)
+{
+    size_t i = r->n;
+
+    while (i-- > 0)
+        if (r->tag[i] == 'B')
+            return i;
+    fail_msg("no checkpoint marker");
+    return 0;
+}
+
+static void test_log_holds_what_the_documents_lack(void **state)
+{
+    t *x = *state;
+    sf_restore_journal doc, now;
+    sf_restore_result st;
+    sf_error err;
+    recs *r = malloc(sizeof *r);
+    char want[64];
+    size_t i, tags[2] = {0, 0};
+
+    crash_halfway(x);
+    sf_rfx_read_journal(x->out, NULL, &doc);
+    assert_int_equal(read_state(x, &now, &err), SF_OK);
+    records(x, r);
+    assert_true(r->tag[0] == 'B'); /* a log starts from its documents */
+    assert_true(last_marker(r) + 1 < r->n);
+    for (i = 0; i < r->n; i++) {
+        tags[0] += r->tag[i] == 'R';
+        tags[1] += r->tag[i] == 'O';
+    }
+    assert_true(tags[0] > 0 && tags[1] > 0);
+    /* the killed run's last transitions are in the log only */
+    assert_true(completed(&now) > completed(&doc));
+    assert_true(now.receipt_count > doc.receipt_count);
+    /* and `restore status` sees them */
+    assert_int_equal(sf_restore_status(x->out, NULL, &st, &err), SF_OK);
+    snprintf(want, sizeof want, "\"completed_operations\": %zu",
+             completed(&now));
+    if (strstr(sf_buf_cstr(&st.report), want) == NULL)
+        fail_msg("status does not say %s:\n%s", want, sf_buf_cstr(&st.report));
+    sf_restore_result_free(&st);
+    sf_restore_journal_free(&doc);
+    sf_restore_journal_free(&now);
+    free(r);
+    recovery_completes(x);
+    /* the exit checkpoint left the documents whole */
+    sf_rfx_read_journal(x->out, NULL, &doc);
+    assert_int_equal(read_state(x, &now, &err), SF_OK);
+    assert_int_equal(completed(&doc), doc.operations_len);
+    assert_int_equal(completed(&now), completed(&doc));
+    sf_restore_journal_free(&doc);
+    sf_restore_journal_free(&now);
+}
+
+static void test_directory_without_a_log_resumes(void **state)
+{
+    t *x = *state;
+    sf_restore_config c;
+    sf_restore_result r;
+    sf_error err;
+    recs *rr = malloc(sizeof *rr);
+
+    /* a paused run leaves whole documents, as canic or an older snapfleet
+     * would; without the log they are all there is */
+    sf_fx_stack(&x->f, NULL, true);
+    sf_rfx_config(&c, x->out, SF_RESTORE_MODE_EXECUTE);
+    c.max_steps = 4;
+    assert_int_equal(sf_rfx_run(&x->f, &c, &r, &err), SF_OK);
+    assert_false(r.complete);
+    sf_restore_result_free(&r);
+    sf_fx_unstack(&x->f);
+    assert_int_equal(unlink(x->log), 0);
+    /* status reads the documents alone */
+    assert_int_equal(sf_restore_status(x->out, NULL, &r, &err), SF_OK);
+    sf_restore_result_free(&r);
+    recovery_completes(x);
+    records(x, rr);
+    assert_true(rr->tag[0] == 'B');
+    free(rr);
+}
+
+static void test_torn_last_record_is_dropped(void **state)
+{
+    t *x = *state;
+    sf_buf b;
+    sf_restore_journal before, after;
+    sf_error err;
+
+    crash_halfway(x);
+    assert_int_equal(read_state(x, &before, &err), SF_OK);
+    sf_buf_init(&b);
+    read_bytes(x->log, &b);
+    write_bytes(x->log, b.data, b.len - 5); /* a crash mid-append */
+    sf_buf_free(&b);
+    assert_int_equal(read_state(x, &after, &err), SF_OK);
+    assert_true(completed(&after) <= completed(&before));
+    sf_restore_journal_free(&before);
+    sf_restore_journal_free(&after);
+    recovery_completes(x);
+}
+
+static void test_damaged_record_is_refused(void **state)
+{
+    t *x = *state;
+    recs *r = malloc(sizeof *r);
+    sf_buf b;
+    size_t k;
+
+    crash_halfway(x);
+    records(x, r);
+    k = r->n - 2; /* a record with a valid one after it */
+    sf_buf_init(&b);
+    read_bytes(x->log, &b);
+    b.data[r->off[k] + SF_TXLOG_HEADER_SIZE + 1] ^= 0x20;
+    write_bytes(x->log, b.data, b.len);
+    sf_buf_free(&b);
+    refused(x, SF_EK_TXLOG_DAMAGED, SF_TRANSITION_LOG_FILE_NAME,
+            (long)r->off[k]);
+    free(r);
+}
+
+static void test_sequence_gap_is_refused(void **state)
+{
+    t *x = *state;
+    recs *r = malloc(sizeof *r);
+    sf_buf b, cut;
+    size_t k;
+
+    crash_halfway(x);
+    records(x, r);
+    k = r->n - 3;
+    sf_buf_init(&b);
+    sf_buf_init(&cut);
+    read_bytes(x->log, &b);
+    /* record k left out: k + 1 follows k - 1 */
+    assert_int_equal(sf_buf_append(&cut, b.data, r->off[k]), SF_OK);
+    assert_int_equal(sf_buf_append(&cut, b.data + r->off[k + 1],
+                                   b.len - r->off[k + 1]), SF_OK);
+    write_bytes(x->log, cut.data, cut.len);
+    sf_buf_free(&b);
+    sf_buf_free(&cut);
+    refused(x, SF_EK_TXLOG_SEQUENCE, SF_TRANSITION_LOG_FILE_NAME,
+            (long)r->off[k]);
+    free(r);
+}
+
+/* Re-encodes every record of the log with another run id. */
+static int reencode(const sf_txlog_record *rec, sf_error *err, void *payload)
+{
+    sf_txlog_run other;
+
+    memset(&other, 0x5a, sizeof other);
+    return sf_txlog_encode(payload, &other, rec->seq, rec->payload,
+                           rec->payload_len, err);
+}
+
+static void test_record_of_another_run_is_refused(void **state)
+{
+    t *x = *state;
+    sf_buf b;
+    sf_error err;
+
+    crash_halfway(x);
+    sf_buf_init(&b);
+    assert_int_equal(sf_txlog_read(sf_fs_storage(), x->log, NULL, 0, reencode,
+                                   &b, NULL, &err), SF_OK);
+    write_bytes(x->log, b.data, b.len);
+    sf_buf_free(&b);
+    refused(x, SF_EK_TXLOG_RUN, SF_TRANSITION_LOG_FILE_NAME, 0);
+}
+
+/* Appends one 'R' record: operation i of j (as changed by the caller),
+ * with the receipts from `first` on; returns its offset. */
+static long append_journal_record(t *x, const recs *r,
+                                  const sf_restore_journal *j, size_t i,
+                                  size_t first)
+{
+    sf_restore_journal part = *j;
+    sf_buf json, rec, b;
+    sf_error err;
+    long off;
+
+    part.operations = &j->operations[i];
+    part.operations_len = 1;
+    part.receipts = j->receipts + first;
+    part.receipt_count = j->receipt_count - first;
+    sf_buf_init(&json);
+    sf_buf_init(&rec);
+    sf_buf_init(&b);
+    assert_int_equal(sf_buf_printf(&json, "R %zu\n", first), SF_OK);
+    assert_int_equal(sf_restore_journal_write_json_part(&part, &json, &err),
+                     SF_OK);
+    assert_int_equal(sf_txlog_encode(&rec, &r->run, r->seq[r->n - 1] + 1,
+                                     json.data, json.len, &err), SF_OK);
+    read_bytes(x->log, &b);
+    off = (long)b.len;
+    assert_int_equal(sf_buf_append(&b, rec.data, rec.len), SF_OK);
+    write_bytes(x->log, b.data, b.len);
+    sf_buf_free(&json);
+    sf_buf_free(&rec);
+    sf_buf_free(&b);
+    return off;
+}
+
+static size_t first_completed(const sf_restore_journal *j)
+{
+    size_t i;
+
+    for (i = 0; i < j->operations_len; i++)
+        if (j->operations[i].state == SF_RESTORE_COMPLETED)
+            return i;
+    fail_msg("nothing completed");
+    return 0;
+}
+
+/* A completed operation back to ready: canic's table refuses it. */
+static void test_illegal_transition_is_refused(void **state)
+{
+    t *x = *state;
+    recs *r = malloc(sizeof *r);
+    sf_restore_journal j;
+    sf_error err;
+    size_t i;
+    long off;
+
+    crash_halfway(x);
+    records(x, r);
+    assert_int_equal(read_state(x, &j, &err), SF_OK);
+    i = first_completed(&j);
+    j.operations[i].state = SF_RESTORE_READY;
+    off = append_journal_record(x, r, &j, i, j.receipt_count);
+    refused(x, "invalid-operation-transition", SF_TRANSITION_LOG_FILE_NAME,
+            off);
+    sf_restore_journal_free(&j);
+    free(r);
+}
+
+/* An operation that is not the next one moving: canic's order refuses. */
+static void test_out_of_order_transition_is_refused(void **state)
+{
+    t *x = *state;
+    recs *r = malloc(sizeof *r);
+    sf_restore_journal j;
+    sf_error err;
+    size_t i;
+    long off;
+
+    crash_halfway(x);
+    records(x, r);
+    assert_int_equal(read_state(x, &j, &err), SF_OK);
+    i = j.operations_len - 1;
+    assert_int_equal(j.operations[i].state, SF_RESTORE_READY);
+    j.operations[i].state = SF_RESTORE_PENDING;
+    off = append_journal_record(x, r, &j, i, j.receipt_count);
+    refused(x, "out-of-order-operation-transition",
+            SF_TRANSITION_LOG_FILE_NAME, off);
+    sf_restore_journal_free(&j);
+    free(r);
+}
+
+/* A record of another restore's operation, or whose receipts do not
+ * follow the journal's last. */
+static void test_foreign_record_is_refused(void **state)
+{
+    t *x = *state;
+    recs *r = malloc(sizeof *r);
+    sf_restore_journal j;
+    sf_error err;
+    size_t i;
+    long off;
+    char *saved;
+
+    crash_halfway(x);
+    records(x, r);
+    assert_int_equal(read_state(x, &j, &err), SF_OK);
+    i = first_completed(&j);
+    saved = j.operations[i].target_canister;
+    j.operations[i].target_canister = (char *)"aaaaa-aa";
+    off = append_journal_record(x, r, &j, i, j.receipt_count);
+    j.operations[i].target_canister = saved;
+    refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
+    /* receipts the journal already holds */
+    records(x, r);
+    {
+        sf_buf b;
+
+        sf_buf_init(&b);
+        read_bytes(x->log, &b);
+        write_bytes(x->log, b.data, (size_t)off); /* the bad record gone */
+        sf_buf_free(&b);
+    }
+    records(x, r);
+    assert_true(j.receipt_count > 0);
+    off = append_journal_record(x, r, &j, i, j.receipt_count - 1);
+    refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
+    sf_restore_journal_free(&j);
+    free(r);
+}
+
+static void test_document_changed_behind_the_log_is_refused(void **state)
+{
+    t *x = *state;
+    sf_restore_journal j;
+    sf_error err;
+    size_t i;
+
+    crash_halfway(x);
+    /* the killed run's journal on disk is the one its first run wrote */
+    sf_rfx_read_journal(x->out, NULL, &j);
+    i = 0;
+    free(j.operations[i].state_updated_at);
+    j.operations[i].state_updated_at = strdup("unix:1");
+    assert_int_equal(sf_restore_journal_write_file(x->rj, &j, &err), SF_OK);
+    sf_restore_journal_free(&j);
+    refused(x, "txlog-checkpoint", SF_RESTORE_JOURNAL_FILE_NAME, -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_log_holds_what_the_documents_lack, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_directory_without_a_log_resumes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_torn_last_record_is_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_record_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sequence_gap_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_of_another_run_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_illegal_transition_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_out_of_order_transition_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_record_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_document_changed_behind_the_log_is_refused, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
