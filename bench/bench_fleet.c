@@ -10,6 +10,9 @@
  * Growth is the ratio of the per-canister time to that of the first
  * size, measured in the same run.
  *   bench_fleet [N...]        default: 64 256 1024 4096
+ * SF_BENCH_DIR: the scratch directory (default: a new one under /tmp);
+ * SF_BENCH_KEEP=1 leaves the backups there (fleet-N), to compare the
+ * documents two builds write.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,7 +179,7 @@ int main(int argc, char **argv)
 {
     unsigned long sizes[16] = {64, 256, 1024, 4096};
     int count = 4, i;
-    char scratch[] = "/tmp/sf-bench-fleet-XXXXXX";
+    char scratch[400] = "/tmp/sf-bench-fleet-XXXXXX";
     const char *tmp = getenv("SF_BENCH_DIR");
     double base = 0;
     char cmd[600];
@@ -199,6 +202,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_fleet: %lu canisters failed\n", sizes[i]);
             return 1;
         }
+    if (getenv("SF_BENCH_KEEP") != NULL && strcmp(getenv("SF_BENCH_KEEP"), "1") == 0)
+        return 0;
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
     return system(cmd) == 0 ? 0 : 1;
 }

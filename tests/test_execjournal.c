@@ -1597,6 +1597,233 @@ static void test_full_run(void **s)
     sf_exec_journal_free(&j);
 }
 
+
+/* ---- the index (sf_exec_journal_index) ---- */
+
+/* Both journals answer alike: the indexed one through its index, the
+ * plain one by its scans; and the same document. */
+static void expect_same(const sf_exec_journal *ix, const sf_exec_journal *plain)
+{
+    sf_exec_resume_summary a, b;
+    char *ja = to_json(ix), *jb = to_json(plain);
+
+    assert_true(sf_exec_journal_has_index(ix));
+    assert_false(sf_exec_journal_has_index(plain));
+    assert_true(sf_exec_journal_index_consistent(ix));
+    assert_string_equal(ja, jb);
+    sf_exec_journal_resume_summary(ix, &a);
+    sf_exec_journal_resume_summary(plain, &b);
+    assert_int_equal(a.ready_operations, b.ready_operations);
+    assert_int_equal(a.pending_operations, b.pending_operations);
+    assert_int_equal(a.blocked_operations, b.blocked_operations);
+    assert_int_equal(a.completed_operations, b.completed_operations);
+    assert_int_equal(a.failed_operations, b.failed_operations);
+    assert_int_equal(a.skipped_operations, b.skipped_operations);
+    assert_int_equal(a.next_operation == NULL, b.next_operation == NULL);
+    if (a.next_operation != NULL)
+        assert_int_equal(a.next_operation->sequence, b.next_operation->sequence);
+    assert_int_equal(ix->restart_required, plain->restart_required);
+    assert_int_equal(sf_exec_journal_compute_restart_required(ix),
+                     sf_exec_journal_compute_restart_required(plain));
+    for (uint64_t q = 0; q < 11; q++)
+        assert_int_equal(sf_exec_journal_find_operation(ix, q) == NULL,
+                         sf_exec_journal_find_operation(plain, q) == NULL);
+    free(ja);
+    free(jb);
+}
+
+static void both_complete(sf_exec_journal *ix, sf_exec_journal *plain,
+                          uint64_t seq)
+{
+    complete(ix, seq, T2);
+    complete(plain, seq, T2);
+    expect_same(ix, plain);
+}
+
+static void test_index_follows_a_run(void **s)
+{
+    sf_exec_journal ix, plain;
+    sf_exec_receipt r;
+    sf_error err;
+
+    (void)s;
+    make_journal(&ix);
+    make_journal(&plain);
+    OK(sf_exec_journal_index(&ix, &e_));
+    expect_same(&ix, &plain);
+    /* the acceptance replaces every operation and rebuilds the index */
+    OK(sf_exec_journal_accept_preflight_at(&ix, PF, T1, &e_));
+    OK(sf_exec_journal_accept_preflight_at(&plain, PF, T1, &e_));
+    expect_same(&ix, &plain);
+    both_complete(&ix, &plain, S_STOP);
+    /* a failure, marked pending again, failed again, retried */
+    fail_op(&ix, S_SNAPSHOT, "quota");
+    fail_op(&plain, S_SNAPSHOT, "quota");
+    expect_same(&ix, &plain);
+    fail_op(&ix, S_SNAPSHOT, "quota");
+    fail_op(&plain, S_SNAPSHOT, "quota");
+    OK(sf_exec_journal_retry_failed_at(&ix, S_SNAPSHOT, T2, &e_));
+    OK(sf_exec_journal_retry_failed_at(&plain, S_SNAPSHOT, T2, &e_));
+    expect_same(&ix, &plain);
+    both_complete(&ix, &plain, S_SNAPSHOT);
+    /* a rejected receipt leaves the index as the journal: as it was */
+    OK(sf_exec_journal_mark_pending_at(&ix, S_START, T1, &e_));
+    OK(sf_exec_journal_mark_pending_at(&plain, S_START, T1, &e_));
+    OK(sf_exec_receipt_completed(&ix, op_at(&ix, S_START), T2, &r, &e_));
+    set_str(&r.failure_reason, "");
+    FAILS(sf_exec_journal_record_receipt(&ix, &r, &err),
+          "unblocked-operation-has-reasons", NULL, NULL);
+    assert_true(ix.restart_required);
+    expect_same(&ix, &plain);
+    /* out of order and refused transitions change nothing */
+    FAILS(sf_exec_journal_mark_pending_at(&ix, S_VERIFY, T1, &err),
+          "out-of-order-operation-transition", NULL, NULL);
+    FAILS(sf_exec_journal_retry_failed_at(&ix, S_STOP, T1, &err),
+          "operation-not-failed", NULL, NULL);
+    expect_same(&ix, &plain);
+    set_str(&r.failure_reason, NULL);
+    OK(sf_exec_journal_record_receipt(&ix, &r, &e_));
+    OK(sf_exec_journal_record_receipt(&plain, &r, &e_));
+    sf_exec_receipt_free(&r);
+    assert_false(ix.restart_required);
+    expect_same(&ix, &plain);
+    while (sf_exec_journal_next_ready(&plain) != NULL)
+        both_complete(&ix, &plain, sf_exec_journal_next_ready(&plain)->sequence);
+    assert_null(sf_exec_journal_next_ready(&ix));
+    FAILS(sf_exec_journal_mark_next_pending_at(&ix, T1, &err),
+          "no-transitionable-operation", NULL, NULL);
+    sf_exec_journal_free(&ix);
+    assert_null(ix.index);
+    sf_exec_journal_free(&plain);
+}
+
+static void test_index_latest_snapshot(void **s)
+{
+    sf_exec_journal ix, plain;
+    const sf_exec_receipt *a, *b;
+
+    (void)s;
+    make_accepted(&ix);
+    make_accepted(&plain);
+    OK(sf_exec_journal_index(&ix, &e_));
+    assert_null(sf_exec_journal_latest_snapshot(&ix, APP));
+    assert_null(sf_exec_journal_latest_snapshot(&ix, NULL));
+    complete(&ix, S_STOP, T2);
+    complete(&plain, S_STOP, T2);
+    /* a failed create carries no snapshot id; the completed one does */
+    fail_op(&ix, S_SNAPSHOT, "quota");
+    fail_op(&plain, S_SNAPSHOT, "quota");
+    assert_null(sf_exec_journal_latest_snapshot(&ix, APP));
+    complete(&ix, S_SNAPSHOT, T2);
+    complete(&plain, S_SNAPSHOT, T2);
+    a = sf_exec_journal_latest_snapshot(&ix, APP);
+    b = sf_exec_journal_latest_snapshot(&plain, APP);
+    assert_non_null(a);
+    assert_int_equal(a - ix.operation_receipts, b - plain.operation_receipts);
+    assert_string_equal(a->snapshot_id, "snap-app");
+    assert_null(sf_exec_journal_latest_snapshot(&ix, ROOT));
+    /* a later create receipt of the same canister (appended as a replayed
+     * record would) is the latest, found through the index */
+    {
+        size_t at = (size_t)(a - ix.operation_receipts);
+        sf_exec_receipt *grown = realloc(ix.operation_receipts,
+                                         (ix.receipt_count + 1) * sizeof *grown);
+        assert_non_null(grown);
+        ix.operation_receipts = grown;
+        OK(sf_exec_receipt_copy(&grown[ix.receipt_count], &grown[at], &e_));
+        set_str(&grown[ix.receipt_count].snapshot_id, "snap-two");
+        ix.receipt_count++;
+    }
+    a = sf_exec_journal_latest_snapshot(&ix, APP);
+    assert_string_equal(a->snapshot_id, "snap-two");
+    assert_int_equal(a - ix.operation_receipts, (long)ix.receipt_count - 1);
+    /* taken back: the map starts again */
+    sf_exec_receipt_free(&ix.operation_receipts[--ix.receipt_count]);
+    sf_exec_receipt_free(&ix.operation_receipts[--ix.receipt_count]);
+    assert_null(sf_exec_journal_latest_snapshot(&ix, APP));
+    assert_true(sf_exec_journal_index_consistent(&ix));
+    sf_exec_journal_free(&ix);
+    sf_exec_journal_free(&plain);
+}
+
+static void test_index_refuses_bad_sequences(void **s)
+{
+    sf_exec_journal j;
+    sf_error err;
+
+    (void)s;
+    make_journal(&j);
+    j.operations[3].sequence = 2;
+    FAILS(sf_exec_journal_index(&j, &err), "duplicate-sequence",
+          "operations[3].sequence", NULL);
+    assert_null(j.index);
+    j.operations[3].sequence = 12;
+    FAILS(sf_exec_journal_index(&j, &err), "missing-sequence", NULL, NULL);
+    assert_false(sf_exec_journal_has_index(&j));
+    sf_exec_journal_free(&j);
+}
+
+/* An index whose operations are no longer the journal's is not used; a
+ * copy has none; dropping it leaves the scans. */
+static void test_index_not_shared(void **s)
+{
+    sf_exec_journal j, c, view;
+    sf_exec_operation *moved;
+
+    (void)s;
+    make_accepted(&j);
+    OK(sf_exec_journal_index(&j, &e_));
+    OK(sf_exec_journal_index(&j, &e_)); /* again: replaces it */
+    OK(sf_exec_journal_copy(&c, &j, &e_));
+    assert_null(c.index);
+    /* a view of one operation (as a log record is written) */
+    view = j;
+    view.operations = &j.operations[S_STOP];
+    view.operation_count = 1;
+    assert_false(sf_exec_journal_has_index(&view));
+    assert_true(sf_exec_journal_index_consistent(&view));
+    assert_int_equal(sf_exec_journal_next_ready(&view)->sequence, S_STOP);
+    assert_null(sf_exec_journal_find_operation(&view, S_SNAPSHOT));
+    /* the array moved behind the index's back */
+    moved = malloc(j.operation_count * sizeof *moved);
+    assert_non_null(moved);
+    memcpy(moved, j.operations, j.operation_count * sizeof *moved);
+    free(j.operations);
+    j.operations = moved;
+    assert_false(sf_exec_journal_has_index(&j));
+    complete(&j, S_STOP, T2);
+    assert_int_equal(sf_exec_journal_next_ready(&j)->sequence, S_SNAPSHOT);
+    sf_exec_journal_drop_index(&j);
+    sf_exec_journal_drop_index(&j);
+    assert_null(j.index);
+    sf_exec_journal_free(&j);
+    sf_exec_journal_free(&c);
+}
+
+/* A state set by hand with the index dropped first, then indexed again:
+ * the cursor starts over and the counts are the journal's. */
+static void test_index_rebuilt_after_direct_change(void **s)
+{
+    sf_exec_journal ix, plain;
+
+    (void)s;
+    make_accepted(&ix);
+    make_accepted(&plain);
+    OK(sf_exec_journal_index(&ix, &e_));
+    complete(&ix, S_STOP, T2);
+    complete(&plain, S_STOP, T2);
+    complete(&ix, S_SNAPSHOT, T2);
+    complete(&plain, S_SNAPSHOT, T2);
+    assert_int_equal(sf_exec_journal_next_ready(&ix)->sequence, S_START);
+    sf_exec_journal_drop_index(&ix);
+    ix.operations[S_STOP].state = SF_EXEC_SKIPPED;
+    plain.operations[S_STOP].state = SF_EXEC_SKIPPED;
+    OK(sf_exec_journal_index(&ix, &e_));
+    expect_same(&ix, &plain);
+    sf_exec_journal_free(&ix);
+    sf_exec_journal_free(&plain);
+}
+
 /* ---- resume summary ---- */
 
 static void test_resume_summary_json(void **s)
@@ -2227,6 +2454,11 @@ int main(void)
         cmocka_unit_test(test_mark_pending_rolls_back),
         cmocka_unit_test(test_restart_required_rules),
         cmocka_unit_test(test_full_run),
+        cmocka_unit_test(test_index_follows_a_run),
+        cmocka_unit_test(test_index_latest_snapshot),
+        cmocka_unit_test(test_index_refuses_bad_sequences),
+        cmocka_unit_test(test_index_not_shared),
+        cmocka_unit_test(test_index_rebuilt_after_direct_change),
         cmocka_unit_test(test_resume_summary_json),
         cmocka_unit_test(test_appendix_fragments),
         cmocka_unit_test(test_round_trip_and_copy),

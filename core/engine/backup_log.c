@@ -71,6 +71,8 @@ static int apply_exec(sf_backup_docs *d, uint64_t arg, const char *json,
     if (!*d->have_j)
         return sf_error_set(err, "txlog-transition", "", "an execution "
                             "journal record, but no execution journal");
+    /* a record moves operations behind the index's back */
+    sf_exec_journal_drop_index(j);
     if (sf_exec_journal_parse(json, len, &part, err) != SF_OK)
         return sf_error_prefix(err, "execution journal record: ");
     if (!same(part.plan_id, j->plan_id) || !same(part.run_id, j->run_id)) {

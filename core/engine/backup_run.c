@@ -382,6 +382,10 @@ static int open_log(runner *r, sf_error *err)
                             r->dj.backup_id, r->plan.run_id);
     rc = sf_verify_execution_integrity(&r->plan, &r->j, &rep, err);
     sf_exec_integrity_report_free(&rep);
+    /* from here every change to the journal is a transition, which keeps
+     * the index (the run loop's lookups and counts) up to date */
+    if (rc == SF_OK)
+        rc = sf_exec_journal_index(&r->j, err);
     return rc;
 }
 
@@ -476,15 +480,9 @@ static int op_create(runner *r, const char *id, sf_exec_receipt *rec,
 
 static const char *latest_snapshot(const runner *r, const char *id)
 {
-    size_t i = r->j.receipt_count;
+    const sf_exec_receipt *rc = sf_exec_journal_latest_snapshot(&r->j, id);
 
-    while (i-- > 0) {
-        const sf_exec_receipt *rc = &r->j.operation_receipts[i];
-        if (rc->kind == SF_PHASE_CREATE_SNAPSHOT && rc->snapshot_id != NULL &&
-            rc->target_canister_id != NULL && strcmp(rc->target_canister_id, id) == 0)
-            return rc->snapshot_id;
-    }
-    return NULL;
+    return rc != NULL ? rc->snapshot_id : NULL;
 }
 
 static int op_download(runner *r, const sf_exec_operation *op,

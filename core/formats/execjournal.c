@@ -103,6 +103,7 @@ void sf_exec_journal_free(sf_exec_journal *j)
     for (i = 0; i < j->receipt_count; i++)
         sf_exec_receipt_free(&j->operation_receipts[i]);
     free(j->operation_receipts);
+    sf_exec_journal_drop_index(j);
     memset(j, 0, sizeof *j);
 }
 
@@ -459,8 +460,8 @@ int sf_exec_receipt_validate_against(const sf_exec_receipt *r,
 
 /* canic's check that the sequences are exactly 0..n-1 (core/base/sequence.c);
  * on success *index_out maps each sequence to its array position. */
-static int check_sequences(const sf_exec_journal *j, size_t **index_out,
-                           sf_error *err)
+int sf_execj_check_sequences(const sf_exec_journal *j, size_t **index_out,
+                             sf_error *err)
 {
     char field[SF_ERROR_FIELD_MAX];
     size_t at;
@@ -546,7 +547,7 @@ int sf_exec_journal_validate(const sf_exec_journal *j, sf_error *err)
         return sf_error_set(err, EK_ACCEPTED_MISSING_ID, "preflight_id",
                             "accepted preflight is missing preflight_id");
     }
-    if (check_sequences(j, &index, err) != SF_OK)
+    if (sf_execj_check_sequences(j, &index, err) != SF_OK)
         return SF_ERR;
     for (i = 0; i < j->operation_count && rc == SF_OK; i++)
         rc = sf_execj_check_operation(j, i, err);

@@ -6,6 +6,7 @@
 #ifndef SF_FORMATS_EXECJOURNAL_INTERNAL_H
 #define SF_FORMATS_EXECJOURNAL_INTERNAL_H
 
+#include "base/posmap.h"
 #include "snapfleet/error.h"
 #include "snapfleet/execjournal.h"
 #include "snapfleet/json.h"
@@ -70,15 +71,46 @@ static inline int optional(const char *name, const char *field,
     return value == NULL ? SF_OK : required(name, field, value, err);
 }
 
+/* The journal's index (sf_exec_journal_index), execjournal_index.c. */
+struct sf_exec_index {
+    /* what it was built for: used only while these are the journal's */
+    const sf_exec_operation *ops;
+    size_t op_count;
+    size_t *pos;        /* sequence -> array position */
+    size_t cursor;      /* no sequence below is ready, pending or failed */
+    size_t states[6];   /* operations in each sf_exec_state */
+    size_t stops_completed, starts_open;
+    sf_posmap snaps;    /* target -> its latest create-snapshot receipt */
+    size_t receipts_seen;
+};
+
+static inline const struct sf_exec_index *live_index(const sf_exec_journal *j)
+{
+    const struct sf_exec_index *x = j->index;
+
+    return x != NULL && x->ops == j->operations &&
+                   x->op_count == j->operation_count
+               ? x : NULL;
+}
+
+/* The index's bookkeeping of operation pos moving from state `from` to
+ * its current state (execjournal_index.c); nothing when there is none. */
+void sf_execj_index_moved(sf_exec_journal *j, size_t pos, sf_exec_state from);
+/* next_ready through a live index (live_index(j) != NULL). */
+sf_exec_operation *sf_execj_index_next(const sf_exec_journal *j);
+
 /* The first operation with this sequence: through `index` (sequence ->
  * array position, valid once the sequences are known to be 0..n-1) when
- * given, else by a scan. */
+ * given, else through the journal's index, else by a scan. */
 static inline size_t operation_position(const sf_exec_journal *j,
                                         uint64_t sequence,
                                         const size_t *index)
 {
+    const struct sf_exec_index *x = live_index(j);
     size_t i;
 
+    if (index == NULL && x != NULL)
+        index = x->pos;
     if (index != NULL)
         return sequence < j->operation_count ? index[sequence] : SIZE_MAX;
     for (i = 0; i < j->operation_count; i++)
@@ -86,6 +118,11 @@ static inline size_t operation_position(const sf_exec_journal *j,
             return i;
     return SIZE_MAX;
 }
+
+/* canic's check that the sequences are exactly 0..n-1; on success
+ * *index_out (malloc'd) maps each sequence to its array position. */
+int sf_execj_check_sequences(const sf_exec_journal *j, size_t **index_out,
+                             sf_error *err);
 
 /* canic's checks of operation i alone (the part of the journal's
  * validation that one operation's state can change). */

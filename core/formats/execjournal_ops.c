@@ -91,6 +91,8 @@ sf_exec_operation *sf_exec_journal_next_ready(const sf_exec_journal *j)
     sf_exec_operation *best = NULL;
     size_t i;
 
+    if (live_index(j) != NULL)
+        return sf_execj_index_next(j);
     for (i = 0; i < j->operation_count; i++) {
         sf_exec_operation *op = &j->operations[i];
         if (op->state != SF_EXEC_READY && op->state != SF_EXEC_PENDING &&
@@ -104,9 +106,12 @@ sf_exec_operation *sf_exec_journal_next_ready(const sf_exec_journal *j)
 
 bool sf_exec_journal_compute_restart_required(const sf_exec_journal *j)
 {
+    const struct sf_exec_index *x = live_index(j);
     bool stopped = false, unstarted = false;
     size_t i;
 
+    if (x != NULL)
+        return x->stops_completed > 0 && x->starts_open > 0;
     for (i = 0; i < j->operation_count; i++) {
         const sf_exec_operation *op = &j->operations[i];
         if (op->kind == SF_PHASE_STOP && op->state == SF_EXEC_COMPLETED)
@@ -158,11 +163,13 @@ static int set_operation(sf_exec_journal *j, size_t pos, sf_exec_state state,
     op->state_updated_at = new_at;
     op->blocking_reasons = new_reasons;
     op->blocking_reason_count = reason != NULL ? 1 : 0;
+    sf_execj_index_moved(j, pos, saved.state);
     j->restart_required = sf_exec_journal_compute_restart_required(j);
     if (sf_execj_check_operation(j, pos, err) != SF_OK) {
         free(new_at);
         sf_strv_free(new_reasons, op->blocking_reason_count);
         *op = saved;
+        sf_execj_index_moved(j, pos, state);
         j->restart_required = saved_restart;
         return SF_ERR;
     }
@@ -215,7 +222,9 @@ int sf_exec_journal_accept_preflight_at(sf_exec_journal *j,
         return nomem(err);
     }
     work.restart_required = sf_exec_journal_compute_restart_required(&work);
-    if (sf_exec_journal_validate(&work, err) != SF_OK) {
+    if (sf_exec_journal_validate(&work, err) != SF_OK ||
+        /* every operation moved: a journal with an index gets a new one */
+        (j->index != NULL && sf_exec_journal_index(&work, err) != SF_OK)) {
         sf_exec_journal_free(&work);
         return SF_ERR;
     }
@@ -416,6 +425,7 @@ int sf_exec_receipt_failed(const sf_exec_journal *j,
 void sf_exec_journal_resume_summary(const sf_exec_journal *j,
                                     sf_exec_resume_summary *s)
 {
+    const struct sf_exec_index *x;
     size_t i;
 
     memset(s, 0, sizeof *s);
@@ -426,6 +436,15 @@ void sf_exec_journal_resume_summary(const sf_exec_journal *j,
     s->restart_required = j->restart_required;
     s->total_operations = j->operation_count;
     s->next_operation = sf_exec_journal_next_ready(j);
+    if ((x = live_index(j)) != NULL) {
+        s->ready_operations = x->states[SF_EXEC_READY];
+        s->pending_operations = x->states[SF_EXEC_PENDING];
+        s->blocked_operations = x->states[SF_EXEC_BLOCKED];
+        s->completed_operations = x->states[SF_EXEC_COMPLETED];
+        s->failed_operations = x->states[SF_EXEC_FAILED];
+        s->skipped_operations = x->states[SF_EXEC_SKIPPED];
+        return;
+    }
     for (i = 0; i < j->operation_count; i++) {
         switch (j->operations[i].state) {
         case SF_EXEC_READY:

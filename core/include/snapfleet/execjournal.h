@@ -111,7 +111,11 @@ typedef struct sf_exec_receipt {
     char *failure_reason; /* NULL = null */
 } sf_exec_receipt;
 
-/* BackupExecutionJournal, fields in serde declaration order. */
+/* The index a runner keeps of its journal (sf_exec_journal_index). */
+struct sf_exec_index;
+
+/* BackupExecutionJournal, fields in serde declaration order, then the
+ * index (not part of the document). */
 typedef struct sf_exec_journal {
     uint64_t journal_version; /* a u16 on the wire */
     char *plan_id;
@@ -123,6 +127,9 @@ typedef struct sf_exec_journal {
     size_t operation_count;
     sf_exec_receipt *operation_receipts;
     size_t receipt_count;
+    /* NULL: none. Owned; released by sf_exec_journal_free, never copied
+     * (sf_exec_journal_copy, a parse and from_plan leave it NULL). */
+    struct sf_exec_index *index;
 } sf_exec_journal;
 
 /* ---- the document ---- */
@@ -178,6 +185,47 @@ SF_API void sf_exec_journal_free(sf_exec_journal *j);
  * "preflight-not-accepted"; then validate. *out is zeroed on failure. */
 SF_API int sf_exec_journal_from_plan(const sf_plan *plan, sf_exec_journal *out,
                                      sf_error *err);
+
+/* ---- the index ---- */
+
+/*
+ * A journal's lookups and counts scan its operations and receipts, O(n)
+ * each, and a runner makes several per transition (the next operation,
+ * the resume summary, restart_required, an operation by sequence, a
+ * target's snapshot): O(n^2) per run. sf_exec_journal_index builds an
+ * index that the transitions below keep up to date, making each of these
+ * O(1) (amortised):
+ *   - sequence -> array position (the sequences are 0..n-1: refused
+ *     otherwise, with the kind validation gives, "duplicate-sequence" or
+ *     "missing-sequence");
+ *   - the number of operations in each state, of completed stops and of
+ *     starts neither completed nor skipped (the resume summary and
+ *     restart_required);
+ *   - a cursor below which no operation is ready, pending or failed
+ *     (next_ready; the transitions never make an operation ready,
+ *     pending or failed that was not one of those, except the
+ *     preflight's acceptance, which rebuilds the index);
+ *   - per target canister, its latest create-snapshot receipt (caught up
+ *     with the receipts appended since the last lookup).
+ * Every answer is the one the scan gives. What changes operations other
+ * than through these functions (a test setting a state, a replayed
+ * record) must drop the index first; an index whose operations array or
+ * count is not the journal's is ignored (the scans answer). The accepting
+ * functions rebuild a present index on the journal they produce.
+ * "out-of-memory" leaves the journal without one (and as it was).
+ */
+SF_API int sf_exec_journal_index(sf_exec_journal *j, sf_error *err);
+SF_API void sf_exec_journal_drop_index(sf_exec_journal *j);
+/* Whether j has an index in use, and (tests) whether it gives the answers
+ * the scans give. */
+SF_API bool sf_exec_journal_has_index(const sf_exec_journal *j);
+SF_API bool sf_exec_journal_index_consistent(const sf_exec_journal *j);
+
+/* The latest receipt (in array order) of a create-snapshot of
+ * canister_id that carries a snapshot id; NULL when there is none. */
+SF_API const sf_exec_receipt *
+sf_exec_journal_latest_snapshot(const sf_exec_journal *j,
+                                const char *canister_id);
 
 /* ---- operations and transitions ---- */
 
