@@ -8,7 +8,9 @@
 # Builds snapfleet in Release mode (build-bench/), makes a simulated backup,
 # then times: push to an empty prefix, the same push again (nothing sent),
 # a day-two push (a new backup of the unchanged fleet), pull into a new
-# directory (every checksum recomputed and the backup verified), and cp -r.
+# directory (every checksum recomputed and the backup verified), the same
+# push and pull encrypted (--encrypt-to / --identity, to another prefix: the
+# cost of encryption against the plain rows), and cp -r.
 # Scratch data goes to bench/out/s3/ (SF_BENCH_DIR overrides bench/out).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,4 +52,7 @@ row "push to an empty prefix" "$(secs "$sf" push b1 s3://bench/f --endpoint "$en
 row "the same push again (nothing sent)" "$(secs "$sf" push b1 s3://bench/f --endpoint "$endpoint")"
 row "day two: the unchanged fleet's next backup" "$(secs "$sf" push b2 s3://bench/f --endpoint "$endpoint")"
 row "pull (every checksum, then verify)" "$(secs "$sf" pull s3://bench/f/b1 pulled --endpoint "$endpoint")"
+"$sf" keygen bench.key >/dev/null
+row "push, encrypted (--encrypt-to)" "$(secs "$sf" push b1 s3://bench/e --endpoint "$endpoint" --encrypt-to bench.key.pub)"
+row "pull, encrypted (--identity)" "$(secs "$sf" pull s3://bench/e/b1 pulled-enc --endpoint "$endpoint" --identity bench.key)"
 row "cp -r of the backup" "$(secs cp -r b1 copied)"

@@ -102,6 +102,10 @@ int cmd_restore_status(int argc, char **argv);
     "Credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, or\n"    \
     "the shared credentials file (AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials)\n"  \
     "at profile AWS_PROFILE; never on the command line.\n"
+#define IDENTITY_HELP                                                                  \
+    "  --identity KEYFILE the identity (snapfleet keygen's KEYFILE, mode 0600) that\n"   \
+    "                     decrypts backups pushed with --encrypt-to (pull and verify\n"  \
+    "                     then refuse any object not encrypted to it)\n"
 int cmd_push(int argc, char **argv);
 int cmd_keygen(int argc, char **argv); /* cmd_keygen.c */
 int cmd_pull(int argc, char **argv);

@@ -30,9 +30,11 @@ static const char list_usage[] =
     "  --network NAME|URL  icp: the network the canisters are on\n\n"
     CLI_DRIVER_USAGE
     "\nsnapfleet backup list s3://BUCKET/PREFIX [--json] [--endpoint URL]\n"
-    "    [--region R] [--addressing path|virtual]: the backups pushed there\n"
-    "    (snapfleet push), complete ones (manifest there) newest first, then\n"
-    "    incomplete ones (a push that did not finish).\n" REMOTE_OPTIONS_HELP;
+    "    [--region R] [--addressing path|virtual] [--identity KEYFILE]: the\n"
+    "    backups pushed there (snapfleet push), complete ones (manifest there)\n"
+    "    newest first, then incomplete ones (a push that did not finish); an\n"
+    "    encrypted one without its identity is listed without id and time.\n"
+    REMOTE_OPTIONS_HELP IDENTITY_HELP;
 
 static const char inspect_usage[] =
     "usage: snapfleet backup inspect DIR [--json]\n\n"
@@ -57,11 +59,14 @@ static const char prune_usage[] =
     "  --json      {\"root\", \"dry_run\", \"kept\", \"deleted\", \"protected\",\n"
     "              \"trash_finished\", \"backups\": [{dir, status, action, reason}]}\n\n"
     "snapfleet backup prune s3://BUCKET/PREFIX --keep N [--dry-run] [--json]\n"
-    "    [--endpoint URL] [--region R] [--addressing path|virtual]: deletes the\n"
-    "    complete pushed backups beyond the newest N (manifest first), then\n"
-    "    every artifact object no remaining backup names (those of incomplete\n"
-    "    pushes are kept). Do not run it while a push to the same prefix runs.\n"
-    REMOTE_OPTIONS_HELP;
+    "    [--endpoint URL] [--region R] [--addressing path|virtual]\n"
+    "    [--identity KEYFILE]: deletes the complete pushed backups beyond the\n"
+    "    newest N (manifest first), then every artifact object no remaining\n"
+    "    backup names (those of incomplete pushes are kept). Every remaining\n"
+    "    backup's index is read first (encrypted ones need --identity), so a\n"
+    "    prune that cannot read one deletes nothing. Do not run it while a\n"
+    "    push to the same prefix runs.\n"
+    REMOTE_OPTIONS_HELP IDENTITY_HELP;
 
 /* Options in any order (cli_args); at most one positional, required when `required`
  * names it. Returns an exit status, or -1 to go on. */

@@ -16,8 +16,12 @@
     {"endpoint", required_argument, NULL, 'E'}, {"region", required_argument, NULL, 'R'}, \
         {"addressing", required_argument, NULL, 'A'}, {"json", no_argument, NULL, 'j'}
 
+#define ENCRYPT_LONGOPT {"encrypt-to", required_argument, NULL, 'e'}
+#define IDENTITY_LONGOPT {"identity", required_argument, NULL, 'i'}
+
 typedef struct remote_args {
     const char *endpoint, *region;
+    const char *encrypt_to, *identity;
     sf_s3_addressing addressing;
     bool json, dry_run;
     const char *keep;
@@ -49,6 +53,8 @@ static int parse_remote(int argc, char **argv, const char *cmd, const char *usag
                 return cli_usage(cmd, "--addressing takes path or virtual");
             break;
         case 'j': ra->json = true; break;
+        case 'e': ra->encrypt_to = optarg; break;
+        case 'i': ra->identity = optarg; break;
         case 'n': ra->dry_run = true; break;
         case 'k': ra->keep = optarg; break;
         default: return cli_args_usage(&a, cmd);
@@ -105,6 +111,34 @@ static int fail_json(bool json, const char *context, const sf_error *err)
     return cli_fail(context, err);
 }
 
+/* Loads --encrypt-to / --identity into o (the caller frees both with
+ * keys_free). */
+static int load_keys(const remote_args *ra, sf_remote_options *o)
+{
+    sf_recipient *r = NULL;
+    sf_identity *id = NULL;
+    sf_error err;
+
+    sf_error_clear(&err);
+    if (ra->encrypt_to != NULL && sf_recipient_load(ra->encrypt_to, &r, &err) != 0)
+        return fail_json(ra->json, "--encrypt-to", &err);
+    if (ra->identity != NULL && sf_identity_load(ra->identity, &id, &err) != 0) {
+        sf_recipient_free(r);
+        return fail_json(ra->json, "--identity", &err);
+    }
+    o->encrypt_to = r;
+    o->identity = id;
+    return 0;
+}
+
+static void keys_free(sf_remote_options *o)
+{
+    sf_recipient_free((sf_recipient *)o->encrypt_to);
+    sf_identity_free((sf_identity *)o->identity);
+    o->encrypt_to = NULL;
+    o->identity = NULL;
+}
+
 /* The part size: SNAPFLEET_PART_SIZE bytes when set (at least 1024). */
 static int part_size(uint64_t *out)
 {
@@ -128,7 +162,7 @@ static int part_size(uint64_t *out)
 
 static const char push_usage[] =
     "usage: snapfleet push DIR s3://BUCKET/PREFIX [--endpoint URL] [--region R]\n"
-    "                      [--addressing path|virtual] [--json]\n\n"
+    "                      [--addressing path|virtual] [--encrypt-to KEYFILE] [--json]\n\n"
     "Copies the complete backup in DIR to object storage, after verifying it:\n"
     "every file of every artifact once, named by its SHA-256 under\n"
     "PREFIX/blobs/ (a file already there, from this or an earlier backup, is\n"
@@ -137,12 +171,17 @@ static const char push_usage[] =
     "the manifest is. Large artifacts go as multipart uploads recorded in a\n"
     "push journal, so a push that stopped resumes without sending a part\n"
     "again; a push of a backup already there sends nothing.\n\n" REMOTE_OPTIONS_HELP
+    "  --encrypt-to KEYFILE\n"
+    "                     encrypt every object before it leaves the machine, to\n"
+    "                     the recipient KEYFILE (KEYFILE.pub of snapfleet keygen;\n"
+    "                     no secret needed); blobs are then named by a keyed hash\n"
+    "                     (PREFIX/blobs/enc-...), not by their SHA-256\n"
     "  --json             {\"name\", \"already\", \"artifacts\", \"artifacts_sent\", ...}\n";
 
 int cmd_push(int argc, char **argv)
 {
     static const struct option opts[] = {CLI_COMMON_LONGOPTS, REMOTE_LONGOPTS,
-                                         {NULL, 0, NULL, 0}};
+                                         ENCRYPT_LONGOPT, {NULL, 0, NULL, 0}};
     remote_args ra;
     sf_remote_options o = {0};
     sf_push_result r;
@@ -159,11 +198,16 @@ int cmd_push(int argc, char **argv)
         return EXIT_USAGE;
     if (isatty(STDERR_FILENO))
         o.progress = on_progress;
-    if ((s3 = open_client(&ra, ra.json)) == NULL)
+    if (load_keys(&ra, &o) != 0)
         return EXIT_FAIL;
+    if ((s3 = open_client(&ra, ra.json)) == NULL) {
+        keys_free(&o);
+        return EXIT_FAIL;
+    }
     sf_error_clear(&err);
     rc = sf_remote_push(s3, ra.operands[0], ra.operands[1], &o, &r, &err);
     sf_s3_close(s3);
+    keys_free(&o);
     if (rc != 0)
         return fail_json(ra.json, ra.operands[0], &err);
     if (ra.json) {
@@ -220,19 +264,19 @@ static void pull_json(const sf_pull_result *r, const char *what, const char *whe
 
 static const char pull_usage[] =
     "usage: snapfleet pull s3://BUCKET/PREFIX/NAME DIR [--endpoint URL] [--region R]\n"
-    "                      [--addressing path|virtual] [--json]\n\n"
+    "                      [--addressing path|virtual] [--identity KEYFILE] [--json]\n\n"
     "Copies the backup NAME from object storage into DIR, which must not exist:\n"
     "into a staging directory beside it (.<DIR's name>.snapfleet-pull), each\n"
     "artifact's checksum recomputed against the manifest as it lands, the whole\n"
     "backup verified, then renamed to DIR. A pull that stopped resumes; a pull\n"
     "into a DIR that already holds this backup, verified, does nothing.\n\n"
-    REMOTE_OPTIONS_HELP
+    REMOTE_OPTIONS_HELP IDENTITY_HELP
     "  --json             {\"dir\", \"already\", \"artifacts\", \"artifacts_fetched\", ...}\n";
 
 int cmd_pull(int argc, char **argv)
 {
     static const struct option opts[] = {CLI_COMMON_LONGOPTS, REMOTE_LONGOPTS,
-                                         {NULL, 0, NULL, 0}};
+                                         IDENTITY_LONGOPT, {NULL, 0, NULL, 0}};
     remote_args ra;
     sf_remote_options o = {0};
     sf_pull_result r;
@@ -247,11 +291,16 @@ int cmd_pull(int argc, char **argv)
                          ra.operands[0]);
     if (isatty(STDERR_FILENO))
         o.progress = on_progress;
-    if ((s3 = open_client(&ra, ra.json)) == NULL)
+    if (load_keys(&ra, &o) != 0)
         return EXIT_FAIL;
+    if ((s3 = open_client(&ra, ra.json)) == NULL) {
+        keys_free(&o);
+        return EXIT_FAIL;
+    }
     sf_error_clear(&err);
     rc = sf_remote_pull(s3, ra.operands[0], ra.operands[1], &o, &r, &err);
     sf_s3_close(s3);
+    keys_free(&o);
     if (rc != 0)
         return fail_json(ra.json, ra.operands[0], &err);
     if (ra.json)
@@ -284,8 +333,9 @@ bool cli_remote_operand(int argc, char **argv)
 int cmd_remote_list(int argc, char **argv, const char *usage)
 {
     static const struct option opts[] = {CLI_COMMON_LONGOPTS, REMOTE_LONGOPTS,
-                                         {NULL, 0, NULL, 0}};
+                                         IDENTITY_LONGOPT, {NULL, 0, NULL, 0}};
     remote_args ra;
+    sf_remote_options o = {0};
     sf_remote_backup *b;
     size_t n, i;
     sf_error err;
@@ -294,11 +344,16 @@ int cmd_remote_list(int argc, char **argv, const char *usage)
 
     if ((rc = parse_remote(argc, argv, "backup list", usage, opts, 1, &ra)) >= 0)
         return rc;
-    if ((s3 = open_client(&ra, ra.json)) == NULL)
+    if (load_keys(&ra, &o) != 0)
         return EXIT_FAIL;
+    if ((s3 = open_client(&ra, ra.json)) == NULL) {
+        keys_free(&o);
+        return EXIT_FAIL;
+    }
     sf_error_clear(&err);
-    rc = sf_remote_list(s3, ra.operands[0], &b, &n, &err);
+    rc = sf_remote_list(s3, ra.operands[0], &o, &b, &n, &err);
     sf_s3_close(s3);
+    keys_free(&o);
     if (rc != 0)
         return fail_json(ra.json, ra.operands[0], &err);
     if (ra.json) {
@@ -316,6 +371,7 @@ int cmd_remote_list(int argc, char **argv, const char *usage)
             sf_jw_kv_string(&w, "status", b[i].complete ? "complete" : "incomplete");
             sf_jw_kv_string(&w, "backup_id", b[i].backup_id);
             sf_jw_kv_string(&w, "created_at", b[i].created_at);
+            sf_jw_kv_bool(&w, "encrypted", b[i].encrypted);
             sf_jw_kv_u64(&w, "objects", b[i].objects);
             sf_jw_end_object(&w);
         }
@@ -329,7 +385,8 @@ int cmd_remote_list(int argc, char **argv, const char *usage)
         for (i = 0; i < n; i++)
             printf("%-32s %-10s %-24s %s\n", b[i].name,
                    b[i].complete ? "complete" : "incomplete",
-                   b[i].created_at ? b[i].created_at : "-",
+                   b[i].created_at ? b[i].created_at
+                   : b[i].encrypted ? "(encrypted)" : "-",
                    b[i].backup_id ? b[i].backup_id : "-");
     }
     sf_remote_backups_free(b, n);
@@ -339,7 +396,7 @@ int cmd_remote_list(int argc, char **argv, const char *usage)
 int cmd_remote_verify(int argc, char **argv, const char *usage)
 {
     static const struct option opts[] = {CLI_COMMON_LONGOPTS, REMOTE_LONGOPTS,
-                                         {NULL, 0, NULL, 0}};
+                                         IDENTITY_LONGOPT, {NULL, 0, NULL, 0}};
     remote_args ra;
     sf_remote_options o = {0};
     sf_pull_result r;
@@ -351,11 +408,16 @@ int cmd_remote_verify(int argc, char **argv, const char *usage)
         return rc;
     if (isatty(STDERR_FILENO))
         o.progress = on_progress;
-    if ((s3 = open_client(&ra, ra.json)) == NULL)
+    if (load_keys(&ra, &o) != 0)
         return EXIT_FAIL;
+    if ((s3 = open_client(&ra, ra.json)) == NULL) {
+        keys_free(&o);
+        return EXIT_FAIL;
+    }
     sf_error_clear(&err);
     rc = sf_remote_verify(s3, ra.operands[0], NULL, &o, &r, &err);
     sf_s3_close(s3);
+    keys_free(&o);
     if (rc != 0)
         return fail_json(ra.json, ra.operands[0], &err);
     if (ra.json)
@@ -369,10 +431,12 @@ int cmd_remote_verify(int argc, char **argv, const char *usage)
 int cmd_remote_prune(int argc, char **argv, const char *usage)
 {
     static const struct option opts[] = {CLI_COMMON_LONGOPTS, REMOTE_LONGOPTS,
+                                         IDENTITY_LONGOPT,
                                          {"keep", required_argument, NULL, 'k'},
                                          {"dry-run", no_argument, NULL, 'n'},
                                          {NULL, 0, NULL, 0}};
     remote_args ra;
+    sf_remote_options o = {0};
     sf_prune_remote_result r;
     unsigned long long keep;
     char *end;
@@ -389,11 +453,16 @@ int cmd_remote_prune(int argc, char **argv, const char *usage)
     keep = strtoull(ra.keep, &end, 10);
     if (*ra.keep == '\0' || *ra.keep == '-' || *end != '\0' || errno != 0 || keep == 0)
         return cli_usage("backup prune", "--keep takes a number of at least 1");
-    if ((s3 = open_client(&ra, ra.json)) == NULL)
+    if (load_keys(&ra, &o) != 0)
         return EXIT_FAIL;
+    if ((s3 = open_client(&ra, ra.json)) == NULL) {
+        keys_free(&o);
+        return EXIT_FAIL;
+    }
     sf_error_clear(&err);
-    rc = sf_remote_prune(s3, ra.operands[0], (size_t)keep, ra.dry_run, &r, &err);
+    rc = sf_remote_prune(s3, ra.operands[0], (size_t)keep, ra.dry_run, &o, &r, &err);
     sf_s3_close(s3);
+    keys_free(&o);
     if (rc != 0)
         return fail_json(ra.json, ra.operands[0], &err);
     if (ra.json) {

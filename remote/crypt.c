@@ -226,6 +226,9 @@ static bool read_line(const char **p, const char *label, unsigned char out[32])
     return true;
 }
 
+/* Reads a key file; a secret one (an identity) must not be readable by
+ * others, unless it is not an identity at all (then the parser says what
+ * it is). */
 static int read_keyfile(const char *path, bool secret, char **text, sf_error *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -239,12 +242,6 @@ static int read_keyfile(const char *path, bool secret, char **text, sf_error *er
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
         return sf_error_set(err, "crypt-key", path, "%s is not a regular file", path);
-    }
-    if (secret && (st.st_mode & 077) != 0) {
-        close(fd);
-        return sf_error_set(err, "crypt-key-mode", path,
-                            "%s holds a secret key and others may read it (mode %04o): "
-                            "chmod 600 it", path, (unsigned)(st.st_mode & 07777));
     }
     *text = malloc(KEYFILE_MAX + 1);
     if (*text == NULL) {
@@ -270,6 +267,15 @@ static int read_keyfile(const char *path, bool secret, char **text, sf_error *er
         free(*text);
         *text = NULL;
         return sf_error_set(err, "crypt-key", path, "%s is not a snapfleet key file", path);
+    }
+    if (secret && (st.st_mode & 077) != 0 &&
+        strncmp(*text, IDENTITY_HEAD, strlen(IDENTITY_HEAD)) == 0) {
+        sodium_memzero(*text, len);
+        free(*text);
+        *text = NULL;
+        return sf_error_set(err, "crypt-key-mode", path,
+                            "%s holds a secret key and others may read it (mode %04o): "
+                            "chmod 600 it", path, (unsigned)(st.st_mode & 07777));
     }
     return 0;
 }

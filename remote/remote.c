@@ -19,6 +19,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "crypt_internal.h"
 #include "remote_internal.h"
 #include "snapfleet/checksum.h"
 #include "snapfleet/fs.h"
@@ -95,6 +96,35 @@ static char *key_of(const char *prefix, const char *fmt, ...)
 static int nomem(sf_error *err)
 {
     return sf_error_set(err, SF_EK_NOMEM, NULL, "out of memory");
+}
+
+/* The keys a push names and encrypts objects with (NULL: plain). */
+static const sf_keys *push_keys(const sf_remote_options *o)
+{
+    return o != NULL && o->encrypt_to != NULL ? sf_recipient_keys(o->encrypt_to) : NULL;
+}
+
+static const sf_identity *identity_of(const sf_remote_options *o)
+{
+    return o != NULL ? o->identity : NULL;
+}
+
+/* "blobs/sha256-<hex>", or encrypted "blobs/enc-<hex keyed with the name
+ * key>" (object storage cannot confirm a guess of the content). */
+static char *blob_key(const char *prefix, const sf_keys *k, const char *sha256)
+{
+    char name[SF_SHA256_HEX_SIZE];
+
+    if (k == NULL)
+        return key_of(prefix, "blobs/sha256-%s", sha256);
+    sf_crypt_blob_name(k, sha256, name);
+    return key_of(prefix, "blobs/enc-%s", name);
+}
+
+/* The size of an object holding size bytes of a file. */
+static uint64_t object_size(const sf_keys *k, uint64_t size)
+{
+    return k != NULL ? sf_crypt_size(size, SF_CRYPT_CHUNK_DEFAULT) : size;
 }
 
 /* ---- the objects index ---- */
@@ -343,7 +373,12 @@ static bool existing_has(const existing *e, const char *key, uint64_t size)
 typedef struct upload {
     char *key;
     char *upload_id;
-    uint64_t size, part_size;
+    uint64_t size, part_size;  /* the object's (encrypted: the ciphertext's) */
+    /* Encrypted: the stream's seed and header, durable before the first
+     * part, so a resumed upload continues the same stream. */
+    bool enc;
+    unsigned char seed[SF_CRYPT_SEED_SIZE];
+    unsigned char header[SF_CRYPT_HEADER_SIZE];
     sf_s3_part *parts;  /* acknowledged, by number */
     size_t nparts, cap;
 } upload;
@@ -360,7 +395,40 @@ static void upload_clear(upload *u)
     free(u->key);
     free(u->upload_id);
     free(u->parts);
-    memset(u, 0, sizeof *u);
+    sodium_memzero(u, sizeof *u);
+}
+
+static void hex_put(sf_jw *w, const char *key, const unsigned char *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    char hex[2 * SF_CRYPT_HEADER_SIZE + 1];
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        hex[2 * i] = digits[p[i] >> 4];
+        hex[2 * i + 1] = digits[p[i] & 15];
+    }
+    hex[2 * n] = '\0';
+    sf_jw_kv_string(w, key, hex);
+}
+
+static bool hex_get(const char *s, unsigned char *out, size_t n)
+{
+    size_t i;
+
+    if (strlen(s) != 2 * n)
+        return false;
+    for (i = 0; i < 2 * n; i++) {
+        char c = s[i];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v < 0)
+            return false;
+        if (i % 2 == 0)
+            out[i / 2] = (unsigned char)(v << 4);
+        else
+            out[i / 2] |= (unsigned char)v;
+    }
+    return true;
 }
 
 static void journal_free(journal *j)
@@ -401,6 +469,10 @@ static int journal_save(journal *j, sf_error *err)
         sf_jw_kv_string(&w, "upload_id", u->upload_id);
         sf_jw_kv_u64(&w, "size", u->size);
         sf_jw_kv_u64(&w, "part_size", u->part_size);
+        if (u->enc) {
+            hex_put(&w, "seed", u->seed, sizeof u->seed);
+            hex_put(&w, "header", u->header, sizeof u->header);
+        }
         sf_jw_key(&w, "parts");
         sf_jw_begin_array(&w);
         for (k = 0; k < u->nparts; k++) {
@@ -417,6 +489,8 @@ static int journal_save(journal *j, sf_error *err)
     rc = sf_jw_finish(&w, err);
     if (rc == 0)
         rc = sf_fs_write_atomic(j->path, out.data, out.len, err);
+    if (out.data != NULL)
+        sodium_memzero(out.data, out.len);
     sf_buf_free(&out);
     return rc;
 }
@@ -462,6 +536,29 @@ static int journal_load(journal *j, sf_error *err)
             sf_jr_uint(&r, item, "part_size", UINT64_MAX, &u->part_size) != 0 ||
             sf_jr_array(&r, item, "parts", &parts, &np) != 0)
             goto done;
+        {
+            char *seed = NULL, *header = NULL;
+            bool bad = false;
+            if (sf_jr_str_opt(&r, item, "seed", &seed) != 0 ||
+                sf_jr_str_opt(&r, item, "header", &header) != 0) {
+                free(seed);
+                goto done;
+            }
+            if (seed != NULL || header != NULL) {
+                u->enc = true;
+                bad = seed == NULL || header == NULL || !hex_get(seed, u->seed, sizeof u->seed) ||
+                      !hex_get(header, u->header, sizeof u->header);
+            }
+            if (seed != NULL)
+                sodium_memzero(seed, strlen(seed));
+            free(seed);
+            free(header);
+            if (bad) {
+                sf_error_set(err, "push-journal", "seed", "an encrypted upload's seed or "
+                             "header is not hex of the right length");
+                goto done;
+            }
+        }
         u->parts = calloc(np ? np : 1, sizeof *u->parts);
         if (u->parts == NULL) {
             nomem(err);
@@ -491,6 +588,7 @@ done:
     if (rc != 0 && err != NULL)
         sf_error_prefix(err, "%s: ", j->path);
     cJSON_Delete(root);
+    sodium_memzero(text, len);
     free(text);
     free(dir);
     free(url);
@@ -567,16 +665,142 @@ static int read_range(const char *path, uint64_t size, uint64_t off, void *buf, 
     return rc;
 }
 
+/* An encrypted file as a stream of object bytes, read in order: the
+ * header, then each chunk encrypted as its plaintext is read. The file's
+ * SHA-256 is checked before its final chunk is encrypted, so an object
+ * whose bytes are not the ones named is never completed. */
+typedef struct csrc {
+    const char *file;
+    const char *sha256;
+    int fd;
+    sf_enc e;
+    sf_sha256 *h;
+    uint64_t plain_off;
+    unsigned char *pbuf, *cbuf;
+    size_t cpos, clen;
+    bool header_out;
+} csrc;
+
+static int csrc_open(csrc *c, const sf_keys *k, const char *file, const char *sha256,
+                     uint64_t size, const upload *resume, upload *u, sf_error *err)
+{
+    char context[SF_CRYPT_CONTEXT_MAX];
+    struct stat st;
+
+    memset(c, 0, sizeof *c);
+    c->fd = -1;
+    c->file = file;
+    c->sha256 = sha256;
+    if (sf_crypt_context_blob(sha256, context, sizeof context) != 0)
+        return sf_error_set(err, "crypt-format", "context", "object context too long");
+    if (sf_enc_init(&c->e, k, context, sha256, size, SF_CRYPT_CHUNK_DEFAULT,
+                    resume ? resume->seed : NULL, resume ? resume->header : NULL, err) != 0)
+        return SF_ERR;
+    if (u != NULL) {
+        u->enc = true;
+        memcpy(u->seed, c->e.seed, sizeof u->seed);
+        memcpy(u->header, c->e.header, sizeof u->header);
+    }
+    c->h = sf_sha256_new();
+    c->pbuf = malloc(SF_CRYPT_CHUNK_DEFAULT);
+    c->cbuf = malloc(SF_CRYPT_CHUNK_DEFAULT + SF_CRYPT_HEADER_SIZE + SF_CRYPT_ABYTES);
+    if (c->h == NULL || c->pbuf == NULL || c->cbuf == NULL)
+        return nomem(err);
+    c->fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (c->fd < 0)
+        return sf_error_set_errno(err, errno, file, "%s", file);
+    if (fstat(c->fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
+        return sf_error_set(err, SF_EK_IO, file, "%s changed while it was being pushed", file);
+    return 0;
+}
+
+static void csrc_close(csrc *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    sf_sha256_free(c->h);
+    if (c->pbuf != NULL)
+        sodium_memzero(c->pbuf, SF_CRYPT_CHUNK_DEFAULT);
+    free(c->pbuf);
+    free(c->cbuf);
+    sf_enc_wipe(&c->e);
+    memset(c, 0, sizeof *c);
+    c->fd = -1;
+}
+
+/* The next len bytes of the object. */
+static int csrc_read(csrc *c, unsigned char *out, size_t len, sf_error *err)
+{
+    while (len > 0) {
+        size_t n;
+        if (c->cpos == c->clen) {
+            uint64_t left = c->e.size - c->plain_off;
+            size_t want = left < c->e.chunk ? (size_t)left : c->e.chunk, got = 0;
+            if (!c->header_out) {
+                memcpy(c->cbuf, c->e.header, SF_CRYPT_HEADER_SIZE);
+                c->clen = SF_CRYPT_HEADER_SIZE;
+                c->cpos = 0;
+                c->header_out = true;
+                continue;
+            }
+            if (c->e.finished)
+                return sf_error_set(err, SF_EK_IO, c->file, "%s: read past the object's end",
+                                    c->file);
+            while (got < want) {
+                ssize_t r = pread(c->fd, c->pbuf + got, want - got,
+                                  (off_t)(c->plain_off + got));
+                if (r < 0 && errno == EINTR)
+                    continue;
+                if (r <= 0)
+                    return r < 0 ? sf_error_set_errno(err, errno, c->file, "%s", c->file)
+                                 : sf_error_set(err, SF_EK_IO, c->file,
+                                                "%s changed while it was being pushed", c->file);
+                got += (size_t)r;
+            }
+            if (sf_sha256_update(c->h, c->pbuf, want) != 0)
+                return nomem(err);
+            if (want == left) {
+                /* The last chunk: the bytes sent are the bytes named. */
+                char hex[SF_SHA256_HEX_SIZE];
+                if (sf_sha256_final(c->h, hex) != 0)
+                    return nomem(err);
+                sf_sha256_free(c->h);
+                c->h = NULL;
+                if (strcmp(hex, c->sha256) != 0)
+                    return sf_error_set(err, SF_EK_IO, c->file,
+                                        "%s changed while it was being pushed", c->file);
+            }
+            if (sf_enc_chunk(&c->e, c->pbuf, want, c->cbuf, err) != 0)
+                return SF_ERR;
+            c->plain_off += want;
+            c->clen = want + SF_CRYPT_ABYTES;
+            c->cpos = 0;
+        }
+        n = c->clen - c->cpos < len ? c->clen - c->cpos : len;
+        memcpy(out, c->cbuf + c->cpos, n);
+        c->cpos += n;
+        out += n;
+        len -= n;
+    }
+    return 0;
+}
+
+/* Uploads file as the multipart object key: size is the object's size
+ * (k: the encrypted size of plain_size bytes whose SHA-256 is sha256). */
 static int multipart(sf_s3 *s3, const char *bucket, const char *key, const char *file,
-                     uint64_t size, uint64_t part_size, journal *j,
-                     const sf_remote_options *o, sf_push_result *r, sf_error *err)
+                     uint64_t size, uint64_t part_size, const sf_keys *k, uint64_t plain_size,
+                     const char *sha256, journal *j, const sf_remote_options *o,
+                     sf_push_result *r, sf_error *err)
 {
     upload *u = journal_find(j, key);
     unsigned char *buf = NULL;
     int number, nparts, tries;
     int rc = SF_ERR;
+    csrc c;
 
-    if (u != NULL && (u->size != size || u->part_size != part_size)) {
+    memset(&c, 0, sizeof c);
+    c.fd = -1;
+    if (u != NULL && (u->size != size || u->part_size != part_size || u->enc != (k != NULL))) {
         upload_clear(u); /* another object's upload: start again */
         u = NULL;
     }
@@ -598,12 +822,24 @@ static int multipart(sf_s3 *s3, const char *bucket, const char *key, const char 
                 nomem(err);
                 goto done;
             }
+            if (k != NULL) {
+                /* A fresh stream; its seed and header go into the journal
+                 * with the upload id. */
+                csrc_close(&c);
+                if (csrc_open(&c, k, file, sha256, plain_size, NULL, u, err) != 0)
+                    goto done;
+            }
             if (sf_s3_multipart_create(s3, bucket, key, &u->upload_id, err) != 0)
                 goto done;
             /* Write-ahead: the upload id is durable before any part goes. */
             if (journal_save(j, err) != 0)
                 goto done;
         } else {
+            if (k != NULL) {
+                csrc_close(&c);
+                if (csrc_open(&c, k, file, sha256, plain_size, u, NULL, err) != 0)
+                    goto done;
+            }
             if (u->nparts > (size_t)nparts) {
                 sf_error_set(err, "push-journal", NULL, "%s: more parts than the object has",
                              j->path);
@@ -627,10 +863,19 @@ static int multipart(sf_s3 *s3, const char *bucket, const char *key, const char 
             uint64_t off = (uint64_t)(number - 1) * part_size;
             size_t len = (size_t)(size - off < part_size ? size - off : part_size);
             sf_s3_part *p;
-            if (part_done(u, number))
-                continue;
-            if (read_range(file, size, off, buf, len, err) != 0)
-                goto done;
+            if (k != NULL) {
+                /* The stream is produced in order: a part already sent is
+                 * encrypted again (the same bytes) and skipped. */
+                if (csrc_read(&c, buf, len, err) != 0)
+                    goto done;
+                if (part_done(u, number))
+                    continue;
+            } else {
+                if (part_done(u, number))
+                    continue;
+                if (read_range(file, size, off, buf, len, err) != 0)
+                    goto done;
+            }
             if (u->nparts >= u->cap) {
                 sf_error_set(err, "push-journal", NULL, "%s: more parts than the object has",
                              j->path);
@@ -682,6 +927,7 @@ static int multipart(sf_s3 *s3, const char *bucket, const char *key, const char 
         goto done;
     rc = 0;
 done:
+    csrc_close(&c);
     free(buf);
     return rc;
 }
@@ -723,21 +969,91 @@ static char *journal_path(const sf_remote_options *o, const char *dir, const cha
     return sf_buf_detach(&b);
 }
 
-static int put_doc(sf_s3 *s3, const sf_s3_url *u, const char *name, const char *docname,
-                   const char *text, size_t len, sf_push_result *r, sf_error *err)
+/* Puts a document (k: encrypted, bound to backups/<name>/<docname>). */
+static int put_doc(sf_s3 *s3, const sf_s3_url *u, const sf_keys *k, const char *name,
+                   const char *docname, const char *text, size_t len, sf_push_result *r,
+                   sf_error *err)
 {
     char *key = key_of(u->prefix, "backups/%s/%s", name, docname);
+    char context[SF_CRYPT_CONTEXT_MAX];
+    sf_buf enc;
     int rc;
 
     if (key == NULL)
         return nomem(err);
-    rc = sf_s3_put(s3, u->bucket, key, text, len, err);
+    sf_buf_init(&enc);
+    if (k != NULL) {
+        rc = sf_crypt_context_doc(name, docname, context, sizeof context);
+        if (rc != 0)
+            rc = sf_error_set(err, "crypt-format", "context", "object context too long");
+        if (rc == 0)
+            rc = sf_crypt_encrypt_buf(k, context, text, len, &enc, err);
+        if (rc == 0) {
+            text = enc.data;
+            len = enc.len;
+        }
+    } else {
+        rc = 0;
+    }
+    if (rc == 0)
+        rc = sf_s3_put(s3, u->bucket, key, text, len, err);
     if (rc == 0) {
         r->documents_sent++;
         r->bytes_sent += len;
     }
+    sf_buf_free(&enc);
     free(key);
     return rc;
+}
+
+/* Is the manifest already under the name the same one? Plain: the same
+ * bytes. Encrypted (k): encrypted to the same key pair with the content
+ * tag of the same bytes (the pushing machine cannot decrypt). 1 the same,
+ * 0 another backup's (err says why), SF_ERR on failure. */
+static int same_manifest(const sf_keys *k, const char *name, const sf_buf *remote,
+                         const char *manifest, size_t len, const char *where, sf_error *err)
+{
+    char context[SF_CRYPT_CONTEXT_MAX], hex[SF_SHA256_HEX_SIZE];
+    unsigned char tag[32];
+    sf_crypt_header h;
+    bool enc = sf_crypt_is_encrypted(remote->data ? remote->data : "", remote->len);
+
+    if (k == NULL) {
+        if (enc) {
+            sf_error_set(err, "push-conflict", where, "%s holds an encrypted backup under the "
+                         "name %s (push it with --encrypt-to, or under another name)", where,
+                         name);
+            return 0;
+        }
+        if (remote->len == len && memcmp(remote->data, manifest, len) == 0)
+            return 1;
+        sf_error_set(err, "push-conflict", where,
+                     "%s holds another backup's manifest under the name %s", where, name);
+        return 0;
+    }
+    if (!enc) {
+        sf_error_set(err, "push-conflict", where, "%s holds an unencrypted backup under the "
+                     "name %s", where, name);
+        return 0;
+    }
+    if (sf_crypt_header_parse(remote->data, remote->len, &h, err) != 0) {
+        sf_error_prefix(err, "%s: ", where);
+        return SF_ERR;
+    }
+    if (sodium_memcmp(h.key_id, k->id, sizeof h.key_id) != 0) {
+        sf_error_set(err, "push-conflict", where, "%s holds a backup named %s encrypted to "
+                     "another key pair", where, name);
+        return 0;
+    }
+    if (sf_crypt_context_doc(name, MANIFEST, context, sizeof context) != 0 ||
+        sf_sha256_bytes(manifest, len, hex) != 0)
+        return nomem(err);
+    sf_crypt_content_tag(k, context, hex, tag);
+    if (h.size == len && sodium_memcmp(tag, h.content, sizeof tag) == 0)
+        return 1;
+    sf_error_set(err, "push-conflict", where,
+                 "%s holds another backup's manifest under the name %s", where, name);
+    return 0;
 }
 
 static const char *base_name(const char *dir, char *out, size_t n)
@@ -774,6 +1090,7 @@ int sf_remote_push(sf_s3 *s3, const char *dir, const char *url, const sf_remote_
     size_t manifest_len = 0, i, k;
     sf_buf remote_manifest, index_json;
     uint64_t part_size = o && o->part_size ? o->part_size : SF_REMOTE_PART_SIZE_DEFAULT;
+    const sf_keys *keys = push_keys(o);
     int rc = SF_ERR;
     bool locked = false, have_report = false;
 
@@ -836,16 +1153,15 @@ int sf_remote_push(sf_s3 *s3, const char *dir, const char *url, const sf_remote_
         goto done;
     }
     if (sf_s3_get(s3, u.bucket, key, &remote_manifest, err) == 0) {
-        if (remote_manifest.len == manifest_len &&
-            memcmp(remote_manifest.data, manifest, manifest_len) == 0) {
+        char where[1024];
+        int same;
+        snprintf(where, sizeof where, "s3://%s/%s", u.bucket, key);
+        same = same_manifest(keys, r->name, &remote_manifest, manifest, manifest_len, where, err);
+        if (same == 1) {
             r->already = true;
             r->artifacts = rep.artifact_count;
             progress(o, "%s is already at %s", r->name, url);
             rc = 0;
-        } else {
-            sf_error_set(err, "push-conflict", key,
-                         "s3://%s/%s holds another backup's manifest under the name %s",
-                         u.bucket, key, r->name);
         }
         goto done;
     }
@@ -924,8 +1240,8 @@ int sf_remote_push(sf_s3 *s3, const char *dir, const char *url, const sf_remote_
         }
     }
     if (index_write(&x, &index_json, err) != 0 ||
-        put_doc(s3, &u, r->name, SF_REMOTE_OBJECTS_FILE, index_json.data, index_json.len, r,
-                err) != 0)
+        put_doc(s3, &u, keys, r->name, SF_REMOTE_OBJECTS_FILE, index_json.data, index_json.len,
+                r, err) != 0)
         goto done;
 
     /* What is there already (content-addressed: the same name and size). */
@@ -957,13 +1273,14 @@ int sf_remote_push(sf_s3 *s3, const char *dir, const char *url, const sf_remote_
         r->artifacts++;
         for (k = 0; k < x.a[i].nfiles; k++) {
             const sf_ri_file *f = &x.a[i].files[k];
-            char *bkey = key_of(u.prefix, "blobs/sha256-%s", f->sha256), *file;
+            char *bkey = blob_key(u.prefix, keys, f->sha256), *file;
+            uint64_t osize = object_size(keys, f->size);
             if (bkey == NULL) {
                 nomem(err);
                 goto done;
             }
             r->files++;
-            if (existing_has(&ex, bkey, f->size) && journal_find(&j, bkey) == NULL) {
+            if (existing_has(&ex, bkey, osize) && journal_find(&j, bkey) == NULL) {
                 free(bkey);
                 continue;
             }
@@ -977,11 +1294,12 @@ int sf_remote_push(sf_s3 *s3, const char *dir, const char *url, const sf_remote_
             }
             if (f->path[0])
                 sprintf(file, "%s/%s", rep.artifacts[i].artifact_path, f->path);
-            if (f->size > part_size) {
+            if (osize > part_size) {
                 uint64_t ps = part_size;
-                while ((f->size + ps - 1) / ps > 10000)
+                while ((osize + ps - 1) / ps > 10000)
                     ps *= 2;
-                rc = multipart(s3, u.bucket, bkey, file, f->size, ps, &j, o, r, err);
+                rc = multipart(s3, u.bucket, bkey, file, osize, ps, keys, f->size, f->sha256, &j,
+                               o, r, err);
             } else {
                 unsigned char *buf = malloc(f->size ? (size_t)f->size : 1);
                 char hex[SF_SHA256_HEX_SIZE];
@@ -992,17 +1310,30 @@ int sf_remote_push(sf_s3 *s3, const char *dir, const char *url, const sf_remote_
                                 strcmp(hex, f->sha256) != 0))
                     rc = sf_error_set(err, SF_EK_IO, file,
                                       "%s changed while it was being pushed", file);
-                if (rc == 0)
+                if (rc == 0 && keys != NULL) {
+                    char context[SF_CRYPT_CONTEXT_MAX];
+                    sf_buf enc;
+                    sf_buf_init(&enc);
+                    if (sf_crypt_context_blob(f->sha256, context, sizeof context) != 0)
+                        rc = nomem(err);
+                    if (rc == 0)
+                        rc = sf_crypt_encrypt_buf(keys, context, buf, (size_t)f->size, &enc,
+                                                  err);
+                    if (rc == 0)
+                        rc = sf_s3_put(s3, u.bucket, bkey, enc.data, enc.len, err);
+                    sf_buf_free(&enc);
+                } else if (rc == 0) {
                     rc = sf_s3_put(s3, u.bucket, bkey, buf, (size_t)f->size, err);
+                }
                 if (rc == 0)
-                    r->bytes_sent += f->size;
+                    r->bytes_sent += osize;
                 free(buf);
             }
             if (rc == 0) {
                 r->files_sent++;
                 any = true;
                 /* A later artifact naming the same bytes finds them there. */
-                if (collect_existing(&ex, bkey, f->size, "") != 0)
+                if (collect_existing(&ex, bkey, osize, "") != 0)
                     rc = nomem(err);
             }
             free(file);
@@ -1018,9 +1349,9 @@ int sf_remote_push(sf_s3 *s3, const char *dir, const char *url, const sf_remote_
     /* The documents, then the manifest: the commit point. */
     for (i = 0; documents[i] != NULL; i++)
         if (docs_text[i] != NULL &&
-            put_doc(s3, &u, r->name, documents[i], docs_text[i], docs_len[i], r, err) != 0)
+            put_doc(s3, &u, keys, r->name, documents[i], docs_text[i], docs_len[i], r, err) != 0)
             goto done;
-    if (put_doc(s3, &u, r->name, MANIFEST, manifest, manifest_len, r, err) != 0)
+    if (put_doc(s3, &u, keys, r->name, MANIFEST, manifest, manifest_len, r, err) != 0)
         goto done;
     progress(o, "pushed %s to %s", r->name, url);
     if (unlink(j.path) != 0 && errno != ENOENT) {
@@ -1053,14 +1384,21 @@ done:
 
 /* ---- pull ---- */
 
-/* A file being fetched: written and hashed as it arrives. */
+/* A file being fetched: written and hashed as it arrives (decrypted
+ * first when an identity is given). */
 typedef struct fetch {
     const char *path;
     int fd;
     sf_sha256 *h;
     uint64_t bytes, size;
     sf_error *err;
+    const sf_identity *id;
+    const char *context, *what;
+    sf_dec dec;
+    bool dec_open;
 } fetch;
+
+static int plain_sink(void *payload, const void *data, size_t len);
 
 static int fetch_open(fetch *f)
 {
@@ -1071,6 +1409,11 @@ static int fetch_open(fetch *f)
         return sf_error_set_errno(f->err, errno, f->path, "%s", f->path);
     if (f->h == NULL)
         return nomem(f->err);
+    if (f->id != NULL) {
+        f->dec_open = true;
+        if (sf_dec_init(&f->dec, f->id, f->context, f->what, plain_sink, f, f->err) != 0)
+            return SF_ERR;
+    }
     return 0;
 }
 
@@ -1081,9 +1424,23 @@ static void fetch_close(fetch *f)
     f->fd = -1;
     sf_sha256_free(f->h);
     f->h = NULL;
+    if (f->dec_open)
+        sf_dec_free(&f->dec);
+    f->dec_open = false;
 }
 
 static int fetch_sink(void *payload, const void *data, size_t len)
+{
+    fetch *f = payload;
+
+    if (f->fd < 0 || f->h == NULL)
+        return 1;
+    if (f->dec_open)
+        return sf_dec_feed(&f->dec, data, len, f->err) != 0;
+    return plain_sink(payload, data, len);
+}
+
+static int plain_sink(void *payload, const void *data, size_t len)
 {
     fetch *f = payload;
     const unsigned char *p = data;
@@ -1123,20 +1480,31 @@ static void fetch_reset(void *payload)
     fetch_open(f);
 }
 
-/* Fetches one blob into path: its size and SHA-256 must be the index's. */
-static int fetch_blob(sf_s3 *s3, const sf_s3_url *u, const sf_ri_file *file, const char *path,
-                      uint64_t *bytes, sf_error *err)
+/* Fetches one blob into path: its size and SHA-256 must be the index's
+ * (with an identity: decrypted, every chunk authenticated, the object
+ * bound to this SHA-256). */
+static int fetch_blob(sf_s3 *s3, const sf_s3_url *u, const sf_identity *id,
+                      const sf_ri_file *file, const char *path, uint64_t *bytes, sf_error *err)
 {
-    fetch f = {.path = path, .fd = -1, .size = file->size, .err = err};
-    char *key = key_of(u->prefix, "blobs/sha256-%s", file->sha256);
+    char context[SF_CRYPT_CONTEXT_MAX], what[1024];
+    fetch f = {.path = path, .fd = -1, .size = file->size, .err = err, .id = id,
+               .context = context, .what = what};
+    char *key = blob_key(u->prefix, id ? sf_identity_keys(id) : NULL, file->sha256);
     char hex[SF_SHA256_HEX_SIZE];
     int rc;
 
     if (key == NULL)
         return nomem(err);
+    snprintf(what, sizeof what, "s3://%s/%s", u->bucket, key);
+    if (sf_crypt_context_blob(file->sha256, context, sizeof context) != 0) {
+        free(key);
+        return nomem(err);
+    }
     rc = fetch_open(&f);
     if (rc == 0)
         rc = sf_s3_get_stream(s3, u->bucket, key, fetch_sink, fetch_reset, &f, err);
+    if (rc == 0 && f.dec_open)
+        rc = sf_dec_finish(&f.dec, NULL, err);
     if (rc == 0 && (f.h == NULL || sf_sha256_final(f.h, hex) != 0))
         rc = nomem(err);
     if (rc == 0 && (f.bytes != file->size || strcmp(hex, file->sha256) != 0))
@@ -1155,8 +1523,9 @@ static int fetch_blob(sf_s3 *s3, const sf_s3_url *u, const sf_ri_file *file, con
 
 /* Fetches artifact a into dest (through dest.pull-part): every file by its
  * SHA-256, then the artifact's checksum against the manifest's. */
-static int fetch_artifact(sf_s3 *s3, const sf_s3_url *u, const sf_ri_artifact *a,
-                          const char *dest, sf_pull_result *r, sf_error *err)
+static int fetch_artifact(sf_s3 *s3, const sf_s3_url *u, const sf_identity *id,
+                          const sf_ri_artifact *a, const char *dest, sf_pull_result *r,
+                          sf_error *err)
 {
     sf_buf part, path;
     char hex[SF_SHA256_HEX_SIZE];
@@ -1222,7 +1591,7 @@ static int fetch_artifact(sf_s3 *s3, const sf_s3_url *u, const sf_ri_artifact *a
             if (mk != 0)
                 goto done;
         }
-        if (fetch_blob(s3, u, f, sf_buf_cstr(&path), &r->bytes_fetched, err) != 0)
+        if (fetch_blob(s3, u, id, f, sf_buf_cstr(&path), &r->bytes_fetched, err) != 0)
             goto done;
     }
     if (sf_checksum_path(sf_buf_cstr(&part), hex, err) != 0)
@@ -1272,15 +1641,45 @@ static int split_backup_url(const char *url, sf_s3_url *u, char **name, sf_error
     return 0;
 }
 
-static int get_doc(sf_s3 *s3, const sf_s3_url *u, const char *name, const char *doc,
-                   sf_buf *out, sf_error *err)
+/* Gets a document. With an identity it is decrypted (require: it must be
+ * encrypted, as on a pull, so a plain object put in place of an encrypted
+ * one is refused; else a plain one is read as it is). Without one an
+ * encrypted document is refused ("remote-encrypted"). *encrypted (may be
+ * NULL) says which it was. */
+static int get_doc(sf_s3 *s3, const sf_s3_url *u, const sf_identity *id, bool require,
+                   const char *name, const char *doc, sf_buf *out, bool *encrypted,
+                   sf_error *err)
 {
     char *key = key_of(u->prefix, "backups/%s/%s", name, doc);
+    char context[SF_CRYPT_CONTEXT_MAX], what[1024];
+    sf_buf raw;
+    bool enc;
     int rc;
 
     if (key == NULL)
         return nomem(err);
-    rc = sf_s3_get(s3, u->bucket, key, out, err);
+    sf_buf_init(&raw);
+    rc = sf_s3_get(s3, u->bucket, key, &raw, err);
+    enc = rc == 0 && sf_crypt_is_encrypted(raw.data ? raw.data : "", raw.len);
+    if (encrypted != NULL)
+        *encrypted = enc;
+    snprintf(what, sizeof what, "s3://%s/%s", u->bucket, key);
+    if (rc != 0) {
+        /* failed */
+    } else if (id != NULL && (enc || require)) {
+        if (sf_crypt_context_doc(name, doc, context, sizeof context) != 0)
+            rc = sf_error_set(err, "crypt-format", "context", "object context too long");
+        else
+            rc = sf_crypt_decrypt_buf(id, context, what, raw.data ? raw.data : "", raw.len, out,
+                                      err);
+    } else if (enc) {
+        rc = sf_error_set(err, "remote-encrypted", what,
+                          "%s is encrypted: give the identity that decrypts it (--identity "
+                          "KEYFILE)", what);
+    } else {
+        rc = sf_buf_append(out, raw.data ? raw.data : "", raw.len) != 0 ? nomem(err) : 0;
+    }
+    sf_buf_free(&raw);
     free(key);
     return rc;
 }
@@ -1300,7 +1699,8 @@ static int pull_into(sf_s3 *s3, const sf_s3_url *u, const char *name, const char
     bool locked = false;
 
     sf_buf_init(&text);
-    if (get_doc(s3, u, name, SF_REMOTE_OBJECTS_FILE, &text, err) != 0)
+    if (get_doc(s3, u, identity_of(o), true, name, SF_REMOTE_OBJECTS_FILE, &text, NULL, err) !=
+        0)
         goto done;
     if (sf_remote_index_parse(text.data, text.len, &x, err) != 0) {
         sf_error_prefix(err, "s3://%s/%s%sbackups/%s/%s: ", u->bucket, u->prefix,
@@ -1335,7 +1735,7 @@ static int pull_into(sf_s3 *s3, const sf_s3_url *u, const char *name, const char
                 goto done;
             }
         }
-        rc = fetch_artifact(s3, u, a, dest, r, err);
+        rc = fetch_artifact(s3, u, identity_of(o), a, dest, r, err);
         free(dest);
         if (rc != 0)
             goto done;
@@ -1347,7 +1747,8 @@ static int pull_into(sf_s3 *s3, const sf_s3_url *u, const char *name, const char
     for (i = 0; i < x.ndocs; i++) {
         char *path = sf_path_join(stage, x.docs[i]);
         sf_buf_reset(&text);
-        if (path == NULL || get_doc(s3, u, name, x.docs[i], &text, err) != 0 ||
+        if (path == NULL ||
+            get_doc(s3, u, identity_of(o), true, name, x.docs[i], &text, NULL, err) != 0 ||
             sf_fs_write_atomic(path, text.data ? text.data : "", text.len, err) != 0) {
             if (path == NULL)
                 nomem(err);
@@ -1381,10 +1782,10 @@ done:
     return rc;
 }
 
-static int fetch_manifest(sf_s3 *s3, const sf_s3_url *u, const char *name, const char *url,
-                          sf_buf *manifest, sf_error *err)
+static int fetch_manifest(sf_s3 *s3, const sf_s3_url *u, const sf_identity *id,
+                          const char *name, const char *url, sf_buf *manifest, sf_error *err)
 {
-    if (get_doc(s3, u, name, MANIFEST, manifest, err) == 0)
+    if (get_doc(s3, u, id, true, name, MANIFEST, manifest, NULL, err) == 0)
         return 0;
     if (err != NULL && err->kind != NULL && strcmp(err->kind, "s3-NoSuchKey") == 0)
         sf_error_set(err, "remote-incomplete", url,
@@ -1407,7 +1808,7 @@ int sf_remote_pull(sf_s3 *s3, const char *url, const char *dir, const sf_remote_
     sf_buf_init(&manifest);
     if (split_backup_url(url, &u, &name, err) != 0)
         return SF_ERR;
-    if (fetch_manifest(s3, &u, name, url, &manifest, err) != 0)
+    if (fetch_manifest(s3, &u, identity_of(o), name, url, &manifest, err) != 0)
         goto done;
     if (lstat(dir, &st) == 0) {
         /* Already pulled: the same manifest, verified. Anything else stays
@@ -1482,7 +1883,7 @@ int sf_remote_verify(sf_s3 *s3, const char *url, const char *scratch_parent,
     sf_buf_init(&manifest);
     if (split_backup_url(url, &u, &name, err) != 0)
         return SF_ERR;
-    if (fetch_manifest(s3, &u, name, url, &manifest, err) != 0)
+    if (fetch_manifest(s3, &u, identity_of(o), name, url, &manifest, err) != 0)
         goto done;
     if ((size_t)snprintf(scratch, sizeof scratch, "%s/snapfleet-verify-XXXXXX", parent) >=
             sizeof scratch ||
@@ -1523,8 +1924,8 @@ static int by_recency(const void *pa, const void *pb)
     return strcmp(a->name, b->name);
 }
 
-int sf_remote_list(sf_s3 *s3, const char *url, sf_remote_backup **out, size_t *count,
-                   sf_error *err)
+int sf_remote_list(sf_s3 *s3, const char *url, const sf_remote_options *o,
+                   sf_remote_backup **out, size_t *count, sf_error *err)
 {
     sf_s3_url u = {0};
     existing ex = {0};
@@ -1575,7 +1976,15 @@ int sf_remote_list(sf_s3 *s3, const char *url, sf_remote_backup **out, size_t *c
         if (!b[i].complete)
             continue;
         sf_buf_init(&text);
-        if (get_doc(s3, &u, b[i].name, MANIFEST, &text, err) != 0 ||
+        if (get_doc(s3, &u, identity_of(o), false, b[i].name, MANIFEST, &text, &b[i].encrypted,
+                    err) != 0 &&
+            b[i].encrypted && identity_of(o) == NULL) {
+            /* Encrypted, and no identity: listed without its id and time. */
+            sf_error_clear(err);
+            sf_buf_free(&text);
+            continue;
+        }
+        if ((err != NULL && err->kind != NULL) ||
             sf_manifest_parse(text.data, text.len, &m, err) != 0) {
             sf_error_prefix(err, "s3://%s/%sbackups/%s/%s: ", u.bucket, u.prefix[0] ? "" : "",
                             b[i].name, MANIFEST);
@@ -1641,7 +2050,7 @@ static int delete_backup(sf_s3 *s3, const sf_s3_url *u, const char *name, sf_err
 }
 
 int sf_remote_prune(sf_s3 *s3, const char *url, size_t keep, bool dry_run,
-                    sf_prune_remote_result *r, sf_error *err)
+                    const sf_remote_options *o, sf_prune_remote_result *r, sf_error *err)
 {
     sf_remote_backup *b = NULL;
     size_t n = 0, i, k, complete = 0;
@@ -1653,7 +2062,7 @@ int sf_remote_prune(sf_s3 *s3, const char *url, size_t keep, bool dry_run,
     int rc = SF_ERR;
 
     memset(r, 0, sizeof *r);
-    if (sf_remote_list(s3, url, &b, &n, err) != 0)
+    if (sf_remote_list(s3, url, o, &b, &n, err) != 0)
         return SF_ERR;
     if (sf_s3_url_parse(url, &u, err) != 0)
         goto done;
@@ -1669,14 +2078,14 @@ int sf_remote_prune(sf_s3 *s3, const char *url, size_t keep, bool dry_run,
             r->kept_backups++;
             continue;
         }
-        if (!dry_run && delete_backup(s3, &u, b[i].name, err) != 0)
-            goto done;
         if ((r->deleted_backups[r->deleted_backup_count++] = strdup(b[i].name)) == NULL) {
             nomem(err);
             goto done;
         }
     }
-    /* Every object a remaining index names (incomplete backups' too). */
+    /* Every object a remaining index names (incomplete backups' too), read
+     * before anything is deleted: an index that cannot be read (encrypted
+     * without the identity, damaged) stops the prune with nothing gone. */
     for (i = 0; i < n; i++) {
         sf_buf text;
         sf_remote_index x;
@@ -1686,8 +2095,10 @@ int sf_remote_prune(sf_s3 *s3, const char *url, size_t keep, bool dry_run,
             gone = gone || strcmp(r->deleted_backups[k], b[i].name) == 0;
         if (gone)
             continue;
+        bool enc = false;
         sf_buf_init(&text);
-        if (get_doc(s3, &u, b[i].name, SF_REMOTE_OBJECTS_FILE, &text, err) != 0) {
+        if (get_doc(s3, &u, identity_of(o), false, b[i].name, SF_REMOTE_OBJECTS_FILE, &text,
+                    &enc, err) != 0) {
             sf_buf_free(&text);
             if (err != NULL && err->kind != NULL && strcmp(err->kind, "s3-NoSuchKey") == 0 &&
                 !b[i].complete) {
@@ -1716,7 +2127,8 @@ int sf_remote_prune(sf_s3 *s3, const char *url, size_t keep, bool dry_run,
         }
         for (k = 0; k < x.n; k++) {
             for (f = 0; f < x.a[k].nfiles; f++) {
-                refs[nrefs] = key_of(u.prefix, "blobs/sha256-%s", x.a[k].files[f].sha256);
+                refs[nrefs] = blob_key(u.prefix, enc ? sf_identity_keys(identity_of(o)) : NULL,
+                                       x.a[k].files[f].sha256);
                 if (refs[nrefs] == NULL) {
                     sf_remote_index_free(&x);
                     nomem(err);
@@ -1727,6 +2139,9 @@ int sf_remote_prune(sf_s3 *s3, const char *url, size_t keep, bool dry_run,
         }
         sf_remote_index_free(&x);
     }
+    for (i = 0; !dry_run && i < r->deleted_backup_count; i++)
+        if (delete_backup(s3, &u, r->deleted_backups[i], err) != 0)
+            goto done;
     aprefix = key_of(u.prefix, "blobs/");
     if (aprefix == NULL || sf_s3_list(s3, u.bucket, aprefix, collect_existing, &arts, err) != 0) {
         if (aprefix == NULL)
@@ -1745,6 +2160,8 @@ int sf_remote_prune(sf_s3 *s3, const char *url, size_t keep, bool dry_run,
     }
     rc = 0;
 done:
+    if (rc != 0)
+        sf_prune_remote_result_free(r);
     sf_strv_free(refs, nrefs);
     existing_free(&arts);
     free(aprefix);

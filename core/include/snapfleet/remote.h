@@ -19,11 +19,19 @@
  *
  * A backup is there (listed complete, pullable) once its manifest is.
  * NAME is the backup directory's base name.
+ *
+ * Encrypted (sf_remote_options.encrypt_to): every object, documents and
+ * index included, is encrypted to the recipient (remote/crypt_internal.h)
+ * and blobs are named PREFIX/blobs/enc-<hex>, a hash of the file's SHA-256
+ * keyed with the key pair's name key, so the names do not let object
+ * storage confirm a guess of a file's content. Names, sizes, counts and
+ * times remain visible (snapfleet-push(1)).
  */
 #ifndef SNAPFLEET_REMOTE_H
 #define SNAPFLEET_REMOTE_H
 
 #include "snapfleet/buf.h"
+#include "snapfleet/crypt.h"
 #include "snapfleet/error.h"
 #include "snapfleet/export.h"
 #include "snapfleet/s3.h"
@@ -45,6 +53,12 @@ typedef struct sf_remote_options {
     uint64_t part_size;     /* 0: SF_REMOTE_PART_SIZE_DEFAULT */
     const char *state_dir;  /* push journals; NULL: $XDG_STATE_HOME/snapfleet
                                (default ~/.local/state/snapfleet) */
+    /* push: encrypt every object to this recipient (NULL: plain). */
+    const sf_recipient *encrypt_to;
+    /* pull, verify: every object must be encrypted to this identity, and
+     * is decrypted (NULL: plain objects; an encrypted one is refused,
+     * "remote-encrypted"). list, prune: decrypts what is encrypted. */
+    const sf_identity *identity;
     /* Progress lines ("uploaded ...") when non-NULL. */
     void (*progress)(void *payload, const char *line);
     void *payload;
@@ -104,13 +118,15 @@ typedef struct sf_remote_backup {
     bool complete;          /* its manifest is there */
     char *backup_id;        /* from the manifest (NULL when incomplete) */
     char *created_at;       /* likewise */
+    bool encrypted;         /* its manifest is encrypted (without the
+                               identity: backup_id and created_at NULL) */
     size_t objects;         /* objects under backups/<name>/ */
 } sf_remote_backup;
 
 /* Every backup under url (s3://BUCKET/PREFIX), complete ones newest first
  * (manifest created_at, then name), then incomplete ones by name. */
-SF_API int sf_remote_list(sf_s3 *s3, const char *url, sf_remote_backup **out, size_t *count,
-                          sf_error *err);
+SF_API int sf_remote_list(sf_s3 *s3, const char *url, const sf_remote_options *o,
+                          sf_remote_backup **out, size_t *count, sf_error *err);
 SF_API void sf_remote_backups_free(sf_remote_backup *b, size_t count);
 
 typedef struct sf_prune_remote_result {
@@ -124,9 +140,13 @@ typedef struct sf_prune_remote_result {
  * backup stops being complete before anything else of it goes), then every
  * blob no remaining snapfleet-objects.json names (incomplete
  * backups' included, so a push in progress keeps what it sent). dry_run
- * deletes nothing and reports what would go. */
+ * deletes nothing and reports what would go. Every remaining index is read
+ * before anything is deleted: encrypted backups need o->identity
+ * ("remote-encrypted"), and then nothing is deleted. On failure r is
+ * freed. */
 SF_API int sf_remote_prune(sf_s3 *s3, const char *url, size_t keep, bool dry_run,
-                           sf_prune_remote_result *r, sf_error *err);
+                           const sf_remote_options *o, sf_prune_remote_result *r,
+                           sf_error *err);
 SF_API void sf_prune_remote_result_free(sf_prune_remote_result *r);
 
 #ifdef __cplusplus
