@@ -101,7 +101,8 @@ int cmd_restore_status(int argc, char **argv);
     "                     for AWS's endpoint, path for any other)\n"                   \
     "Credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, or\n"    \
     "the shared credentials file (AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials)\n"  \
-    "at profile AWS_PROFILE; never on the command line.\n"
+    "at profile AWS_PROFILE; never on the command line. TLS is always verified;\n"   \
+    "AWS_CA_BUNDLE names a PEM file of certificate authorities to trust instead.\n"
 #define IDENTITY_HELP                                                                  \
     "  --identity KEYFILE the identity (snapfleet keygen's KEYFILE, mode 0600) that\n"   \
     "                     decrypts backups pushed with --encrypt-to (pull and verify\n"  \

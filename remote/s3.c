@@ -87,10 +87,11 @@ int sf_s3_open(sf_s3 **out, const sf_s3_config *cfg, sf_error *err)
     s3->cfg.access_key = strdup(cfg->access_key);
     s3->cfg.secret_key = strdup(cfg->secret_key);
     s3->cfg.session_token = cfg->session_token ? strdup(cfg->session_token) : NULL;
+    s3->cfg.ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
     s3->curl = curl_easy_init();
     if (s3->cfg.endpoint == NULL || s3->cfg.region == NULL || s3->cfg.access_key == NULL ||
         s3->cfg.secret_key == NULL || (cfg->session_token && !s3->cfg.session_token) ||
-        s3->curl == NULL) {
+        (cfg->ca_file && !s3->cfg.ca_file) || s3->curl == NULL) {
         sf_s3_close(s3);
         return sf_error_set(err, SF_EK_NOMEM, NULL, "out of memory");
     }
@@ -302,6 +303,8 @@ static outcome attempt(sf_s3 *s3, request *r, sf_error *err)
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (s3->cfg.ca_file != NULL)
+        curl_easy_setopt(c, CURLOPT_CAINFO, s3->cfg.ca_file);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, s3->cfg.timeout_s);
@@ -335,6 +338,15 @@ static outcome attempt(sf_s3 *s3, request *r, sf_error *err)
         if (err != NULL && err->kind == NULL)
             sf_error_set(err, "s3-aborted", NULL, "%s: the reader stopped the transfer",
                          sf_buf_cstr(&what));
+        goto done;
+    }
+    if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE) {
+        /* Not retried: the certificate will not verify next time either. */
+        sf_error_set(err, "s3-tls", NULL,
+                     "%s: %s: the server's TLS certificate does not verify against the "
+                     "trusted certificate authorities (a private one goes in AWS_CA_BUNDLE; "
+                     "verification is never turned off)", sf_buf_cstr(&what),
+                     curl_easy_strerror(cc));
         goto done;
     }
     if (cc != CURLE_OK && !(r->reply_too_big && cc == CURLE_WRITE_ERROR)) {

@@ -4,7 +4,11 @@
 // itself does not (its V4 check is a stub that accepts any signature).
 //
 //   node --openssl-legacy-provider ci/s3/server.js DATADIR [--bucket NAME]...
+//        [--tls CERT.pem KEY.pem]
 //
+// With --tls the front speaks HTTPS (node's https, the certificate and key
+// given, e.g. a self-signed one the TLS test makes with openssl) and still
+// listens on 127.0.0.1 only.
 // (s3rver makes its ListObjectsV2 continuation tokens with DES, which
 // OpenSSL 3 keeps in its legacy provider.)
 // Both listen on 127.0.0.1 at ports the kernel picks; the front's port is
@@ -25,6 +29,7 @@
 // waits that long first (to kill a client in the middle of an upload).
 // When SF_S3_LOG names a file, each request appends "METHOD URL STATUS".
 const http = require('http');
+const https = require('https');
 const crypto = require('crypto');
 const fs = require('fs');
 const S3rver = require('s3rver');
@@ -134,14 +139,19 @@ async function main() {
   const dir = args[0];
   if (!dir) { console.error('usage: node server.js DATADIR [--bucket NAME]...'); process.exit(2); }
   const buckets = [];
+  let tls = null;
   for (let i = 1; i < args.length; i++) {
     if (args[i] === '--bucket' && i + 1 < args.length) buckets.push({ name: args[++i] });
+    else if (args[i] === '--tls' && i + 2 < args.length) {
+      tls = { cert: fs.readFileSync(args[i + 1]), key: fs.readFileSync(args[i + 2]) };
+      i += 2;
+    } else { console.error('server.js: unknown argument ' + args[i]); process.exit(2); }
   }
   const backend = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir,
     serviceEndpoint: 'localhost', configureBuckets: buckets });
   const { port: backendPort } = await backend.run();
 
-  const front = http.createServer((req, res) => {
+  const handler = (req, res) => {
     const chunks = [];
     req.on('data', c => chunks.push(c));
     req.on('end', async () => {
@@ -169,7 +179,8 @@ async function main() {
       up.on('error', e => xmlError(res, 502, 'InternalError', 'backend: ' + e.message));
       up.end(body);
     });
-  });
+  };
+  const front = tls ? https.createServer(tls, handler) : http.createServer(handler);
   front.on('request', (req, res) => {
     if (!process.env.SF_S3_LOG) return;
     res.on('finish', () => {

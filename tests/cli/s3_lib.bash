@@ -7,6 +7,8 @@
 #                        ms), S3_LOG (one line per request: METHOD URL
 #                        STATUS). Without node the test is skipped (exit
 #                        77), unless SF_REQUIRE_S3=1, when it fails.
+#                        With S3_TLS="CERT KEY" set first, the front speaks
+#                        HTTPS with that certificate (S3_ENDPOINT https://).
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 S3_PID=""
 
@@ -38,6 +40,8 @@ s3_start() {
   mkdir -p "$S3_DATA"
   : >"$S3_LOG"
   for b in "$@"; do args+=(--bucket "$b"); done
+  # shellcheck disable=SC2206  # two paths, no spaces (the test's own files)
+  if [[ -n ${S3_TLS:-} ]]; then args+=(--tls $S3_TLS); fi
   SF_S3_FAULTS=$S3_FAULTS SF_S3_LOG=$S3_LOG node --openssl-legacy-provider \
     "$SRC/ci/s3/server.js" "$S3_DATA" "${args[@]}" >"$TMP/s3port" 2>"$TMP/s3err" &
   S3_PID=$!
@@ -52,4 +56,5 @@ s3_start() {
     exit 1
   fi
   S3_ENDPOINT=http://127.0.0.1:$S3_PORT
+  if [[ -n ${S3_TLS:-} ]]; then S3_ENDPOINT=https://127.0.0.1:$S3_PORT; fi
 }

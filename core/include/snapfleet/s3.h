@@ -51,6 +51,9 @@ typedef struct sf_s3_config {
     unsigned backoff_ms;      /* first backoff (default 200) */
     unsigned backoff_ms_max;  /* cap (default 10000) */
     long timeout_s;           /* per request, 0: none (default 300) */
+    char *ca_file;            /* AWS_CA_BUNDLE: the PEM file of the certificate
+                                 authorities to trust instead of the system's
+                                 (NULL: the system's); verification stays on */
 } sf_s3_config;
 
 /* Fills cfg from, in order: endpoint/region arguments (NULL: not given);
@@ -59,7 +62,10 @@ typedef struct sf_s3_config {
  * shared credentials file (AWS_SHARED_CREDENTIALS_FILE, default
  * ~/.aws/credentials) at profile AWS_PROFILE (default "default"). Region
  * defaults to us-east-1, endpoint to https://s3.<region>.amazonaws.com.
- * Errors: "s3-config" naming what is missing (never a secret's value). */
+ * AWS_CA_BUNDLE (as the AWS CLI and SDKs read it) names a PEM file of the
+ * certificate authorities to trust, e.g. a private CA's; it must be
+ * readable. Errors: "s3-config" naming what is missing (never a secret's
+ * value). */
 SF_API int sf_s3_config_resolve(sf_s3_config *cfg, const char *endpoint,
                                 const char *region, sf_s3_addressing addressing,
                                 sf_error *err);
