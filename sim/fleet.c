@@ -5,6 +5,8 @@
  */
 #include "sim_internal.h"
 
+#include "base/posmap.h"
+
 #include "snapfleet/principal.h"
 #include "snapfleet/text.h"
 
@@ -182,6 +184,16 @@ void sf_sim_canister_release(sim_canister *c)
     c->snapshot_count = 0;
 }
 
+/* The positions of the canisters by id, built for one array (base,
+ * count); a hit is checked against the id there, so an array reordered
+ * in place is never misread (the lookup then scans and the index is
+ * built again). */
+struct sim_find_index {
+    sf_posmap map;
+    const sim_canister *base;
+    size_t count;
+};
+
 void sf_sim_free(sf_sim *sim)
 {
     size_t i;
@@ -196,20 +208,58 @@ void sf_sim_free(sf_sim *sim)
     if (sim->cache != NULL)
         free(sim->cache->digest);
     free(sim->cache);
+    if (sim->find != NULL)
+        sf_posmap_free(&sim->find->map);
+    free(sim->find);
     free(sim);
+}
+
+static struct sim_find_index *find_index(const sf_sim *sim)
+{
+    struct sim_find_index *x = sim->find;
+    size_t i;
+
+    if (x == NULL || x->base != sim->canisters || x->count != sim->count) {
+        if (x == NULL) {
+            if ((x = calloc(1, sizeof *x)) == NULL)
+                return NULL;
+            ((sf_sim *)sim)->find = x;
+        }
+        sf_posmap_free(&x->map);
+        x->base = NULL;
+        if (!sf_posmap_reserve(&x->map, sim->count))
+            return NULL;
+        for (i = 0; i < sim->count; i++)
+            sf_posmap_insert(&x->map, sf_posmap_hash(sim->canisters[i].id, NULL), i);
+        x->base = sim->canisters;
+        x->count = sim->count;
+    }
+    return x;
 }
 
 sim_canister *sf_sim_find(const sf_sim *sim, const char *canister_id)
 {
     char canon[SF_PRINCIPAL_TEXT_MAX];
-    size_t i;
+    struct sim_find_index *x;
+    size_t i, cursor = 0;
 
     if (canister_id == NULL ||
         sf_principal_canonical(canister_id, canon, NULL) != SF_OK)
         return NULL;
+    if ((x = find_index(sim)) != NULL) {
+        uint64_t h = sf_posmap_hash(canon, NULL);
+
+        while ((i = sf_posmap_next(&x->map, h, &cursor)) != SIZE_MAX)
+            if (i < sim->count && strcmp(sim->canisters[i].id, canon) == 0)
+                return &sim->canisters[i];
+    }
+    /* not indexed (out of memory), not there, or the array reordered */
     for (i = 0; i < sim->count; i++)
-        if (strcmp(sim->canisters[i].id, canon) == 0)
+        if (strcmp(sim->canisters[i].id, canon) == 0) {
+            if (x != NULL)
+                x->count = SIZE_MAX; /* stale: built again next time */
             return &sim->canisters[i];
+        }
     return NULL;
 }
 

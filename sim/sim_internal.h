@@ -150,6 +150,9 @@ struct sf_sim {
     /* not state: set while the process driving this fleet has crashed in
      * a simulation (sf_sim_halt) */
     bool halted;
+    /* not state: canister id -> position, for sf_sim_find (fleet.c);
+     * rebuilt when the array moved, grew or was reordered */
+    struct sim_find_index *find;
 };
 
 /* fleet.c */

@@ -1,7 +1,8 @@
 /* The runners' indexes when memory runs out (tests/support/oom.h): the
  * execution journal's index (sf_exec_journal_index) built, rebuilt by the
- * preflight's acceptance and caught up by a snapshot lookup, with each of
- * their allocations made to fail in turn. Each run either gives an index
+ * preflight's acceptance and caught up by a snapshot lookup, and the
+ * observations' and the download journal's indexes kept by appends, with
+ * each of their allocations made to fail in turn. Each run either gives an index
  * that answers as the scans do, or fails with kind "out-of-memory" leaving
  * the journal as it was (and its index, if it had one, still right), or
  * (a lookup, which cannot fail) answers by the scan. Nothing leaks
@@ -18,7 +19,10 @@
 
 #include "oom.h"
 #include "snapfleet/buf.h"
+#include "engine/observations.h"
 #include "snapfleet/execjournal.h"
+#include "snapfleet/journal.h"
+#include "snapfleet/principal.h"
 
 typedef struct ej_ctx {
     const char *file;
@@ -166,12 +170,170 @@ static void test_latest_snapshot(void **state)
     assert_true(sf_oom_sweep(&oc, &c, false) >= 1);
 }
 
+#define MANY 40
+
+typedef struct grow_ctx {
+    sf_observations o;
+    sf_download_journal dj;
+} grow_ctx;
+
+static void id_of(size_t i, char *out, size_t n)
+{
+    /* a principal of 10 bytes, as a canister id: i in its bytes */
+    uint8_t bytes[10] = {0, 0, 0, 0, 0, 0xa0, 0, 0, 0x01, 0x01};
+    char text[SF_PRINCIPAL_TEXT_MAX];
+
+    bytes[6] = (uint8_t)(i >> 8);
+    bytes[7] = (uint8_t)i;
+    if (sf_principal_text_from_bytes(bytes, sizeof bytes, text, NULL) != SF_OK)
+        fail_msg("principal %zu", i);
+    snprintf(out, n, "%s", text);
+}
+
+static void grow_prep(void *ctx)
+{
+    grow_ctx *g = ctx;
+
+    memset(&g->o, 0, sizeof g->o);
+    sf_download_journal_init(&g->dj);
+    g->dj.backup_id = strdup("backup-1");
+    assert_non_null(g->dj.backup_id);
+}
+
+static void grow_cleanup(void *ctx)
+{
+    grow_ctx *g = ctx;
+
+    sf_obs_free(&g->o);
+    sf_download_journal_free(&g->dj);
+}
+
+/* Every lookup, present or not, answers as the scan does. */
+static void found_as_scanned(void *ctx)
+{
+    grow_ctx *g = ctx;
+    char id[SF_PRINCIPAL_TEXT_MAX];
+
+    for (size_t i = 0; i < MANY + 2; i++) {
+        sf_obs_canister *want = NULL;
+        sf_journal_artifact *art = NULL;
+
+        id_of(i, id, sizeof id);
+        for (size_t k = 0; k < g->o.count && want == NULL; k++)
+            if (strcmp(g->o.canisters[k].canister_id, id) == 0)
+                want = &g->o.canisters[k];
+        assert_ptr_equal(sf_obs_find(&g->o, id), want);
+        for (size_t k = 0; k < g->dj.artifact_count && art == NULL; k++)
+            if (strcmp(g->dj.artifacts[k].canister_id, id) == 0 &&
+                strcmp(g->dj.artifacts[k].snapshot_id, "01") == 0)
+                art = &g->dj.artifacts[k];
+        assert_ptr_equal(sf_download_journal_find(&g->dj, id, "01"), art);
+    }
+}
+
+static void grown(void *ctx)
+{
+    grow_ctx *g = ctx;
+
+    assert_int_equal(g->o.count, MANY);
+    assert_int_equal(g->dj.artifact_count, MANY);
+    found_as_scanned(ctx);
+}
+
+static void partly_grown(void *ctx, const sf_error *err)
+{
+    (void)err;
+    found_as_scanned(ctx);
+}
+
+static int grow(void *ctx, sf_error *err)
+{
+    grow_ctx *g = ctx;
+    sf_journal_artifact a;
+    char id[SF_PRINCIPAL_TEXT_MAX];
+
+    memset(&a, 0, sizeof a);
+    a.state = SF_ARTIFACT_CREATED;
+    a.snapshot_id = (char *)"01";
+    a.artifact_path = (char *)"p";
+    a.checksum_algorithm = (char *)"sha256";
+    a.updated_at = (char *)"unix:1";
+    for (size_t i = 0; i < MANY; i++) {
+        id_of(i, id, sizeof id);
+        if (sf_obs_get(&g->o, id) == NULL)
+            return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+        a.canister_id = id;
+        if (sf_download_journal_append(&g->dj, &a, err) != SF_OK)
+            return SF_ERR;
+    }
+    return SF_OK;
+}
+
+static void test_appends(void **state)
+{
+    grow_ctx g;
+    sf_oom_case oc = {"appends", grow_prep, grow, grown, partly_grown,
+                      grow_cleanup};
+
+    (void)state;
+    assert_true(sf_oom_sweep(&oc, &g, false) > MANY);
+}
+
+static int reparse(void *ctx, sf_error *err)
+{
+    grow_ctx *g = ctx;
+    sf_buf b;
+    int rc;
+
+    sf_buf_init(&b);
+    sf_oom_suspend();
+    rc = sf_obs_write_json(&g->o, &b, err);
+    sf_oom_resume();
+    assert_int_equal(rc, SF_OK);
+    sf_obs_free(&g->o);
+    rc = sf_obs_parse(b.data, b.len, &g->o, err);
+    sf_buf_reset(&b);
+    if (rc == SF_OK) {
+        sf_oom_suspend();
+        rc = sf_download_journal_write_json_part(&g->dj, &b, err);
+        sf_oom_resume();
+        assert_int_equal(rc, SF_OK);
+        sf_download_journal_free(&g->dj);
+        rc = sf_download_journal_parse(b.data, b.len, &g->dj, err);
+    }
+    sf_buf_free(&b);
+    return rc;
+}
+
+/* A parse whose index cannot be built still reads the document; lookups
+ * then scan. */
+static void grown_prep(void *ctx)
+{
+    sf_error err;
+
+    grow_prep(ctx);
+    if (grow(ctx, &err) != SF_OK)
+        fail_msg("growth: %s", err.message);
+}
+
+static void test_parses(void **state)
+{
+    grow_ctx g;
+    sf_oom_case oc = {"parses", grown_prep, reparse, grown, partly_grown,
+                      grow_cleanup};
+
+    (void)state;
+    assert_true(sf_oom_sweep(&oc, &g, false) > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_build),
         cmocka_unit_test(test_accept_rebuilds),
         cmocka_unit_test(test_latest_snapshot),
+        cmocka_unit_test(test_appends),
+        cmocka_unit_test(test_parses),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -270,9 +270,13 @@ int sf_backup_log_dj(sf_runlog *l, const sf_download_journal *dj,
 
 int sf_backup_log_obs(sf_runlog *l, const sf_obs_canister *c, sf_error *err)
 {
-    sf_observations part = {(sf_obs_canister *)c, 1};
+    sf_observations part;
     sf_buf b;
     int rc;
+
+    memset(&part, 0, sizeof part);
+    part.canisters = (sf_obs_canister *)c;
+    part.count = 1;
 
     sf_buf_init(&b);
     rc = sf_obs_write_json(&part, &b, err);

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/posmap.h"
 #include "engine/backup_log.h"
 #include "engine/engine.h"
 #include "engine/manifest_build.h"
@@ -589,31 +590,68 @@ done:
  * target in one "subtree" unit, which fails validation when the selection
  * has several top canisters; a connected selection stays "subtree", any
  * other becomes "single", and roles are listed once. */
+/* keys[pos] for a position held by a posmap: the position of key among
+ * those inserted, SIZE_MAX if none. */
+static size_t key_find(const sf_posmap *m, const char *const *keys,
+                       const char *key)
+{
+    uint64_t h = sf_posmap_hash(key, NULL);
+    size_t cursor = 0, p;
+
+    while ((p = sf_posmap_next(m, h, &cursor)) != SIZE_MAX)
+        if (strcmp(keys[p], key) == 0)
+            return p;
+    return SIZE_MAX;
+}
+
+static bool key_add(sf_posmap *m, const char *key, size_t pos)
+{
+    return sf_posmap_insert(m, sf_posmap_hash(key, NULL), pos);
+}
+
 static int build_manifest(runner *r, const sf_download_journal *dj,
                           sf_manifest *m, sf_error *err)
 {
     const sf_plan *p = &r->plan;
-    size_t n = p->target_count, i, k, tops = 0, nroles = 0;
+    size_t n = p->target_count, na = dj->artifact_count, i, k, tops = 0,
+           nroles = 0;
     sf_mb_member *members = calloc(n ? n : 1, sizeof *members);
     char **names = calloc(n ? n : 1, sizeof *names);
     const char **roles = calloc(n ? n : 1, sizeof *roles);
+    /* by canister id: each target; each canister's first durable
+     * artifact; each role listed (each a lookup instead of a scan) */
+    const char **target_ids = calloc(n ? n : 1, sizeof *target_ids);
+    const char **artifact_ids = calloc(na ? na : 1, sizeof *artifact_ids);
+    sf_posmap by_target = {0}, durable = {0}, listed = {0};
     char created[32], input[600];
     sf_mb_header h;
     int rc = SF_ERR;
 
-    if (!members || !names || !roles) {
+    if (!members || !names || !roles || !target_ids || !artifact_ids ||
+        !sf_posmap_reserve(&by_target, n) || !sf_posmap_reserve(&durable, na) ||
+        !sf_posmap_reserve(&listed, n)) {
         sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
         goto done;
+    }
+    /* (reserved: the insertions below cannot fail) */
+    for (i = 0; i < n; i++) {
+        target_ids[i] = p->targets[i].canister_id;
+        if (key_find(&by_target, target_ids, target_ids[i]) == SIZE_MAX)
+            key_add(&by_target, target_ids[i], i);
+    }
+    for (k = 0; k < na; k++) {
+        artifact_ids[k] = dj->artifacts[k].canister_id;
+        if (dj->artifacts[k].state == SF_ARTIFACT_DURABLE &&
+            key_find(&durable, artifact_ids, artifact_ids[k]) == SIZE_MAX)
+            key_add(&durable, artifact_ids[k], k);
     }
     for (i = 0; i < n; i++) {
         const sf_plan_target *t = &p->targets[i];
         const sf_journal_artifact *a = NULL;
-        bool dup = false;
 
-        for (k = 0; k < dj->artifact_count && a == NULL; k++)
-            if (strcmp(dj->artifacts[k].canister_id, t->canister_id) == 0 &&
-                dj->artifacts[k].state == SF_ARTIFACT_DURABLE)
-                a = &dj->artifacts[k];
+        k = key_find(&durable, artifact_ids, t->canister_id);
+        if (k != SIZE_MAX)
+            a = &dj->artifacts[k];
         if (a == NULL) {
             sf_error_set(err, "missing-artifact-entry", "", "backup operation "
                          "18446744073709551615 has no artifact journal entry "
@@ -632,12 +670,12 @@ static int build_manifest(runner *r, const sf_download_journal *dj,
             goto done;
         }
         if (t->parent_canister_id == NULL ||
-            sf_plan_find_target(p, t->parent_canister_id) >= n)
+            key_find(&by_target, target_ids, t->parent_canister_id) == SIZE_MAX)
             tops++;
-        for (k = 0; k < nroles && !dup; k++)
-            dup = strcmp(roles[k], names[i]) == 0;
-        if (!dup)
+        if (key_find(&listed, roles, names[i]) == SIZE_MAX) {
+            key_add(&listed, names[i], nroles);
             roles[nroles++] = names[i];
+        }
         members[i].role = names[i];
         members[i].canister_id = t->canister_id;
         members[i].parent_canister_id = t->parent_canister_id;
@@ -678,6 +716,11 @@ done:
     free(names);
     free(roles);
     free(members);
+    free(target_ids);
+    free(artifact_ids);
+    sf_posmap_free(&by_target);
+    sf_posmap_free(&durable);
+    sf_posmap_free(&listed);
     return rc;
 }
 

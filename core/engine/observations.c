@@ -34,8 +34,63 @@ void sf_obs_free(sf_observations *o)
     for (i = 0; i < o->count; i++)
         canister_free(&o->canisters[i]);
     free(o->canisters);
-    o->canisters = NULL;
-    o->count = 0;
+    sf_posmap_free(&o->index);
+    memset(o, 0, sizeof *o);
+}
+
+/* ---- the index by canister id ---- */
+
+static bool index_covers(const sf_observations *o)
+{
+    return o->indexed == o->count && o->indexed_base == o->canisters;
+}
+
+/* The position of id's first entry among the indexed ones, SIZE_MAX. */
+static size_t index_find(const sf_observations *o, const char *id)
+{
+    uint64_t h = sf_posmap_hash(id, NULL);
+    size_t cursor = 0, p;
+
+    while ((p = sf_posmap_next(&o->index, h, &cursor)) != SIZE_MAX)
+        if (p < o->count && strcmp(o->canisters[p].canister_id, id) == 0)
+            return p;
+    return SIZE_MAX;
+}
+
+/* Brings the index up to the array: the entries appended since (all of
+ * them when it does not cover the array's start). Out of memory: no
+ * index (sf_obs_find scans) until a later call rebuilds it. */
+static void index_sync(sf_observations *o)
+{
+    size_t i;
+
+    if (o->indexed_base != o->canisters || o->indexed > o->count) {
+        sf_posmap_free(&o->index);
+        o->indexed = 0;
+        o->indexed_base = o->canisters;
+    }
+    for (i = o->indexed; i < o->count; i++) {
+        const char *id = o->canisters[i].canister_id;
+
+        if (index_find(o, id) != SIZE_MAX)
+            continue; /* a later duplicate: the first entry is found */
+        if (!sf_posmap_insert(&o->index, sf_posmap_hash(id, NULL), i)) {
+            sf_posmap_free(&o->index);
+            o->indexed = 0;
+            o->indexed_base = NULL;
+            return;
+        }
+    }
+    o->indexed = o->count;
+}
+
+/* The array grew into `grown` (realloc): an index that covered the old
+ * one still covers what it held. */
+static void moved(sf_observations *o, sf_obs_canister *grown)
+{
+    if (index_covers(o))
+        o->indexed_base = grown;
+    o->canisters = grown;
 }
 
 static int parse_canister(sf_jr *r, const cJSON *v, sf_obs_canister *c)
@@ -129,6 +184,7 @@ int sf_obs_parse(const char *text, size_t len, sf_observations *out,
         i++;
     }
     cJSON_Delete(root);
+    index_sync(out);
     return SF_OK;
 fail:
     cJSON_Delete(root);
@@ -214,6 +270,10 @@ sf_obs_canister *sf_obs_find(const sf_observations *o, const char *canister_id)
 {
     size_t i;
 
+    if (index_covers(o) && (o->count == 0 || o->index.count > 0)) {
+        i = index_find(o, canister_id);
+        return i == SIZE_MAX ? NULL : &o->canisters[i];
+    }
     for (i = 0; i < o->count; i++)
         if (strcmp(o->canisters[i].canister_id, canister_id) == 0)
             return &o->canisters[i];
@@ -229,13 +289,14 @@ sf_obs_canister *sf_obs_get(sf_observations *o, const char *canister_id)
     grown = realloc(o->canisters, (o->count + 1) * sizeof *grown);
     if (grown == NULL)
         return NULL;
-    o->canisters = grown;
+    moved(o, grown);
     c = &o->canisters[o->count];
     memset(c, 0, sizeof *c);
     c->canister_id = strdup(canister_id);
     if (c->canister_id == NULL)
         return NULL;
     o->count++;
+    index_sync(o);
     return c;
 }
 
@@ -273,8 +334,9 @@ int sf_obs_put(sf_observations *o, sf_obs_canister *c, sf_error *err)
     grown = realloc(o->canisters, (o->count + 1) * sizeof *grown);
     if (grown == NULL)
         return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
-    o->canisters = grown;
+    moved(o, grown);
     o->canisters[o->count++] = *c;
     memset(c, 0, sizeof *c);
+    index_sync(o);
     return SF_OK;
 }

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/posmap.h"
 #include "snapfleet/buf.h"
 #include "snapfleet/driver.h"
 #include "snapfleet/error.h"
@@ -53,6 +54,14 @@ typedef struct sf_obs_canister {
 typedef struct sf_observations {
     sf_obs_canister *canisters;
     size_t count;
+    /* By canister id, the position of its (first) entry: kept by
+     * sf_obs_parse, sf_obs_get and sf_obs_put, used by sf_obs_find while
+     * it covers the array as it is (indexed == count, indexed_base ==
+     * canisters); otherwise, or once out of memory, sf_obs_find scans.
+     * A struct filled by hand ({canisters, count}) has none. */
+    sf_posmap index;
+    size_t indexed;
+    const sf_obs_canister *indexed_base;
 } sf_observations;
 
 int sf_obs_parse(const char *text, size_t len, sf_observations *out,

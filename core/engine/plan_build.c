@@ -173,6 +173,8 @@ static int fill_targets(sf_plan *p, const sf_plan_input *in,
 {
     size_t i;
     int oom = 0;
+    uint64_t *depths;
+    const char **ids;
 
     if (n == 0)
         return SF_OK;
@@ -180,10 +182,21 @@ static int fill_targets(sf_plan *p, const sf_plan_input *in,
     if (p->targets == NULL)
         return nomem(err);
     p->target_count = n;
+    /* all at once: the registry is indexed once, not once per target */
+    depths = malloc(n * sizeof *depths);
+    ids = malloc(n * sizeof *ids);
+    if (depths == NULL || ids == NULL) {
+        free(depths);
+        free(ids);
+        return nomem(err);
+    }
+    for (i = 0; i < n; i++)
+        ids[i] = targets[i].canister_id;
+    sf_registry_depths(in->registry, ids, n, depths);
+    free(ids);
     for (i = 0; i < n; i++) {
         sf_plan_target *t = &p->targets[i];
-        uint64_t depth = sf_registry_depth(in->registry,
-                                           targets[i].canister_id);
+        uint64_t depth = depths[i];
 
         t->canister_id = sf_strdup_opt(targets[i].canister_id, &oom);
         t->role = sf_strdup_opt(targets[i].role, &oom);
@@ -200,6 +213,7 @@ static int fill_targets(sf_plan *p, const sf_plan_input *in,
         t->identity_mode = in->identity_mode;
         t->expected_module_hash = sf_strdup_opt(targets[i].module_hash, &oom);
     }
+    free(depths);
     return oom ? nomem(err) : SF_OK;
 }
 

@@ -3,6 +3,7 @@
  * writer, the artifact state machine and the resume report.
  */
 #include "snapfleet/journal.h"
+#include "base/posmap.h"
 
 #include "snapfleet/fs.h"
 #include "snapfleet/json.h"
@@ -152,6 +153,22 @@ void sf_journal_artifact_free(sf_journal_artifact *a)
     memset(a, 0, sizeof *a);
 }
 
+/* The index by canister and snapshot id (see journal.h). */
+struct sf_artifact_index {
+    sf_posmap map;
+    size_t indexed; /* artifacts[0..indexed) are in the map */
+    const sf_journal_artifact *base;
+};
+
+static void index_drop(sf_download_journal *j)
+{
+    if (j->index == NULL)
+        return;
+    sf_posmap_free(&j->index->map);
+    free(j->index);
+    j->index = NULL;
+}
+
 void sf_download_journal_free(sf_download_journal *j)
 {
     size_t i;
@@ -164,7 +181,63 @@ void sf_download_journal_free(sf_download_journal *j)
     for (i = 0; i < j->artifact_count; i++)
         sf_journal_artifact_free(&j->artifacts[i]);
     free(j->artifacts);
+    index_drop(j);
     memset(j, 0, sizeof *j);
+}
+
+/* ---- the index by canister and snapshot id ---- */
+
+static bool index_covers(const sf_download_journal *j)
+{
+    return j->index != NULL && j->index->base == j->artifacts &&
+           j->index->indexed == j->artifact_count;
+}
+
+static size_t index_find(const sf_download_journal *j, const char *canister_id,
+                         const char *snapshot_id)
+{
+    uint64_t h = sf_posmap_hash(canister_id, snapshot_id);
+    size_t cursor = 0, p;
+
+    while ((p = sf_posmap_next(&j->index->map, h, &cursor)) != SIZE_MAX)
+        if (p < j->artifact_count &&
+            sf_str_eq_opt(j->artifacts[p].canister_id, canister_id) &&
+            sf_str_eq_opt(j->artifacts[p].snapshot_id, snapshot_id))
+            return p;
+    return SIZE_MAX;
+}
+
+/* Brings the index up to the array (the artifacts appended since; all of
+ * them when it does not cover the array's start). Out of memory: none
+ * (find scans) until a later call builds it again. */
+static void index_sync(sf_download_journal *j)
+{
+    struct sf_artifact_index *x = j->index;
+    size_t i;
+
+    if (x != NULL && (x->base != j->artifacts || x->indexed > j->artifact_count)) {
+        index_drop(j);
+        x = NULL;
+    }
+    if (x == NULL) {
+        if ((x = calloc(1, sizeof *x)) == NULL)
+            return;
+        x->base = j->artifacts;
+        j->index = x;
+    }
+    for (i = x->indexed; i < j->artifact_count; i++) {
+        const sf_journal_artifact *a = &j->artifacts[i];
+
+        if (index_find(j, a->canister_id, a->snapshot_id) != SIZE_MAX)
+            continue; /* a later duplicate: find gives the first */
+        if (!sf_posmap_insert(&x->map,
+                              sf_posmap_hash(a->canister_id, a->snapshot_id),
+                              i)) {
+            index_drop(j);
+            return;
+        }
+    }
+    x->indexed = j->artifact_count;
 }
 
 int sf_journal_artifact_copy(sf_journal_artifact *dst,
@@ -277,6 +350,8 @@ int sf_download_journal_parse(const char *text, size_t len,
     cJSON_Delete(root);
     if (rc != SF_OK)
         sf_download_journal_free(out);
+    else
+        index_sync(out);
     return rc;
 }
 
@@ -572,6 +647,10 @@ sf_journal_artifact *sf_download_journal_find(const sf_download_journal *j,
 {
     size_t i;
 
+    if (index_covers(j)) {
+        i = index_find(j, canister_id, snapshot_id);
+        return i == SIZE_MAX ? NULL : &j->artifacts[i];
+    }
     for (i = 0; i < j->artifact_count; i++) {
         sf_journal_artifact *a = &j->artifacts[i];
         if (sf_str_eq_opt(a->canister_id, canister_id) &&
@@ -607,8 +686,12 @@ int sf_download_journal_append(sf_download_journal *j,
         sf_journal_artifact_free(&copy);
         return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
     }
+    /* an index that covered the old array covers what it held */
+    if (index_covers(j))
+        j->index->base = grown;
     j->artifacts = grown;
     j->artifacts[j->artifact_count++] = copy;
+    index_sync(j);
     return SF_OK;
 }
 

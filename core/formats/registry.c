@@ -383,17 +383,15 @@ static size_t parent_step(const pid_index *ix, size_t k)
  * walk is a path in a functional graph, so no set is needed: if it has not
  * stopped after `count` steps it is in a cycle, and the answer is the
  * length of the path before the cycle plus the cycle's length. */
-uint64_t sf_registry_depth(const sf_registry *reg, const char *pid)
+static uint64_t depth_in(const pid_index *ixp, const char *pid)
 {
-    pid_index ix;
+    const pid_index ix = *ixp;
+    const sf_registry *reg = ix.reg;
     size_t k, steps = 0, cycle, tail, a, b;
 
-    index_build(&ix, reg);
     k = index_lookup(&ix, pid);
-    if (k == NONE || reg->entries[k].parent_pid == NULL) {
-        index_free(&ix);
+    if (k == NONE || reg->entries[k].parent_pid == NULL)
         return 0;
-    }
     /* Walk at most `count` steps; a node whose parent is not in the
      * registry still counts (it has a parent), then the walk stops. */
     for (a = k; steps <= reg->count; steps++) {
@@ -401,10 +399,8 @@ uint64_t sf_registry_depth(const sf_registry *reg, const char *pid)
             break;
         a = parent_step(&ix, a);
     }
-    if (steps <= reg->count) {
-        index_free(&ix);
+    if (steps <= reg->count)
         return steps;
-    }
     /* In a cycle: a is on it. Measure the cycle, then find where the path
      * enters it. */
     cycle = 1;
@@ -418,8 +414,30 @@ uint64_t sf_registry_depth(const sf_registry *reg, const char *pid)
         a = parent_step(&ix, a);
         b = parent_step(&ix, b);
     }
-    index_free(&ix);
     return (uint64_t)(tail + cycle);
+}
+
+uint64_t sf_registry_depth(const sf_registry *reg, const char *pid)
+{
+    pid_index ix;
+    uint64_t d;
+
+    index_build(&ix, reg);
+    d = depth_in(&ix, pid);
+    index_free(&ix);
+    return d;
+}
+
+void sf_registry_depths(const sf_registry *reg, const char *const *pids,
+                        size_t n, uint64_t *out)
+{
+    pid_index ix;
+    size_t i;
+
+    index_build(&ix, reg);
+    for (i = 0; i < n; i++)
+        out[i] = depth_in(&ix, pids[i]);
+    index_free(&ix);
 }
 
 /* ---- targets ---- */

@@ -85,6 +85,13 @@ typedef struct sf_download_journal {
     sf_download_metrics operation_metrics;
     sf_journal_artifact *artifacts;
     size_t artifact_count;
+    /* Not part of the document: by canister and snapshot id, the position
+     * of the (first) artifact, kept by parse, append and upsert, so that
+     * sf_download_journal_find is O(1). Used only while it covers the
+     * array as it is; otherwise (an array filled or moved by hand, out of
+     * memory) find scans. NULL: none. Owned; released by
+     * sf_download_journal_free. */
+    struct sf_artifact_index *index;
 } sf_download_journal;
 
 /* ---- states and actions ---- */

@@ -84,6 +84,10 @@ SF_API void sf_registry_free(sf_registry *reg);
  * not in the registry, or an entry already visited. root 0, child 1; a
  * 2-cycle gives 2, a self-parent 1; a pid not in the registry 0. */
 SF_API uint64_t sf_registry_depth(const sf_registry *reg, const char *pid);
+/* The depths of n pids at once (out[i] = sf_registry_depth(reg,
+ * pids[i])), indexing the registry once instead of once per pid. */
+SF_API void sf_registry_depths(const sf_registry *reg, const char *const *pids,
+                               size_t n, uint64_t *out);
 
 /* ---- targets ---- */
 
