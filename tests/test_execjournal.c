@@ -1737,6 +1737,12 @@ static void test_index_latest_snapshot(void **s)
     a = sf_exec_journal_latest_snapshot(&ix, APP);
     assert_string_equal(a->snapshot_id, "snap-two");
     assert_int_equal(a - ix.operation_receipts, (long)ix.receipt_count - 1);
+    /* the receipt the map names changed in place (no longer a snapshot):
+     * the scan answers, with the earlier one */
+    set_str(&ix.operation_receipts[ix.receipt_count - 1].snapshot_id, NULL);
+    a = sf_exec_journal_latest_snapshot(&ix, APP);
+    assert_non_null(a);
+    assert_string_equal(a->snapshot_id, "snap-app");
     /* taken back: the map starts again */
     sf_exec_receipt_free(&ix.operation_receipts[--ix.receipt_count]);
     sf_exec_receipt_free(&ix.operation_receipts[--ix.receipt_count]);
