@@ -605,6 +605,53 @@ static void test_document_changed_behind_the_log_is_refused(void **state)
     refused(x, "txlog-checkpoint", SF_RESTORE_JOURNAL_FILE_NAME, -1);
 }
 
+/* --unclaim-pending with nothing pending and --retry-failed with nothing
+ * failed read the journal and the log and write nothing (not even a
+ * checkpoint marker), and say where the restore stands. */
+static void test_nothing_to_recover_writes_nothing(void **state)
+{
+    t *x = *state;
+    static const sf_restore_mode modes[] = {SF_RESTORE_MODE_UNCLAIM_PENDING,
+                                            SF_RESTORE_MODE_RETRY_FAILED};
+    static const char *const kinds[] = {"no-pending-operation",
+                                        "no-failed-operation"};
+    sf_restore_config c;
+    sf_restore_result r;
+    sf_error err;
+    sf_buf log0, rj0, now;
+    size_t i;
+
+    sf_fx_stack(&x->f, NULL, true);
+    sf_rfx_config(&c, x->out, SF_RESTORE_MODE_EXECUTE);
+    c.max_steps = 4;
+    assert_int_equal(sf_rfx_run(&x->f, &c, &r, &err), SF_OK);
+    sf_restore_result_free(&r);
+    sf_buf_init(&log0);
+    sf_buf_init(&rj0);
+    sf_buf_init(&now);
+    read_bytes(x->log, &log0);
+    read_bytes(x->rj, &rj0);
+    for (i = 0; i < 2; i++) {
+        sf_rfx_config(&c, x->out, modes[i]);
+        assert_int_equal(sf_rfx_run(&x->f, &c, &r, &err), SF_ERR);
+        assert_string_equal(err.kind, kinds[i]);
+        assert_non_null(strstr(sf_buf_cstr(&r.report),
+                               "\"completed_operations\": 4"));
+        sf_restore_result_free(&r);
+        read_bytes(x->log, &now);
+        assert_int_equal(now.len, log0.len);
+        assert_memory_equal(now.data, log0.data, now.len);
+        read_bytes(x->rj, &now);
+        assert_int_equal(now.len, rj0.len);
+        assert_memory_equal(now.data, rj0.data, now.len);
+    }
+    sf_fx_unstack(&x->f);
+    sf_buf_free(&log0);
+    sf_buf_free(&rj0);
+    sf_buf_free(&now);
+    recovery_completes(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -618,6 +665,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_out_of_order_transition_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_record_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_document_changed_behind_the_log_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nothing_to_recover_writes_nothing, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -142,9 +142,12 @@ int sf_engine_make_room(sf_engine *e, const char *root_dir, const char *out,
 
 /* Restore from the snapshot still on the canister (restore_direct.c):
  * *yes when canister lists snapshot_id with the taken_at and size the
- * backup at backup_dir recorded for it; otherwise why says what differs.
- * A read only. */
-int sf_restore_snapshot_on_canister(sf_engine *e, const char *backup_dir,
+ * backup (its entry be, sf_backup_entry_read, read once per run: the
+ * backup does not change under a restore) recorded for it; otherwise why
+ * says what differs. A read only. */
+struct sf_backup_entry;
+int sf_restore_snapshot_on_canister(sf_engine *e,
+                                    const struct sf_backup_entry *be,
                                     const char *canister,
                                     const char *snapshot_id, bool *yes,
                                     char why[256], sf_error *err);

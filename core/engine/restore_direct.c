@@ -14,27 +14,23 @@
 
 #include "snapfleet/inventory.h"
 
-int sf_restore_snapshot_on_canister(sf_engine *e, const char *backup_dir,
+int sf_restore_snapshot_on_canister(sf_engine *e, const sf_backup_entry *be,
                                     const char *canister,
                                     const char *snapshot_id, bool *yes,
                                     char why[256], sf_error *err)
 {
     const sf_recorded_snapshot *rs = NULL;
-    sf_backup_entry be;
     sf_result res;
     size_t i;
     int rc;
 
     *yes = false;
-    if (sf_backup_entry_read(backup_dir, false, &be, err) != SF_OK)
-        return SF_ERR;
-    for (i = 0; i < be.snapshot_count && rs == NULL; i++)
-        if (strcmp(be.snapshots[i].canister_id, canister) == 0 &&
-            strcmp(be.snapshots[i].snapshot_id, snapshot_id) == 0)
-            rs = &be.snapshots[i];
+    for (i = 0; i < be->snapshot_count && rs == NULL; i++)
+        if (strcmp(be->snapshots[i].canister_id, canister) == 0 &&
+            strcmp(be->snapshots[i].snapshot_id, snapshot_id) == 0)
+            rs = &be->snapshots[i];
     if (rs == NULL || !rs->has_taken_at || !rs->has_total_size) {
         snprintf(why, 256, "the backup records no taken_at and size for it");
-        sf_backup_entry_free(&be);
         return SF_OK;
     }
     rc = sf_engine_list(e, canister, &res, err);
@@ -52,7 +48,6 @@ int sf_restore_snapshot_on_canister(sf_engine *e, const char *backup_dir,
                      "size than the backup recorded");
     }
     sf_result_free(&res);
-    sf_backup_entry_free(&be);
     return rc;
 }
 

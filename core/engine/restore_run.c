@@ -21,11 +21,13 @@
 #include "engine/restore_log.h"
 #include "snapfleet/checksum.h"
 #include "snapfleet/fs.h"
+#include "snapfleet/inventory.h"
 #include "snapfleet/json.h"
 #include "snapfleet/layout.h"
 #include "snapfleet/manifest.h"
 #include "snapfleet/restore_journal.h"
 #include "snapfleet/restore_plan.h"
+#include "snapfleet/storage.h"
 #include "snapfleet/text.h"
 
 typedef struct rrun {
@@ -49,6 +51,8 @@ typedef struct rrun {
      * without its receipt, a claim nobody made); the documents and the
      * log stay as the last append left them. */
     bool unlogged;
+    sf_backup_entry be; /* the backup's entry, read once (decide_path) */
+    bool have_be;
 } rrun;
 
 void sf_restore_result_free(sf_restore_result *r)
@@ -454,6 +458,37 @@ static bool any_load_started(const rrun *r)
     return false;
 }
 
+/* The backup's entry (the snapshots its create receipts recorded), read
+ * on first use and kept for the run: reading it for every member was the
+ * largest cost of a small restore (the documents, the log replayed, the
+ * directory's size). */
+static int backup_entry(rrun *r, const sf_backup_entry **be, sf_error *err)
+{
+    static const sf_backup_entry unreadable; /* records nothing */
+    char *manifest;
+    sf_storage_kind kind;
+    sf_error ignored;
+    int rc;
+
+    /* A backup whose documents cannot be read now (an I/O error: on the
+     * simulated disk, every call after a crash) records nothing, as a
+     * fresh read would find: the member is uploaded. */
+    if ((manifest = sf_path_join(r->backup_root, SF_MANIFEST_FILE_NAME)) == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    rc = sf_storage_kind_of(sf_fs_storage(), manifest, &kind, &ignored);
+    free(manifest);
+    if (rc != SF_OK) {
+        *be = &unreadable;
+        return SF_OK;
+    }
+    if (!r->have_be &&
+        sf_backup_entry_read(r->backup_root, false, &r->be, err) != SF_OK)
+        return SF_ERR;
+    r->have_be = true;
+    *be = &r->be;
+    return SF_OK;
+}
+
 /* Where member m's snapshot comes from: the canister itself (restored in
  * place, not --upload, the backed-up snapshot still listed there as
  * recorded) or an upload. Recorded before the step acts unless dry; an
@@ -462,6 +497,7 @@ static int decide_path(rrun *r, const sf_restore_plan_member *m, bool dry,
                        bool *direct, char why[256], sf_error *err)
 {
     const sf_obs_canister *c = sf_obs_find(&r->e.obs, m->target_canister);
+    const sf_backup_entry *be = NULL;
 
     *direct = false;
     if (r->cfg->force_upload)
@@ -470,7 +506,8 @@ static int decide_path(rrun *r, const sf_restore_plan_member *m, bool dry,
         snprintf(why, 256, "restored onto another canister");
     else if (c != NULL && c->load_from != NULL && strcmp(c->load_from, "upload") == 0)
         snprintf(why, 256, "an earlier run chose the upload");
-    else if (sf_restore_snapshot_on_canister(&r->e, r->backup_root,
+    else if (backup_entry(r, &be, err) != SF_OK ||
+             sf_restore_snapshot_on_canister(&r->e, be,
                                              m->target_canister,
                                              m->source_snapshot.snapshot_id,
                                              direct, why, err) != SF_OK)
@@ -710,6 +747,28 @@ static void sweep_staging(rrun *r)
     }
 }
 
+/* After operation seq completed: an upload's staged copy goes, and the
+ * whole staging directory once the restore is complete (what a crash in
+ * between leaves, the next run's sweep_staging finds). */
+static void sweep_after(rrun *r, uint64_t seq)
+{
+    const sf_restore_journal_op *op = sf_restore_journal_find(&r->j, seq);
+    sf_error ignored;
+    char *stage;
+
+    if (sf_restore_journal_is_complete(&r->j)) {
+        sweep_staging(r);
+        return;
+    }
+    if (op == NULL || op->kind != SF_RESTORE_OP_UPLOAD_SNAPSHOT ||
+        staging_dir_ok(r, false, &ignored) != SF_OK)
+        return;
+    stage = staging_path(r, seq);
+    if (stage != NULL)
+        sf_remove_tree(stage, &ignored);
+    free(stage);
+}
+
 static bool any_load_issued(const rrun *r)
 {
     size_t i;
@@ -804,7 +863,7 @@ static int run_execute(rrun *r, sf_error *err)
             if (rc != SF_OK || write_journal(r, seq, err) != SF_OK)
                 return SF_ERR;
             r->result->executed++;
-            sweep_staging(r); /* a finished upload needs its copy no more */
+            sweep_after(r, seq); /* a finished upload needs its copy no more */
             continue;
         }
         cause = *err;
@@ -917,6 +976,8 @@ static void close_run(rrun *r)
 {
     sf_runlog_close(r->rl);
     r->rl = NULL;
+    if (r->have_be)
+        sf_backup_entry_free(&r->be);
     if (r->engine_open)
         sf_engine_close(&r->e);
     if (r->have_plan)
@@ -926,6 +987,40 @@ static void close_run(rrun *r)
     free(r->dir);
     free(r->plan_path);
     free(r->journal_path);
+}
+
+/* A recovery mode with nothing to recover (no pending operation to
+ * unclaim, no failed one to retry) fails as it would after opening the
+ * restore, with the report filled, but from the journal and the log read
+ * only: no plan is built (the backup verified, every artifact checksummed)
+ * and nothing is written. Otherwise r is left as it was. true: done (err
+ * set, or SF_OK never: an error is what such a run ends with). */
+static bool nothing_to_recover(rrun *r, sf_error *err)
+{
+    sf_restore_journal_op *next;
+    sf_observations obs;
+    bool unclaim = r->cfg->mode == SF_RESTORE_MODE_UNCLAIM_PENDING;
+
+    if (sf_restore_docs_read(r->dir, &r->j, &obs, err) != SF_OK)
+        return true;
+    next = sf_restore_journal_next_transition(&r->j);
+    if (next != NULL &&
+        next->state == (unclaim ? SF_RESTORE_PENDING : SF_RESTORE_FAILED)) {
+        sf_restore_journal_free(&r->j);
+        sf_obs_free(&obs);
+        memset(&r->j, 0, sizeof r->j);
+        return false;
+    }
+    r->have_journal = 1;
+    sf_obs_free(&r->e.obs);
+    r->e.obs = obs;
+    if (unclaim) /* fails, changing nothing: canic's error */
+        sf_restore_journal_mark_next_ready(&r->j, "unix:0", err);
+    else
+        sf_error_set(err, "no-failed-operation", "", "restore of %s has no "
+                     "failed operation to retry", r->j.backup_id);
+    finish_report(r);
+    return true;
 }
 
 int sf_restore_run(const sf_restore_config *cfg, sf_driver *driver,
@@ -968,6 +1063,10 @@ int sf_restore_run(const sf_restore_config *cfg, sf_driver *driver,
                      "nothing to recover", cfg->backup, r.journal_path);
         goto done;
     }
+    if ((cfg->mode == SF_RESTORE_MODE_UNCLAIM_PENDING ||
+         cfg->mode == SF_RESTORE_MODE_RETRY_FAILED) &&
+        nothing_to_recover(&r, err))
+        goto done;
     if (open_restore(&r, !dry, err) != SF_OK || open_log(&r, dry, err) != SF_OK)
         goto done;
     switch (cfg->mode) {
