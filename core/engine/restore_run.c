@@ -995,12 +995,58 @@ static void close_run(rrun *r)
  * only: no plan is built (the backup verified, every artifact checksummed)
  * and nothing is written. Otherwise r is left as it was. true: done (err
  * set, or SF_OK never: an error is what such a run ends with). */
+/* The stored plan is the one this backup and mapping give (built from
+ * the manifest without verifying the backup); false on any doubt. */
+static bool same_plan_unverified(rrun *r)
+{
+    sf_restore_plan plan;
+    sf_restore_mapping map;
+    sf_manifest m;
+    sf_buf now;
+    sf_error ignored;
+    char *mpath = sf_path_join(r->backup_root, SF_MANIFEST_FILE_NAME);
+    char *text = NULL;
+    size_t len = 0;
+    bool same = false;
+    int rc;
+
+    if (mpath == NULL)
+        return false;
+    rc = sf_manifest_read_file(mpath, &m, &ignored);
+    free(mpath);
+    if (rc != SF_OK)
+        return false;
+    if (r->cfg->mapping != NULL &&
+        sf_restore_mapping_read_file(r->cfg->mapping, &map, &ignored) != SF_OK) {
+        sf_manifest_free(&m);
+        return false;
+    }
+    rc = sf_restore_plan_build(&m, r->cfg->mapping != NULL ? &map : NULL,
+                               &plan, &ignored);
+    if (r->cfg->mapping != NULL)
+        sf_restore_mapping_free(&map);
+    sf_manifest_free(&m);
+    if (rc != SF_OK)
+        return false;
+    sf_buf_init(&now);
+    if (sf_restore_plan_write_json(&plan, &now, &ignored) == SF_OK &&
+        sf_fs_read_file(r->plan_path, SF_JSON_MAX_BYTES, &text, &len,
+                        &ignored) == SF_OK)
+        same = len == now.len && memcmp(text, now.data, len) == 0;
+    free(text);
+    sf_buf_free(&now);
+    sf_restore_plan_free(&plan);
+    return same;
+}
+
 static bool nothing_to_recover(rrun *r, sf_error *err)
 {
     sf_restore_journal_op *next;
     sf_observations obs;
     bool unclaim = r->cfg->mode == SF_RESTORE_MODE_UNCLAIM_PENDING;
 
+    if (!same_plan_unverified(r))
+        return false; /* the full path says why (another plan, ...) */
     if (sf_restore_docs_read(r->dir, &r->j, &obs, err) != SF_OK)
         return true;
     next = sf_restore_journal_next_transition(&r->j);
