@@ -6,7 +6,10 @@
 #   - nothing in core/ includes from sim/ or drivers/;
 #   - sim/ and drivers/ never include each other;
 #   - remote/ (libsnapfleet-remote: S3, push, pull) uses core/base and
-#     core/formats only, and nothing but the program uses remote/.
+#     core/formats only, and nothing but the program uses remote/;
+#   - sim/, drivers/ and remote/ are libraries of their own, linked against
+#     libsnapfleet's exported symbols only: they include core through its
+#     public headers (core/include/snapfleet/), never core's own.
 # A public header (core/include/snapfleet/X.h) belongs to the layer whose
 # sources implement it (the table below): including snapfleet/backup.h from
 # core/formats is as wrong as including engine/engine.h. A public header
@@ -124,7 +127,10 @@ while IFS= read -r -d '' file; do
     fi
     checked=$((checked + 1))
     layer_of "$target"; to=$layer
-    if [[ $to == unclassified ]]; then
+    if [[ $from == sim || $from == icp || $from == remote ]] &&
+       [[ $target == core/* && $target != core/include/* ]]; then
+      fail "$file:$lineno: $from may use only core's public headers, not $target (its symbols are not exported)"
+    elif [[ $to == unclassified ]]; then
       fail "$file:$lineno: includes $target, a public header with no layer"
     elif [[ -n $to ]] && forbidden "$from" "$to"; then
       fail "$file:$lineno: $from may not include $to ($target)"

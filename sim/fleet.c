@@ -5,8 +5,6 @@
  */
 #include "sim_internal.h"
 
-#include "base/posmap.h"
-
 #include "snapfleet/principal.h"
 #include "snapfleet/text.h"
 
@@ -184,12 +182,18 @@ void sf_sim_canister_release(sim_canister *c)
     c->snapshot_count = 0;
 }
 
-/* The positions of the canisters by id, built for one array (base,
- * count); a hit is checked against the id there, so an array reordered
- * in place is never misread (the lookup then scans and the index is
- * built again). */
+/* The canisters' ids sorted (then by position), built for one array
+ * (base, count); a hit is checked against the id at its position, so an
+ * array reordered in place is never misread (the lookup then scans and the
+ * index is built again). A sorted copy rather than core's hash map: the
+ * simulator is its own library and uses only core's public API. */
+typedef struct find_entry {
+    char id[SF_PRINCIPAL_TEXT_MAX];
+    size_t pos;
+} find_entry;
+
 struct sim_find_index {
-    sf_posmap map;
+    find_entry *v;
     const sim_canister *base;
     size_t count;
 };
@@ -209,9 +213,17 @@ void sf_sim_free(sf_sim *sim)
         free(sim->cache->digest);
     free(sim->cache);
     if (sim->find != NULL)
-        sf_posmap_free(&sim->find->map);
+        free(sim->find->v);
     free(sim->find);
     free(sim);
+}
+
+static int by_id_then_position(const void *a, const void *b)
+{
+    const find_entry *x = a, *y = b;
+    int c = strcmp(x->id, y->id);
+
+    return c != 0 ? c : (x->pos > y->pos) - (x->pos < y->pos);
 }
 
 static struct sim_find_index *find_index(const sf_sim *sim)
@@ -225,12 +237,18 @@ static struct sim_find_index *find_index(const sf_sim *sim)
                 return NULL;
             ((sf_sim *)sim)->find = x;
         }
-        sf_posmap_free(&x->map);
+        free(x->v);
+        x->v = NULL;
         x->base = NULL;
-        if (!sf_posmap_reserve(&x->map, sim->count))
+        x->count = SIZE_MAX;
+        if (sim->count > 0 && (x->v = malloc(sim->count * sizeof *x->v)) == NULL)
             return NULL;
-        for (i = 0; i < sim->count; i++)
-            sf_posmap_insert(&x->map, sf_posmap_hash(sim->canisters[i].id, NULL), i);
+        for (i = 0; i < sim->count; i++) {
+            memcpy(x->v[i].id, sim->canisters[i].id, sizeof x->v[i].id);
+            x->v[i].pos = i;
+        }
+        if (sim->count > 1)
+            qsort(x->v, sim->count, sizeof *x->v, by_id_then_position);
         x->base = sim->canisters;
         x->count = sim->count;
     }
@@ -241,19 +259,27 @@ sim_canister *sf_sim_find(const sf_sim *sim, const char *canister_id)
 {
     char canon[SF_PRINCIPAL_TEXT_MAX];
     struct sim_find_index *x;
-    size_t i, cursor = 0;
+    size_t i, lo, hi;
 
     if (canister_id == NULL ||
         sf_principal_canonical(canister_id, canon, NULL) != SF_OK)
         return NULL;
     if ((x = find_index(sim)) != NULL) {
-        uint64_t h = sf_posmap_hash(canon, NULL);
-
-        while ((i = sf_posmap_next(&x->map, h, &cursor)) != SIZE_MAX)
-            if (i < sim->count && strcmp(sim->canisters[i].id, canon) == 0)
-                return &sim->canisters[i];
+        /* the leftmost entry with the id: the first position, as the scan */
+        lo = 0;
+        hi = x->count;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (strcmp(x->v[mid].id, canon) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < x->count && strcmp(x->v[lo].id, canon) == 0 &&
+            strcmp(sim->canisters[x->v[lo].pos].id, canon) == 0)
+            return &sim->canisters[x->v[lo].pos];
     }
-    /* not indexed (out of memory), not there, or the array reordered */
+    /* not indexed (out of memory), not there, or the array changed */
     for (i = 0; i < sim->count; i++)
         if (strcmp(sim->canisters[i].id, canon) == 0) {
             if (x != NULL)

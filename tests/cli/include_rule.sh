@@ -88,6 +88,15 @@ bad_include sim/driver.c '#include "snapfleet/s3.h"' \
 bad_include drivers/icp.c '#include "../remote/s3_internal.h"' \
   "icp may not include remote" "icp -> remote internal header"
 
+# sim/, drivers/ and remote/ are libraries of their own: core through its
+# public headers only (core's own symbols are not exported to them).
+bad_include sim/fleet.c '#include "base/posmap.h"' \
+  "sim may use only core's public headers" "sim -> core internal header"
+bad_include drivers/icp.c '#include "engine/engine.h"' \
+  "icp may use only core's public headers" "icp -> core internal header"
+bad_include remote/s3.c '#include "../core/formats/checksum_internal.h"' \
+  "remote may use only core's public headers" "remote -> core internal header by path"
+
 # The line number is the added line's.
 fresh
 change core/base/text.c
