@@ -450,6 +450,189 @@ static void test_illegal_transition_is_refused(void **state)
     free(r);
 }
 
+/* Appends one record with this payload after the log's last; returns its
+ * offset. */
+static long append_raw(t *x, const recs *r, const char *payload, size_t len)
+{
+    sf_buf rec, b;
+    sf_error err;
+    long off;
+
+    sf_buf_init(&rec);
+    sf_buf_init(&b);
+    assert_int_equal(sf_txlog_encode(&rec, &r->run, r->seq[r->n - 1] + 1,
+                                     payload, len, &err), SF_OK);
+    read_bytes(x->log, &b);
+    off = (long)b.len;
+    assert_int_equal(sf_buf_append(&b, rec.data, rec.len), SF_OK);
+    write_bytes(x->log, b.data, b.len);
+    sf_buf_free(&rec);
+    sf_buf_free(&b);
+    return off;
+}
+
+/* An 'X' record holding operations [i, i + count) of j and no receipt. */
+static long append_exec(t *x, const recs *r, const sf_exec_journal *j,
+                        size_t i, size_t count)
+{
+    sf_exec_journal part = *j;
+    sf_buf json;
+    sf_error err;
+    long off;
+
+    part.operations = &j->operations[i];
+    part.operation_count = count;
+    part.receipt_count = 0;
+    sf_buf_init(&json);
+    assert_int_equal(sf_buf_printf(&json, "X %zu\n", j->receipt_count), SF_OK);
+    assert_int_equal(sf_exec_journal_write_json_part(&part, &json, &err), SF_OK);
+    off = append_raw(x, r, json.data, json.len);
+    sf_buf_free(&json);
+    return off;
+}
+
+/* A 'D' record holding artifact i of dj (as changed by the caller). */
+static long append_dj(t *x, const recs *r, const sf_download_journal *dj,
+                      size_t i)
+{
+    sf_download_journal part = *dj;
+    sf_buf json;
+    sf_error err;
+    long off;
+
+    part.artifacts = &dj->artifacts[i];
+    part.artifact_count = 1;
+    sf_buf_init(&json);
+    assert_int_equal(sf_buf_printf(&json, "D 0\n"), SF_OK);
+    assert_int_equal(sf_download_journal_write_json_part(&part, &json, &err),
+                     SF_OK);
+    off = append_raw(x, r, json.data, json.len);
+    sf_buf_free(&json);
+    return off;
+}
+
+/* Reading the state is refused with a message holding `text`. */
+static void says(t *x, const char *text)
+{
+    sf_exec_journal j;
+    sf_error err;
+
+    assert_int_equal(read_state(x, &j, &err), SF_ERR);
+    if (strstr(err.message, text) == NULL)
+        fail_msg("expected \"%s\" in: %s", text, err.message);
+}
+
+static void cut_log(t *x, long off)
+{
+    sf_buf b;
+
+    sf_buf_init(&b);
+    read_bytes(x->log, &b);
+    write_bytes(x->log, b.data, (size_t)off);
+    sf_buf_free(&b);
+}
+
+/* Records that do not parse as the log's own: no header, an unknown tag,
+ * a malformed checkpoint marker, a marker naming an unknown document. */
+static void test_malformed_records_are_refused(void **state)
+{
+    static const struct {
+        const char *payload, *why;
+    } cases[] = {
+        {"X", "no record header"},
+        {"X 12", "no record header"},
+        {"Q 0\n{}", "an unknown record tag"},
+        {"B 0\nno-separator", "a malformed checkpoint marker"},
+        {"B 0\nunknown.json 00\n", "names an unknown document"},
+    };
+    t *x = *state;
+    recs *r = malloc(sizeof *r);
+    size_t k;
+    long off;
+
+    crash_halfway(x);
+    records(x, r);
+    for (k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        off = append_raw(x, r, cases[k].payload, strlen(cases[k].payload));
+        says(x, cases[k].why);
+        refused(x, "txlog-record", SF_TRANSITION_LOG_FILE_NAME, off);
+        cut_log(x, off);
+    }
+    rerun_completes(x);
+    free(r);
+}
+
+/* 'X' and 'D' records that name something the documents do not hold: each
+ * refused at its offset, nothing changed. */
+static void test_foreign_records_are_refused(void **state)
+{
+    t *x = *state;
+    recs *r = malloc(sizeof *r);
+    sf_exec_journal j;
+    sf_download_journal dj;
+    bool have_j, have_dj;
+    sf_error err;
+    size_t i;
+    long off;
+    char *saved;
+    uint64_t seq;
+    sf_artifact_state st;
+
+    crash_halfway(x);
+    records(x, r);
+    assert_int_equal(sf_backup_state_read(x->out, &j, &have_j, &dj, &have_dj,
+                                          &err), SF_OK);
+    assert_true(have_j && have_dj && dj.artifact_count > 0);
+    i = 0;
+    /* another plan's journal */
+    saved = j.plan_id;
+    j.plan_id = (char *)"another-plan";
+    off = append_exec(x, r, &j, i, 1);
+    j.plan_id = saved;
+    says(x, "the record belongs to");
+    refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
+    cut_log(x, off);
+    /* an operation the journal does not hold */
+    seq = j.operations[i].sequence;
+    j.operations[i].sequence = 999999;
+    off = append_exec(x, r, &j, i, 1);
+    j.operations[i].sequence = seq;
+    says(x, "operation 999999 is not in the journal");
+    refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
+    cut_log(x, off);
+    /* an operation whose target differs */
+    saved = j.operations[i].target_canister_id;
+    j.operations[i].target_canister_id = (char *)"aaaaa-aa";
+    off = append_exec(x, r, &j, i, 1);
+    j.operations[i].target_canister_id = saved;
+    says(x, "differs from the journal's");
+    refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
+    cut_log(x, off);
+    /* a download record of another backup */
+    saved = dj.backup_id;
+    dj.backup_id = (char *)"another-backup";
+    off = append_dj(x, r, &dj, 0);
+    dj.backup_id = saved;
+    says(x, "belongs to backup another-backup");
+    refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
+    cut_log(x, off);
+    /* a new artifact that is not Created */
+    saved = dj.artifacts[0].snapshot_id;
+    st = dj.artifacts[0].state;
+    dj.artifacts[0].snapshot_id = (char *)"0000000000000000000000000000000000ff";
+    dj.artifacts[0].state = SF_ARTIFACT_DURABLE;
+    off = append_dj(x, r, &dj, 0);
+    dj.artifacts[0].snapshot_id = saved;
+    dj.artifacts[0].state = st;
+    says(x, "not Created");
+    refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
+    cut_log(x, off);
+    rerun_completes(x);
+    sf_exec_journal_free(&j);
+    sf_download_journal_free(&dj);
+    free(r);
+}
+
 static void test_document_changed_behind_the_log_is_refused(void **state)
 {
     t *x = *state;
@@ -633,6 +816,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sequence_gap_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_of_another_run_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_illegal_transition_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_records_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_records_are_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_document_changed_behind_the_log_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_index_after_replay, setup, teardown),

@@ -587,6 +587,106 @@ static void test_foreign_record_is_refused(void **state)
     free(r);
 }
 
+/* Appends one 'R' record holding operations [i, i + count) of j and no
+ * receipt; returns its offset. */
+static long append_ops_record(t *x, const recs *r, const sf_restore_journal *j,
+                              size_t i, size_t count)
+{
+    sf_restore_journal part = *j;
+    sf_buf json, rec, b;
+    sf_error err;
+    long off;
+
+    part.operations = &j->operations[i];
+    part.operations_len = count;
+    part.receipts = NULL;
+    part.receipt_count = 0;
+    sf_buf_init(&json);
+    sf_buf_init(&rec);
+    sf_buf_init(&b);
+    assert_int_equal(sf_buf_printf(&json, "R %zu\n", j->receipt_count), SF_OK);
+    assert_int_equal(sf_restore_journal_write_json_part(&part, &json, &err),
+                     SF_OK);
+    assert_int_equal(sf_txlog_encode(&rec, &r->run, r->seq[r->n - 1] + 1,
+                                     json.data, json.len, &err), SF_OK);
+    read_bytes(x->log, &b);
+    off = (long)b.len;
+    assert_int_equal(sf_buf_append(&b, rec.data, rec.len), SF_OK);
+    write_bytes(x->log, b.data, b.len);
+    sf_buf_free(&json);
+    sf_buf_free(&rec);
+    sf_buf_free(&b);
+    return off;
+}
+
+/* Reading the state is refused with a message holding `text`. */
+static void says(t *x, const char *text)
+{
+    sf_restore_journal j;
+    sf_error err;
+
+    assert_int_equal(read_state(x, &j, &err), SF_ERR);
+    if (strstr(err.message, text) == NULL)
+        fail_msg("expected \"%s\" in: %s", text, err.message);
+}
+
+/* Cuts the log back to `off` bytes (the bad record gone). */
+static void cut_log(t *x, long off)
+{
+    sf_buf b;
+
+    sf_buf_init(&b);
+    read_bytes(x->log, &b);
+    write_bytes(x->log, b.data, (size_t)off);
+    sf_buf_free(&b);
+}
+
+/* A record of the restore of another backup, one naming an operation the
+ * journal does not hold, and one holding two operations: each refused at
+ * its offset, nothing changed. */
+static void test_record_shape_refusals(void **state)
+{
+    t *x = *state;
+    recs *r = malloc(sizeof *r);
+    sf_restore_journal j;
+    sf_error err;
+    size_t i;
+    long off;
+    char *saved;
+    uint64_t seq;
+
+    crash_halfway(x);
+    records(x, r);
+    assert_int_equal(read_state(x, &j, &err), SF_OK);
+    i = first_completed(&j);
+    /* another backup's restore */
+    saved = j.backup_id;
+    j.backup_id = (char *)"another-backup";
+    off = append_ops_record(x, r, &j, i, 1);
+    j.backup_id = saved;
+    says(x, "the restore of backup another-backup");
+    refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
+    cut_log(x, off);
+    /* an operation the journal does not hold */
+    seq = j.operations[i].sequence;
+    j.operations[i].sequence = 999999;
+    off = append_ops_record(x, r, &j, i, 1);
+    j.operations[i].sequence = seq;
+    says(x, "operation 999999 is not in the journal");
+    refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
+    cut_log(x, off);
+    /* two operations in one record */
+    assert_true(j.operations_len >= 2);
+    off = append_ops_record(x, r, &j, 0, 2);
+    says(x, "holds 2 operations, not one");
+    refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
+    cut_log(x, off);
+    /* the log as it was: recovery completes */
+    recovery_completes(x);
+    sf_restore_journal_free(&j);
+    free(r);
+}
+
 static void test_document_changed_behind_the_log_is_refused(void **state)
 {
     t *x = *state;
@@ -664,6 +764,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_illegal_transition_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_order_transition_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_record_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_shape_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_document_changed_behind_the_log_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nothing_to_recover_writes_nothing, setup, teardown),
     };
