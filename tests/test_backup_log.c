@@ -522,6 +522,20 @@ static void says(t *x, const char *text)
         fail_msg("expected \"%s\" in: %s", text, err.message);
 }
 
+/* Refused as the reader refuses (its kind), the message holding `text`. */
+static void refused_saying(t *x, const char *text, long off)
+{
+    sf_exec_journal j;
+    sf_error err;
+    char kind[64];
+
+    assert_int_equal(read_state(x, &j, &err), SF_ERR);
+    if (strstr(err.message, text) == NULL)
+        fail_msg("expected \"%s\" in: %s", text, err.message);
+    snprintf(kind, sizeof kind, "%s", err.kind);
+    refused(x, kind, SF_TRANSITION_LOG_FILE_NAME, off);
+}
+
 static void cut_log(t *x, long off)
 {
     sf_buf b;
@@ -550,12 +564,27 @@ static void test_malformed_records_are_refused(void **state)
     size_t k;
     long off;
 
+    static const struct {
+        const char *payload, *why;
+    } unparsed[] = {
+        {"X 0\n{", "execution journal record: "},
+        {"D 0\n{", "download journal record: "},
+        {"O 0\n{", "observations record: "},
+    };
+
     crash_halfway(x);
     records(x, r);
     for (k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         off = append_raw(x, r, cases[k].payload, strlen(cases[k].payload));
         says(x, cases[k].why);
         refused(x, "txlog-record", SF_TRANSITION_LOG_FILE_NAME, off);
+        cut_log(x, off);
+    }
+    /* a known tag whose document does not parse: the parser's refusal,
+     * prefixed with the record's place */
+    for (k = 0; k < sizeof unparsed / sizeof unparsed[0]; k++) {
+        off = append_raw(x, r, unparsed[k].payload, strlen(unparsed[k].payload));
+        refused_saying(x, unparsed[k].why, off);
         cut_log(x, off);
     }
     rerun_completes(x);
@@ -608,6 +637,40 @@ static void test_foreign_records_are_refused(void **state)
     says(x, "differs from the journal's");
     refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
     cut_log(x, off);
+    /* receipts that do not start where the journal's end */
+    {
+        sf_exec_journal part = j;
+        sf_buf json;
+
+        part.operations = &j.operations[i];
+        part.operation_count = 1;
+        part.receipt_count = 0;
+        sf_buf_init(&json);
+        assert_int_equal(sf_buf_printf(&json, "X %zu\n", j.receipt_count + 7), SF_OK);
+        assert_int_equal(sf_exec_journal_write_json_part(&part, &json, &err), SF_OK);
+        off = append_raw(x, r, json.data, json.len);
+        sf_buf_free(&json);
+    }
+    says(x, "the record's receipts start at index");
+    refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
+    cut_log(x, off);
+    /* a download record holding two artifacts */
+    assert_true(dj.artifact_count >= 2);
+    {
+        sf_download_journal part = dj;
+        sf_buf json;
+
+        part.artifact_count = 2;
+        sf_buf_init(&json);
+        assert_int_equal(sf_buf_printf(&json, "D 0\n"), SF_OK);
+        assert_int_equal(sf_download_journal_write_json_part(&part, &json, &err),
+                         SF_OK);
+        off = append_raw(x, r, json.data, json.len);
+        sf_buf_free(&json);
+        says(x, "holds 2 artifacts, not one");
+        refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
+        cut_log(x, off);
+    }
     /* a download record of another backup */
     saved = dj.backup_id;
     dj.backup_id = (char *)"another-backup";
