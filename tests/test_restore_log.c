@@ -648,7 +648,7 @@ static void test_record_shape_refusals(void **state)
 {
     t *x = *state;
     recs *r = malloc(sizeof *r);
-    sf_restore_journal j;
+    sf_restore_journal j, j2;
     sf_error err;
     size_t i;
     long off;
@@ -681,6 +681,40 @@ static void test_record_shape_refusals(void **state)
     says(x, "holds 2 operations, not one");
     refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
     cut_log(x, off);
+    /* a move to blocked: no transition leads there */
+    {
+        sf_restore_state st = j.operations[i].state;
+
+        j.operations[i].state = SF_RESTORE_BLOCKED;
+        off = append_ops_record(x, r, &j, i, 1);
+        j.operations[i].state = st;
+        says(x, "illegal transition of operation");
+        refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
+        cut_log(x, off);
+    }
+    /* a record whose journal does not parse */
+    {
+        sf_buf rec, b;
+        sf_error perr;
+        char kind[64];
+
+        sf_buf_init(&rec);
+        sf_buf_init(&b);
+        assert_int_equal(sf_txlog_encode(&rec, &r->run, r->seq[r->n - 1] + 1,
+                                         "R 0\n{", 4, &perr), SF_OK);
+        read_bytes(x->log, &b);
+        off = (long)b.len;
+        assert_int_equal(sf_buf_append(&b, rec.data, rec.len), SF_OK);
+        write_bytes(x->log, b.data, b.len);
+        sf_buf_free(&rec);
+        sf_buf_free(&b);
+        assert_int_equal(read_state(x, &j2, &perr), SF_ERR);
+        if (strstr(perr.message, "restore apply journal record: ") == NULL)
+            fail_msg("not named as the record's: %s", perr.message);
+        snprintf(kind, sizeof kind, "%s", perr.kind);
+        refused(x, kind, SF_TRANSITION_LOG_FILE_NAME, off);
+        cut_log(x, off);
+    }
     /* the log as it was: recovery completes */
     recovery_completes(x);
     sf_restore_journal_free(&j);
