@@ -15,7 +15,8 @@ static const char init_usage[] =
     "usage: snapfleet sim init --state FILE [--seed N] [--canisters N]\n"
     "           [--fanout N] [--depth N] [--heap-min B] [--heap-max B]\n"
     "           [--stable-min B] [--stable-max B] [--stopped-percent P]\n"
-    "           [--snapshot-limit N] [--latency-ms MS] [--bandwidth B]\n\n"
+    "           [--snapshot-limit N] [--latency-ms MS] [--bandwidth B]\n"
+    "           [--link-bandwidth B]\n\n"
     "Creates a simulated fleet, generated from the seed, and saves it to FILE.\n"
     "Memory contents are generated from the seed as they are read, so large\n"
     "sizes cost no memory.\n\n"
@@ -28,7 +29,10 @@ static const char init_usage[] =
     "  --stopped-percent P share of canisters initially stopped (0)\n"
     "  --snapshot-limit N  snapshots a canister may hold\n"
     "  --latency-ms MS     virtual time per call\n"
-    "  --bandwidth B       transfer bytes per virtual millisecond (0: instant)\n";
+    "  --bandwidth B       transfer bytes per virtual millisecond, per stream\n"
+    "                      (0: instant)\n"
+    "  --link-bandwidth B  bytes per virtual millisecond all transfers in\n"
+    "                      flight share (0: unlimited, the default)\n";
 
 static int parse_u64(const char *cmd, const char *name, const char *arg,
                      uint64_t *out)
@@ -100,9 +104,10 @@ int cmd_sim_init(int argc, char **argv)
         {"snapshot-limit", required_argument, NULL, SIM_OPT + 10},
         {"latency-ms", required_argument, NULL, SIM_OPT + 11},
         {"bandwidth", required_argument, NULL, SIM_OPT + 12},
+        {"link-bandwidth", required_argument, NULL, SIM_OPT + 13},
         {NULL, 0, NULL, 0},
     };
-    uint64_t *fields[13];
+    uint64_t *fields[14];
     const char *state = NULL;
     sf_sim_lock lock = {-1};
     sf_sim_config cfg;
@@ -125,13 +130,14 @@ int cmd_sim_init(int argc, char **argv)
     fields[10] = &cfg.snapshot_limit;
     fields[11] = &cfg.latency_ms;
     fields[12] = &cfg.bandwidth;
+    fields[13] = &cfg.link_bandwidth;
     cli_args_begin(&a, argc, argv);
     while ((c = cli_args_next(&a, opts)) != -1) {
         if (cli_common(c, init_usage))
             return EXIT_OK;
         if (c == 's') {
             state = optarg;
-        } else if (c > SIM_OPT && c <= SIM_OPT + 12) {
+        } else if (c > SIM_OPT && c <= SIM_OPT + 13) {
             if (parse_u64("sim init", opts[c - SIM_OPT + 2].name, optarg,
                           fields[c - SIM_OPT]) != 0)
                 return EXIT_USAGE;

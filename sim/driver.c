@@ -10,6 +10,15 @@
  * effect at that moment, so a status that completes before a stop does
  * sees `stopping`, and two downloads finish in the order of their sizes.
  *
+ * With a shared link (link_bandwidth), a transfer's completion time is
+ * not known at submit: its bytes start moving once its latency has passed
+ * and move at a rate that depends on how many transfers move at once
+ * (sim.h). The link is simulated lazily, in its own time (link_ms, never
+ * ahead of the clock): wait() runs it forward only as far as the earliest
+ * completion it must return, so a transfer submitted later, which starts
+ * no earlier than now, joins the link at the right moment. Without a link
+ * every completion time is fixed at submit, as it always was.
+ *
  * With a state path, the whole state is saved after every effect: a
  * process killed mid-run leaves the "IC" exactly as far as it got.
  */
@@ -26,8 +35,13 @@
 
 typedef struct flight {
     uint64_t ticket;
-    uint64_t due_ms;
+    uint64_t due_ms; /* a link transfer: valid once `moved` */
     bool began_stop; /* STOP: the canister was running or stopping at submit */
+    /* a transfer on the shared link: its bytes move from start_ms on;
+     * `moved` once the last one has, at due_ms */
+    bool link, moved;
+    uint64_t start_ms, left;
+    uint64_t rate; /* link_run's scratch: bytes per ms this step */
     sf_op op;
 } flight;
 
@@ -38,6 +52,7 @@ typedef struct sim_driver {
     flight *q;
     size_t n, cap;
     uint64_t next_ticket;
+    uint64_t link_ms; /* the link has been simulated up to here */
 } sim_driver;
 
 static sim_driver *impl(sf_driver *d)
@@ -78,13 +93,25 @@ static uint64_t transfer_ms(const sf_sim *sim, uint64_t bytes)
     return bytes / bw + (bytes % bw != 0);
 }
 
+/* Bytes the operation moves over the network; 0 for a call. */
+static uint64_t transfer_bytes(const sf_op *op, sim_canister *c)
+{
+    if (op->kind == SF_OP_DOWNLOAD && c != NULL) {
+        sim_snapshot *s = find_snapshot(c, op->snapshot_id);
+        return s != NULL ? s->total_size : 0;
+    }
+    if (op->kind == SF_OP_UPLOAD)
+        return sf_sim_upload_bytes(op->path);
+    return 0;
+}
+
 static int drv_submit(sf_driver *d, const sf_op *op, uint64_t *ticket,
                       sf_error *err)
 {
     sim_driver *sd = impl(d);
     sf_sim *sim = sd->sim;
     sim_canister *c = sf_sim_find(sim, op->canister_id);
-    uint64_t due = sim->config.latency_ms;
+    uint64_t due = sim->config.latency_ms, bytes;
     bool changed = false;
     flight *f;
 
@@ -99,11 +126,13 @@ static int drv_submit(sf_driver *d, const sf_op *op, uint64_t *ticket,
         sd->q = t;
         sd->cap = cap;
     }
+    f = &sd->q[sd->n];
+    f->began_stop = f->link = f->moved = false;
+    f->start_ms = f->left = f->rate = 0;
     if (sim->halted) {
         /* the process crashed: the call never reaches the fleet; it
          * completes (as a failure) at once, drawing nothing */
-        f = &sd->q[sd->n++];
-        f->began_stop = false;
+        sd->n++;
         f->ticket = sd->next_ticket++;
         f->due_ms = sim->now_ms;
         f->op = *op;
@@ -112,16 +141,15 @@ static int drv_submit(sf_driver *d, const sf_op *op, uint64_t *ticket,
     }
     if (sim->config.jitter_ms > 0)
         due += sf_sim_rng_range(&sim->net_rng, 0, sim->config.jitter_ms);
-    if (op->kind == SF_OP_DOWNLOAD && c != NULL) {
-        sim_snapshot *s = find_snapshot(c, op->snapshot_id);
-        if (s != NULL)
-            due = add_sat(due, transfer_ms(sim, s->total_size));
-    } else if (op->kind == SF_OP_UPLOAD) {
-        due = add_sat(due, transfer_ms(sim, sf_sim_upload_bytes(op->path)));
+    bytes = transfer_bytes(op, c);
+    if (sim->config.link_bandwidth != 0 && bytes != 0) {
+        f->link = true;
+        f->start_ms = add_sat(sim->now_ms, due);
+        f->left = bytes;
+    } else {
+        due = add_sat(due, transfer_ms(sim, bytes));
     }
     due = add_sat(sim->now_ms, due);
-    f = &sd->q[sd->n];
-    f->began_stop = false;
     if (op->kind == SF_OP_STOP && c != NULL) {
         f->began_stop = c->status != SF_STATUS_STOPPED;
         if (c->status == SF_STATUS_RUNNING) {
@@ -141,6 +169,105 @@ static int drv_submit(sf_driver *d, const sf_op *op, uint64_t *ticket,
     if (changed && save(sd, err) != SF_OK)
         return SF_ERR;
     return SF_OK;
+}
+
+/* ---- the shared link ---- */
+
+/* True while f's bytes move at the link's time. */
+static bool link_active(const sim_driver *sd, const flight *f)
+{
+    return f->link && !f->moved && f->start_ms <= sd->link_ms;
+}
+
+/* Bytes per ms of active transfer f, k transfers being active: the
+ * stream's limit, or an equal share of the link, whose remainder goes one
+ * byte each to the lowest tickets. Can be 0 (more transfers than bytes per
+ * ms): f then waits for others to finish. */
+static uint64_t link_rate(const sim_driver *sd, const flight *f, uint64_t k)
+{
+    uint64_t bw = sd->sim->config.bandwidth;
+    uint64_t link = sd->sim->config.link_bandwidth, share, rank = 0;
+    size_t i;
+
+    share = link / k;
+    if (bw != 0 && bw <= share)
+        return bw;
+    if (link % k == 0)
+        return share;
+    for (i = 0; i < sd->n; i++)
+        if (link_active(sd, &sd->q[i]) && sd->q[i].ticket < f->ticket)
+            rank++;
+    return share + (rank < link % k);
+}
+
+/* Whole ms active transfer f needs to finish at `rate` (> 0). */
+static uint64_t link_ms_left(const flight *f, uint64_t rate)
+{
+    return f->left / rate + (f->left % rate != 0);
+}
+
+/* Runs the link from link_ms towards `limit`, stopping at the first moment
+ * at or before it when a transfer finishes: those that finish then are
+ * `moved`, due then, and true is returned. False: nothing finishes by
+ * `limit`, and the link stands at limit (if it was behind it). */
+static bool link_run(sim_driver *sd, uint64_t limit)
+{
+    for (;;) {
+        uint64_t k = 0, next = UINT64_MAX, dt;
+        bool pending = false, finished = false;
+        size_t i;
+
+        for (i = 0; i < sd->n; i++) {
+            const flight *f = &sd->q[i];
+            if (link_active(sd, f))
+                k++;
+            else if (f->link && !f->moved) {
+                pending = true;
+                if (f->start_ms < next)
+                    next = f->start_ms;
+            }
+        }
+        if (k == 0 && !pending)
+            return false;
+        for (i = 0; i < sd->n && k > 0; i++) {
+            const flight *f = &sd->q[i];
+            uint64_t rate;
+            if (!link_active(sd, f) || (rate = link_rate(sd, f, k)) == 0)
+                continue;
+            if (add_sat(sd->link_ms, link_ms_left(f, rate)) < next)
+                next = add_sat(sd->link_ms, link_ms_left(f, rate));
+        }
+        if (next > limit) {
+            if (limit == UINT64_MAX || limit <= sd->link_ms)
+                return false;
+            next = limit;
+        }
+        dt = next - sd->link_ms;
+        /* The rates hold from link_ms to next: compute them all before any
+         * transfer moves (a finisher leaving changes the others' shares). */
+        for (i = 0; i < sd->n; i++) {
+            flight *f = &sd->q[i];
+            if (link_active(sd, f))
+                f->rate = link_rate(sd, f, k);
+        }
+        for (i = 0; i < sd->n; i++) {
+            flight *f = &sd->q[i];
+            if (!link_active(sd, f) || f->rate == 0)
+                continue;
+            if (dt >= link_ms_left(f, f->rate)) {
+                f->left = 0;
+                f->moved = finished = true;
+                f->due_ms = next;
+            } else {
+                f->left -= f->rate * dt; /* < left: no overflow */
+            }
+        }
+        sd->link_ms = next;
+        if (finished)
+            return true;
+        if (next == limit)
+            return false;
+    }
 }
 
 /* ---- effects ---- */
@@ -334,12 +461,44 @@ static int requeue_stop(sim_driver *sd, flight *f, sf_error *err)
     return SF_OK;
 }
 
+/* The flight wait() returns next: the smallest (completion time,
+ * ticket). Link transfers still moving have no completion time yet: the
+ * link is run up to the earliest known one, and any transfer that
+ * finishes by then joins the candidates. While halted the link stands
+ * still and they come last, by ticket. */
+static size_t next_flight(sim_driver *sd)
+{
+    for (;;) {
+        size_t i, best = SIZE_MAX;
+
+        for (i = 0; i < sd->n; i++) {
+            const flight *f = &sd->q[i], *b;
+            if (f->link && !f->moved)
+                continue;
+            b = best == SIZE_MAX ? NULL : &sd->q[best];
+            if (b == NULL || f->due_ms < b->due_ms ||
+                (f->due_ms == b->due_ms && f->ticket < b->ticket))
+                best = i;
+        }
+        if (sd->sim->halted) {
+            if (best != SIZE_MAX)
+                return best;
+            for (i = best = 0; i < sd->n; i++)
+                if (sd->q[i].ticket < sd->q[best].ticket)
+                    best = i;
+            return best;
+        }
+        if (!link_run(sd, best == SIZE_MAX ? UINT64_MAX : sd->q[best].due_ms))
+            return best;
+    }
+}
+
 static int drv_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
                     sf_error *err)
 {
     sim_driver *sd = impl(d);
     sf_sim *sim = sd->sim;
-    size_t i, best = 0;
+    size_t best;
     char *cleanup = NULL;
     flight f;
     int rc;
@@ -347,11 +506,7 @@ static int drv_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
     if (sd->n == 0)
         return sf_error_set(err, SF_EK_USAGE, "", "wait with nothing in "
                             "flight");
-    for (i = 1; i < sd->n; i++)
-        if (sd->q[i].due_ms < sd->q[best].due_ms ||
-            (sd->q[i].due_ms == sd->q[best].due_ms &&
-             sd->q[i].ticket < sd->q[best].ticket))
-            best = i;
+    best = next_flight(sd);
     f = sd->q[best];
     sd->q[best] = sd->q[--sd->n];
     if (sim->halted) {

@@ -43,6 +43,7 @@ void sf_sim_config_default(sf_sim_config *cfg)
     cfg->jitter_ms = 0;
     cfg->bandwidth = 10u << 10;
     cfg->stop_ms = 50;
+    cfg->link_bandwidth = 0;
 }
 
 static uint64_t tree_capacity(uint64_t fanout, uint64_t depth)
@@ -155,6 +156,9 @@ int sf_sim_config_validate(const sf_sim_config *cfg, sf_error *err)
         cfg->jitter_ms > (UINT64_MAX >> 8) || cfg->stop_ms > (UINT64_MAX >> 8))
         return sf_error_set(err, SF_EK_USAGE, "latency_ms",
                             "latencies must be below 2^56 ms");
+    if (cfg->link_bandwidth > (UINT64_MAX >> 8))
+        return sf_error_set(err, SF_EK_USAGE, "link_bandwidth",
+                            "link bandwidth must be below 2^56 bytes per ms");
     return SF_OK;
 }
 

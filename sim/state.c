@@ -25,17 +25,22 @@ static const char *const status_names[] = {"running", "stopping", "stopped"};
 static const char *const source_names[] = {"taken_from_canister",
                                            "metadata_upload"};
 
-/* Config fields in state order, with their slots. */
+/* Config fields in state order, with their slots. Optional ones came
+ * later: a state file written before them reads as 0 (the old
+ * behaviour). */
 static const struct {
     const char *key;
     size_t offset;
+    bool optional;
 } config_fields[] = {
-#define F(name) {#name, offsetof(sf_sim_config, name)}
+#define F(name) {#name, offsetof(sf_sim_config, name), false}
+#define OPT(name) {#name, offsetof(sf_sim_config, name), true}
     F(seed),        F(canister_count), F(max_fanout),   F(max_depth),
     F(heap_min),    F(heap_max),       F(stable_min),   F(stable_max),
     F(module_min),  F(module_max),     F(chunk_max),    F(chunk_size),
     F(stopped_percent), F(snapshot_limit), F(latency_ms), F(jitter_ms),
-    F(bandwidth),   F(stop_ms),
+    F(bandwidth),   F(stop_ms),        OPT(link_bandwidth),
+#undef OPT
 #undef F
 };
 #define CONFIG_FIELDS (sizeof config_fields / sizeof config_fields[0])
@@ -514,10 +519,18 @@ static int read_state(sf_jr *r, const cJSON *root, sf_sim *sim)
     if (sf_jr_object(r, root, "config", &cfg) != SF_OK)
         return SF_ERR;
     mark = sf_jr_push_key(r, "config");
-    for (i = 0; i < CONFIG_FIELDS; i++)
-        if (read_u64(r, cfg, config_fields[i].key,
-                     config_slot(&sim->config, i)) != SF_OK)
+    for (i = 0; i < CONFIG_FIELDS; i++) {
+        bool present;
+        if (!config_fields[i].optional) {
+            if (read_u64(r, cfg, config_fields[i].key,
+                         config_slot(&sim->config, i)) != SF_OK)
+                return SF_ERR;
+        } else if (sf_jr_uint_opt(r, cfg, config_fields[i].key, UINT64_MAX,
+                                  &present, config_slot(&sim->config, i)) !=
+                   SF_OK) { /* absent or null reads as 0 */
             return SF_ERR;
+        }
+    }
     sf_jr_pop(r, mark);
     if (sf_sim_config_validate(&sim->config, &verr) != SF_OK) {
         sf_error_set(r->err, EK_STATE, "", "%s", verr.message);

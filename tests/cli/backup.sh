@@ -20,6 +20,12 @@ expect_py() { # EXPR WANT DESCRIPTION
   got=$(py "$1")
   if [[ "$got" == "$2" ]]; then ok; else bad "$3: $1 = '$got', wanted '$2'"; fi
 }
+# expect_py_file FILE EXPR WANT DESCRIPTION: the same over a JSON file.
+expect_py_file() { # FILE EXPR WANT DESCRIPTION
+  local got
+  got=$("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2")
+  if [[ "$got" == "$3" ]]; then ok; else bad "$4: got '$got', wanted '$3'"; fi
+}
 # fleet FILE EXPR: the same over `sim show --json`.
 fleet() {
   "$SF" sim show --state "$1" --json >"$TMP/fleet.json" 2>/dev/null
@@ -87,6 +93,20 @@ run sim run --seeds 1 --canisters 0; expect_rc 2 "sim run --canisters 0"
 # ---- sim init / show / registry / mutate ----
 run sim init --state "$TMP/s1.json" --seed 2 --canisters 4
 expect_rc 0 "sim init"; expect_out "$TMP/s1.json: 4 canisters under root " "sim init line"
+# The per-stream bandwidth, the latency and the shared link go into the state.
+run sim init --state "$TMP/link.json" --seed 2 --canisters 3 --latency-ms 7 \
+  --bandwidth 2000 --link-bandwidth 5000
+expect_rc 0 "sim init --link-bandwidth"
+expect_py_file "$TMP/link.json" '[d["config"][k] for k in ("latency_ms", "bandwidth", "link_bandwidth")]' \
+  "[7, 2000, 5000]" "sim init: latency, bandwidth and link in the state"
+run sim init --state "$TMP/link0.json" --seed 2 --canisters 3; expect_rc 0 "sim init without a link"
+expect_py_file "$TMP/link0.json" 'd["config"]["link_bandwidth"]' 0 "the link is unlimited by default"
+run sim init --state "$TMP/link2.json" --link-bandwidth -1; expect_rc 2 "sim init --link-bandwidth -1"
+expect_err "link-bandwidth takes a non-negative number" "sim init --link-bandwidth -1 named"
+run sim init --state "$TMP/link2.json" --link-bandwidth 1152921504606846976
+expect_rc 2 "sim init --link-bandwidth beyond 2^56"
+expect_err "link bandwidth must be below 2^56" "sim init link bound named"
+[[ ! -e "$TMP/link2.json" ]] && ok || bad "a refused sim init wrote a state"
 ROOT=$(fleet "$S" 'd["root"]')
 run sim show --state "$S" --json; expect_rc 0 "sim show --json"
 expect_py 'd["root"]' "$ROOT" "show root"

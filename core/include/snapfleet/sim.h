@@ -69,6 +69,8 @@ typedef struct sf_sim_config {
     uint64_t bandwidth;       /* transfer bytes per virtual ms; 0 = instant */
     uint64_t stop_ms;         /* extra virtual ms a running canister takes
                                  to stop */
+    uint64_t link_bandwidth;  /* bytes per virtual ms all transfers in
+                                 flight share; 0 = unlimited */
 } sf_sim_config;
 
 typedef struct sf_sim sf_sim;
@@ -76,7 +78,22 @@ typedef struct sf_sim sf_sim;
 /* Defaults: seed 1, 8 canisters, fan-out 3, depth 3, heap and stable
  * memory 4 KiB..256 KiB, modules 1 KiB..8 KiB, up to 2 chunk-store entries
  * of 1 KiB, none stopped, 10 snapshots per canister, latency 20 ms, no
- * jitter, 10 KiB per ms (~10 MB/s), stops take 50 ms. */
+ * jitter, 10 KiB per ms (~10 MB/s) per stream, an unlimited link, stops
+ * take 50 ms.
+ *
+ * Transfers (a download of an existing snapshot, an upload) and the link:
+ * a transfer's bytes start to move once the call's latency (and jitter)
+ * has passed, and it completes when the last byte has moved. Alone, it
+ * moves `bandwidth` bytes per virtual ms (the stream's limit; 0 =
+ * unlimited). With link_bandwidth set, the k transfers moving at once
+ * share the link: each moves min(bandwidth, link_bandwidth / k) bytes per
+ * ms (when link_bandwidth / k is not whole, the remainder goes one byte
+ * each to the transfers with the lowest tickets, so the link is used to
+ * the byte and never beyond), and the rates are recomputed whenever a
+ * transfer starts or ends. Time is whole virtual ms: a transfer that ends
+ * within a ms completes at its end. A transfer that is alone and no
+ * slower than the link completes exactly as without a link: latency +
+ * ceil(bytes / bandwidth). */
 SF_API void sf_sim_config_default(sf_sim_config *cfg);
 
 /* The tree shape for a fleet of `canisters` (the root included): a
