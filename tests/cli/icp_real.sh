@@ -5,7 +5,7 @@
 # every one of them, run against the real binary with an unreachable URL
 # network, gets past icp's argument parser: it may fail to connect
 # (exit 1) or be cut off by the timeout here, but never exit 2.
-# (tests/test_icp.c runs every operation the driver has, upload, restore
+# (tests/test_icp_real.c runs every operation the driver has, upload, restore
 # and delete included, through the driver code against the same binary.)
 #
 # Without the binary this SKIPs (exit 0), unless SF_REQUIRE_REAL_ICP=1,
