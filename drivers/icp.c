@@ -405,7 +405,8 @@ static int drv_submit(sf_driver *base, const sf_op *op, uint64_t *ticket,
         }
         rc = SF_OK;
     } else {
-        job->deadline_ms = sf_icp_now_ms() +
+        job->reported_ms = sf_icp_now_ms();
+        job->deadline_ms = job->reported_ms +
             (op->kind == SF_OP_DOWNLOAD || op->kind == SF_OP_UPLOAD
                  ? d->cfg.transfer_timeout_ms : d->cfg.timeout_ms);
         rc = sf_icp_spawn(d, job, a.v, err);

@@ -23,6 +23,7 @@ typedef struct icp_job {
     uint64_t deadline_ms; /* CLOCK_MONOTONIC */
     bool exited, timed_out;
     int status;       /* waitpid status once exited */
+    uint64_t reported_ms; /* when on_bytes was last called for it */
     sf_result ready;
 } icp_job;
 
@@ -50,5 +51,18 @@ void sf_icp_kill(icp_job *job);
 int sf_icp_hex_decode(const char *hex, unsigned char **out, size_t *len);
 /* The registry answer from a file (registry_file). */
 int sf_icp_registry_file(const char *path, sf_registry *out, sf_error *err);
+
+/* icp_progress.c: how far a running transfer got, from icp's own files
+ * in its directory (chunks of SF_ICP_CHUNK bytes; capped by the sizes in
+ * metadata.json). False when that cannot be told now. The parsers take a
+ * progress file's text and the three blob sizes (module, heap, stable). */
+#define SF_ICP_CHUNK 2000000u
+bool sf_icp_transfer_bytes(const char *dir, bool upload, uint64_t *done);
+int sf_icp_download_progress_parse(const char *text, size_t len,
+                                   const uint64_t sizes[3], uint64_t *done,
+                                   sf_error *err);
+int sf_icp_upload_progress_parse(const char *text, size_t len,
+                                 const uint64_t sizes[3], uint64_t *done,
+                                 sf_error *err);
 
 #endif

@@ -17,6 +17,8 @@
 
 #include "icp_internal.h"
 
+#include "snapfleet/layout.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -309,6 +311,36 @@ static size_t finished(icp_driver *d, uint64_t now)
     return SIZE_MAX;
 }
 
+static bool is_transfer(const icp_job *job)
+{
+    return job->pid >= 0 && !job->exited &&
+           (job->op.kind == SF_OP_DOWNLOAD || job->op.kind == SF_OP_UPLOAD);
+}
+
+/* Mid-transfer bytes for whoever draws a status line, from icp's own
+ * progress files, at most every SF_ICP_PROGRESS_INTERVAL_MS per job. */
+static void report_bytes(icp_driver *d, uint64_t now)
+{
+    size_t i;
+
+    for (i = 0; i < d->job_count; i++) {
+        icp_job *job = d->jobs[i];
+        uint64_t bytes;
+        char *dir;
+
+        if (!is_transfer(job) ||
+            now - job->reported_ms < SF_ICP_PROGRESS_INTERVAL_MS)
+            continue;
+        job->reported_ms = now;
+        dir = job->op.path[0] == '/' ? strdup(job->op.path)
+                                     : sf_path_join(d->cwd, job->op.path);
+        if (dir != NULL &&
+            sf_icp_transfer_bytes(dir, job->op.kind == SF_OP_UPLOAD, &bytes))
+            d->cfg.on_bytes(d->cfg.on_bytes_ctx, &job->op, bytes);
+        free(dir);
+    }
+}
+
 int sf_icp_poll(icp_driver *d, size_t *index, sf_error *err)
 {
     struct pollfd *fds;
@@ -345,6 +377,9 @@ int sf_icp_poll(icp_driver *d, size_t *index, sf_error *err)
                 wait_ms = left;
             if (job->pid_fd < 0 && wait_ms > POLL_SLICE_MS)
                 wait_ms = POLL_SLICE_MS;
+            if (d->cfg.on_bytes != NULL && is_transfer(job) &&
+                wait_ms > SF_ICP_PROGRESS_INTERVAL_MS)
+                wait_ms = SF_ICP_PROGRESS_INTERVAL_MS;
             for (int k = 0; k < 3; k++) {
                 if (fd[k] < 0)
                     continue;
@@ -371,6 +406,8 @@ int sf_icp_poll(icp_driver *d, size_t *index, sf_error *err)
             else
                 drain(d, owner[i], &owner[i]->err_fd, false);
         }
+        if (d->cfg.on_bytes != NULL)
+            report_bytes(d, sf_icp_now_ms());
     }
     free(fds);
     free(owner);

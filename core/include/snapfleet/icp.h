@@ -64,7 +64,14 @@ typedef struct sf_icp_config {
     uint64_t transfer_timeout_ms; /* download, upload; 0: the default */
     size_t stdout_max;            /* 0: SF_ICP_DEFAULT_STDOUT_MAX */
     size_t stderr_max;            /* 0: SF_ICP_DEFAULT_STDERR_MAX */
+    /* For a status line: while a download or upload runs, wait() calls
+     * this about every SF_ICP_PROGRESS_INTERVAL_MS with the bytes icp's own
+     * progress files say it moved so far (this attempt). NULL: never. */
+    void (*on_bytes)(void *ctx, const sf_op *op, uint64_t bytes);
+    void *on_bytes_ctx;
 } sf_icp_config;
+
+#define SF_ICP_PROGRESS_INTERVAL_MS 1000u
 
 /* icp's own rule: anything that parses as a URL (a scheme, then ':') is a
  * URL network; anything else is a name. */
