@@ -240,8 +240,10 @@ int cmd_snapshot_download(int argc, char **argv)
         return (err.kind && strcmp(err.kind, SF_EK_USAGE) == 0) ? cli_usage(cmd, "%s", err.message)
                                        : cli_fail(NULL, &err);
     cfg.log = cli_progress(&d);
+    cfg.progress = s.progress;
     cfg.snapshot_limit = snapshot_limit(cfg.snapshot_limit, &s);
     rc = sf_snapshot_download(&cfg, s.top, &s.clock, &res, &err);
+    cli_status_end(&s);
     if (rc == SF_OK) {
         fwrite(sf_buf_cstr(&res.planned_commands), 1, res.planned_commands.len,
                stdout);
@@ -409,8 +411,10 @@ int cmd_backup_run(int argc, char **argv)
         return (err.kind && strcmp(err.kind, SF_EK_USAGE) == 0) ? cli_usage(cmd, "%s", err.message)
                                        : cli_fail(NULL, &err);
     cfg.log = cli_progress(&d);
+    cfg.progress = s.progress;
     cfg.snapshot_limit = snapshot_limit(cfg.snapshot_limit, &s);
     rc = sf_backup_run(&cfg, s.top, &s.clock, &res, &err);
+    cli_status_end(&s);
     if (rc == SF_OK)
         print_backup_result(&cfg, &res, json);
     sf_backup_result_free(&res);

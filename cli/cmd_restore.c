@@ -159,7 +159,9 @@ int cmd_restore_run(int argc, char **argv)
         return err.kind && strcmp(err.kind, SF_EK_USAGE) == 0
                    ? cli_usage(cmd, "%s", err.message) : cli_fail(NULL, &err);
     cfg.log = cli_progress(&d);
+    cfg.progress = s.progress;
     rc = sf_restore_run(&cfg, s.top, &s.clock, &res, &err);
+    cli_status_end(&s);
     fwrite(sf_buf_cstr(&res.commands), 1, res.commands.len, stdout);
     if (cfg.mode == SF_RESTORE_MODE_DRY_RUN && rc == SF_OK && !json) {
         /* which path each member takes, as shell comments */

@@ -82,6 +82,7 @@ int cli_driver_opt(cli_driver_opts *o, int opt, const char *arg,
                        &o->icp.transfer_timeout_ms);
     case 1012: o->icp.registry_file = arg; return 1;
     case 1013: o->quiet = true; return 1;
+    case 1014: o->progress = true; return 1;
     }
     return 0;
 }
@@ -99,6 +100,15 @@ static void on_topology(const char *kind, void *ctx)
         fprintf(stderr, "snapfleet: topology fault %s: %s\n", kind, err.message);
 }
 
+/* The icp driver's mid-transfer bytes, onto the status line. */
+static void on_bytes(void *ctx, const sf_op *op, uint64_t bytes)
+{
+    char key[SF_PROGRESS_KEY_MAX];
+
+    sf_op_progress_key(op, key, sizeof key);
+    sf_progress_update(ctx, key, bytes);
+}
+
 /* icp: the icp driver under the same wrappers, on the wall clock. */
 static int open_icp(const cli_driver_opts *o, cli_stack *s, sf_error *err)
 {
@@ -109,8 +119,16 @@ static int open_icp(const cli_driver_opts *o, cli_stack *s, sf_error *err)
     if (o->faults != NULL &&
         sf_fault_plan_parse(o->faults, &s->plan, err) != SF_OK)
         return sf_error_prefix(err, "--faults: ");
-    if (sf_icp_driver_new(&o->icp, &s->base, err) != SF_OK)
-        goto fail;
+    {
+        sf_icp_config c = o->icp;
+
+        if (s->progress != NULL) {
+            c.on_bytes = on_bytes;
+            c.on_bytes_ctx = s->progress;
+        }
+        if (sf_icp_driver_new(&c, &s->base, err) != SF_OK)
+            goto fail;
+    }
     s->top = s->base;
     if (s->plan != NULL) {
         /* no simulator to move: a topology fault is refused here */
@@ -137,6 +155,9 @@ fail:
 int cli_stack_open(const cli_driver_opts *o, cli_stack *s, sf_error *err)
 {
     memset(s, 0, sizeof *s);
+    /* advisory: without memory for it, the run goes on without a status */
+    if (cli_progress(o) != NULL)
+        s->progress = sf_progress_new(stderr, isatty(STDERR_FILENO), NULL, NULL);
     if (strcmp(o->driver, "icp") == 0)
         return open_icp(o, s, err);
     if (o->icp_only != NULL)
@@ -216,6 +237,7 @@ int cli_stack_close(cli_stack *s, sf_error *err)
                                               err);
         sf_buf_free(&now);
     }
+    cli_status_end(s);
     sf_sim_free(s->sim);
     sf_fault_plan_free(s->plan);
     if (s->state_path != NULL)
@@ -227,5 +249,12 @@ int cli_stack_close(cli_stack *s, sf_error *err)
 
 FILE *cli_progress(const cli_driver_opts *o)
 {
-    return !o->quiet && isatty(STDERR_FILENO) ? stderr : NULL;
+    return !o->quiet && (o->progress || isatty(STDERR_FILENO)) ? stderr : NULL;
 }
+
+void cli_status_end(cli_stack *s)
+{
+    sf_progress_free(s->progress);
+    s->progress = NULL;
+}
+

@@ -18,6 +18,7 @@
 #include "snapfleet/driver.h"
 #include "snapfleet/faults.h"
 #include "snapfleet/icp.h"
+#include "snapfleet/progress.h"
 #include "snapfleet/sim.h"
 
 typedef struct cli_driver_opts {
@@ -28,6 +29,7 @@ typedef struct cli_driver_opts {
     sf_icp_config icp;     /* --driver icp; icp.network is the command's */
     const char *icp_only;  /* the first icp-only option given, for errors */
     bool quiet;            /* --quiet / --no-progress */
+    bool progress;         /* --progress: the lines and status on a pipe too */
     bool dry_run;          /* the command changes nothing: never save the state */
 } cli_driver_opts;
 
@@ -41,6 +43,7 @@ typedef struct cli_stack {
     sf_buf loaded;         /* the state as loaded: saved again only if changed */
     bool dry_run;
     bool save_each;        /* a planned kill: the state saved after every effect */
+    sf_progress *progress; /* the status line, when progress is shown */
 } cli_stack;
 
 #define CLI_DRIVER_LONGOPTS                                   \
@@ -57,11 +60,16 @@ typedef struct cli_stack {
     {"transfer-timeout", required_argument, NULL, 1011},      \
     {"registry-file", required_argument, NULL, 1012},         \
     {"quiet", no_argument, NULL, 1013},                        \
-    {"no-progress", no_argument, NULL, 1013}
+    {"no-progress", no_argument, NULL, 1013},                  \
+    {"progress", no_argument, NULL, 1014}
 
 #define CLI_DRIVER_USAGE                                                      \
-    "Progress: one line per operation on stderr when it is a terminal;\n"      \
-    "  --quiet, --no-progress  no progress lines\n\n"                          \
+    "Progress: on stderr when it is a terminal, one line per operation and\n" \
+    "  a status line (bytes done of bytes expected, rate, time left,\n"       \
+    "  transfers in flight) kept current in place;\n"                         \
+    "  --progress              the same when stderr is not a terminal (the\n" \
+    "                          status as a line of its own now and then)\n"   \
+    "  --quiet, --no-progress  no progress at all\n\n"                         \
     "Driver:\n"                                                               \
     "  --driver sim          run against the fleet simulator (the default)\n" \
     "  --sim-state FILE      the simulator's state file (snapfleet sim init)\n" \
@@ -86,8 +94,12 @@ void cli_driver_opts_init(cli_driver_opts *o);
 int cli_driver_opt(cli_driver_opts *o, int opt, const char *arg,
                    const char *cmd);
 int cli_stack_open(const cli_driver_opts *o, cli_stack *s, sf_error *err);
-/* Where progress goes: stderr when it is a terminal and not silenced. */
+/* Where progress goes: stderr when it is a terminal or --progress was
+ * given, and not silenced. */
 FILE *cli_progress(const cli_driver_opts *o);
+/* Clears the status line and stops it (before a command prints its
+ * result); cli_stack_close does it too. */
+void cli_status_end(cli_stack *s);
 /* Saves the simulator state and tears the stack down. */
 int cli_stack_close(cli_stack *s, sf_error *err);
 

@@ -17,6 +17,13 @@ const char *sf_op_kind_name(sf_op_kind kind)
     return (unsigned)kind < SF_OP_KIND_COUNT ? op_names[kind] : "unknown";
 }
 
+void sf_op_progress_key(const sf_op *op, char *out, size_t size)
+{
+    snprintf(out, size, "%s %s %s", sf_op_kind_name(op->kind),
+             op->canister_id,
+             op->kind == SF_OP_UPLOAD ? op->path : op->snapshot_id);
+}
+
 int sf_op_kind_from_name(const char *name, sf_op_kind *out)
 {
     int i;

@@ -444,6 +444,8 @@ static int op_create(runner *r, const char *id, sf_exec_receipt *rec,
     if (sf_engine_stop(&r->e, id, err) != SF_OK ||
         sf_engine_create(&r->e, id, &snap, err) != SF_OK)
         return SF_ERR;
+    if (snap.has_total_size)
+        sf_progress_expect(r->e.progress, snap.total_size_bytes);
     free(rec->snapshot_id);
     rec->snapshot_id = strdup(snap.id);
     rec->has_snapshot_taken_at_timestamp = snap.has_taken_at;
@@ -871,6 +873,27 @@ static int make_room(runner *r, sf_error *err)
     return rc;
 }
 
+/* For the status line: what the downloads still to come will move, as far
+ * as the snapshots taken so far tell (a create in this run adds its own). */
+static void expect_downloads(runner *r)
+{
+    size_t i;
+
+    if (r->e.progress == NULL)
+        return;
+    for (i = 0; i < r->j.operation_count; i++) {
+        const sf_exec_operation *op = &r->j.operations[i];
+        const sf_exec_receipt *rec;
+
+        if (op->kind != SF_PHASE_DOWNLOAD_SNAPSHOT ||
+            op->state == SF_EXEC_COMPLETED || op->target_canister_id == NULL)
+            continue;
+        rec = sf_exec_journal_latest_snapshot(&r->j, op->target_canister_id);
+        if (rec != NULL && rec->has_snapshot_total_size_bytes)
+            sf_progress_expect(r->e.progress, rec->snapshot_total_size_bytes);
+    }
+}
+
 static int run_loop(runner *r, sf_error *err)
 {
     for (;;) {
@@ -991,6 +1014,7 @@ int sf_backup_run(const sf_backup_config *cfg, sf_driver *driver,
         goto done;
     engine_open = 1;
     r.e.verify_transfer = cfg->verify_transfer;
+    r.e.progress = cfg->progress;
     if (!exists(r.plan_path)) {
         /* a directory another kind of run wrote is not taken over */
         if (exists(r.dj_path) || exists(r.e.obs_path) ||
@@ -1052,6 +1076,7 @@ int sf_backup_run(const sf_backup_config *cfg, sf_driver *driver,
         goto done;
     if (make_room(&r, err) != SF_OK)
         goto done;
+    expect_downloads(&r);
     rc = run_loop(&r, err);
     /* complete: the documents whole before retention reads the root */
     if (rc == SF_OK && result->complete && (rc = checkpoint(&r, err)) == SF_OK)

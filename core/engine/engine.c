@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -61,6 +62,24 @@ int sf_engine_save(sf_engine *e, const char *id, sf_error *err)
     return sf_obs_write_file(e->obs_path, &e->obs, err);
 }
 
+void sf_engine_say(sf_engine *e, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+
+    if (e->log == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (e->progress != NULL) {
+        sf_progress_printf(e->progress, "%s", line);
+        return;
+    }
+    fprintf(e->log, "%s\n", line);
+    fflush(e->log);
+}
+
 static double wall_s(void)
 {
     struct timespec ts;
@@ -69,7 +88,10 @@ static double wall_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Bytes below a download directory, for the progress line. */
+/* The snapshot bytes below a transfer directory, for the progress lines:
+ * the blobs and chunks, not icp's metadata.json and dot files (its lock
+ * and progress files), so a finished download counts what the snapshot's
+ * total size counts. */
 static uint64_t tree_bytes(const char *path, int depth)
 {
     DIR *d;
@@ -82,7 +104,8 @@ static uint64_t tree_bytes(const char *path, int depth)
         struct stat st;
         char *p;
 
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+        if (de->d_name[0] == '.' ||
+            (depth == 0 && strcmp(de->d_name, "metadata.json") == 0))
             continue;
         p = sf_path_join(path, de->d_name);
         if (p != NULL && lstat(p, &st) == 0)
@@ -97,19 +120,27 @@ static uint64_t tree_bytes(const char *path, int depth)
 /* One progress line per effect (the CLI passes stderr when it is a
  * terminal): what, on which canister, how it ended, how long it took, and
  * for a download its size and rate. Wall time, never in any document. */
-static void logf_(sf_engine *e, const char *what, const sf_op *op, double secs)
+static void logf_(sf_engine *e, const char *what, const sf_op *op, double secs,
+                  uint64_t bytes)
 {
+    char size[64] = "";
+
     if (e->log == NULL)
         return;
-    fprintf(e->log, "snapfleet: %s %s%s%s: %s (%.2f s", sf_op_kind_name(op->kind),
-            op->canister_id, op->snapshot_id[0] ? " " : "", op->snapshot_id,
-            what, secs);
     if (op->kind == SF_OP_DOWNLOAD && strcmp(what, "done") == 0) {
-        double mib = (double)tree_bytes(op->path, 0) / (1024.0 * 1024.0);
-        fprintf(e->log, ", %.1f MiB, %.1f MiB/s", mib, secs > 0 ? mib / secs : 0.0);
+        double mib = (double)bytes / (1024.0 * 1024.0);
+        snprintf(size, sizeof size, ", %.1f MiB, %.1f MiB/s", mib,
+                 secs > 0 ? mib / secs : 0.0);
     }
-    fputs(")\n", e->log);
-    fflush(e->log);
+    sf_engine_say(e, "snapfleet: %s %s%s%s: %s (%.2f s%s)",
+                  sf_op_kind_name(op->kind), op->canister_id,
+                  op->snapshot_id[0] ? " " : "", op->snapshot_id, what, secs,
+                  size);
+}
+
+static bool is_transfer(sf_op_kind k)
+{
+    return k == SF_OP_DOWNLOAD || k == SF_OP_UPLOAD;
 }
 
 static bool read_only(sf_op_kind k)
@@ -127,24 +158,39 @@ int sf_engine_call(sf_engine *e, const sf_op *op, sf_result *res,
     };
     int attempt;
     double t0 = wall_s();
+    bool shown = e->progress != NULL && is_transfer(op->kind);
+    uint64_t bytes = 0;
+    char key[SF_PROGRESS_KEY_MAX];
 
     *fail = SF_FAIL_NONE;
+    if (shown) {
+        sf_op_progress_key(op, key, sizeof key);
+        sf_progress_begin(e->progress, key);
+    }
     for (attempt = 1; ; attempt++) {
-        if (sf_driver_run(e->driver, op, res, err) != SF_OK)
+        if (sf_driver_run(e->driver, op, res, err) != SF_OK) {
+            if (shown)
+                sf_progress_end(e->progress, key, false, 0);
             return SF_ERR;
+        }
         /* a read has no effect to reconcile: asking again is the answer */
         if (res->fail != SF_FAIL_UNKNOWN || !read_only(op->kind) ||
             attempt == READ_ATTEMPTS)
             break;
-        logf_(e, "unknown, asking again", op, wall_s() - t0);
+        logf_(e, "unknown, asking again", op, wall_s() - t0, 0);
         sf_result_free(res);
     }
+    if (res->fail == SF_FAIL_NONE && is_transfer(op->kind) &&
+        (shown || e->log != NULL))
+        bytes = tree_bytes(op->path, 0);
+    if (shown)
+        sf_progress_end(e->progress, key, res->fail == SF_FAIL_NONE, bytes);
     if (res->fail == SF_FAIL_NONE) {
-        logf_(e, "done", op, wall_s() - t0);
+        logf_(e, "done", op, wall_s() - t0, bytes);
         return SF_OK;
     }
     *fail = res->fail;
-    logf_(e, sf_fail_class_name(res->fail), op, wall_s() - t0);
+    logf_(e, sf_fail_class_name(res->fail), op, wall_s() - t0, 0);
     return sf_error_set(err, kinds[res->fail], "", "snapshot driver failed: %s "
                         "%s%s%s: %s (%s)", sf_op_kind_name(op->kind),
                         op->canister_id, op->snapshot_id[0] ? " " : "",
@@ -570,9 +616,8 @@ static int download_checked(sf_engine *e, const char *id,
                     sizeof SF_SNAPSHOT_CHUNKS_DIR_NAME) == 0 &&
             sf_snapshot_chunks_repair(dir, &removed, err) != SF_OK)
             return SF_ERR;
-        if (e->log != NULL)
-            fprintf(e->log, "download %s %s: %s; %s\n", id, snapshot_id, why,
-                    removed ? "removed, resuming" : "downloading again");
+        sf_engine_say(e, "download %s %s: %s; %s", id, snapshot_id, why,
+                      removed ? "removed, resuming" : "downloading again");
         resume = removed > 0;
     }
     snprintf(why, sizeof why, "%s", err->message);
@@ -599,9 +644,9 @@ int sf_engine_download(sf_engine *e, const char *id, const char *snapshot_id,
 
         if (sf_engine_tmp_describes(e, id, snapshot_id, dir, &same, err) != SF_OK)
             goto out;
-        if (!same && e->log != NULL)
-            fprintf(e->log, "download %s %s: %s holds another snapshot's "
-                    "download; starting clean\n", id, snapshot_id, dir);
+        if (!same)
+            sf_engine_say(e, "download %s %s: %s holds another snapshot's "
+                          "download; starting clean", id, snapshot_id, dir);
         resume = same;
     }
     if (download_checked(e, id, snapshot_id, dir, resume, err) != SF_OK)

@@ -13,6 +13,7 @@
 
 #include "engine/observations.h"
 #include "snapfleet/driver.h"
+#include "snapfleet/progress.h"
 #include "snapfleet/registry.h"
 
 typedef struct sf_engine {
@@ -22,6 +23,9 @@ typedef struct sf_engine {
     char *obs_path; /* <out>/snapfleet-observations.json */
     sf_observations obs;
     FILE *log;      /* one line per effect, or NULL */
+    /* The status line of the transfers (with log: its lines go above it),
+     * or NULL. */
+    sf_progress *progress;
     /* Download every snapshot twice and compare: the IC gives no content
      * hash for snapshot memory, so a second read is the only check that
      * the bytes arrived as they are on the canister. */
@@ -40,6 +44,10 @@ int sf_engine_open_at(sf_engine *e, sf_driver *driver, const sf_clock *clock,
                       const char *out, const char *obs_name, FILE *log,
                       sf_error *err);
 void sf_engine_close(sf_engine *e);
+/* One line of the run's log (a newline is added): above the status line
+ * when there is one. Nothing when the engine has no log. */
+void sf_engine_say(sf_engine *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Makes canister id's observations durable (write-ahead): through
  * save_one when set, else the whole observations file. */
 int sf_engine_save(sf_engine *e, const char *id, sf_error *err);

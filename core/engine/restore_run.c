@@ -1100,6 +1100,7 @@ int sf_restore_run(const sf_restore_config *cfg, sf_driver *driver,
                           SF_RESTORE_OBSERVATIONS_FILE_NAME, cfg->log, err) != SF_OK)
         goto done;
     r.engine_open = 1;
+    r.e.progress = cfg->progress;
     if ((cfg->mode == SF_RESTORE_MODE_UNCLAIM_PENDING ||
          cfg->mode == SF_RESTORE_MODE_RETRY_FAILED) && !exists(r.journal_path)) {
         /* nothing is created by a recovery mode */

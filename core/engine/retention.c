@@ -105,8 +105,7 @@ static int delete_one(sf_engine *e, const char *canister, const char *id,
 
     if (set_deleting(e, canister, id, err) != SF_OK)
         return SF_ERR;
-    if (e->log != NULL)
-        fprintf(e->log, "delete %s %s (older than the snapshots kept)\n",
+    sf_engine_say(e, "delete %s %s (older than the snapshots kept)",
                 canister, id);
     for (attempt = 0; attempt < 2; attempt++) {
         if (sf_op_init(&op, SF_OP_DELETE, canister, id, NULL, err) != SF_OK)

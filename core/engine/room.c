@@ -207,9 +207,8 @@ static int room_for(sf_engine *e, const char *root, const char *own_out,
         return rc;
     }
     sf_backup_entry_free(&check);
-    if (e->log != NULL)
-        fprintf(e->log, "snapfleet: %s is at its limit of %llu snapshots: the "
-                "create replaces %s (backup %s)\n", canister,
+    sf_engine_say(e, "snapfleet: %s is at its limit of %llu snapshots: the "
+                  "create replaces %s (backup %s)", canister,
                 (unsigned long long)limit, oldest->id, oldest_owner->name);
     rc = set_replacing(e, canister, oldest->id, err);
     sf_result_free(&res);

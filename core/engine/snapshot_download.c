@@ -176,6 +176,8 @@ static int capture_body(run *r, const sf_target *t, const char *rel,
         if (sf_engine_create(&r->e, t->canister_id, &snap, err) != SF_OK)
             return SF_ERR;
         m->snapshot_create_completed++;
+        if (snap.has_total_size)
+            sf_progress_expect(r->e.progress, snap.total_size_bytes);
         now_marker(r, now);
         memset(&fresh, 0, sizeof fresh);
         fresh.canister_id = (char *)t->canister_id;
@@ -523,6 +525,7 @@ int sf_snapshot_download(const sf_snapshot_download_config *cfg_in,
         goto done;
     engine_open = 1;
     r.e.verify_transfer = cfg.verify_transfer;
+    r.e.progress = cfg.progress;
     r.journal_path = sf_path_join(cfg.out, SF_DOWNLOAD_JOURNAL_FILE_NAME);
     if (r.journal_path == NULL) {
         sf_error_set(err, SF_EK_NOMEM, "", "out of memory");

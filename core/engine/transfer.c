@@ -122,9 +122,8 @@ static int sweep(sf_engine *e, const char *id, const char *keep, sf_error *err)
             if (was_there(c, sid) || (keep != NULL && strcmp(sid, keep) == 0))
                 continue;
             found++;
-            if (e->log != NULL)
-                fprintf(e->log, "delete %s %s (left by an upload that did "
-                        "not complete)\n", id, sid);
+            sf_engine_say(e, "delete %s %s (left by an upload that did "
+                          "not complete)", id, sid);
             if (sf_op_init(&op, SF_OP_DELETE, id, sid, NULL, err) != SF_OK) {
                 sf_result_free(&res);
                 return SF_ERR;

@@ -362,5 +362,22 @@ script -qec "'$SF' backup --sim-state '$TMP/progress.json' --out '$TMP/prog2' --
 if grep -q 'snapfleet: download' "$TMP/tty.out"; then bad "--quiet still shows progress"; else ok; fi
 run backup --sim-state "$TMP/progress.json" --out "$TMP/prog3" --include-root
 if grep -q 'snapfleet: download' "$TMP/err"; then bad "progress without a terminal"; else ok; fi
+# the status line: redrawn in place on a terminal, cleared at the end
+script -qec "'$SF' backup --sim-state '$TMP/progress.json' --out '$TMP/prog4' --include-root" \
+  /dev/null >"$TMP/tty.out" 2>&1
+if grep -qaE $'\r[0-9.]+ [KMG]?i?B of [0-9.]+ [KMG]?i?B \\([0-9]+ %\\).* in flight\e\\[K' "$TMP/tty.out"
+then ok; else bad "status line on a terminal: $(head -c 300 "$TMP/tty.out" | od -c | head)"; fi
+if grep -qa $'snapfleet: download .*: done .*\n' "$TMP/tty.out" &&
+   ! grep -qa $'in flight\e\\[Ksnapfleet' "$TMP/tty.out"; then ok; else
+  bad "operation lines above the status line"; fi
+# --progress: the same on a pipe, the status as lines of their own
+run backup --sim-state "$TMP/progress.json" --out "$TMP/prog5" --include-root --progress
+expect_rc 0 "backup --progress"
+expect_err "snapfleet: download" "--progress: operation lines on a pipe"
+grep -qE '^snapfleet: progress: .* of .*, 0 in flight$' "$TMP/err" && ok ||
+  bad "--progress: status lines on a pipe: $(head -c 300 "$TMP/err")"
+if grep -q $'\r' "$TMP/err"; then bad "--progress on a pipe redraws in place"; else ok; fi
+run backup --sim-state "$TMP/progress.json" --out "$TMP/prog6" --include-root --progress --quiet
+if [[ -s "$TMP/err" ]]; then bad "--quiet beats --progress: $(head -c 200 "$TMP/err")"; else ok; fi
 
 finish

@@ -15,6 +15,7 @@
 #ifndef SNAPFLEET_BACKUP_H
 #define SNAPFLEET_BACKUP_H
 
+#include "snapfleet/progress.h"
 #include "snapfleet/export.h"
 
 #include <stdbool.h>
@@ -45,6 +46,9 @@ typedef struct sf_snapshot_download_config {
     const char *environment;   /* the network name, recorded in the manifest */
     const char *created_at;    /* NULL: the clock's unix marker */
     FILE *log;                 /* one line per effect, or NULL */
+    /* The transfers' status line (progress.h), or NULL; with a log, the
+     * log's lines are printed above it. */
+    sf_progress *progress;
     bool verify_transfer;      /* read every snapshot twice and compare */
     /* On-canister retention once the run is complete (the CLI turns it on,
      * keeping 1): the newest keep_on_canister snapshots of each target
@@ -103,6 +107,7 @@ typedef struct sf_backup_config {
     const char *tool_name;
     const char *tool_version;
     FILE *log;
+    sf_progress *progress;    /* the transfers' status line, or NULL */
     bool verify_transfer;     /* read every snapshot twice and compare */
     /* On-canister retention once the run is complete (the CLI turns it on,
      * keeping 1): the newest keep_on_canister snapshots of each target

@@ -74,6 +74,10 @@ typedef struct sf_op {
  * and snapshot_id may be NULL. */
 SF_API int sf_op_init(sf_op *op, sf_op_kind kind, const char *canister_id,
                       const char *snapshot_id, const char *path, sf_error *err);
+/* The name a status line gives an operation's transfer ("download ID
+ * SNAPSHOT", "upload ID PATH"): the engine and a driver reporting bytes
+ * mid-way name the same transfer alike. Truncated to size. */
+SF_API void sf_op_progress_key(const sf_op *op, char *out, size_t size);
 
 typedef enum sf_fail_class {
     SF_FAIL_NONE = 0,

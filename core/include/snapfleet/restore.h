@@ -25,6 +25,7 @@
 #ifndef SNAPFLEET_RESTORE_H
 #define SNAPFLEET_RESTORE_H
 
+#include "snapfleet/progress.h"
 #include "snapfleet/export.h"
 
 #include <stdbool.h>
@@ -58,6 +59,7 @@ typedef struct sf_restore_config {
     sf_restore_mode mode;
     uint64_t max_steps;      /* 0: no limit */
     FILE *log;
+    sf_progress *progress;   /* the uploads' status line, or NULL */
     /* A member restored in place whose snapshot is still on its canister
      * (listed with the id, taken_at and size the backup recorded) is
      * loaded from there: no upload. Its local artifact is still verified
