@@ -24,6 +24,7 @@ cd "$root"
 # Layer of each public header.
 declare -A public=(
   [export.h]=base [buf.h]=base [error.h]=base [fs.h]=base [text.h]=base
+  [progress.h]=base
   [storage.h]=base [txlog.h]=base
   [candid.h]=formats [checksum.h]=formats [execjournal.h]=formats
   [journal.h]=formats [json.h]=formats [layout.h]=formats
