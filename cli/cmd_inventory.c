@@ -213,9 +213,9 @@ int cmd_backup_list(int argc, char **argv)
         if (rc == SF_OK)
             cli_print(&b);
     } else {
-        sf_inventory_table(&inv, &b);
-        fwrite(sf_buf_cstr(&b), 1, b.len, stdout);
-        rc = SF_OK;
+        rc = sf_inventory_table(&inv, &b, &err);
+        if (rc == SF_OK)
+            fwrite(sf_buf_cstr(&b), 1, b.len, stdout);
     }
     sf_buf_free(&b);
     sf_inventory_free(&inv);

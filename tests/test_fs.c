@@ -27,6 +27,30 @@ static void hook(const char *path, void *ctx)
     snprintf(hook_path, sizeof hook_path, "%s", path);
 }
 
+/* The same directory however it is spelled; different or missing ones
+ * are not. */
+static void test_same_dir(void **state)
+{
+    char dir[512], sub[600], other[600], dotted[700], link[600];
+
+    (void)state;
+    sf_tmpdir_path(dir, sizeof dir, "samedir");
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(sub, sizeof sub, "%s/a", dir);
+    snprintf(other, sizeof other, "%s/b", dir);
+    snprintf(dotted, sizeof dotted, "%s/./b/../a/", dir);
+    snprintf(link, sizeof link, "%s/l", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    assert_int_equal(mkdir(other, 0700), 0);
+    assert_int_equal(symlink(sub, link), 0);
+    assert_true(sf_fs_same_dir(sub, sub));
+    assert_true(sf_fs_same_dir(sub, dotted));
+    assert_true(sf_fs_same_dir(link, sub));
+    assert_false(sf_fs_same_dir(sub, other));
+    assert_false(sf_fs_same_dir(sub, "/nonexistent/a"));
+    assert_false(sf_fs_same_dir("/nonexistent/a", "/nonexistent/a"));
+}
+
 static void test_write_atomic_creates_parents_and_modes(void **state)
 {
     char p[512], tmp[520], *data;
@@ -432,6 +456,7 @@ static void test_temp_name_too_long(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_dir),
         cmocka_unit_test(test_write_atomic_creates_parents_and_modes),
         cmocka_unit_test(test_untracked_write_skips_the_hook),
         cmocka_unit_test(test_write_failure_leaves_old_file),

@@ -180,8 +180,7 @@ static int list_body(void *ctx, sf_error *err)
         return SF_ERR;
     if (sf_inventory_json(&l->inv, &l->json, err) != SF_OK)
         return SF_ERR;
-    sf_inventory_table(&l->inv, &l->table);
-    return SF_OK;
+    return sf_inventory_table(&l->inv, &l->table, err);
 }
 
 static void list_check_ok(void *ctx)

@@ -17,6 +17,7 @@
 #include "snapfleet/storage.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <dirent.h>
 #include <stdint.h>
@@ -209,4 +210,12 @@ static int remove_at(int parent, const char *name, sf_error *err)
 int sf_remove_tree(const char *dir, sf_error *err)
 {
     return remove_at(AT_FDCWD, dir, err);
+}
+
+bool sf_fs_same_dir(const char *a, const char *b)
+{
+    char ra[PATH_MAX], rb[PATH_MAX];
+
+    return realpath(a, ra) != NULL && realpath(b, rb) != NULL &&
+           strcmp(ra, rb) == 0;
 }

@@ -753,7 +753,7 @@ int sf_inventory_json(const sf_inventory *inv, sf_buf *out, sf_error *err)
     return sf_jw_finish(&w, err);
 }
 
-void sf_inventory_table(const sf_inventory *inv, sf_buf *out)
+int sf_inventory_table(const sf_inventory *inv, sf_buf *out, sf_error *err)
 {
     size_t i;
 
@@ -781,4 +781,6 @@ void sf_inventory_table(const sf_inventory *inv, sf_buf *out)
     if (inv->trash_count > 0)
         sf_buf_printf(out, "%zu unfinished prune deletion(s): the next "
                       "`backup prune` removes them\n", inv->trash_count);
+    return out->oom ? sf_error_set(err, SF_EK_NOMEM, "", "out of memory")
+                    : SF_OK;
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "snapfleet/fs.h"
 #include "snapfleet/inventory.h"
 
 typedef struct candidate {
@@ -33,14 +34,6 @@ static int newest_first(const void *a, const void *b)
     if (x->taken_at != y->taken_at)
         return x->taken_at > y->taken_at ? -1 : 1;
     return -strcmp(x->id, y->id);
-}
-
-static bool same_dir(const char *a, const char *b)
-{
-    char ra[PATH_MAX], rb[PATH_MAX];
-
-    return realpath(a, ra) != NULL && realpath(b, rb) != NULL &&
-           strcmp(ra, rb) == 0;
 }
 
 /* Is snapshot_id of canister recorded by a backup under the root, and may
@@ -62,7 +55,7 @@ static bool recorded(const sf_inventory *inv, const char *own_out,
             found = true;
             if (*time_ns == 0)
                 *time_ns = e->time_s * 1000000000ull;
-            if (e->state == SF_BACKUP_LOCKED && !same_dir(e->path, own_out))
+            if (e->state == SF_BACKUP_LOCKED && !sf_fs_same_dir(e->path, own_out))
                 *protect = true;
         }
     }
@@ -186,7 +179,7 @@ int sf_engine_retain(sf_engine *e, const char *root, const char *own_out,
     if (sf_inventory_scan(root, false, &inv, err) != SF_OK)
         return SF_ERR;
     for (i = 0; i < inv.count && !own_seen; i++)
-        own_seen = same_dir(inv.entries[i].path, own_out);
+        own_seen = sf_fs_same_dir(inv.entries[i].path, own_out);
     if (!own_seen) {
         /* --root-dir elsewhere: this run's own snapshots still count */
         sf_backup_entry *grown = realloc(inv.entries, (inv.count + 1) * sizeof *grown);

@@ -24,15 +24,8 @@
 #include <string.h>
 
 #include "snapfleet/buf.h"
+#include "snapfleet/fs.h"
 #include "snapfleet/inventory.h"
-
-static bool same_dir(const char *a, const char *b)
-{
-    char ra[PATH_MAX], rb[PATH_MAX];
-
-    return realpath(a, ra) != NULL && realpath(b, rb) != NULL &&
-           strcmp(ra, rb) == 0;
-}
 
 /* The backup under the root recording snapshot `id` of canister, other
  * than own_out; NULL when none does (not snapfleet-made). */
@@ -44,7 +37,7 @@ static const sf_backup_entry *owner(const sf_inventory *inv, const char *own_out
     for (i = 0; i < inv->count; i++) {
         const sf_backup_entry *e = &inv->entries[i];
 
-        if (same_dir(e->path, own_out))
+        if (sf_fs_same_dir(e->path, own_out))
             continue;
         for (k = 0; k < e->snapshot_count; k++)
             if (strcmp(e->snapshots[k].canister_id, canister) == 0 &&

@@ -30,7 +30,6 @@ struct sf_runlog {
     char hash[SF_RUNLOG_DOCS_MAX][SF_SHA256_HEX_SIZE];
     uint64_t since_records, since_bytes, ckpt_bytes;
     int broken;
-    sf_runlog_stats stats;
     sf_buf rec;
 };
 
@@ -320,8 +319,6 @@ static int append_raw(sf_runlog *l, sf_error *err)
     sf_fs_note_durable_write(l->path);
     l->since_records++;
     l->since_bytes += sf_txlog_size(l->log) - before;
-    l->stats.records++;
-    l->stats.record_bytes += sf_txlog_size(l->log) - before;
     return SF_OK;
 }
 
@@ -443,17 +440,10 @@ int sf_runlog_checkpoint(sf_runlog *l, const sf_buf *const *docs,
             return SF_ERR;
         }
         strcpy(l->hash[i], next[i]);
-        l->stats.checkpoint_bytes += docs[i]->len;
     }
-    l->stats.checkpoints++;
     l->ckpt_bytes = total;
     l->since_records = l->since_bytes = 0;
     return SF_OK;
-}
-
-void sf_runlog_get_stats(const sf_runlog *l, sf_runlog_stats *out)
-{
-    *out = l->stats;
 }
 
 void sf_runlog_close(sf_runlog *l)

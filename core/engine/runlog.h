@@ -88,12 +88,6 @@ bool sf_runlog_due(const sf_runlog *l);
 int sf_runlog_checkpoint(sf_runlog *l, const sf_buf *const *docs,
                          sf_error *err);
 
-/* What the log wrote (bench and tests). */
-typedef struct sf_runlog_stats {
-    uint64_t records, record_bytes, checkpoints, checkpoint_bytes;
-} sf_runlog_stats;
-void sf_runlog_get_stats(const sf_runlog *l, sf_runlog_stats *out);
-
 /* NULL-tolerant. */
 void sf_runlog_close(sf_runlog *l);
 

@@ -22,6 +22,10 @@ extern "C" {
 SF_API int sf_fs_read_file(const char *path, size_t max, char **out, size_t *len,
                            sf_error *err);
 
+/* Whether two paths name the same existing directory (or file): both
+ * resolve (realpath) to the same path. False when either does not. */
+SF_API bool sf_fs_same_dir(const char *a, const char *b);
+
 /* Atomic replace: creates the parent directory (0700) when missing, writes
  * a temp file with a unique name `<path>.tmp.XXXXXX` (mkstemp, 0600), fsyncs
  * it, renames it over `path` and fsyncs the directory. On failure the old

@@ -106,8 +106,10 @@ SF_API int sf_inventory_check_canisters(sf_inventory *inv, sf_driver *driver,
 
 /* {"root", "backups": [...], "trash": [...]} */
 SF_API int sf_inventory_json(const sf_inventory *inv, sf_buf *out, sf_error *err);
-/* The `backup list` table. */
-SF_API void sf_inventory_table(const sf_inventory *inv, sf_buf *out);
+/* The `backup list` table, appended to out; "out-of-memory" when it
+ * could not all be had. */
+SF_API int sf_inventory_table(const sf_inventory *inv, sf_buf *out,
+                              sf_error *err);
 
 /* Bytes of the regular files at path (a file or a tree; links not
  * followed). */
