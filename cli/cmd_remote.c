@@ -18,6 +18,9 @@
 
 #define ENCRYPT_LONGOPT {"encrypt-to", required_argument, NULL, 'e'}
 #define IDENTITY_LONGOPT {"identity", required_argument, NULL, 'i'}
+#define JOBS_LONGOPT {"jobs", required_argument, NULL, 'J'}
+#define JOBS_HELP                                                                          \
+    "  --jobs N           object transfers at once, 1 to 64 (default 4)\n"
 
 typedef struct remote_args {
     const char *endpoint, *region;
@@ -25,6 +28,7 @@ typedef struct remote_args {
     sf_s3_addressing addressing;
     bool json, dry_run;
     const char *keep;
+    size_t jobs;
     const char *operands[2];
     int count;
 } remote_args;
@@ -57,6 +61,17 @@ static int parse_remote(int argc, char **argv, const char *cmd, const char *usag
         case 'i': ra->identity = optarg; break;
         case 'n': ra->dry_run = true; break;
         case 'k': ra->keep = optarg; break;
+        case 'J': {
+            char *end;
+            unsigned long n;
+            errno = 0;
+            n = strtoul(optarg, &end, 10);
+            if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || errno != 0 || n < 1 ||
+                n > SF_REMOTE_JOBS_MAX)
+                return cli_usage(cmd, "--jobs takes a number from 1 to %d", SF_REMOTE_JOBS_MAX);
+            ra->jobs = n;
+            break;
+        }
         default: return cli_args_usage(&a, cmd);
         }
     }
@@ -162,7 +177,8 @@ static int part_size(uint64_t *out)
 
 static const char push_usage[] =
     "usage: snapfleet push DIR s3://BUCKET/PREFIX [--endpoint URL] [--region R]\n"
-    "                      [--addressing path|virtual] [--encrypt-to KEYFILE] [--json]\n\n"
+    "                      [--addressing path|virtual] [--jobs N] [--encrypt-to KEYFILE]\n"
+    "                      [--json]\n\n"
     "Copies the complete backup in DIR to object storage, after verifying it:\n"
     "every file of every artifact once, named by its SHA-256 under\n"
     "PREFIX/blobs/ (a file already there, from this or an earlier backup, is\n"
@@ -170,7 +186,9 @@ static const char push_usage[] =
     "PREFIX/backups/<name of DIR>/, its manifest last: the backup is there once\n"
     "the manifest is. Large artifacts go as multipart uploads recorded in a\n"
     "push journal, so a push that stopped resumes without sending a part\n"
-    "again; a push of a backup already there sends nothing.\n\n" REMOTE_OPTIONS_HELP
+    "again; a push of a backup already there sends nothing. Up to N objects or\n"
+    "parts go at once (--jobs), each part in memory while it is sent.\n\n"
+    REMOTE_OPTIONS_HELP JOBS_HELP
     "  --encrypt-to KEYFILE\n"
     "                     encrypt every object before it leaves the machine, to\n"
     "                     the recipient KEYFILE (KEYFILE.pub of snapfleet keygen;\n"
@@ -181,7 +199,7 @@ static const char push_usage[] =
 int cmd_push(int argc, char **argv)
 {
     static const struct option opts[] = {CLI_COMMON_LONGOPTS, REMOTE_LONGOPTS,
-                                         ENCRYPT_LONGOPT, {NULL, 0, NULL, 0}};
+                                         ENCRYPT_LONGOPT, JOBS_LONGOPT, {NULL, 0, NULL, 0}};
     remote_args ra;
     sf_remote_options o = {0};
     sf_push_result r;
@@ -191,6 +209,7 @@ int cmd_push(int argc, char **argv)
 
     if ((rc = parse_remote(argc, argv, "push", push_usage, opts, 2, &ra)) >= 0)
         return rc;
+    o.jobs = ra.jobs;
     if (!sf_s3_url_is(ra.operands[1]))
         return cli_usage("push", "the destination must be s3://BUCKET/PREFIX: %s",
                          ra.operands[1]);
@@ -264,19 +283,21 @@ static void pull_json(const sf_pull_result *r, const char *what, const char *whe
 
 static const char pull_usage[] =
     "usage: snapfleet pull s3://BUCKET/PREFIX/NAME DIR [--endpoint URL] [--region R]\n"
-    "                      [--addressing path|virtual] [--identity KEYFILE] [--json]\n\n"
+    "                      [--addressing path|virtual] [--jobs N] [--identity KEYFILE]\n"
+    "                      [--json]\n\n"
     "Copies the backup NAME from object storage into DIR, which must not exist:\n"
     "into a staging directory beside it (.<DIR's name>.snapfleet-pull), each\n"
     "artifact's checksum recomputed against the manifest as it lands, the whole\n"
     "backup verified, then renamed to DIR. A pull that stopped resumes; a pull\n"
-    "into a DIR that already holds this backup, verified, does nothing.\n\n"
-    REMOTE_OPTIONS_HELP IDENTITY_HELP
+    "into a DIR that already holds this backup, verified, does nothing. Up to N\n"
+    "files are fetched at once (--jobs).\n\n"
+    REMOTE_OPTIONS_HELP JOBS_HELP IDENTITY_HELP
     "  --json             {\"dir\", \"already\", \"artifacts\", \"artifacts_fetched\", ...}\n";
 
 int cmd_pull(int argc, char **argv)
 {
     static const struct option opts[] = {CLI_COMMON_LONGOPTS, REMOTE_LONGOPTS,
-                                         IDENTITY_LONGOPT, {NULL, 0, NULL, 0}};
+                                         IDENTITY_LONGOPT, JOBS_LONGOPT, {NULL, 0, NULL, 0}};
     remote_args ra;
     sf_remote_options o = {0};
     sf_pull_result r;
@@ -286,6 +307,7 @@ int cmd_pull(int argc, char **argv)
 
     if ((rc = parse_remote(argc, argv, "pull", pull_usage, opts, 2, &ra)) >= 0)
         return rc;
+    o.jobs = ra.jobs;
     if (!sf_s3_url_is(ra.operands[0]))
         return cli_usage("pull", "the source must be s3://BUCKET/PREFIX/NAME: %s",
                          ra.operands[0]);

@@ -21,6 +21,7 @@
 
 #include "crypt_internal.h"
 #include "remote_internal.h"
+#include "s3_internal.h"
 #include "snapfleet/checksum.h"
 #include "snapfleet/fs.h"
 #include "snapfleet/json.h"
@@ -462,8 +463,8 @@ static int journal_save(journal *j, sf_error *err)
     sf_jw_begin_array(&w);
     for (i = 0; i < j->n; i++) {
         const upload *u = &j->u[i];
-        if (u->key == NULL)
-            continue;
+        if (u->key == NULL || u->upload_id == NULL)
+            continue; /* cleared, or its create did not answer */
         sf_jw_begin_object(&w);
         sf_jw_kv_string(&w, "key", u->key);
         sf_jw_kv_string(&w, "upload_id", u->upload_id);
@@ -785,151 +786,464 @@ static int csrc_read(csrc *c, unsigned char *out, size_t len, sf_error *err)
     return 0;
 }
 
-/* Uploads file as the multipart object key: size is the object's size
- * (k: the encrypted size of plain_size bytes whose SHA-256 is sha256). */
-static int multipart(sf_s3 *s3, const char *bucket, const char *key, const char *file,
-                     uint64_t size, uint64_t part_size, const sf_keys *k, uint64_t plain_size,
-                     const char *sha256, journal *j, const sf_remote_options *o,
-                     sf_push_result *r, sf_error *err)
-{
-    upload *u = journal_find(j, key);
-    unsigned char *buf = NULL;
-    int number, nparts, tries;
-    int rc = SF_ERR;
-    csrc c;
+/* ---- push: the blobs, up to o->jobs transfers at once ----
+ *
+ * One thread drives a pool of transfers (libcurl's multi interface,
+ * remote/s3_internal.h); every callback, journal write and decision runs
+ * on it, in turn. A whole object is read, checked against its name and
+ * sent with that SHA-256 as its signed payload hash; a multipart object's
+ * parts are read in order (the file's SHA-256 taken over them as they are
+ * read, or, encrypted, the stream produced in order), several in flight at
+ * once. A part goes into the push journal, durably, when its
+ * acknowledgement arrives and before anything depends on it: the complete
+ * is sent only when every part is acknowledged and recorded. The complete
+ * (and the create, and an abort) are single requests made between pool
+ * runs. The first failure stops new transfers; those in flight finish
+ * (acknowledged parts are recorded) and the push fails with that error. */
 
-    memset(&c, 0, sizeof c);
-    c.fd = -1;
-    if (u != NULL && (u->size != size || u->part_size != part_size || u->enc != (k != NULL))) {
-        upload_clear(u); /* another object's upload: start again */
+typedef struct blob_job {
+    size_t artifact;
+    const sf_ri_file *f;
+    char *file, *bkey;
+    uint64_t osize;
+    bool multi;
+    /* multipart */
+    uint64_t ps;
+    int nparts;
+    int next;            /* the next part to read; 0: not opened */
+    int inflight, tries;
+    long ui;             /* its entry in the push journal, -1: none */
+    sf_sha256 *h;        /* plain: the file's SHA-256 over the parts read */
+    csrc c;              /* encrypted: the object's stream */
+    bool c_open;
+    bool restart;        /* the upload is gone: start it again once */
+    bool abort;          /* the file's bytes are not the ones named */
+    bool over;
+} blob_job;
+
+typedef struct push_ctx {
+    sf_s3 *s3;
+    sf_s3_pool *pool;
+    const sf_s3_url *u;
+    const sf_keys *keys;
+    journal *j;
+    const sf_remote_options *o;
+    sf_push_result *r;
+    const sf_remote_index *x;
+    blob_job *b;
+    size_t n, next;
+    size_t *left;        /* per artifact: its jobs not over */
+    bool *sent;          /* per artifact: a file of it was sent now */
+    bool failed;
+    sf_error first;      /* the first failure */
+} push_ctx;
+
+typedef struct part_xfer {
+    push_ctx *p;
+    blob_job *b;
+    int number;          /* 0: a whole object */
+    unsigned char *buf;
+    size_t len;
+    sf_buf enc;
+} part_xfer;
+
+static void push_fail(push_ctx *p, const sf_error *e)
+{
+    if (!p->failed) {
+        p->first = *e;
+        p->failed = true;
+    }
+}
+
+static void job_sent(push_ctx *p, blob_job *b)
+{
+    b->over = true;
+    p->r->files_sent++;
+    p->sent[b->artifact] = true;
+    if (--p->left[b->artifact] == 0)
+        progress(p->o, "uploaded %s", p->x->a[b->artifact].path);
+}
+
+static void on_sent(void *payload, int rc, const char *etag, sf_error *err)
+{
+    part_xfer *t = payload;
+    push_ctx *p = t->p;
+    blob_job *b = t->b;
+    sf_error e;
+
+    b->inflight--;
+    if (t->number == 0) {
+        if (rc == 0) {
+            p->r->bytes_sent += t->len;
+            job_sent(p, b);
+        } else {
+            push_fail(p, err);
+            b->over = true;
+        }
+    } else if (rc == 0) {
+        upload *u = &p->j->u[b->ui];
+        sf_error_clear(&e);
+        if (etag[0] == '\0' || strlen(etag) >= sizeof u->parts[0].etag) {
+            sf_error_set(&e, "s3-reply", "ETag", "PUT %s/%s part %d: the reply has no ETag",
+                         p->u->bucket, b->bkey, t->number);
+            push_fail(p, &e);
+        } else if (u->nparts >= u->cap) {
+            sf_error_set(&e, "push-journal", NULL, "%s: more parts than the object has",
+                         p->j->path);
+            push_fail(p, &e);
+        } else {
+            u->parts[u->nparts].number = t->number;
+            strcpy(u->parts[u->nparts].etag, etag);
+            u->nparts++;
+            p->r->parts_sent++;
+            p->r->bytes_sent += t->len;
+            /* Durable before anything depends on it: the complete, or a
+             * resumed push that will not send this part again. */
+            if (journal_save(p->j, &e) != 0)
+                push_fail(p, &e);
+        }
+    } else if (err != NULL && err->kind != NULL && strcmp(err->kind, "s3-NoSuchUpload") == 0 &&
+               b->tries == 0) {
+        b->restart = true; /* the upload is gone: started again, once */
+    } else {
+        push_fail(p, err);
+    }
+    free(t->buf);
+    sf_buf_free(&t->enc);
+    free(t);
+}
+
+/* Reads a whole object's file, checks it is the bytes named, and starts
+ * its PUT (plain: with that SHA-256 as the payload hash, nothing hashed
+ * again; encrypted: the ciphertext, hashed by the client). */
+static int start_whole(push_ctx *p, blob_job *b, sf_error *err)
+{
+    part_xfer *t = calloc(1, sizeof *t);
+    size_t size = (size_t)b->f->size;
+    char hex[SF_SHA256_HEX_SIZE];
+    const char *sha = NULL;
+
+    if (t == NULL)
+        return nomem(err);
+    sf_buf_init(&t->enc);
+    t->p = p;
+    t->b = b;
+    t->buf = malloc(size ? size : 1);
+    if (t->buf == NULL)
+        goto nomem;
+    if (read_range(b->file, b->f->size, 0, t->buf, size, err) != 0)
+        goto fail;
+    if (sf_sha256_bytes(t->buf, size, hex) != 0)
+        goto nomem;
+    /* The bytes sent are the bytes named. */
+    if (strcmp(hex, b->f->sha256) != 0) {
+        sf_error_set(err, SF_EK_IO, b->file, "%s changed while it was being pushed", b->file);
+        goto fail;
+    }
+    if (p->keys != NULL) {
+        char context[SF_CRYPT_CONTEXT_MAX];
+        if (sf_crypt_context_blob(b->f->sha256, context, sizeof context) != 0)
+            goto nomem;
+        if (sf_crypt_encrypt_buf(p->keys, context, t->buf, size, &t->enc, err) != 0)
+            goto fail;
+        free(t->buf);
+        t->buf = NULL;
+        t->len = t->enc.len;
+    } else {
+        t->len = size;
+        sha = b->f->sha256;
+    }
+    b->inflight++;
+    if (sf_s3_pool_put(p->pool, p->u->bucket, b->bkey, t->buf ? (void *)t->buf : t->enc.data,
+                       t->len, sha, on_sent, t, err) != 0) {
+        b->inflight--;
+        goto fail;
+    }
+    return 0;
+nomem:
+    nomem(err);
+fail:
+    free(t->buf);
+    sf_buf_free(&t->enc);
+    free(t);
+    return SF_ERR;
+}
+
+/* Opens b's multipart upload: the journal's (resumed) or a new one, its
+ * upload id durable before any part goes. */
+static int multipart_open(push_ctx *p, blob_job *b, sf_error *err)
+{
+    journal *j = p->j;
+    upload *u = journal_find(j, b->bkey);
+
+    if (u != NULL && (b->tries > 0 || u->size != b->osize || u->part_size != b->ps ||
+                      u->enc != (p->keys != NULL))) {
+        upload_clear(u); /* another object's upload, or one that is gone */
         u = NULL;
     }
-    buf = malloc(part_size);
-    if (buf == NULL)
-        return nomem(err);
-    nparts = (int)((size + part_size - 1) / part_size);
-    for (tries = 0; tries < 2; tries++) {
-        if (u == NULL) {
-            u = journal_add(j, err);
-            if (u == NULL)
-                goto done;
-            u->key = strdup(key);
-            u->size = size;
-            u->part_size = part_size;
-            u->parts = calloc((size_t)nparts, sizeof *u->parts);
-            u->cap = (size_t)nparts;
-            if (u->key == NULL || u->parts == NULL) {
-                nomem(err);
-                goto done;
-            }
-            if (k != NULL) {
-                /* A fresh stream; its seed and header go into the journal
-                 * with the upload id. */
-                csrc_close(&c);
-                if (csrc_open(&c, k, file, sha256, plain_size, NULL, u, err) != 0)
-                    goto done;
-            }
-            if (sf_s3_multipart_create(s3, bucket, key, &u->upload_id, err) != 0)
-                goto done;
-            /* Write-ahead: the upload id is durable before any part goes. */
-            if (journal_save(j, err) != 0)
-                goto done;
-        } else {
-            if (k != NULL) {
-                csrc_close(&c);
-                if (csrc_open(&c, k, file, sha256, plain_size, u, NULL, err) != 0)
-                    goto done;
-            }
-            if (u->nparts > (size_t)nparts) {
-                sf_error_set(err, "push-journal", NULL, "%s: more parts than the object has",
-                             j->path);
-                goto done;
-            }
-            if (u->cap < (size_t)nparts) {
-                sf_s3_part *np = realloc(u->parts, (size_t)nparts * sizeof *np);
-                if (np == NULL) {
-                    nomem(err);
-                    goto done;
-                }
-                u->parts = np;
-                u->cap = (size_t)nparts;
-            }
-            r->parts_resumed += u->nparts;
-            if (u->nparts > 0)
-                progress(o, "resuming %s: %zu of %d parts already sent", key, u->nparts,
-                         nparts);
+    if (u != NULL) {
+        b->ui = (long)(u - j->u);
+        if (u->nparts > (size_t)b->nparts)
+            return sf_error_set(err, "push-journal", NULL, "%s: more parts than the object has",
+                                j->path);
+        if (u->cap < (size_t)b->nparts) {
+            sf_s3_part *np = realloc(u->parts, (size_t)b->nparts * sizeof *np);
+            if (np == NULL)
+                return nomem(err);
+            u->parts = np;
+            u->cap = (size_t)b->nparts;
         }
-        for (number = 1; number <= nparts; number++) {
-            uint64_t off = (uint64_t)(number - 1) * part_size;
-            size_t len = (size_t)(size - off < part_size ? size - off : part_size);
-            sf_s3_part *p;
-            if (k != NULL) {
-                /* The stream is produced in order: a part already sent is
-                 * encrypted again (the same bytes) and skipped. */
-                if (csrc_read(&c, buf, len, err) != 0)
-                    goto done;
-                if (part_done(u, number))
-                    continue;
-            } else {
-                if (part_done(u, number))
-                    continue;
-                if (read_range(file, size, off, buf, len, err) != 0)
-                    goto done;
-            }
-            if (u->nparts >= u->cap) {
-                sf_error_set(err, "push-journal", NULL, "%s: more parts than the object has",
-                             j->path);
-                goto done;
-            }
-            p = &u->parts[u->nparts];
-            p->number = number;
-            if (sf_s3_multipart_part(s3, bucket, key, u->upload_id, number, buf, len, p->etag,
-                                     err) != 0)
-                break;
-            u->nparts++;
-            r->parts_sent++;
-            r->bytes_sent += len;
-            if (journal_save(j, err) != 0)
-                goto done;
+        p->r->parts_resumed += u->nparts;
+        if (u->nparts > 0)
+            progress(p->o, "resuming %s: %zu of %d parts already sent", b->bkey, u->nparts,
+                     b->nparts);
+        if (p->keys != NULL) {
+            b->c_open = true;
+            if (csrc_open(&b->c, p->keys, b->file, b->f->sha256, b->f->size, u, NULL, err) != 0)
+                return SF_ERR;
         }
-        if (number <= nparts) {
-            /* A part failed: an upload that is gone is started again, once. */
-            if (err != NULL && err->kind != NULL && strcmp(err->kind, "s3-NoSuchUpload") == 0 &&
-                tries == 0) {
-                upload_clear(u);
-                u = NULL;
-                continue;
-            }
-            goto done;
+    } else {
+        u = journal_add(j, err);
+        if (u == NULL)
+            return SF_ERR;
+        b->ui = (long)(u - j->u);
+        u->key = strdup(b->bkey);
+        u->size = b->osize;
+        u->part_size = b->ps;
+        u->parts = calloc((size_t)b->nparts, sizeof *u->parts);
+        u->cap = (size_t)b->nparts;
+        if (u->key == NULL || u->parts == NULL)
+            return nomem(err);
+        if (p->keys != NULL) {
+            /* A fresh stream; its seed and header go into the journal with
+             * the upload id. */
+            b->c_open = true;
+            if (csrc_open(&b->c, p->keys, b->file, b->f->sha256, b->f->size, NULL, u, err) != 0)
+                return SF_ERR;
         }
-        qsort(u->parts, u->nparts, sizeof *u->parts, by_number);
-        if (sf_s3_multipart_complete(s3, bucket, key, u->upload_id, u->parts, u->nparts,
-                                     err) != 0) {
-            uint64_t there = 0;
-            sf_error ignored;
-            /* A complete whose reply was lost: the object is there. */
-            if (sf_s3_head(s3, bucket, key, &there, NULL, &ignored) == 0 && there == size)
-                break;
-            if (err != NULL && err->kind != NULL &&
-                strcmp(err->kind, "s3-NoSuchUpload") == 0 && tries == 0) {
-                upload_clear(u);
-                u = NULL;
-                continue;
-            }
-            goto done;
-        }
-        break;
+        if (sf_s3_multipart_create(p->s3, p->u->bucket, b->bkey, &u->upload_id, err) != 0)
+            return SF_ERR;
+        /* Write-ahead: the upload id is durable before any part goes. */
+        if (journal_save(j, err) != 0)
+            return SF_ERR;
     }
-    if (u == NULL)
-        goto done;
+    if (p->keys == NULL && (b->h = sf_sha256_new()) == NULL)
+        return nomem(err);
+    b->next = 1;
+    return 0;
+}
+
+/* Moves multipart job b on: reads its next part not yet acknowledged and
+ * starts sending it. 1: a transfer started; 0: every part is read; SF_ERR
+ * (b->abort when the file's bytes are not the ones named or cannot be
+ * read: the upload must not be completed). */
+static int multipart_step(push_ctx *p, blob_job *b, sf_error *err)
+{
+    if (b->next == 0 && multipart_open(p, b, err) != 0)
+        return SF_ERR;
+    while (b->next <= b->nparts) {
+        int number = b->next;
+        uint64_t off = (uint64_t)(number - 1) * b->ps;
+        size_t len = (size_t)(b->osize - off < b->ps ? b->osize - off : b->ps);
+        upload *u = &p->j->u[b->ui];
+        part_xfer *t = calloc(1, sizeof *t);
+
+        if (t == NULL || (t->buf = malloc(len)) == NULL) {
+            free(t);
+            return nomem(err);
+        }
+        sf_buf_init(&t->enc);
+        b->next++;
+        if (p->keys != NULL) {
+            /* The stream is produced in order: a part already sent is
+             * encrypted again (the same bytes) and skipped; the file's
+             * SHA-256 is checked before its last chunk. */
+            if (csrc_read(&b->c, t->buf, len, err) != 0)
+                goto bad_bytes;
+        } else {
+            if (read_range(b->file, b->osize, off, t->buf, len, err) != 0 ||
+                sf_sha256_update(b->h, t->buf, len) != 0)
+                goto bad_bytes;
+            if (number == b->nparts) {
+                /* Every byte read: they must be the bytes named. */
+                char hex[SF_SHA256_HEX_SIZE];
+                if (sf_sha256_final(b->h, hex) != 0 || strcmp(hex, b->f->sha256) != 0) {
+                    sf_error_set(err, SF_EK_IO, b->file,
+                                 "%s changed while it was being pushed", b->file);
+                    goto bad_bytes;
+                }
+            }
+        }
+        if (part_done(u, number)) {
+            free(t->buf);
+            free(t);
+            continue;
+        }
+        t->p = p;
+        t->b = b;
+        t->number = number;
+        t->len = len;
+        b->inflight++;
+        if (sf_s3_pool_part(p->pool, p->u->bucket, b->bkey, u->upload_id, number, t->buf, len,
+                            NULL, on_sent, t, err) != 0) {
+            b->inflight--;
+            free(t->buf);
+            free(t);
+            return SF_ERR;
+        }
+        return 1;
+    bad_bytes:
+        b->abort = true;
+        free(t->buf);
+        free(t);
+        return SF_ERR;
+    }
+    return 0;
+}
+
+static void multipart_reset(blob_job *b)
+{
+    sf_sha256_free(b->h);
+    b->h = NULL;
+    if (b->c_open)
+        csrc_close(&b->c);
+    b->c_open = false;
+    b->next = 0;
+    b->ui = -1;
+}
+
+/* Every part read and none in flight: completes the upload (or starts it
+ * again when it is gone, or aborts it when the bytes were not the ones
+ * named). Single requests, between pool runs. */
+static int multipart_finish(push_ctx *p, blob_job *b, sf_error *err)
+{
+    journal *j = p->j;
+    upload *u = b->ui >= 0 ? &j->u[b->ui] : NULL;
+    sf_error ignored;
+
+    if (b->abort) {
+        /* Nothing sent of this upload may become an object. */
+        b->over = true;
+        if (u != NULL) {
+            if (u->upload_id != NULL)
+                sf_s3_multipart_abort(p->s3, p->u->bucket, b->bkey, u->upload_id, &ignored);
+            upload_clear(u);
+            journal_save(j, &ignored);
+        }
+        multipart_reset(b);
+        return 0;
+    }
+    if (b->restart) {
+        b->restart = false;
+        b->tries++;
+        if (u != NULL)
+            upload_clear(u);
+        multipart_reset(b);
+        return journal_save(j, err);
+    }
+    if (u->nparts != (size_t)b->nparts)
+        return sf_error_set(err, "push-journal", NULL, "%s: %zu of %d parts acknowledged",
+                            j->path, u->nparts, b->nparts);
+    qsort(u->parts, u->nparts, sizeof *u->parts, by_number);
+    if (sf_s3_multipart_complete(p->s3, p->u->bucket, b->bkey, u->upload_id, u->parts,
+                                 u->nparts, err) != 0) {
+        uint64_t there = 0;
+        /* A complete whose reply was lost: the object is there. */
+        if (sf_s3_head(p->s3, p->u->bucket, b->bkey, &there, NULL, &ignored) == 0 &&
+            there == b->osize) {
+            sf_error_clear(err);
+        } else if (err != NULL && err->kind != NULL &&
+                   strcmp(err->kind, "s3-NoSuchUpload") == 0 && b->tries == 0) {
+            b->restart = true;
+            sf_error_clear(err);
+            return multipart_finish(p, b, err);
+        } else {
+            return SF_ERR;
+        }
+    }
     upload_clear(u);
+    multipart_reset(b);
     if (journal_save(j, err) != 0)
-        goto done;
-    rc = 0;
-done:
-    csrc_close(&c);
-    free(buf);
-    return rc;
+        return SF_ERR;
+    job_sent(p, b);
+    return 0;
+}
+
+/* A multipart job with nothing in flight that has a single request (or a
+ * decision) to make next. */
+static bool needs_finish(const push_ctx *p, const blob_job *b)
+{
+    if (!b->multi || b->over || b->inflight > 0 || (b->next == 0 && !b->abort))
+        return false;
+    return b->abort || (!p->failed && (b->restart || b->next > b->nparts));
+}
+
+static int push_blobs(push_ctx *p, sf_error *err)
+{
+    sf_error e;
+    size_t k;
+
+    for (;;) {
+        bool busy = false;
+
+        for (k = 0; k < p->next; k++) {
+            blob_job *b = &p->b[k];
+            if (!needs_finish(p, b))
+                continue;
+            sf_error_clear(&e);
+            if (multipart_finish(p, b, &e) != 0)
+                push_fail(p, &e);
+            busy = true;
+        }
+        /* Start transfers while there is room: the parts of uploads under
+         * way first, then the next blob. */
+        while (!p->failed && !sf_s3_pool_full(p->pool)) {
+            int rc = 0;
+            blob_job *b = NULL;
+            for (k = 0; k < p->next && rc == 0; k++) {
+                b = &p->b[k];
+                if (b->multi && !b->over && !b->restart && !b->abort &&
+                    (b->next == 0 ? b->tries > 0 : b->next <= b->nparts)) {
+                    sf_error_clear(&e);
+                    rc = multipart_step(p, b, &e);
+                }
+            }
+            if (rc == 0 && p->next < p->n) {
+                b = &p->b[p->next++];
+                sf_error_clear(&e);
+                rc = b->multi ? multipart_step(p, b, &e) : start_whole(p, b, &e);
+                if (rc == 0)
+                    rc = 1;
+            }
+            if (rc < 0) {
+                if (b != NULL && !b->multi)
+                    b->over = true;
+                push_fail(p, &e);
+            }
+            if (rc <= 0)
+                break;
+            busy = true;
+        }
+        if (sf_s3_pool_active(p->pool) > 0) {
+            sf_error_clear(&e);
+            if (sf_s3_pool_run(p->pool, &e) != 0) {
+                push_fail(p, &e);
+                break;
+            }
+            continue;
+        }
+        if (!busy)
+            break;
+    }
+    for (k = 0; k < p->n; k++)
+        if (p->b[k].multi)
+            multipart_reset(&p->b[k]);
+    if (p->failed) {
+        if (err != NULL)
+            *err = p->first;
+        return SF_ERR;
+    }
+    return 0;
 }
 
 static char *journal_path(const sf_remote_options *o, const char *dir, const char *url,
@@ -1091,11 +1405,14 @@ int sf_remote_push(sf_s3 *s3, const char *dir, const char *url, const sf_remote_
     sf_buf remote_manifest, index_json;
     uint64_t part_size = o && o->part_size ? o->part_size : SF_REMOTE_PART_SIZE_DEFAULT;
     const sf_keys *keys = push_keys(o);
+    push_ctx pc;
+    size_t nfiles = 0;
     int rc = SF_ERR;
     bool locked = false, have_report = false;
 
     memset(r, 0, sizeof *r);
     memset(&rep, 0, sizeof rep);
+    memset(&pc, 0, sizeof pc);
     sf_buf_init(&remote_manifest);
     sf_buf_init(&index_json);
     if (sf_s3_url_parse(url, &u, err) != 0)
@@ -1239,6 +1556,8 @@ int sf_remote_push(sf_s3 *s3, const char *dir, const char *url, const sf_remote_
             }
         }
     }
+    for (i = 0; i < x.n; i++)
+        nfiles += x.a[i].nfiles;
     if (index_write(&x, &index_json, err) != 0 ||
         put_doc(s3, &u, keys, r->name, SF_REMOTE_OBJECTS_FILE, index_json.data, index_json.len,
                 r, err) != 0)
@@ -1267,85 +1586,76 @@ int sf_remote_push(sf_s3 *s3, const char *dir, const char *url, const sf_remote_
     }
     if (journal_load(&j, err) != 0)
         goto done;
+    /* The blobs not there yet, each once (two files with the same bytes
+     * are one blob), up to jobs at once. */
+    pc.s3 = s3;
+    pc.u = &u;
+    pc.keys = keys;
+    pc.j = &j;
+    pc.o = o;
+    pc.r = r;
+    pc.x = &x;
+    pc.b = calloc(nfiles ? nfiles : 1, sizeof *pc.b);
+    pc.left = calloc(x.n ? x.n : 1, sizeof *pc.left);
+    pc.sent = calloc(x.n ? x.n : 1, sizeof *pc.sent);
+    if (pc.b == NULL || pc.left == NULL || pc.sent == NULL) {
+        nomem(err);
+        goto done;
+    }
     for (i = 0; i < x.n; i++) {
-        size_t sent_before = r->artifacts_sent;
-        bool any = false;
         r->artifacts++;
         for (k = 0; k < x.a[i].nfiles; k++) {
             const sf_ri_file *f = &x.a[i].files[k];
-            char *bkey = blob_key(u.prefix, keys, f->sha256), *file;
+            char *bkey = blob_key(u.prefix, keys, f->sha256);
             uint64_t osize = object_size(keys, f->size);
+            blob_job *b;
+            size_t q;
+            bool dup = false;
             if (bkey == NULL) {
                 nomem(err);
                 goto done;
             }
             r->files++;
-            if (existing_has(&ex, bkey, osize) && journal_find(&j, bkey) == NULL) {
+            for (q = 0; q < pc.n && !dup; q++)
+                dup = strcmp(pc.b[q].bkey, bkey) == 0;
+            if (dup || (existing_has(&ex, bkey, osize) && journal_find(&j, bkey) == NULL)) {
                 free(bkey);
                 continue;
             }
-            file = f->path[0] ? malloc(strlen(rep.artifacts[i].artifact_path) +
-                                       strlen(f->path) + 2)
-                              : strdup(rep.artifacts[i].artifact_path);
-            if (file == NULL) {
-                free(bkey);
+            b = &pc.b[pc.n++];
+            b->artifact = i;
+            b->f = f;
+            b->bkey = bkey;
+            b->osize = osize;
+            b->ui = -1;
+            b->c.fd = -1;
+            b->file = sf_path_join(rep.artifacts[i].artifact_path, f->path);
+            if (f->path[0] == '\0') {
+                free(b->file);
+                b->file = strdup(rep.artifacts[i].artifact_path);
+            }
+            if (b->file == NULL) {
                 nomem(err);
                 goto done;
             }
-            if (f->path[0])
-                sprintf(file, "%s/%s", rep.artifacts[i].artifact_path, f->path);
             if (osize > part_size) {
-                uint64_t ps = part_size;
-                while ((osize + ps - 1) / ps > 10000)
-                    ps *= 2;
-                rc = multipart(s3, u.bucket, bkey, file, osize, ps, keys, f->size, f->sha256, &j,
-                               o, r, err);
-            } else {
-                unsigned char *buf = malloc(f->size ? (size_t)f->size : 1);
-                char hex[SF_SHA256_HEX_SIZE];
-                rc = buf == NULL ? nomem(err)
-                                 : read_range(file, f->size, 0, buf, (size_t)f->size, err);
-                /* The bytes sent are the bytes named. */
-                if (rc == 0 && (sf_sha256_bytes(buf, (size_t)f->size, hex) != 0 ||
-                                strcmp(hex, f->sha256) != 0))
-                    rc = sf_error_set(err, SF_EK_IO, file,
-                                      "%s changed while it was being pushed", file);
-                if (rc == 0 && keys != NULL) {
-                    char context[SF_CRYPT_CONTEXT_MAX];
-                    sf_buf enc;
-                    sf_buf_init(&enc);
-                    if (sf_crypt_context_blob(f->sha256, context, sizeof context) != 0)
-                        rc = nomem(err);
-                    if (rc == 0)
-                        rc = sf_crypt_encrypt_buf(keys, context, buf, (size_t)f->size, &enc,
-                                                  err);
-                    if (rc == 0)
-                        rc = sf_s3_put(s3, u.bucket, bkey, enc.data, enc.len, err);
-                    sf_buf_free(&enc);
-                } else if (rc == 0) {
-                    rc = sf_s3_put(s3, u.bucket, bkey, buf, (size_t)f->size, err);
-                }
-                if (rc == 0)
-                    r->bytes_sent += osize;
-                free(buf);
+                b->multi = true;
+                b->ps = part_size;
+                while ((osize + b->ps - 1) / b->ps > 10000)
+                    b->ps *= 2;
+                b->nparts = (int)((osize + b->ps - 1) / b->ps);
             }
-            if (rc == 0) {
-                r->files_sent++;
-                any = true;
-                /* A later artifact naming the same bytes finds them there. */
-                if (collect_existing(&ex, bkey, osize, "") != 0)
-                    rc = nomem(err);
-            }
-            free(file);
-            free(bkey);
-            if (rc != 0)
-                goto done;
-            rc = SF_ERR;
+            pc.left[i]++;
         }
-        if (any)
-            r->artifacts_sent = sent_before + 1;
-        progress(o, "%s %s", any ? "uploaded" : "already there:", x.a[i].path);
+        if (pc.left[i] == 0)
+            progress(o, "already there: %s", x.a[i].path);
     }
+    if (sf_s3_pool_new(s3, o && o->jobs ? o->jobs : SF_REMOTE_JOBS_DEFAULT, &pc.pool, err) != 0 ||
+        push_blobs(&pc, err) != 0)
+        goto done;
+    for (i = 0; i < x.n; i++)
+        if (pc.sent[i])
+            r->artifacts_sent++;
     /* The documents, then the manifest: the commit point. */
     for (i = 0; documents[i] != NULL; i++)
         if (docs_text[i] != NULL &&
@@ -1360,6 +1670,14 @@ int sf_remote_push(sf_s3 *s3, const char *dir, const char *url, const sf_remote_
     }
     rc = 0;
 done:
+    sf_s3_pool_free(pc.pool);
+    for (i = 0; i < pc.n; i++) {
+        free(pc.b[i].file);
+        free(pc.b[i].bkey);
+    }
+    free(pc.b);
+    free(pc.left);
+    free(pc.sent);
     for (i = 0; i < 8; i++)
         free(docs_text[i]);
     free(manifest);
@@ -1480,137 +1798,278 @@ static void fetch_reset(void *payload)
     fetch_open(f);
 }
 
-/* Fetches one blob into path: its size and SHA-256 must be the index's
- * (with an identity: decrypted, every chunk authenticated, the object
- * bound to this SHA-256). */
-static int fetch_blob(sf_s3 *s3, const sf_s3_url *u, const sf_identity *id,
-                      const sf_ri_file *file, const char *path, uint64_t *bytes, sf_error *err)
-{
-    char context[SF_CRYPT_CONTEXT_MAX], what[1024];
-    fetch f = {.path = path, .fd = -1, .size = file->size, .err = err, .id = id,
-               .context = context, .what = what};
-    char *key = blob_key(u->prefix, id ? sf_identity_keys(id) : NULL, file->sha256);
-    char hex[SF_SHA256_HEX_SIZE];
-    int rc;
+/* ---- pull: the blobs, up to o->jobs transfers at once ----
+ *
+ * Each artifact is fetched into <dest>.pull-part: every file streamed into
+ * place, hashed (and decrypted) as it arrives, its size and SHA-256 the
+ * index's; once its last file is in, the artifact's checksum against the
+ * manifest's, then the rename. Transfers of several files, of one artifact
+ * or several, run at once on one thread (the pool's callbacks run in
+ * turn). The first failure stops new transfers; those in flight finish,
+ * and every artifact not renamed into place is removed. */
 
-    if (key == NULL)
-        return nomem(err);
-    snprintf(what, sizeof what, "s3://%s/%s", u->bucket, key);
-    if (sf_crypt_context_blob(file->sha256, context, sizeof context) != 0) {
-        free(key);
-        return nomem(err);
+typedef struct pull_art {
+    char *dest;
+    sf_buf part;
+    size_t left;          /* files not yet in */
+    bool started, placed;
+} pull_art;
+
+typedef struct pull_ctx {
+    sf_s3_pool *pool;
+    const sf_s3_url *u;
+    const sf_identity *id;
+    const sf_remote_index *x;
+    const sf_remote_options *o;
+    sf_pull_result *r;
+    pull_art *arts;
+    bool failed;
+    sf_error first;
+} pull_ctx;
+
+typedef struct fetch_xfer {
+    pull_ctx *p;
+    size_t a;
+    const sf_ri_file *file;
+    char *key;
+    sf_buf path;
+    char context[SF_CRYPT_CONTEXT_MAX], what[1024];
+    fetch f;
+    sf_error ferr;        /* the sink's own refusals */
+} fetch_xfer;
+
+static void pull_fail(pull_ctx *p, const sf_error *e)
+{
+    if (!p->failed) {
+        p->first = *e;
+        p->failed = true;
     }
-    rc = fetch_open(&f);
-    if (rc == 0)
-        rc = sf_s3_get_stream(s3, u->bucket, key, fetch_sink, fetch_reset, &f, err);
-    if (rc == 0 && f.dec_open)
-        rc = sf_dec_finish(&f.dec, NULL, err);
-    if (rc == 0 && (f.h == NULL || sf_sha256_final(f.h, hex) != 0))
-        rc = nomem(err);
-    if (rc == 0 && (f.bytes != file->size || strcmp(hex, file->sha256) != 0))
-        rc = sf_error_set(err, "checksum-mismatch", path,
-                          "s3://%s/%s: %llu bytes with SHA-256 %s, expected %llu bytes with "
-                          "%s", u->bucket, key, (unsigned long long)f.bytes,
-                          f.bytes == file->size ? hex : "(not computed)",
-                          (unsigned long long)file->size, file->sha256);
-    if (rc == 0 && fsync(f.fd) != 0)
-        rc = sf_error_set_errno(err, errno, path, "%s: fsync", path);
-    fetch_close(&f);
-    *bytes += f.bytes;
-    free(key);
-    return rc;
 }
 
-/* Fetches artifact a into dest (through dest.pull-part): every file by its
- * SHA-256, then the artifact's checksum against the manifest's. */
-static int fetch_artifact(sf_s3 *s3, const sf_s3_url *u, const sf_identity *id,
-                          const sf_ri_artifact *a, const char *dest, sf_pull_result *r,
-                          sf_error *err)
+/* Every file of artifact a is in: its checksum, then into place. */
+static int artifact_place(pull_ctx *p, size_t a, sf_error *err)
 {
-    sf_buf part, path;
+    pull_art *pa = &p->arts[a];
+    const sf_ri_artifact *ia = &p->x->a[a];
     char hex[SF_SHA256_HEX_SIZE];
+
+    if (sf_checksum_path(sf_buf_cstr(&pa->part), hex, err) != 0)
+        return SF_ERR;
+    if (strcmp(hex, ia->checksum) != 0)
+        return sf_error_set(err, "checksum-mismatch", ia->path,
+                            "artifact %s: checksum mismatch: expected %s, actual %s", ia->path,
+                            ia->checksum, hex);
+    if (sf_fs_rename_durable(sf_buf_cstr(&pa->part), pa->dest, err) != 0)
+        return SF_ERR;
+    pa->placed = true;
+    p->r->artifacts_fetched++;
+    progress(p->o, "fetched %s", ia->path);
+    return 0;
+}
+
+static void on_fetched(void *payload, int rc, const char *etag, sf_error *err)
+{
+    fetch_xfer *t = payload;
+    pull_ctx *p = t->p;
+    fetch *f = &t->f;
+    char hex[SF_SHA256_HEX_SIZE];
+    sf_error e;
+
+    (void)etag;
+    sf_error_clear(&e);
+    if (rc != 0) {
+        /* The sink's reason when it stopped the transfer. */
+        e = t->ferr.kind != NULL ? t->ferr : *err;
+    } else if (f->dec_open && sf_dec_finish(&f->dec, NULL, &e) != 0) {
+        rc = SF_ERR;
+    } else if (f->h == NULL || sf_sha256_final(f->h, hex) != 0) {
+        rc = nomem(&e);
+    } else if (f->bytes != t->file->size || strcmp(hex, t->file->sha256) != 0) {
+        rc = sf_error_set(&e, "checksum-mismatch", f->path,
+                          "%s: %llu bytes with SHA-256 %s, expected %llu bytes with %s",
+                          t->what, (unsigned long long)f->bytes,
+                          f->bytes == t->file->size ? hex : "(not computed)",
+                          (unsigned long long)t->file->size, t->file->sha256);
+    } else if (fsync(f->fd) != 0) {
+        rc = sf_error_set_errno(&e, errno, f->path, "%s: fsync", f->path);
+    }
+    p->r->bytes_fetched += f->bytes;
+    fetch_close(f);
+    if (rc != 0)
+        pull_fail(p, &e);
+    else if (--p->arts[t->a].left == 0 && !p->failed && artifact_place(p, t->a, &e) != 0)
+        pull_fail(p, &e);
+    sf_buf_free(&t->path);
+    free(t->key);
+    free(t);
+}
+
+/* Starts the transfer of file k of artifact a into its place under the
+ * artifact's .pull-part directory. */
+static int fetch_start(pull_ctx *p, size_t a, size_t k, sf_error *err)
+{
+    const sf_ri_file *file = &p->x->a[a].files[k];
+    fetch_xfer *t = calloc(1, sizeof *t);
+
+    if (t == NULL)
+        return nomem(err);
+    sf_buf_init(&t->path);
+    t->p = p;
+    t->a = a;
+    t->file = file;
+    sf_buf_puts(&t->path, sf_buf_cstr(&p->arts[a].part));
+    if (file->path[0])
+        sf_buf_printf(&t->path, "/%s", file->path);
+    t->key = blob_key(p->u->prefix, p->id ? sf_identity_keys(p->id) : NULL, file->sha256);
+    if (t->path.oom || t->key == NULL ||
+        sf_crypt_context_blob(file->sha256, t->context, sizeof t->context) != 0)
+        goto nomem;
+    snprintf(t->what, sizeof t->what, "s3://%s/%s", p->u->bucket, t->key);
+    if (strchr(file->path, '/') != NULL) {
+        char *parent = strdup(sf_buf_cstr(&t->path));
+        int mk;
+        if (parent == NULL)
+            goto nomem;
+        *strrchr(parent, '/') = '\0';
+        mk = sf_fs_mkdir_p(parent, err);
+        free(parent);
+        if (mk != 0)
+            goto fail;
+    }
+    t->f = (fetch){.path = sf_buf_cstr(&t->path), .fd = -1, .size = file->size,
+                   .err = &t->ferr, .id = p->id, .context = t->context, .what = t->what};
+    sf_error_clear(&t->ferr);
+    if (fetch_open(&t->f) != 0) {
+        *err = t->ferr;
+        fetch_close(&t->f);
+        goto fail;
+    }
+    if (sf_s3_pool_get(p->pool, p->u->bucket, t->key, fetch_sink, fetch_reset, &t->f, on_fetched,
+                       t, err) != 0) {
+        fetch_close(&t->f);
+        goto fail;
+    }
+    return 0;
+nomem:
+    nomem(err);
+fail:
+    sf_buf_free(&t->path);
+    free(t->key);
+    free(t);
+    return SF_ERR;
+}
+
+/* Makes artifact a's empty .pull-part tree (a stale one removed first). */
+static int artifact_begin(pull_ctx *p, size_t a, sf_error *err)
+{
+    pull_art *pa = &p->arts[a];
+    const sf_ri_artifact *ia = &p->x->a[a];
+    sf_buf path;
     sf_error ignored;
     size_t k;
     int rc = SF_ERR;
 
-    sf_buf_init(&part);
     sf_buf_init(&path);
-    sf_buf_printf(&part, "%s.pull-part", dest);
-    if (part.oom)
+    sf_buf_printf(&pa->part, "%s.pull-part", pa->dest);
+    if (pa->part.oom)
         return nomem(err);
-    sf_remove_tree(sf_buf_cstr(&part), &ignored);
+    pa->started = true;
+    pa->left = ia->nfiles;
+    sf_remove_tree(sf_buf_cstr(&pa->part), &ignored);
     {
-        char *parent = strdup(sf_buf_cstr(&part)), *slash;
-        if (parent == NULL) {
-            nomem(err);
-            goto done;
-        }
+        char *parent = strdup(sf_buf_cstr(&pa->part)), *slash;
+        if (parent == NULL)
+            return nomem(err);
         slash = strrchr(parent, '/');
         if (slash != NULL)
             *slash = '\0';
         rc = slash ? sf_fs_mkdir_p(parent, err) : 0;
         free(parent);
         if (rc != 0)
-            goto done;
+            return SF_ERR;
         rc = SF_ERR;
     }
-    if (!(a->nfiles == 1 && a->files[0].path[0] == '\0') &&
-        mkdir(sf_buf_cstr(&part), 0700) != 0) {
-        sf_error_set_errno(err, errno, sf_buf_cstr(&part), "%s", sf_buf_cstr(&part));
-        goto done;
-    }
-    for (k = 0; k < a->ndirs; k++) {
+    if (!(ia->nfiles == 1 && ia->files[0].path[0] == '\0') &&
+        mkdir(sf_buf_cstr(&pa->part), 0700) != 0)
+        return sf_error_set_errno(err, errno, sf_buf_cstr(&pa->part), "%s",
+                                  sf_buf_cstr(&pa->part));
+    for (k = 0; k < ia->ndirs; k++) {
         sf_buf_reset(&path);
-        sf_buf_printf(&path, "%s/%s", sf_buf_cstr(&part), a->dirs[k]);
-        if (path.oom || sf_fs_mkdir_p(sf_buf_cstr(&path), err) != 0) {
-            if (path.oom)
-                nomem(err);
-            goto done;
-        }
-    }
-    for (k = 0; k < a->nfiles; k++) {
-        const sf_ri_file *f = &a->files[k];
-        sf_buf_reset(&path);
-        sf_buf_puts(&path, sf_buf_cstr(&part));
-        if (f->path[0])
-            sf_buf_printf(&path, "/%s", f->path);
+        sf_buf_printf(&path, "%s/%s", sf_buf_cstr(&pa->part), ia->dirs[k]);
         if (path.oom) {
             nomem(err);
             goto done;
         }
-        if (strchr(f->path, '/') != NULL) {
-            char *parent = strdup(sf_buf_cstr(&path));
-            int mk;
-            if (parent == NULL) {
-                nomem(err);
-                goto done;
-            }
-            *strrchr(parent, '/') = '\0';
-            mk = sf_fs_mkdir_p(parent, err);
-            free(parent);
-            if (mk != 0)
-                goto done;
-        }
-        if (fetch_blob(s3, u, id, f, sf_buf_cstr(&path), &r->bytes_fetched, err) != 0)
+        if (sf_fs_mkdir_p(sf_buf_cstr(&path), err) != 0)
             goto done;
     }
-    if (sf_checksum_path(sf_buf_cstr(&part), hex, err) != 0)
-        goto done;
-    if (strcmp(hex, a->checksum) != 0) {
-        sf_error_set(err, "checksum-mismatch", a->path,
-                     "artifact %s: checksum mismatch: expected %s, actual %s", a->path,
-                     a->checksum, hex);
-        goto done;
-    }
-    if (sf_fs_rename_durable(sf_buf_cstr(&part), dest, err) != 0)
-        goto done;
     rc = 0;
 done:
-    if (rc != 0)
-        sf_remove_tree(sf_buf_cstr(&part), &ignored);
-    sf_buf_free(&part);
     sf_buf_free(&path);
     return rc;
+}
+
+/* Fetches every artifact of x not already in place (arts[i].dest NULL:
+ * kept), up to jobs transfers at once. */
+static int pull_blobs(pull_ctx *p, sf_error *err)
+{
+    size_t a = 0, k = 0;
+    sf_error e;
+
+    while (!p->failed) {
+        /* Start transfers while there is room. */
+        while (!p->failed && !sf_s3_pool_full(p->pool) && a < p->x->n) {
+            pull_art *pa = &p->arts[a];
+            sf_error_clear(&e);
+            if (pa->dest == NULL) {
+                a++;
+                continue;
+            }
+            if (!pa->started) {
+                k = 0;
+                if (artifact_begin(p, a, &e) != 0) {
+                    pull_fail(p, &e);
+                    break;
+                }
+                if (pa->left == 0 && artifact_place(p, a, &e) != 0) {
+                    pull_fail(p, &e);
+                    break;
+                }
+            }
+            if (k == p->x->a[a].nfiles) {
+                a++;
+                k = 0;
+                continue;
+            }
+            if (fetch_start(p, a, k, &e) != 0) {
+                pull_fail(p, &e);
+                break;
+            }
+            k++;
+        }
+        if (sf_s3_pool_active(p->pool) == 0)
+            break;
+        sf_error_clear(&e);
+        if (sf_s3_pool_run(p->pool, &e) != 0) {
+            pull_fail(p, &e);
+            break;
+        }
+    }
+    /* Those in flight finish (or, when libcurl failed, are aborted). */
+    while (sf_s3_pool_active(p->pool) > 0) {
+        sf_error_clear(&e);
+        if (sf_s3_pool_run(p->pool, &e) != 0)
+            break;
+    }
+    for (a = 0; a < p->x->n; a++)
+        if (p->arts[a].started && !p->arts[a].placed)
+            sf_remove_tree(sf_buf_cstr(&p->arts[a].part), &e);
+    if (p->failed) {
+        if (err != NULL)
+            *err = p->first;
+        return SF_ERR;
+    }
+    return 0;
 }
 
 /* Splits s3://BUCKET/PREFIX/NAME. */
@@ -1694,10 +2153,12 @@ static int pull_into(sf_s3 *s3, const sf_s3_url *u, const char *name, const char
     sf_remote_index x = {0};
     sf_lock lock = {.fd = -1};
     sf_integrity_report rep;
+    pull_ctx pc;
     size_t i;
     int rc = SF_ERR;
     bool locked = false;
 
+    memset(&pc, 0, sizeof pc);
     sf_buf_init(&text);
     if (get_doc(s3, u, identity_of(o), true, name, SF_REMOTE_OBJECTS_FILE, &text, NULL, err) !=
         0)
@@ -1712,6 +2173,16 @@ static int pull_into(sf_s3 *s3, const sf_s3_url *u, const char *name, const char
         goto done;
     locked = true;
     r->artifacts = x.n;
+    pc.u = u;
+    pc.id = identity_of(o);
+    pc.x = &x;
+    pc.o = o;
+    pc.r = r;
+    pc.arts = calloc(x.n ? x.n : 1, sizeof *pc.arts);
+    if (pc.arts == NULL) {
+        nomem(err);
+        goto done;
+    }
     for (i = 0; i < x.n; i++) {
         const sf_ri_artifact *a = &x.a[i];
         char *dest = sf_path_join(stage, a->path);
@@ -1719,6 +2190,7 @@ static int pull_into(sf_s3 *s3, const sf_s3_url *u, const char *name, const char
         struct stat st;
         sf_error ignored;
 
+        sf_buf_init(&pc.arts[i].part);
         if (dest == NULL) {
             nomem(err);
             goto done;
@@ -1735,14 +2207,11 @@ static int pull_into(sf_s3 *s3, const sf_s3_url *u, const char *name, const char
                 goto done;
             }
         }
-        rc = fetch_artifact(s3, u, identity_of(o), a, dest, r, err);
-        free(dest);
-        if (rc != 0)
-            goto done;
-        rc = SF_ERR;
-        r->artifacts_fetched++;
-        progress(o, "fetched %s", a->path);
+        pc.arts[i].dest = dest;
     }
+    if (sf_s3_pool_new(s3, o && o->jobs ? o->jobs : SF_REMOTE_JOBS_DEFAULT, &pc.pool, err) != 0 ||
+        pull_blobs(&pc, err) != 0)
+        goto done;
     /* The documents, the manifest last. */
     for (i = 0; i < x.ndocs; i++) {
         char *path = sf_path_join(stage, x.docs[i]);
@@ -1775,6 +2244,12 @@ static int pull_into(sf_s3 *s3, const sf_s3_url *u, const char *name, const char
     sf_integrity_report_free(&rep);
     rc = 0;
 done:
+    sf_s3_pool_free(pc.pool);
+    for (i = 0; pc.arts != NULL && i < x.n; i++) {
+        free(pc.arts[i].dest);
+        sf_buf_free(&pc.arts[i].part);
+    }
+    free(pc.arts);
     if (locked)
         sf_lock_release(&lock);
     sf_remote_index_free(&x);

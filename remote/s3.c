@@ -43,6 +43,7 @@ typedef struct request {
     const char *query;      /* canonical form, NULL: none */
     const void *body;
     size_t body_len;
+    const char *body_sha256; /* the body's SHA-256 hex when known, NULL: hashed */
     sf_s3_sink sink;        /* GET: where a 2xx body goes; NULL: into reply */
     void (*reset)(void *payload);
     void *payload;
@@ -54,6 +55,9 @@ typedef struct request {
     size_t sent;            /* upload position */
     int sink_failed;
     int reply_too_big;
+    /* one try's own */
+    char *url;
+    struct curl_slist *headers;
 } request;
 
 static int s3_global_init(sf_error *err)
@@ -244,32 +248,27 @@ static void describe(const request *r, sf_buf *what)
         sf_buf_printf(what, "?%s", r->query);
 }
 
-/* One try: builds, signs and sends the request; on failure fills err and
- * says whether another try may succeed. */
-static outcome attempt(sf_s3 *s3, request *r, sf_error *err)
+/* Builds and signs a request on handle c: its URL and headers go into
+ * r->url and r->headers (freed by finish_attempt). The body's SHA-256 is
+ * r->body_sha256 when the caller knows it (the hash of the very bytes in
+ * body, e.g. a file checked against its name as it was read), else it is
+ * computed here. */
+static int prepare(sf_s3 *s3, CURL *c, request *r, sf_error *err)
 {
-    CURL *c = s3->curl;
     struct curl_slist *h = NULL;
     char *url = NULL, *object_url;
     char hash[SF_SHA256_HEX_SIZE], line[160];
-    sf_buf what, code, message;
-    CURLcode cc;
-    outcome out = DONE_FAIL;
 
-    sf_buf_init(&what);
-    sf_buf_init(&code);
-    sf_buf_init(&message);
-    describe(r, &what);
     sf_buf_reset(&r->reply);
     sf_buf_reset(&r->etag);
     r->status = 0;
     r->sent = 0;
     r->sink_failed = 0;
     r->reply_too_big = 0;
-    if (sf_sha256_bytes(r->body ? r->body : "", r->body_len, hash) != 0) {
-        sf_error_set(err, SF_EK_NOMEM, NULL, "out of memory hashing a request body");
-        goto done;
-    }
+    if (r->body_sha256 != NULL)
+        memcpy(hash, r->body_sha256, SF_SHA256_HEX_SIZE);
+    else if (sf_sha256_bytes(r->body ? r->body : "", r->body_len, hash) != 0)
+        return sf_error_set(err, SF_EK_NOMEM, NULL, "out of memory hashing a request body");
     object_url = sf_s3_object_url(s3, r->bucket, r->key);
     if (object_url != NULL) {
         size_t n = strlen(object_url) + (r->query ? strlen(r->query) : 0) + 2;
@@ -293,10 +292,10 @@ static outcome attempt(sf_s3 *s3, request *r, sf_error *err)
             memset(tok.data, 0, tok.len);
         sf_buf_free(&tok);
     }
-    if (url == NULL || h == NULL) {
-        sf_error_set(err, SF_EK_NOMEM, NULL, "out of memory building a request");
-        goto done;
-    }
+    r->headers = h;
+    r->url = url;
+    if (url == NULL || h == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, NULL, "out of memory building a request");
 
     curl_easy_reset(c);
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -333,7 +332,24 @@ static outcome attempt(sf_s3 *s3, request *r, sf_error *err)
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
     }
     s3->requests++;
-    cc = curl_easy_perform(c);
+    return 0;
+}
+
+/* What one try (transfer result cc) came to: on failure fills err and says
+ * whether another try may succeed. Frees what prepare made. */
+static outcome finish_attempt(request *r, CURLcode cc, sf_error *err)
+{
+    sf_buf what, code, message;
+    outcome out = DONE_FAIL;
+
+    sf_buf_init(&what);
+    sf_buf_init(&code);
+    sf_buf_init(&message);
+    describe(r, &what);
+    curl_slist_free_all(r->headers);
+    free(r->url);
+    r->headers = NULL;
+    r->url = NULL;
     if (r->sink_failed) {
         if (err != NULL && err->kind == NULL)
             sf_error_set(err, "s3-aborted", NULL, "%s: the reader stopped the transfer",
@@ -408,19 +424,30 @@ static outcome attempt(sf_s3 *s3, request *r, sf_error *err)
         strcmp(sf_buf_cstr(&code), "InternalError") == 0)
         out = DONE_RETRY;
 done:
-    curl_slist_free_all(h);
-    free(url);
     sf_buf_free(&what);
     sf_buf_free(&code);
     sf_buf_free(&message);
     return out;
 }
 
-static void backoff(const sf_s3 *s3, int attempt_no)
+
+/* One try on the client's own handle. */
+static outcome attempt(sf_s3 *s3, request *r, sf_error *err)
+{
+    if (prepare(s3, s3->curl, r, err) != 0) {
+        curl_slist_free_all(r->headers);
+        free(r->url);
+        r->headers = NULL;
+        r->url = NULL;
+        return DONE_FAIL;
+    }
+    return finish_attempt(r, curl_easy_perform(s3->curl), err);
+}
+
+/* The wait before try attempt_no + 2: exponential, capped, full jitter. */
+static uint64_t backoff_ms(const sf_s3 *s3, int attempt_no)
 {
     uint64_t cap = s3->cfg.backoff_ms;
-    uint64_t ms;
-    struct timespec ts;
     int i;
 
     for (i = 0; i < attempt_no && cap < s3->cfg.backoff_ms_max; i++)
@@ -428,7 +455,14 @@ static void backoff(const sf_s3 *s3, int attempt_no)
     if (cap > s3->cfg.backoff_ms_max)
         cap = s3->cfg.backoff_ms_max;
     /* Full jitter: uniform in [cap/2, cap], never 0. */
-    ms = cap / 2 + (cap > 1 ? arc4random_uniform((uint32_t)(cap / 2 + 1)) : 0);
+    return cap / 2 + (cap > 1 ? arc4random_uniform((uint32_t)(cap / 2 + 1)) : 0);
+}
+
+static void backoff(const sf_s3 *s3, int attempt_no)
+{
+    uint64_t ms = backoff_ms(s3, attempt_no);
+    struct timespec ts;
+
     ts.tv_sec = (time_t)(ms / 1000);
     ts.tv_nsec = (long)(ms % 1000) * 1000000L;
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
@@ -612,25 +646,21 @@ int sf_s3_multipart_create(sf_s3 *s3, const char *bucket, const char *key, char 
     return rc;
 }
 
+static int part_query(sf_buf *q, int number, const char *upload_id, sf_error *err);
+
 int sf_s3_multipart_part(sf_s3 *s3, const char *bucket, const char *key, const char *upload_id,
                          int number, const void *data, size_t len, char etag[80],
                          sf_error *err)
 {
     request r;
     sf_buf q;
-    char num[16];
     int rc;
 
     etag[0] = '\0';
-    if (number < 1 || number > 10000)
-        return sf_error_set(err, SF_EK_USAGE, NULL, "part number %d is not 1 to 10000", number);
-    snprintf(num, sizeof num, "%d", number);
     sf_buf_init(&q);
-    query_add(&q, "partNumber", num);
-    query_add(&q, "uploadId", upload_id);
-    if (q.oom) {
+    if (part_query(&q, number, upload_id, err) != 0) {
         sf_buf_free(&q);
-        return sf_error_set(err, SF_EK_NOMEM, NULL, "out of memory");
+        return SF_ERR;
     }
     request_init(&r, "PUT", bucket, key);
     r.query = sf_buf_cstr(&q);
@@ -725,4 +755,280 @@ int sf_s3_multipart_abort(sf_s3 *s3, const char *bucket, const char *key,
     request_free(&r);
     sf_buf_free(&q);
     return rc;
+}
+
+/* ---- several transfers at once (curl multi) ---- */
+
+/* One transfer of a pool: its request, its own easy handle (the multi
+ * shares connections between them), its tries. */
+typedef struct xfer {
+    request r;
+    CURL *c;
+    char *bucket, *key, *query;
+    char sha256[SF_SHA256_HEX_SIZE];
+    int tries;
+    bool start_failed;      /* reported by the next sf_s3_pool_run */
+    uint64_t retry_at;      /* monotonic ms; 0: running (in the multi) */
+    sf_s3_done done;
+    void *payload;
+    sf_error err;
+    struct xfer *next;
+} xfer;
+
+struct sf_s3_pool {
+    sf_s3 *s3;
+    CURLM *m;
+    size_t jobs, n;
+    xfer *list;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int sf_s3_pool_new(sf_s3 *s3, size_t jobs, sf_s3_pool **out, sf_error *err)
+{
+    sf_s3_pool *p;
+
+    *out = NULL;
+    if (jobs < 1 || jobs > SF_S3_JOBS_MAX)
+        return sf_error_set(err, SF_EK_USAGE, NULL, "jobs must be 1 to %d", SF_S3_JOBS_MAX);
+    p = calloc(1, sizeof *p);
+    if (p == NULL || (p->m = curl_multi_init()) == NULL) {
+        free(p);
+        return sf_error_set(err, SF_EK_NOMEM, NULL, "out of memory");
+    }
+    p->s3 = s3;
+    p->jobs = jobs;
+    *out = p;
+    return 0;
+}
+
+static void xfer_free(sf_s3_pool *p, xfer *x)
+{
+    if (x->c != NULL) {
+        if (x->retry_at == 0)
+            curl_multi_remove_handle(p->m, x->c);
+        curl_easy_cleanup(x->c);
+    }
+    curl_slist_free_all(x->r.headers);
+    free(x->r.url);
+    request_free(&x->r);
+    free(x->bucket);
+    free(x->key);
+    free(x->query);
+    free(x);
+}
+
+void sf_s3_pool_free(sf_s3_pool *p)
+{
+    if (p == NULL)
+        return;
+    /* Whatever is still in flight is aborted: its connection closed, its
+     * callback never called. */
+    while (p->list != NULL) {
+        xfer *x = p->list;
+        p->list = x->next;
+        xfer_free(p, x);
+    }
+    curl_multi_cleanup(p->m);
+    free(p);
+}
+
+size_t sf_s3_pool_active(const sf_s3_pool *p)
+{
+    return p->n;
+}
+
+bool sf_s3_pool_full(const sf_s3_pool *p)
+{
+    return p->n >= p->jobs;
+}
+
+/* Puts x (prepared again) into the multi. */
+static int xfer_start(sf_s3_pool *p, xfer *x)
+{
+    sf_error_clear(&x->err);
+    x->retry_at = 1;
+    if (prepare(p->s3, x->c, &x->r, &x->err) != 0)
+        return SF_ERR;
+    curl_easy_setopt(x->c, CURLOPT_PRIVATE, x);
+    if (curl_multi_add_handle(p->m, x->c) != CURLM_OK)
+        return sf_error_set(&x->err, "s3-transport", NULL, "libcurl refused a transfer");
+    x->retry_at = 0;
+    return 0;
+}
+
+/* A transfer is over: out of the pool, its callback told. */
+static void xfer_done(sf_s3_pool *p, xfer *x, int rc)
+{
+    xfer **pp;
+
+    for (pp = &p->list; *pp != x; pp = &(*pp)->next)
+        ;
+    *pp = x->next;
+    p->n--;
+    if (x->retry_at == 0) {
+        curl_multi_remove_handle(p->m, x->c);
+        x->retry_at = 1; /* out of the multi */
+    }
+    if (rc != 0 && x->tries > 0)
+        sf_error_prefix(&x->err, "after %d tries: ", x->tries + 1);
+    x->done(x->payload, rc, sf_buf_cstr(&x->r.etag), &x->err);
+    xfer_free(p, x);
+}
+
+static int pool_add(sf_s3_pool *p, const char *method, const char *bucket, const char *key,
+                    const char *query, const void *body, size_t len, const char *sha256,
+                    sf_s3_sink sink, void (*reset)(void *), void *sink_payload,
+                    sf_s3_done done, void *payload, sf_error *err)
+{
+    xfer *x;
+
+    if (p->n >= p->jobs)
+        return sf_error_set(err, SF_EK_USAGE, NULL, "the pool is full");
+    x = calloc(1, sizeof *x);
+    if (x == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, NULL, "out of memory");
+    x->bucket = strdup(bucket);
+    x->key = strdup(key);
+    x->query = query ? strdup(query) : NULL;
+    x->c = curl_easy_init();
+    x->retry_at = 1;
+    if (x->bucket == NULL || x->key == NULL || (query && x->query == NULL) || x->c == NULL) {
+        xfer_free(p, x);
+        return sf_error_set(err, SF_EK_NOMEM, NULL, "out of memory");
+    }
+    request_init(&x->r, method, x->bucket, x->key);
+    x->r.query = x->query;
+    x->r.body = body;
+    x->r.body_len = len;
+    if (sha256 != NULL) {
+        memcpy(x->sha256, sha256, SF_SHA256_HEX_SIZE);
+        x->r.body_sha256 = x->sha256;
+    }
+    x->r.sink = sink;
+    x->r.reset = reset;
+    x->r.payload = sink_payload;
+    x->done = done;
+    x->payload = payload;
+    x->next = p->list;
+    p->list = x;
+    p->n++;
+    /* A failure to start is reported through the callback, as any failed
+     * transfer, from sf_s3_pool_run (never from inside this call). */
+    if (xfer_start(p, x) != 0)
+        x->start_failed = true;
+    return 0;
+}
+
+int sf_s3_pool_put(sf_s3_pool *p, const char *bucket, const char *key, const void *data,
+                   size_t len, const char *sha256, sf_s3_done done, void *payload,
+                   sf_error *err)
+{
+    return pool_add(p, "PUT", bucket, key, NULL, data, len, sha256, NULL, NULL, NULL, done,
+                    payload, err);
+}
+
+static int part_query(sf_buf *q, int number, const char *upload_id, sf_error *err)
+{
+    char num[16];
+
+    if (number < 1 || number > 10000)
+        return sf_error_set(err, SF_EK_USAGE, NULL, "part number %d is not 1 to 10000", number);
+    snprintf(num, sizeof num, "%d", number);
+    query_add(q, "partNumber", num);
+    query_add(q, "uploadId", upload_id);
+    if (q->oom)
+        return sf_error_set(err, SF_EK_NOMEM, NULL, "out of memory");
+    return 0;
+}
+
+int sf_s3_pool_part(sf_s3_pool *p, const char *bucket, const char *key, const char *upload_id,
+                    int number, const void *data, size_t len, const char *sha256,
+                    sf_s3_done done, void *payload, sf_error *err)
+{
+    sf_buf q;
+    int rc;
+
+    sf_buf_init(&q);
+    rc = part_query(&q, number, upload_id, err);
+    if (rc == 0)
+        rc = pool_add(p, "PUT", bucket, key, sf_buf_cstr(&q), data, len, sha256, NULL, NULL,
+                      NULL, done, payload, err);
+    sf_buf_free(&q);
+    return rc;
+}
+
+int sf_s3_pool_get(sf_s3_pool *p, const char *bucket, const char *key, sf_s3_sink sink,
+                   void (*reset)(void *payload), void *sink_payload, sf_s3_done done,
+                   void *payload, sf_error *err)
+{
+    return pool_add(p, "GET", bucket, key, NULL, NULL, 0, NULL, sink, reset, sink_payload, done,
+                    payload, err);
+}
+
+int sf_s3_pool_run(sf_s3_pool *p, sf_error *err)
+{
+    for (;;) {
+        uint64_t now = now_ms();
+        long wait = 1000;
+        int running, finished = 0, left;
+        CURLMsg *msg;
+        xfer *x, *next;
+
+        if (p->n == 0)
+            return 0;
+        /* Retries whose backoff is over go again. */
+        for (x = p->list; x != NULL; x = next) {
+            next = x->next;
+            if (x->start_failed) {
+                x->retry_at = 1;
+                xfer_done(p, x, SF_ERR);
+                finished++;
+                continue;
+            }
+            if (x->retry_at == 0)
+                continue;
+            if (x->retry_at <= now) {
+                if (xfer_start(p, x) != 0) {
+                    xfer_done(p, x, SF_ERR);
+                    finished++;
+                }
+            } else if ((long)(x->retry_at - now) < wait) {
+                wait = (long)(x->retry_at - now);
+            }
+        }
+        if (curl_multi_perform(p->m, &running) != CURLM_OK)
+            return sf_error_set(err, "s3-transport", NULL, "libcurl's multi interface failed");
+        while ((msg = curl_multi_info_read(p->m, &left)) != NULL) {
+            outcome o;
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+            curl_multi_remove_handle(p->m, x->c);
+            x->retry_at = 1;
+            o = finish_attempt(&x->r, msg->data.result, &x->err);
+            if (o == DONE_RETRY && x->tries < p->s3->cfg.retries_max &&
+                (x->r.sink == NULL || x->r.reset != NULL)) {
+                if (x->r.sink != NULL)
+                    x->r.reset(x->r.payload);
+                x->retry_at = now_ms() + backoff_ms(p->s3, x->tries);
+                x->tries++;
+                if (wait > 0)
+                    wait = 0; /* look at the timers again first */
+                continue;
+            }
+            xfer_done(p, x, o == DONE_OK ? 0 : SF_ERR);
+            finished++;
+        }
+        if (finished > 0)
+            return 0;
+        if (wait > 0 && curl_multi_poll(p->m, NULL, 0, (int)wait, NULL) != CURLM_OK)
+            return sf_error_set(err, "s3-transport", NULL, "libcurl's multi interface failed");
+    }
 }

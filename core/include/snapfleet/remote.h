@@ -48,9 +48,16 @@ extern "C" {
 /* Objects larger than this go up as multipart uploads of parts this size
  * (grown when 10,000 parts would not hold the object). */
 #define SF_REMOTE_PART_SIZE_DEFAULT (8u << 20)
+/* Object transfers a push or pull keeps in flight at once (1 to 64). */
+#define SF_REMOTE_JOBS_DEFAULT 4
+#define SF_REMOTE_JOBS_MAX 64
 
 typedef struct sf_remote_options {
     uint64_t part_size;     /* 0: SF_REMOTE_PART_SIZE_DEFAULT */
+    /* push, pull, verify: object transfers in flight at once (1 to
+     * SF_REMOTE_JOBS_MAX; 0: SF_REMOTE_JOBS_DEFAULT). A push holds up to
+     * jobs part-size buffers in memory. */
+    size_t jobs;
     const char *state_dir;  /* push journals; NULL: $XDG_STATE_HOME/snapfleet
                                (default ~/.local/state/snapfleet) */
     /* push: encrypt every object to this recipient (NULL: plain). */
