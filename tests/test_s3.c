@@ -685,6 +685,173 @@ static void test_s3_live__get_stream(void **state)
     sf_s3_close(s3);
 }
 
+/* ---- several transfers at once (the pool) ---- */
+
+typedef struct done_log {
+    int calls, failed;
+    char etag[8][80];
+    char kind[8][48];
+    char message[8][1024];
+} done_log;
+
+static void on_done(void *payload, int rc, const char *etag, sf_error *err)
+{
+    done_log *d = payload;
+
+    if (d->calls < 8) {
+        snprintf(d->etag[d->calls], sizeof d->etag[0], "%s", etag);
+        snprintf(d->kind[d->calls], sizeof d->kind[0], "%s",
+                 rc != 0 && err->kind ? err->kind : "");
+        snprintf(d->message[d->calls], sizeof d->message[0], "%s", rc != 0 ? err->message : "");
+    }
+    d->calls++;
+    d->failed += rc != 0;
+}
+
+static void drain(sf_s3_pool *p)
+{
+    sf_error err;
+
+    while (sf_s3_pool_active(p) > 0)
+        OK(sf_s3_pool_run(p, &err));
+}
+
+static void test_s3_pool__limits(void **state)
+{
+    sf_s3 *s3;
+    sf_s3_pool *p;
+    sf_error err;
+    done_log d = {0};
+
+    (void)state;
+    s3 = client("http://127.0.0.1:1", SF_TEST_S3_SECRET, SF_S3_ADDRESSING_PATH);
+    sf_error_clear(&err);
+    assert_int_equal(sf_s3_pool_new(s3, 0, &p, &err), SF_ERR);
+    assert_string_equal(err.kind, SF_EK_USAGE);
+    assert_null(p);
+    assert_int_equal(sf_s3_pool_new(s3, SF_S3_JOBS_MAX + 1, &p, &err), SF_ERR);
+    OK(sf_s3_pool_new(s3, 1, &p, &err));
+    assert_false(sf_s3_pool_full(p));
+    OK(sf_s3_pool_put(p, "bkt", "a", "x", 1, NULL, on_done, &d, &err));
+    assert_true(sf_s3_pool_full(p));
+    /* Full: refused, nothing started. */
+    sf_error_clear(&err);
+    assert_int_equal(sf_s3_pool_put(p, "bkt", "b", "x", 1, NULL, on_done, &d, &err), SF_ERR);
+    assert_string_equal(err.kind, SF_EK_USAGE);
+    assert_int_equal(sf_s3_pool_part(p, "bkt", "b", "id", 0, "x", 1, NULL, on_done, &d, &err),
+                     SF_ERR);
+    /* Freed with a transfer in flight: aborted, no callback. */
+    sf_s3_pool_free(p);
+    sf_s3_pool_free(NULL);
+    assert_int_equal(d.calls, 0);
+    sf_s3_close(s3);
+}
+
+static void test_s3_pool__unreachable(void **state)
+{
+    sf_s3 *s3;
+    sf_s3_pool *p;
+    sf_error err;
+    done_log d = {0};
+
+    (void)state;
+    /* Nothing listens: each transfer retried on its timer, then failed
+     * with the count, through its callback. */
+    s3 = client("http://127.0.0.1:1", SF_TEST_S3_SECRET, SF_S3_ADDRESSING_PATH);
+    OK(sf_s3_pool_new(s3, 2, &p, &err));
+    OK(sf_s3_pool_put(p, "bkt", "a", "x", 1, NULL, on_done, &d, &err));
+    OK(sf_s3_pool_put(p, "bkt", "b", "y", 1, NULL, on_done, &d, &err));
+    drain(p);
+    assert_int_equal(d.calls, 2);
+    assert_int_equal(d.failed, 2);
+    assert_string_equal(d.kind[0], "s3-transport");
+    assert_non_null(strstr(d.message[0], "after 4 tries"));
+    assert_true(sf_s3_requests(s3) == 8);
+    OK(sf_s3_pool_run(p, &err)); /* nothing left: returns at once */
+    sf_s3_pool_free(p);
+    sf_s3_close(s3);
+}
+
+static void test_s3_live__pool(void **state)
+{
+    static const char sha_abc[] =
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    sf_s3 *s3;
+    sf_s3_pool *p;
+    sf_error err;
+    done_log d = {0}, dc = {0};
+    sink_state st = {0};
+    sf_buf got;
+    char *id = NULL;
+    sf_s3_part parts[2];
+    static char big[5u << 20];
+    uint64_t before;
+
+    NEED_SERVER();
+    s3 = client(server.endpoint, SF_TEST_S3_SECRET, SF_S3_ADDRESSING_PATH);
+    sf_buf_init(&got);
+    sf_buf_init(&st.data);
+    OK(sf_s3_pool_new(s3, 4, &p, &err));
+    /* Whole objects, one with its SHA-256 given (not hashed again). */
+    OK(sf_s3_pool_put(p, "bkt", "pool/a", "abc", 3, sha_abc, on_done, &d, &err));
+    OK(sf_s3_pool_put(p, "bkt", "pool/b", "bcd", 3, NULL, on_done, &d, &err));
+    /* A payload hash that is not the body's: the server refuses it. */
+    OK(sf_s3_pool_put(p, "bkt", "pool/c", "abd", 3, sha_abc, on_done, &dc, &err));
+    drain(p);
+    assert_int_equal(d.calls, 2);
+    assert_int_equal(d.failed, 0);
+    assert_int_equal(dc.failed, 1);
+    assert_string_equal(dc.kind[0], "s3-XAmzContentSHA256Mismatch");
+    assert_non_null(strstr(dc.message[0], "PUT bkt/pool/c"));
+    OK(sf_s3_get(s3, "bkt", "pool/a", &got, &err));
+    assert_string_equal(sf_buf_cstr(&got), "abc");
+    /* Parts of one upload at once, through a 503 (retried on its timer). */
+    memset(big, 'p', sizeof big);
+    OK(sf_s3_multipart_create(s3, "bkt", "pool/mp", &id, &err));
+    memset(&d, 0, sizeof d);
+    sf_test_s3_faults(&server, 1, 503);
+    before = sf_s3_requests(s3);
+    OK(sf_s3_pool_part(p, "bkt", "pool/mp", id, 1, big, sizeof big, NULL, on_done, &d, &err));
+    OK(sf_s3_pool_part(p, "bkt", "pool/mp", id, 2, "tail", 4, NULL, on_done, &d, &err));
+    assert_int_equal(sf_s3_pool_active(p), 2);
+    drain(p);
+    assert_int_equal(d.failed, 0);
+    assert_true(sf_s3_requests(s3) - before == 3);
+    /* The callbacks came in the order the parts finished. */
+    parts[0].number = 1;
+    parts[1].number = 2;
+    snprintf(parts[0].etag, sizeof parts[0].etag, "%s", d.etag[0]);
+    snprintf(parts[1].etag, sizeof parts[1].etag, "%s", d.etag[1]);
+    if (sf_s3_multipart_complete(s3, "bkt", "pool/mp", id, parts, 2, &err) != 0) {
+        snprintf(parts[0].etag, sizeof parts[0].etag, "%s", d.etag[1]);
+        snprintf(parts[1].etag, sizeof parts[1].etag, "%s", d.etag[0]);
+        OK(sf_s3_multipart_complete(s3, "bkt", "pool/mp", id, parts, 2, &err));
+    }
+    free(id);
+    /* A stream through a 503: reset, then whole. */
+    memset(&d, 0, sizeof d);
+    sf_test_s3_faults(&server, 1, 503);
+    OK(sf_s3_pool_get(p, "bkt", "pool/b", sink, sink_reset, &st, on_done, &d, &err));
+    drain(p);
+    assert_int_equal(d.failed, 0);
+    assert_string_equal(sf_buf_cstr(&st.data), "bcd");
+    assert_int_equal(st.resets, 1);
+    /* A sink that stops, and a missing object: each its own failure. */
+    st.fail = 1;
+    memset(&d, 0, sizeof d);
+    memset(&dc, 0, sizeof dc);
+    OK(sf_s3_pool_get(p, "bkt", "pool/b", sink, sink_reset, &st, on_done, &d, &err));
+    OK(sf_s3_pool_get(p, "bkt", "pool/none", sink, NULL, &st, on_done, &dc, &err));
+    drain(p);
+    assert_int_equal(d.failed + dc.failed, 2);
+    assert_string_equal(d.kind[0], "s3-aborted");
+    assert_string_equal(dc.kind[0], "s3-NoSuchKey");
+    sf_s3_pool_free(p);
+    sf_buf_free(&got);
+    sf_buf_free(&st.data);
+    sf_s3_close(s3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -705,6 +872,9 @@ int main(void)
         cmocka_unit_test(test_s3_live__retries),
         cmocka_unit_test(test_s3_live__unreachable),
         cmocka_unit_test(test_s3_live__get_stream),
+        cmocka_unit_test(test_s3_pool__limits),
+        cmocka_unit_test(test_s3_pool__unreachable),
+        cmocka_unit_test(test_s3_live__pool),
     };
     return cmocka_run_group_tests_name("s3", tests, group_setup, group_teardown);
 }

@@ -23,11 +23,15 @@
 //
 // Faults for the retry tests: when SF_S3_FAULTS names a file holding
 // "N STATUS" (e.g. "2 503"), the next N requests are answered with STATUS
-// (503 SlowDown, 500 InternalError, 429 SlowDown) or, for STATUS 0, have
-// their connection dropped; the file is rewritten with the count left.
+// (503 SlowDown, 500 InternalError, 429 SlowDown, 403 AccessDenied, which
+// is not retried) or, for STATUS 0, have their connection dropped; the
+// file is rewritten with the count left. "N STATUS TEXT" takes only
+// requests whose URL holds TEXT (e.g. "partNumber=3&").
 // When "<SF_S3_FAULTS>.delay" holds a number of milliseconds, every request
 // waits that long first (to kill a client in the middle of an upload).
-// When SF_S3_LOG names a file, each request appends "METHOD URL STATUS".
+// When SF_S3_LOG names a file, each request appends "METHOD URL STATUS
+// INFLIGHT", INFLIGHT the number of requests the front held when this one
+// arrived, itself included (the tests of push --jobs read it).
 const http = require('http');
 const https = require('https');
 const crypto = require('crypto');
@@ -117,16 +121,22 @@ function verify(req, body) {
 }
 
 // Takes one fault from the faults file, if any: returns the status or null.
-function takeFault() {
+function takeFault(url) {
   const file = process.env.SF_S3_FAULTS;
   if (!file) return null;
   let text;
   try { text = fs.readFileSync(file, 'utf8'); } catch (e) { return null; }
-  const m = /^(\d+) (\d+)/.exec(text);
+  const m = /^(\d+) (\d+)(?: (\S+))?/.exec(text);
   if (!m || +m[1] <= 0) return null;
-  fs.writeFileSync(file, (+m[1] - 1) + ' ' + m[2] + '\n');
+  if (m[3] !== undefined && !url.includes(m[3])) return null;
+  fs.writeFileSync(file, (+m[1] - 1) + ' ' + m[2] + (m[3] !== undefined ? ' ' + m[3] : '') + '\n');
   return +m[2];
 }
+
+const FAULT_CODES = {
+  500: ['InternalError', 'We encountered an internal error. Please try again.'],
+  403: ['AccessDenied', 'Access Denied'],
+};
 
 function readDelay() {
   const file = process.env.SF_S3_FAULTS;
@@ -158,11 +168,11 @@ async function main() {
       const delay = readDelay();
       if (delay > 0) await new Promise(done => setTimeout(done, delay));
       const body = Buffer.concat(chunks);
-      const fault = takeFault();
+      const fault = takeFault(req.url);
       if (fault === 0) { req.socket.destroy(); return; }
       if (fault !== null) {
-        return xmlError(res, fault, fault === 500 ? 'InternalError' : 'SlowDown',
-          fault === 500 ? 'We encountered an internal error. Please try again.' : 'Please reduce your request rate.');
+        const [code, message] = FAULT_CODES[fault] || ['SlowDown', 'Please reduce your request rate.'];
+        return xmlError(res, fault, code, message);
       }
       const bad = verify(req, body);
       if (bad) return xmlError(res, bad[0], bad[1], bad[2]);
@@ -181,10 +191,16 @@ async function main() {
     });
   };
   const front = tls ? https.createServer(tls, handler) : http.createServer(handler);
+  let inflight = 0;
   front.on('request', (req, res) => {
-    if (!process.env.SF_S3_LOG) return;
+    const at = ++inflight;
+    let over = false;
+    const done = () => { if (!over) { over = true; inflight--; } };
+    res.on('close', done);
     res.on('finish', () => {
-      fs.appendFileSync(process.env.SF_S3_LOG, req.method + ' ' + req.url + ' ' + res.statusCode + '\n');
+      done();
+      if (process.env.SF_S3_LOG)
+        fs.appendFileSync(process.env.SF_S3_LOG, req.method + ' ' + req.url + ' ' + res.statusCode + ' ' + at + '\n');
     });
   });
   front.listen(0, '127.0.0.1', () => {

@@ -46,6 +46,9 @@ done < <("$SF" --help | awk '/^Commands:/{i=1;next} i&&!/^  /{exit} i{l=substr($
 
 comp backup --ou; expect_words "--out" "option by prefix"
 comp backup verify --j; expect_words "--json" "a verb's option"
+comp push --j; expect_words "--jobs --json" "push --jobs"
+comp pull --jo; expect_words "--jobs" "pull --jobs"
+comp push --jobs ""; expect_words "" "--jobs N: nothing to offer"
 comp sim run --; if grep -qx -- --faults "$TMP/out"; then bad "sim run offers --faults (named only in its prose)"; else ok; fi
 comp sim init --heap; expect_words "--heap-max --heap-min" "min/max options"
 comp restore run --backup b --; if grep -qx -- --execute "$TMP/out"; then ok; else bad "options after an option's argument"; fi

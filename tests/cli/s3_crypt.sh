@@ -10,11 +10,7 @@ source "$(dirname "$0")/lib.bash" "$1"
 source "$(dirname "$0")/s3_lib.bash"
 s3_start bkt
 
-export HOME=$TMP/home AWS_ACCESS_KEY_ID=snapfleet-test AWS_SECRET_ACCESS_KEY=snapfleet-test-secret
-unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL AWS_REGION
-mkdir -p "$HOME"
-E=(--endpoint "$S3_ENDPOINT")
-cd "$TMP" || exit 1
+s3_env
 objects() { find "$S3_DATA/bkt/$1" -name '*._S3rver_object' | sort; }
 
 run keygen k; expect_rc 0 "keygen k"

@@ -4,11 +4,16 @@
 #                        files: <bucket>/<key>._S3rver_object), S3_FAULTS
 #                        ("N STATUS" answers the next N requests so;
 #                        $S3_FAULTS.delay slows every request by that many
-#                        ms), S3_LOG (one line per request: METHOD URL
-#                        STATUS). Without node the test is skipped (exit
+#                        ms; "N STATUS TEXT" takes only URLs holding
+#                        TEXT), S3_LOG (one line per request: METHOD URL
+#                        STATUS INFLIGHT, the requests the server held
+#                        when it arrived). Without node the test is skipped (exit
 #                        77), unless SF_REQUIRE_S3=1, when it fails.
 #                        With S3_TLS="CERT KEY" set first, the front speaks
 #                        HTTPS with that certificate (S3_ENDPOINT https://).
+#   s3_env               the test's credentials (the server's), a HOME of
+#                        its own (push journals under it), no other AWS_*
+#                        setting; E=(--endpoint URL); cd to $TMP.
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 S3_PID=""
 
@@ -57,4 +62,12 @@ s3_start() {
   fi
   S3_ENDPOINT=http://127.0.0.1:$S3_PORT
   if [[ -n ${S3_TLS:-} ]]; then S3_ENDPOINT=https://127.0.0.1:$S3_PORT; fi
+}
+
+s3_env() {
+  export HOME=$TMP/home AWS_ACCESS_KEY_ID=snapfleet-test AWS_SECRET_ACCESS_KEY=snapfleet-test-secret
+  unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL AWS_REGION AWS_CA_BUNDLE
+  mkdir -p "$HOME"
+  E=(--endpoint "$S3_ENDPOINT")
+  cd "$TMP" || exit 1
 }

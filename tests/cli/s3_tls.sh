@@ -24,10 +24,7 @@ source "$here/s3_lib.bash"
 s3_start bkt
 [[ $S3_ENDPOINT == https://127.0.0.1:* ]] && ok || bad "not an https endpoint: $S3_ENDPOINT"
 
-export HOME=$TMP/home AWS_ACCESS_KEY_ID=snapfleet-test AWS_SECRET_ACCESS_KEY=snapfleet-test-secret
-unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL AWS_REGION AWS_CA_BUNDLE
-mkdir -p "$HOME"
-E=(--endpoint "$S3_ENDPOINT")
+s3_env
 run sim init --state fleet.json --seed 5 --canisters 2; expect_rc 0 "sim init"
 run backup --sim-state fleet.json --out b1 --include-root; expect_rc 0 "backup b1"
 
