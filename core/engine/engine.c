@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/pool.h"
 #include "snapfleet/checksum.h"
 #include "snapfleet/fs.h"
 #include "snapfleet/layout.h"
@@ -168,7 +169,7 @@ int sf_engine_call(sf_engine *e, const sf_op *op, sf_result *res,
         sf_progress_begin(e->progress, key);
     }
     for (attempt = 1; ; attempt++) {
-        if (sf_driver_run(e->driver, op, res, err) != SF_OK) {
+        if (sf_pool_call(e->pool, e->driver, op, res, err) != SF_OK) {
             if (shown)
                 sf_progress_end(e->progress, key, false, 0);
             return SF_ERR;

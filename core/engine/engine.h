@@ -35,6 +35,9 @@ typedef struct sf_engine {
      * whole observations file. */
     int (*save_one)(void *ctx, const sf_obs_canister *c, sf_error *err);
     void *save_ctx;
+    /* When set, driver calls go through the pool (pool.h): a call made by
+     * one of its tasks lets the other tasks run until it completes. */
+    struct sf_pool *pool;
 } sf_engine;
 
 int sf_engine_open(sf_engine *e, sf_driver *driver, const sf_clock *clock,

@@ -1,0 +1,68 @@
+/*
+ * Several operations in flight, each written as sequential code.
+ *
+ * A pool runs up to `jobs` tasks (functions) on worker threads as
+ * cooperative tasks: exactly one thread runs at any time, the scheduler
+ * (the thread that opened the pool) or one worker, and control passes only
+ * at driver calls. A task's driver call (sf_pool_call) submits the
+ * operation, hands control back to the scheduler and sleeps until that
+ * operation completes; the scheduler (sf_pool_next) waits on the driver
+ * and hands control to the task whose operation completed. Whoever holds
+ * control is the only thread touching the journals, the log, the engine's
+ * memory and the storage, so nothing races, and the interleaving depends
+ * only on the order in which the driver completes operations: under the
+ * simulator (virtual time) the same seed gives the same run.
+ *
+ * Pointers into arrays another task may grow (journal receipts, download
+ * journal artifacts, observations) must be looked up again after a driver
+ * call.
+ */
+#ifndef SNAPFLEET_ENGINE_POOL_H
+#define SNAPFLEET_ENGINE_POOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "snapfleet/driver.h"
+
+#define SF_JOBS_MAX 64
+#define SF_JOBS_DEFAULT 4
+
+typedef struct sf_pool sf_pool;
+
+/* A task: returns SF_OK or SF_ERR with err set. */
+typedef int (*sf_pool_fn)(void *arg, sf_error *err);
+
+/* A pool of `jobs` workers (2 to SF_JOBS_MAX) over driver, its threads
+ * started here. "pool-threads" when a thread cannot be started. */
+int sf_pool_open(sf_pool **out, sf_driver *driver, unsigned jobs,
+                 sf_error *err);
+/* Joins the workers. Every task spawned must have been collected by
+ * sf_pool_next first. NULL is a no-op. */
+void sf_pool_close(sf_pool *p);
+
+/* Tasks spawned and not yet collected by sf_pool_next. */
+size_t sf_pool_running(const sf_pool *p);
+/* Whether another task may be spawned now. */
+bool sf_pool_has_room(const sf_pool *p);
+
+/* Starts fn(arg) on an idle worker and runs it until its first driver
+ * call or its end. "pool-full" when no worker is idle. */
+int sf_pool_spawn(sf_pool *p, sf_pool_fn fn, void *arg, sf_error *err);
+
+/* Runs the tasks until one ends and returns it: *arg as spawned, *rc and
+ * *task_err what it returned. Driver completions are delivered in the
+ * order the driver gives them. When the driver's wait fails (or names a
+ * ticket no task waits for) the pool is broken: every waiting task's call
+ * fails with that error, and every later call too, so each task ends and
+ * is collected. "pool-idle" when no task is running. */
+int sf_pool_next(sf_pool *p, void **arg, int *rc, sf_error *task_err,
+                 sf_error *err);
+
+/* The engine's driver call: from a task, submit and sleep until the
+ * result; from the scheduler (or with p NULL), sf_driver_run. *result is
+ * initialised in every case. */
+int sf_pool_call(sf_pool *p, sf_driver *driver, const sf_op *op,
+                 sf_result *result, sf_error *err);
+
+#endif

@@ -1,0 +1,361 @@
+/* The engine's pool of cooperative tasks (core/engine/pool.c) over a
+ * scripted driver: tasks run one at a time and switch only at driver
+ * calls, each resumed when its own operation completes, in the order the
+ * driver completes them; a task without a call ends at once; the
+ * refusals (jobs out of range, no idle worker, nothing running); a
+ * submit that fails; a wait that fails or names an unknown ticket breaks
+ * the pool: every waiting call and every later one fails, and every task
+ * still ends and is collected. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/pool.h"
+#include "snapfleet/buf.h"
+
+/* ---- a scripted driver ----
+ * Completes the operations in flight newest first (lifo) or oldest
+ * first; a wait may be told to fail, or to name a ticket never issued. */
+
+typedef struct script {
+    sf_driver self;
+    uint64_t q[64];
+    size_t n;
+    uint64_t next;
+    bool lifo;
+    bool fail_submit; /* the next submit fails */
+    bool fail_wait;   /* the next wait fails */
+    bool bad_ticket;  /* the next wait names ticket 999 */
+} script;
+
+static int s_submit(sf_driver *d, const sf_op *op, uint64_t *ticket,
+                    sf_error *err)
+{
+    script *s = d->impl;
+
+    (void)op;
+    if (s->fail_submit) {
+        s->fail_submit = false;
+        return sf_error_set(err, "cannot-spawn", "", "scripted submit failure");
+    }
+    *ticket = ++s->next;
+    s->q[s->n++] = *ticket;
+    return SF_OK;
+}
+
+static int s_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
+                  sf_error *err)
+{
+    script *s = d->impl;
+    size_t k;
+
+    sf_result_init(result, SF_OP_STATUS);
+    if (s->fail_wait) {
+        s->fail_wait = false;
+        return sf_error_set(err, "driver-broke", "", "scripted wait failure");
+    }
+    if (s->bad_ticket) {
+        s->bad_ticket = false;
+        *ticket = 999;
+        return SF_OK;
+    }
+    if (s->n == 0)
+        return sf_error_set(err, SF_EK_USAGE, "", "nothing in flight");
+    k = s->lifo ? s->n - 1 : 0;
+    *ticket = s->q[k];
+    memmove(&s->q[k], &s->q[k + 1], (s->n - k - 1) * sizeof *s->q);
+    s->n--;
+    result->status = SF_STATUS_STOPPED;
+    return SF_OK;
+}
+
+static int s_render(sf_driver *d, const sf_op *op, sf_buf *out, sf_error *err)
+{
+    (void)d;
+    (void)op;
+    (void)out;
+    (void)err;
+    return SF_OK;
+}
+
+static size_t s_in_flight(sf_driver *d)
+{
+    return ((script *)d->impl)->n;
+}
+
+static void s_destroy(sf_driver *d)
+{
+    (void)d;
+}
+
+static const sf_driver_ops script_ops = {
+    "script", s_submit, s_wait, s_render, s_in_flight, s_destroy,
+};
+
+static void script_init(script *s, bool lifo)
+{
+    memset(s, 0, sizeof *s);
+    s->lifo = lifo;
+    s->self.ops = &script_ops;
+    s->self.impl = s;
+}
+
+/* ---- tasks ---- */
+
+typedef struct ctx {
+    sf_pool *pool;
+    script *drv;
+    sf_buf *events;
+    const char *name;
+    int calls;
+    int failed_calls;
+} ctx;
+
+/* Makes `calls` driver calls, noting each step in the shared event log
+ * (only one task runs at a time, so the log needs no lock). */
+static int task(void *arg, sf_error *err)
+{
+    ctx *c = arg;
+    int i, rc = SF_OK;
+
+    for (i = 0; i < c->calls; i++) {
+        sf_op op;
+        sf_result res;
+
+        memset(&op, 0, sizeof op);
+        op.kind = SF_OP_STATUS;
+        sf_buf_printf(c->events, "%s:call%d ", c->name, i);
+        if (sf_pool_call(c->pool, &c->drv->self, &op, &res, err) != SF_OK) {
+            sf_buf_printf(c->events, "%s:err(%s) ", c->name, err->kind);
+            c->failed_calls++;
+            rc = SF_ERR;
+        } else {
+            assert_int_equal(res.status, SF_STATUS_STOPPED);
+            sf_buf_printf(c->events, "%s:back%d ", c->name, i);
+        }
+        sf_result_free(&res);
+    }
+    sf_buf_printf(c->events, "%s:end ", c->name);
+    return rc;
+}
+
+static ctx make(sf_pool *p, script *d, sf_buf *ev, const char *name, int calls)
+{
+    ctx c;
+
+    memset(&c, 0, sizeof c);
+    c.pool = p;
+    c.drv = d;
+    c.events = ev;
+    c.name = name;
+    c.calls = calls;
+    return c;
+}
+
+/* Collects every task, returning the order in which they ended. */
+static void drain(sf_pool *p, sf_buf *ended, int *errors)
+{
+    *errors = 0;
+    while (sf_pool_running(p) > 0) {
+        void *arg;
+        int rc;
+        sf_error terr, err;
+
+        assert_int_equal(sf_pool_next(p, &arg, &rc, &terr, &err), SF_OK);
+        sf_buf_printf(ended, "%s(%s) ", ((ctx *)arg)->name,
+                      rc == SF_OK ? "ok" : terr.kind);
+        *errors += rc != SF_OK;
+    }
+}
+
+static void interleaves_by_completion(void **state)
+{
+    script d;
+    sf_pool *p;
+    sf_buf ev, ended;
+    sf_error err;
+    ctx a, b, c;
+    int errors;
+
+    (void)state;
+    /* newest first: B's call completes before A's */
+    script_init(&d, true);
+    sf_buf_init(&ev);
+    sf_buf_init(&ended);
+    assert_int_equal(sf_pool_open(&p, &d.self, 3, &err), SF_OK);
+    a = make(p, &d, &ev, "A", 2);
+    b = make(p, &d, &ev, "B", 1);
+    c = make(p, &d, &ev, "C", 0);
+    assert_true(sf_pool_has_room(p));
+    assert_int_equal(sf_pool_spawn(p, task, &a, &err), SF_OK);
+    assert_int_equal(sf_pool_spawn(p, task, &b, &err), SF_OK);
+    assert_int_equal(sf_pool_spawn(p, task, &c, &err), SF_OK);
+    assert_false(sf_pool_has_room(p));
+    assert_int_equal(sf_pool_running(p), 3);
+    /* a full pool refuses another task */
+    assert_int_equal(sf_pool_spawn(p, task, &c, &err), SF_ERR);
+    assert_string_equal(err.kind, "pool-full");
+    drain(p, &ended, &errors);
+    assert_int_equal(errors, 0);
+    assert_string_equal(sf_buf_cstr(&ev),
+                        "A:call0 B:call0 C:end B:back0 B:end A:back0 "
+                        "A:call1 A:back1 A:end ");
+    assert_string_equal(sf_buf_cstr(&ended), "C(ok) B(ok) A(ok) ");
+    /* nothing running */
+    {
+        void *arg;
+        int rc;
+        sf_error terr;
+
+        assert_int_equal(sf_pool_next(p, &arg, &rc, &terr, &err), SF_ERR);
+        assert_string_equal(err.kind, "pool-idle");
+    }
+    /* the scheduler's own call runs synchronously */
+    {
+        sf_op op;
+        sf_result res;
+
+        memset(&op, 0, sizeof op);
+        op.kind = SF_OP_STATUS;
+        assert_int_equal(sf_pool_call(p, &d.self, &op, &res, &err), SF_OK);
+        sf_result_free(&res);
+        assert_int_equal(sf_pool_call(NULL, &d.self, &op, &res, &err), SF_OK);
+        sf_result_free(&res);
+    }
+    sf_pool_close(p);
+    sf_buf_free(&ev);
+    sf_buf_free(&ended);
+
+    /* oldest first: A's first call completes before B's */
+    script_init(&d, false);
+    sf_buf_init(&ev);
+    sf_buf_init(&ended);
+    assert_int_equal(sf_pool_open(&p, &d.self, 2, &err), SF_OK);
+    a = make(p, &d, &ev, "A", 2);
+    b = make(p, &d, &ev, "B", 1);
+    assert_int_equal(sf_pool_spawn(p, task, &a, &err), SF_OK);
+    assert_int_equal(sf_pool_spawn(p, task, &b, &err), SF_OK);
+    drain(p, &ended, &errors);
+    assert_string_equal(sf_buf_cstr(&ev),
+                        "A:call0 B:call0 A:back0 A:call1 B:back0 B:end "
+                        "A:back1 A:end ");
+    assert_string_equal(sf_buf_cstr(&ended), "B(ok) A(ok) ");
+    sf_pool_close(p);
+    sf_buf_free(&ev);
+    sf_buf_free(&ended);
+}
+
+static void refusals(void **state)
+{
+    script d;
+    sf_pool *p = (sf_pool *)&d;
+    sf_error err;
+
+    (void)state;
+    script_init(&d, false);
+    assert_int_equal(sf_pool_open(&p, &d.self, 1, &err), SF_ERR);
+    assert_string_equal(err.kind, SF_EK_USAGE);
+    assert_null(p);
+    assert_int_equal(sf_pool_open(&p, &d.self, SF_JOBS_MAX + 1, &err), SF_ERR);
+    assert_string_equal(err.field, "jobs");
+    sf_pool_close(NULL);
+    /* the most workers */
+    assert_int_equal(sf_pool_open(&p, &d.self, SF_JOBS_MAX, &err), SF_OK);
+    sf_pool_close(p);
+}
+
+static void submit_failure_is_the_tasks(void **state)
+{
+    script d;
+    sf_pool *p;
+    sf_buf ev, ended;
+    sf_error err;
+    ctx a, b;
+    int errors;
+
+    (void)state;
+    script_init(&d, false);
+    sf_buf_init(&ev);
+    sf_buf_init(&ended);
+    assert_int_equal(sf_pool_open(&p, &d.self, 2, &err), SF_OK);
+    a = make(p, &d, &ev, "A", 1);
+    b = make(p, &d, &ev, "B", 1);
+    assert_int_equal(sf_pool_spawn(p, task, &a, &err), SF_OK);
+    d.fail_submit = true;
+    assert_int_equal(sf_pool_spawn(p, task, &b, &err), SF_OK);
+    drain(p, &ended, &errors);
+    assert_int_equal(errors, 1);
+    assert_string_equal(sf_buf_cstr(&ended), "B(cannot-spawn) A(ok) ");
+    sf_pool_close(p);
+    sf_buf_free(&ev);
+    sf_buf_free(&ended);
+}
+
+static void broken(bool bad_ticket)
+{
+    script d;
+    sf_pool *p;
+    sf_buf ev, ended;
+    sf_error err;
+    ctx a, b;
+    int errors;
+
+    script_init(&d, false);
+    sf_buf_init(&ev);
+    sf_buf_init(&ended);
+    assert_int_equal(sf_pool_open(&p, &d.self, 2, &err), SF_OK);
+    a = make(p, &d, &ev, "A", 2);
+    b = make(p, &d, &ev, "B", 2);
+    assert_int_equal(sf_pool_spawn(p, task, &a, &err), SF_OK);
+    assert_int_equal(sf_pool_spawn(p, task, &b, &err), SF_OK);
+    if (bad_ticket)
+        d.bad_ticket = true;
+    else
+        d.fail_wait = true;
+    drain(p, &ended, &errors);
+    /* both waiting calls fail, and so does each task's second call,
+     * without reaching the driver */
+    assert_int_equal(errors, 2);
+    assert_int_equal(a.failed_calls, 2);
+    assert_int_equal(b.failed_calls, 2);
+    assert_int_equal(d.next, 2);
+    if (bad_ticket)
+        assert_string_equal(sf_buf_cstr(&ended), "A(internal) B(internal) ");
+    else
+        assert_string_equal(sf_buf_cstr(&ended),
+                            "A(driver-broke) B(driver-broke) ");
+    sf_pool_close(p);
+    sf_buf_free(&ev);
+    sf_buf_free(&ended);
+}
+
+static void wait_failure_breaks_the_pool(void **state)
+{
+    (void)state;
+    broken(false);
+}
+
+static void unknown_ticket_breaks_the_pool(void **state)
+{
+    (void)state;
+    broken(true);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(interleaves_by_completion),
+        cmocka_unit_test(refusals),
+        cmocka_unit_test(submit_failure_is_the_tasks),
+        cmocka_unit_test(wait_failure_breaks_the_pool),
+        cmocka_unit_test(unknown_ticket_breaks_the_pool),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
