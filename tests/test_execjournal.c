@@ -1509,6 +1509,92 @@ static void test_mark_pending_errors(void **s)
     sf_exec_journal_free(&j);
 }
 
+/* snapfleet's transition for several operations in flight: the same
+ * refusals as mark_pending_at except the order, which is by canister (and
+ * for finalize, everything before it); with and without the index. */
+static void mark_beside_case(bool indexed)
+{
+    sf_exec_journal j;
+    sf_error err;
+
+    make_accepted(&j);
+    /* a second canister's download and verify */
+    set_str(&op_at(&j, S_DOWNLOAD)->target_canister_id, WORKER);
+    set_str(&op_at(&j, S_VERIFY)->target_canister_id, WORKER);
+    if (indexed)
+        OK(sf_exec_journal_index(&j, &e_));
+    FAILS(sf_exec_journal_mark_pending_beside_at(&j, S_STOP, " ", &err),
+          "missing-field", "updated_at", NULL);
+    FAILS(sf_exec_journal_mark_pending_beside_at(&j, 99, T2, &err),
+          "operation-not-found", "sequence", "operation 99 was not found");
+    /* the same canister's earlier stop is still ready */
+    FAILS(sf_exec_journal_mark_pending_beside_at(&j, S_SNAPSHOT, T2, &err),
+          "out-of-order-operation-transition", "sequence",
+          "operation 5 cannot advance before operation 4 of the same "
+          "canister");
+    /* another canister's operation goes beside it */
+    OK(sf_exec_journal_mark_pending_beside_at(&j, S_DOWNLOAD, T2, &e_));
+    OK(sf_exec_journal_mark_pending_beside_at(&j, S_STOP, T2, &e_));
+    assert_int_equal(op_at(&j, S_STOP)->state, SF_EXEC_PENDING);
+    assert_int_equal(op_at(&j, S_DOWNLOAD)->state, SF_EXEC_PENDING);
+    assert_int_equal(sf_exec_journal_next_ready(&j)->sequence, S_STOP);
+    FAILS(sf_exec_journal_mark_pending_beside_at(&j, S_DOWNLOAD, T2, &err),
+          "invalid-operation-transition", "operations[7].state",
+          "operation 7 cannot transition from Pending to Pending");
+    /* verify waits for its own canister's download */
+    FAILS(sf_exec_journal_mark_pending_beside_at(&j, S_VERIFY, T2, &err),
+          "out-of-order-operation-transition", "sequence",
+          "operation 8 cannot advance before operation 7 of the same "
+          "canister");
+    /* finalize waits for everything before it */
+    FAILS(sf_exec_journal_mark_pending_beside_at(&j, S_FINALIZE, T2, &err),
+          "out-of-order-operation-transition", "sequence",
+          "operation 9 cannot advance before operation 4");
+    {
+        sf_exec_receipt r;
+
+        /* the download fails; from failed it may go pending again */
+        OK(sf_exec_receipt_failed(&j, op_at(&j, S_DOWNLOAD), T2, "lost", &r,
+                                  &e_));
+        OK(sf_exec_journal_record_receipt(&j, &r, &e_));
+        sf_exec_receipt_free(&r);
+        OK(sf_exec_journal_mark_pending_beside_at(&j, S_DOWNLOAD, NULL, &e_));
+        assert_int_equal(op_at(&j, S_DOWNLOAD)->state, SF_EXEC_PENDING);
+    }
+    {
+        sf_exec_receipt r;
+
+        OK(sf_exec_receipt_completed(&j, op_at(&j, S_STOP), T2, &r, &e_));
+        OK(sf_exec_journal_record_receipt(&j, &r, &e_));
+        sf_exec_receipt_free(&r);
+        FAILS(sf_exec_journal_mark_pending_beside_at(&j, S_STOP, T2, &err),
+              "invalid-operation-transition", "operations[4].state",
+              "operation 4 cannot transition from Completed to Pending");
+        OK(sf_exec_journal_mark_pending_beside_at(&j, S_SNAPSHOT, T2, &e_));
+    }
+    expect_valid(&j);
+    if (indexed)
+        assert_true(sf_exec_journal_index_consistent(&j));
+    sf_exec_journal_free(&j);
+
+    /* a runnable mutation before acceptance (hand-made, as above) */
+    make_journal(&j);
+    for (uint64_t q = 0; q < 4; q++)
+        j.operations[q].state = SF_EXEC_SKIPPED;
+    j.operations[S_STOP].state = SF_EXEC_READY;
+    FAILS(sf_exec_journal_mark_pending_beside_at(&j, S_STOP, T2, &err),
+          "mutation-before-preflight-accepted", "preflight_accepted",
+          "mutating operation 4 cannot run before preflight acceptance");
+    sf_exec_journal_free(&j);
+}
+
+static void test_mark_pending_beside(void **s)
+{
+    (void)s;
+    mark_beside_case(false);
+    mark_beside_case(true);
+}
+
 static void test_mark_next_pending(void **s)
 {
     sf_exec_journal j;
@@ -2473,6 +2559,7 @@ int main(void)
         cmocka_unit_test(test_empty_journal),
         cmocka_unit_test(test_write_refuses_invalid),
         cmocka_unit_test(test_files),
+        cmocka_unit_test(test_mark_pending_beside),
         cmocka_unit_test(test_execution_integrity),
         cmocka_unit_test(test_execution_integrity_operations),
         cmocka_unit_test(test_sample_files),

@@ -292,6 +292,66 @@ int sf_exec_journal_mark_pending_at(sf_exec_journal *j, uint64_t sequence,
     return set_operation(j, pos, SF_EXEC_PENDING, updated_at, NULL, err);
 }
 
+static bool op_done(const sf_exec_operation *op)
+{
+    return op->state == SF_EXEC_COMPLETED || op->state == SF_EXEC_SKIPPED;
+}
+
+int sf_exec_journal_mark_pending_beside_at(sf_exec_journal *j,
+                                           uint64_t sequence,
+                                           const char *updated_at,
+                                           sf_error *err)
+{
+    const sf_exec_operation *op, *next;
+    char field[SF_ERROR_FIELD_MAX];
+    size_t pos, i, from = 0, to;
+
+    if (optional("updated_at", "updated_at", updated_at, err) != SF_OK)
+        return SF_ERR;
+    pos = operation_position(j, sequence, NULL);
+    if (pos == SIZE_MAX)
+        return sf_error_set(err, EK_OPERATION_NOT_FOUND, "sequence",
+                            "operation %llu was not found", ULL(sequence));
+    op = &j->operations[pos];
+    to = j->operation_count;
+    if (sf_exec_kind_is_mutating(op->kind) && !j->preflight_accepted)
+        return sf_error_set(err, EK_MUTATION_BEFORE_ACCEPTED,
+                            "preflight_accepted",
+                            "mutating operation %llu cannot run before "
+                            "preflight acceptance",
+                            ULL(sequence));
+    if (op->state != SF_EXEC_READY && op->state != SF_EXEC_FAILED) {
+        const char *name = sf_exec_state_debug_name(op->state);
+        snprintf(field, sizeof field, "operations[%zu].state", pos);
+        return sf_error_set(err, EK_INVALID_TRANSITION, field,
+                            "operation %llu cannot transition from %s to "
+                            "Pending",
+                            ULL(sequence), name ? name : "?");
+    }
+    /* with the index, positions are sequences and nothing below the next
+     * operation is open: only that stretch is looked at */
+    if (live_index(j) != NULL) {
+        next = sf_exec_journal_next_ready(j); /* op itself is open */
+        from = (size_t)next->sequence;
+        to = pos;
+    }
+    for (i = from; i < to; i++) {
+        const sf_exec_operation *o = &j->operations[i];
+
+        if (o->sequence >= sequence || op_done(o))
+            continue;
+        if (op->target_canister_id == NULL ||
+            str_eq(o->target_canister_id, op->target_canister_id))
+            return sf_error_set(err, EK_OUT_OF_ORDER, "sequence",
+                                "operation %llu cannot advance before "
+                                "operation %llu%s",
+                                ULL(sequence), ULL(o->sequence),
+                                op->target_canister_id != NULL
+                                    ? " of the same canister" : "");
+    }
+    return set_operation(j, pos, SF_EXEC_PENDING, updated_at, NULL, err);
+}
+
 int sf_exec_journal_mark_next_pending_at(sf_exec_journal *j,
                                          const char *updated_at,
                                          sf_error *err)

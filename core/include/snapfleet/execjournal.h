@@ -281,6 +281,23 @@ SF_API int sf_exec_journal_accept_preflight_receipts_at(sf_exec_journal *j,
 SF_API int sf_exec_journal_mark_pending_at(sf_exec_journal *j, uint64_t sequence,
                                            const char *updated_at, sf_error *err);
 
+/*
+ * snapfleet's transition for several operations in flight (canic has
+ * none: its runner moves one operation at a time): operation `sequence`
+ * becomes pending beside others. Refusals, in order: updated_at NULL or
+ * non-blank (missing-field), operation-not-found,
+ * mutation-before-preflight-accepted, invalid-operation-transition (not
+ * ready or failed), then out-of-order-operation-transition when an
+ * earlier operation of the same target is neither completed nor skipped,
+ * or, for an operation without a target (finalize), when any earlier
+ * operation is. Which operations of different targets may overlap is the
+ * runner's policy, not the journal's. Then as mark_pending_at.
+ */
+SF_API int sf_exec_journal_mark_pending_beside_at(sf_exec_journal *j,
+                                                  uint64_t sequence,
+                                                  const char *updated_at,
+                                                  sf_error *err);
+
 /* The same for whatever operation is next. */
 SF_API int sf_exec_journal_mark_next_pending_at(sf_exec_journal *j,
                                                 const char *updated_at,
