@@ -293,6 +293,82 @@ static void test_log_holds_what_the_documents_lack(void **state)
     sf_exec_journal_free(&now);
 }
 
+static int backup_jobs_fn(sf_fx *f, void *ctx)
+{
+    sf_backup_config c;
+    sf_backup_result r;
+    sf_error err;
+    int rc;
+
+    sf_fx_backup_config(&c, f, ctx);
+    c.jobs = 4;
+    rc = sf_fx_backup(f, &c, &r, &err);
+    sf_backup_result_free(&r);
+    return rc;
+}
+
+/* With several jobs, several operations are pending at once, each by its
+ * own record: a run killed then leaves them pending in the log, recovery
+ * replays them all, and a rerun (with several jobs, or one) finishes. */
+static void test_several_pending_records(void **state)
+{
+    t *x = *state;
+    uint64_t k;
+    int rounds = 0;
+
+    for (k = 1; k < n_writes && rounds < 2; k++) {
+        sf_exec_journal j;
+        sf_error err;
+        size_t i, pending = 0;
+        int code;
+
+        sf_fx_teardown(&x->f);
+        {
+            sf_sim_config cfg;
+
+            sf_fx_setup(&x->f, "blog");
+            sf_fx_config(&cfg, 2, CANISTERS);
+            sf_fx_start(&x->f, &cfg);
+            snprintf(x->out, sizeof x->out, "%s", sf_fx_path(&x->f, "out"));
+            snprintf(x->log, sizeof x->log, "%s/%s", x->out,
+                     SF_TRANSITION_LOG_FILE_NAME);
+            snprintf(x->ej, sizeof x->ej, "%s/%s", x->out,
+                     SF_EXEC_JOURNAL_FILE_NAME);
+        }
+        if (!sf_fx_crash_run(&x->f, k, backup_jobs_fn, x->out, &code))
+            break;
+        if (!sf_fx_exists(x->log))
+            continue;
+        assert_int_equal(read_state(x, &j, &err), SF_OK);
+        for (i = 0; i < j.operation_count; i++)
+            pending += j.operations[i].state == SF_EXEC_PENDING;
+        sf_exec_journal_free(&j);
+        if (pending < 2)
+            continue;
+        /* the first such crash reruns with several jobs, the second
+         * with one */
+        if (rounds == 0) {
+            sf_backup_config c;
+            sf_backup_result r;
+
+            sf_fx_stack(&x->f, NULL, true);
+            sf_fx_backup_config(&c, &x->f, x->out);
+            c.jobs = 4;
+            if (sf_fx_backup(&x->f, &c, &r, &err) != SF_OK)
+                fail_msg("rerun: %s (%s)", err.message, err.kind);
+            assert_true(r.complete);
+            sf_backup_result_free(&r);
+            sf_fx_unstack(&x->f);
+            assert_int_equal(sf_fx_assert_verifies(x->out), CANISTERS);
+            sf_fx_assert_invariants(&x->f, x->out, false);
+        } else {
+            rerun_completes(x);
+        }
+        rounds++;
+    }
+    assert_int_equal(rounds, 2);
+}
+
 static void test_directory_without_a_log_resumes(void **state)
 {
     t *x = *state;
@@ -872,6 +948,8 @@ static void test_torn_writes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_several_pending_records, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_log_holds_what_the_documents_lack, setup, teardown),
         cmocka_unit_test_setup_teardown(test_directory_without_a_log_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_last_record_is_dropped, setup, teardown),

@@ -23,6 +23,7 @@
 #include "engine/backup_log.h"
 #include "engine/engine.h"
 #include "engine/manifest_build.h"
+#include "engine/pool.h"
 #include "snapfleet/checksum.h"
 #include "snapfleet/execjournal.h"
 #include "snapfleet/journal.h"
@@ -492,15 +493,23 @@ static int op_download(runner *r, const sf_exec_operation *op,
                        sf_exec_receipt *rec, sf_error *err)
 {
     const char *id = op->target_canister_id;
-    const char *snap = latest_snapshot(r, id);
+    const char *latest = latest_snapshot(r, id);
     sf_journal_artifact *a;
+    /* a copy: with several jobs, the receipts and the artifacts may move
+     * while the download runs (looked up again after it) */
+    char snap[SF_SNAPSHOT_ID_MAX];
     char now[32], *temp = NULL, *meta = NULL;
     int rc = SF_ERR;
 
-    if (snap == NULL)
+    if (latest == NULL)
         return sf_error_set(err, "missing-snapshot-id", "", "backup operation "
                             "%llu has no snapshot id for target %s",
                             (unsigned long long)op->sequence, id);
+    if (strlen(latest) >= sizeof snap)
+        return sf_error_set(err, "invalid-snapshot-id", "", "backup operation "
+                            "%llu: snapshot id of %s is too long",
+                            (unsigned long long)op->sequence, id);
+    snprintf(snap, sizeof snap, "%s", latest);
     if (load_dj(r, true, err) != SF_OK)
         goto done;
     a = sf_download_journal_find(&r->dj, id, snap);
@@ -527,6 +536,7 @@ static int op_download(runner *r, const sf_exec_operation *op,
         if (rc != SF_OK)
             goto done;
         rc = SF_ERR;
+        a = sf_download_journal_find(&r->dj, id, snap);
         marker(r, now);
         free(a->temp_path);
         a->temp_path = strdup(temp);
@@ -894,15 +904,48 @@ static void expect_downloads(runner *r)
     }
 }
 
+/* Runs pending operation seq and records its receipt (completed, or
+ * failed with the cause, which is then the error returned). */
+static int run_op(runner *r, uint64_t seq, sf_error *err)
+{
+    sf_exec_operation *op = sf_exec_journal_find_operation(&r->j, seq);
+    sf_exec_receipt rec;
+    char now[32];
+    int rc;
+
+    marker(r, now);
+    if (sf_exec_receipt_completed(&r->j, op, now, &rec, err) != SF_OK)
+        return SF_ERR;
+    rc = execute(r, op, &rec, err);
+    if (rc != SF_OK) {
+        sf_error cause = *err;
+
+        sf_exec_receipt_free(&rec);
+        op = sf_exec_journal_find_operation(&r->j, seq);
+        if (record_failure(r, op, &cause, err) != SF_OK)
+            return SF_ERR;
+        *err = cause;
+        r->result->executed++;
+        return SF_ERR;
+    }
+    marker(r, now);
+    free(rec.updated_at);
+    rec.updated_at = strdup(now);
+    rc = sf_exec_journal_record_receipt(&r->j, &rec, err);
+    sf_exec_receipt_free(&rec);
+    if (rc != SF_OK || write_journal(r, seq, err) != SF_OK)
+        return SF_ERR;
+    r->result->executed++;
+    return SF_OK;
+}
+
 static int run_loop(runner *r, sf_error *err)
 {
     for (;;) {
         sf_exec_resume_summary s;
         sf_exec_operation *op;
-        sf_exec_receipt rec;
         uint64_t seq;
         char now[32];
-        int rc;
 
         sf_exec_journal_resume_summary(&r->j, &s);
         r->result->total_operations = s.total_operations;
@@ -927,31 +970,287 @@ static int run_loop(runner *r, sf_error *err)
                 write_journal(r, seq, err) != SF_OK)
                 return SF_ERR;
         }
-        op = sf_exec_journal_find_operation(&r->j, seq);
-        marker(r, now);
-        if (sf_exec_receipt_completed(&r->j, op, now, &rec, err) != SF_OK)
+        if (run_op(r, seq, err) != SF_OK)
             return SF_ERR;
-        rc = execute(r, op, &rec, err);
-        if (rc != SF_OK) {
-            sf_error cause = *err;
+    }
+}
 
-            sf_exec_receipt_free(&rec);
-            op = sf_exec_journal_find_operation(&r->j, seq);
-            if (record_failure(r, op, &cause, err) != SF_OK)
+/* ---- several operations at once (cfg->jobs > 1) ----
+ *
+ * Which operations may overlap, in the journal's (the plan's) order:
+ *   - a canister's own operations keep their order: one starts when the
+ *     canister's previous one is completed (so at most one per canister
+ *     is in flight);
+ *   - finalize starts when everything before it is completed;
+ *   - fleet schedule: the stops, snapshots and starts run as waves (a
+ *     wave: consecutive operations of one kind, stops and starts also of
+ *     one tree depth), so the fleet is stopped top-down and started
+ *     bottom-up one depth at a time and snapshotted at once; an operation
+ *     starts when every wave before it is completed, so transfers begin
+ *     once the fleet runs again;
+ *   - per-canister schedule (each canister's operations contiguous in
+ *     the plan): the canisters' chains overlap, each canister stopped only
+ *     for its own snapshot and transfer, as with one job.
+ * Several operations are then pending at once: the log records each, and
+ * a crash leaves them pending, which a rerun runs again (every operation
+ * is repeatable or resumable). */
+
+typedef struct op_task {
+    runner *r;
+    uint64_t seq;
+} op_task;
+
+typedef struct sched {
+    runner *r;
+    sf_pool *pool;
+    size_t n;
+    size_t *prev_same;   /* the canister's previous operation, SIZE_MAX: none */
+    size_t *wave_before; /* waves that must be completed first */
+    size_t *wave_of;     /* a fleet effect's wave, SIZE_MAX: none */
+    size_t *wave_left;   /* per wave: operations not completed */
+    size_t nwaves, waves_done;
+    bool chains;
+    bool *running;
+    op_task *tasks;
+    size_t lo; /* every operation below is completed or skipped */
+} sched;
+
+static bool op_done(const sf_exec_operation *op)
+{
+    return op->state == SF_EXEC_COMPLETED || op->state == SF_EXEC_SKIPPED;
+}
+
+static bool fleet_effect(sf_phase_kind k)
+{
+    return k == SF_PHASE_STOP || k == SF_PHASE_CREATE_SNAPSHOT ||
+           k == SF_PHASE_START;
+}
+
+static uint64_t target_depth(const sf_plan *p, const sf_posmap *m,
+                             const char *id)
+{
+    uint64_t h = sf_posmap_hash(id, NULL);
+    size_t cursor = 0, k;
+
+    while ((k = sf_posmap_next(m, h, &cursor)) != SIZE_MAX)
+        if (strcmp(p->targets[k].canister_id, id) == 0)
+            return p->targets[k].depth;
+    return 0;
+}
+
+static void sched_free(sched *s)
+{
+    free(s->prev_same);
+    free(s->wave_before);
+    free(s->wave_of);
+    free(s->wave_left);
+    free(s->running);
+    free(s->tasks);
+}
+
+/* The journal's positions are its sequences (the index is built). */
+static int sched_init(sched *s, runner *r, sf_error *err)
+{
+    const sf_exec_journal *j = &r->j;
+    sf_posmap last = {0}, depth = {0};
+    size_t i, n = j->operation_count;
+    int rc = SF_ERR;
+
+    memset(s, 0, sizeof *s);
+    s->r = r;
+    s->n = n;
+    s->chains = true;
+    s->prev_same = calloc(n + 1, sizeof *s->prev_same);
+    s->wave_before = calloc(n + 1, sizeof *s->wave_before);
+    s->wave_of = calloc(n + 1, sizeof *s->wave_of);
+    s->wave_left = calloc(n + 1, sizeof *s->wave_left);
+    s->running = calloc(n + 1, sizeof *s->running);
+    s->tasks = calloc(n + 1, sizeof *s->tasks);
+    if (!s->prev_same || !s->wave_before || !s->wave_of || !s->wave_left ||
+        !s->running || !s->tasks || !sf_posmap_reserve(&last, n) ||
+        !sf_posmap_reserve(&depth, r->plan.target_count)) {
+        sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+        goto done;
+    }
+    for (i = 0; i < r->plan.target_count; i++)
+        sf_posmap_insert(&depth, sf_posmap_hash(r->plan.targets[i].canister_id,
+                                                NULL), i);
+    for (i = 0; i < n; i++) {
+        const sf_exec_operation *op = &j->operations[i];
+        const char *id = op->target_canister_id;
+
+        s->prev_same[i] = SIZE_MAX;
+        s->wave_of[i] = SIZE_MAX;
+        if (id != NULL) {
+            uint64_t h = sf_posmap_hash(id, NULL);
+            size_t cursor = 0, k;
+
+            while ((k = sf_posmap_next(&last, h, &cursor)) != SIZE_MAX &&
+                   strcmp(j->operations[k].target_canister_id, id) != 0)
+                ;
+            if (k != SIZE_MAX) {
+                s->prev_same[i] = k;
+                sf_posmap_set(&last, h, cursor, i);
+                if (k + 1 != i)
+                    s->chains = false;
+            } else {
+                sf_posmap_insert(&last, h, i);
+            }
+        }
+        if (fleet_effect(op->kind) && id != NULL) {
+            const sf_exec_operation *prev = i > 0 ? &j->operations[i - 1] : NULL;
+            bool same_wave =
+                prev != NULL && s->wave_of[i - 1] != SIZE_MAX &&
+                prev->kind == op->kind &&
+                (op->kind == SF_PHASE_CREATE_SNAPSHOT ||
+                 target_depth(&r->plan, &depth, prev->target_canister_id) ==
+                     target_depth(&r->plan, &depth, id));
+
+            if (!same_wave)
+                s->nwaves++;
+            s->wave_of[i] = s->nwaves - 1;
+            s->wave_before[i] = s->nwaves - 1;
+            if (!op_done(op))
+                s->wave_left[s->nwaves - 1]++;
+        } else {
+            s->wave_before[i] = s->nwaves;
+        }
+    }
+    while (s->waves_done < s->nwaves && s->wave_left[s->waves_done] == 0)
+        s->waves_done++;
+    while (s->lo < n && op_done(&j->operations[s->lo]))
+        s->lo++;
+    rc = SF_OK;
+done:
+    sf_posmap_free(&last);
+    sf_posmap_free(&depth);
+    return rc;
+}
+
+static int op_task_run(void *arg, sf_error *err)
+{
+    op_task *t = arg;
+
+    return run_op(t->r, t->seq, err);
+}
+
+/* Starts every operation the rules allow, while the pool has room. */
+static int sched_fill(sched *s, sf_error *err)
+{
+    runner *r = s->r;
+    size_t i;
+
+    for (i = s->lo; i < s->n && sf_pool_has_room(s->pool); i++) {
+        sf_exec_operation *op = &r->j.operations[i];
+        char now[32];
+
+        if (r->cfg->max_steps != 0 &&
+            r->result->executed + sf_pool_running(s->pool) >= r->cfg->max_steps)
+            break;
+        if (s->running[i] || op_done(op) || op->state == SF_EXEC_BLOCKED)
+            continue;
+        if (!s->chains && s->wave_before[i] > s->waves_done)
+            break; /* so is every later one */
+        if (s->prev_same[i] != SIZE_MAX &&
+            !op_done(&r->j.operations[s->prev_same[i]]))
+            continue;
+        if (op->target_canister_id == NULL && i != s->lo)
+            continue;
+        if (op->state != SF_EXEC_PENDING) {
+            marker(r, now);
+            if (sf_exec_journal_mark_pending_beside_at(&r->j, op->sequence,
+                                                       now, err) != SF_OK ||
+                write_journal(r, op->sequence, err) != SF_OK)
                 return SF_ERR;
-            *err = cause;
-            r->result->executed++;
+        }
+        s->running[i] = true;
+        s->tasks[i].r = r;
+        s->tasks[i].seq = op->sequence;
+        if (sf_pool_spawn(s->pool, op_task_run, &s->tasks[i], err) != SF_OK)
+            return SF_ERR;
+    }
+    return SF_OK;
+}
+
+static void sched_ended(sched *s, size_t i)
+{
+    const sf_exec_journal *j = &s->r->j;
+
+    s->running[i] = false;
+    if (op_done(&j->operations[i]) && s->wave_of[i] != SIZE_MAX)
+        s->wave_left[s->wave_of[i]]--;
+    while (s->waves_done < s->nwaves && s->wave_left[s->waves_done] == 0)
+        s->waves_done++;
+    while (s->lo < s->n && op_done(&j->operations[s->lo]))
+        s->lo++;
+}
+
+/* On a failure nothing new starts, the operations in flight end and are
+ * recorded, and the first error is returned. */
+static int run_jobs(runner *r, sf_error *err)
+{
+    sched s;
+    sf_error first;
+    bool failed = false;
+    int rc;
+
+    for (size_t i = 0; i < r->j.operation_count; i++)
+        if (r->j.operations[i].sequence != i)
+            return run_loop(r, err); /* not in plan order: one at a time */
+    if (sched_init(&s, r, err) != SF_OK) {
+        sched_free(&s);
+        return SF_ERR;
+    }
+    if (sf_pool_open(&s.pool, r->e.driver, r->cfg->jobs, err) != SF_OK) {
+        sched_free(&s);
+        return SF_ERR;
+    }
+    r->e.pool = s.pool;
+    for (;;) {
+        void *arg;
+        sf_error terr;
+        int trc;
+
+        if (!failed && sched_fill(&s, &first) != SF_OK)
+            failed = true;
+        if (sf_pool_running(s.pool) == 0)
+            break;
+        if (sf_pool_next(s.pool, &arg, &trc, &terr, err) != SF_OK) {
+            /* not reached: a running task always ends */
+            r->e.pool = NULL;
+            sched_free(&s);
             return SF_ERR;
         }
-        marker(r, now);
-        free(rec.updated_at);
-        rec.updated_at = strdup(now);
-        rc = sf_exec_journal_record_receipt(&r->j, &rec, err);
-        sf_exec_receipt_free(&rec);
-        if (rc != SF_OK || write_journal(r, seq, err) != SF_OK)
-            return SF_ERR;
-        r->result->executed++;
+        sched_ended(&s, (size_t)((op_task *)arg - s.tasks));
+        if (trc != SF_OK && !failed) {
+            failed = true;
+            first = terr;
+        }
     }
+    r->e.pool = NULL;
+    sf_pool_close(s.pool);
+    sched_free(&s);
+    if (failed) {
+        *err = first;
+        return SF_ERR;
+    }
+    {
+        sf_exec_resume_summary sum;
+
+        sf_exec_journal_resume_summary(&r->j, &sum);
+        r->result->total_operations = sum.total_operations;
+        if (sf_exec_resume_summary_is_complete(&sum)) {
+            r->result->complete = true;
+            return SF_OK;
+        }
+    }
+    if (r->cfg->max_steps != 0 && r->result->executed >= r->cfg->max_steps) {
+        r->result->max_steps_reached = true;
+        return SF_OK;
+    }
+    rc = sf_error_set(err, "no-ready-operation", "", "backup execution has "
+                      "no operation ready to run");
+    return rc;
 }
 
 static int dry_run_commands(runner *r, sf_error *err)
@@ -1001,6 +1300,9 @@ int sf_backup_run(const sf_backup_config *cfg, sf_driver *driver,
         return sf_error_set(err, "invalid-principal", "root", "root canister "
                             "`%s` is not a valid principal",
                             cfg->root ? cfg->root : "(none)");
+    if (cfg->jobs > SF_JOBS_MAX)
+        return sf_error_set(err, SF_EK_USAGE, "jobs", "--jobs takes 1 to %d, "
+                            "not %u", SF_JOBS_MAX, cfg->jobs);
     if (sf_lock_acquire(cfg->out, &lock, err) != SF_OK)
         return SF_ERR;
     r.plan_path = sf_path_join(cfg->out, SF_PLAN_FILE_NAME);
@@ -1077,7 +1379,7 @@ int sf_backup_run(const sf_backup_config *cfg, sf_driver *driver,
     if (make_room(&r, err) != SF_OK)
         goto done;
     expect_downloads(&r);
-    rc = run_loop(&r, err);
+    rc = cfg->jobs > 1 ? run_jobs(&r, err) : run_loop(&r, err);
     /* complete: the documents whole before retention reads the root */
     if (rc == SF_OK && result->complete && (rc = checkpoint(&r, err)) == SF_OK)
         rc = retain(&r, err);

@@ -119,6 +119,12 @@ typedef struct sf_backup_config {
     const char *root_dir;
     /* As sf_snapshot_download_config.snapshot_limit. */
     uint64_t snapshot_limit;
+    /* Operations in flight at once, 1 to 64 (0 counts as 1: one at a
+     * time). Independent operations of different canisters overlap; a
+     * canister's own keep their order; with the fleet schedule the
+     * stops, snapshots and starts run as waves, one tree depth at a
+     * time. */
+    unsigned jobs;
 } sf_backup_config;
 
 typedef struct sf_backup_result {

@@ -14,8 +14,9 @@
  * every mutating operation is blocked ("preflight-not-accepted"). Receipts
  * are an append-only history of what each operation did. The journal is
  * written after every transition, so after a crash it says where to
- * resume: at most one operation is pending (run it again), failed ones
- * run again after being marked pending.
+ * resume: a pending operation is run again (one at a time with canic's
+ * transitions, several with mark_pending_beside_at), failed ones run
+ * again after being marked pending.
  *
  * Every transition is all or nothing: when it fails, the journal in memory
  * is exactly as it was (canic 0.35.10 left a rejected receipt's state

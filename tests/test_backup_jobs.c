@@ -1,0 +1,744 @@
+/* `backup --jobs N`: several operations in flight through the driver's
+ * submit/wait. Completions in every order (a driver that hands them back
+ * in a scripted order, and the simulator with jitter); the rules of what
+ * may overlap, read from the trace; a failure while others are in flight;
+ * lost responses among several in flight; every fault on every operation
+ * kind with 4 jobs; one job byte-identical to the sequential runner. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim_fixture.h"
+#include "snapfleet/backup.h"
+#include "snapfleet/execjournal.h"
+#include "snapfleet/fs.h"
+#include "snapfleet/journal.h"
+#include "snapfleet/layout.h"
+#include "snapfleet/manifest.h"
+#include "snapfleet/plan.h"
+#include "snapfleet/simrun.h"
+
+/* seed 2, 4 canisters: R (root) with children A and B; C under B. */
+enum { R = 0, A = 1, B = 2, C = 3 };
+
+static void fresh(sf_fx *f, uint64_t seed, uint64_t canisters, uint64_t jitter)
+{
+    sf_sim_config cfg;
+
+    sf_fx_setup(f, "jobs");
+    sf_fx_config(&cfg, seed, canisters);
+    cfg.jitter_ms = jitter;
+    sf_fx_start(f, &cfg);
+}
+
+static int setup(void **state)
+{
+    sf_fx *f = calloc(1, sizeof *f);
+
+    if (f == NULL)
+        return -1;
+    fresh(f, 2, 4, 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    sf_fx *f = *state;
+
+    sf_fx_teardown(f);
+    free(f);
+    return 0;
+}
+
+static void run_complete(sf_fx *f, const sf_backup_config *c)
+{
+    sf_backup_result r;
+    sf_error err;
+
+    if (sf_fx_backup(f, c, &r, &err) != SF_OK) {
+        sf_backup_result_free(&r);
+        fail_msg("backup failed: %s (%s)", err.message,
+                 err.kind ? err.kind : "?");
+    }
+    assert_true(r.complete);
+    sf_backup_result_free(&r);
+}
+
+static void read_exec(const char *out, sf_exec_journal *j)
+{
+    sf_error err;
+    sf_download_journal dj;
+    bool have_j, have_dj;
+
+    if (sf_backup_state_read(out, j, &have_j, &dj, &have_dj, &err) != SF_OK)
+        fail_msg("%s: %s", out, err.message);
+    assert_true(have_j);
+    sf_download_journal_free(&dj);
+}
+
+static void read_file(const char *dir, const char *name, char **out,
+                      size_t *len)
+{
+    char path[1400];
+    sf_error err;
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (sf_fs_read_file(path, 1u << 26, out, len, &err) != SF_OK)
+        fail_msg("%s: %s", path, err.message);
+}
+
+/* A canister's depth in the fleet's tree (the root is 0). */
+static size_t depth_of(const sf_sim *sim, const char *id)
+{
+    sf_sim_canister_info info;
+    sf_error err;
+    size_t i, d = 0;
+    char cur[SF_PRINCIPAL_TEXT_MAX];
+
+    snprintf(cur, sizeof cur, "%s", id);
+    for (;;) {
+        if (sf_sim_canister_find(sim, cur, &i, &err) != SF_OK ||
+            sf_sim_canister_at(sim, i, &info, &err) != SF_OK)
+            fail_msg("%s: %s", cur, err.message);
+        if (info.parent_canister_id[0] == '\0')
+            return d;
+        snprintf(cur, sizeof cur, "%s", info.parent_canister_id);
+        d++;
+    }
+}
+
+static void assert_all_running_one_snapshot(const sf_fx *f)
+{
+    size_t i;
+
+    for (i = 0; i < sf_sim_canister_count(f->before); i++) {
+        const char *id = sf_fx_id(f->before, i);
+
+        assert_int_equal(sf_fx_status(f->sim, id), SF_STATUS_RUNNING);
+        assert_int_equal(sf_fx_new_snapshots(f->before, f->sim, id), 1);
+    }
+}
+
+/* ---- a driver that hands completions back in a scripted order ----
+ * wait() collects every completion of the driver below (their effects
+ * have happened), then returns one of them chosen by a small generator
+ * seeded per run: across seeds, operations in flight together complete
+ * in every order. */
+
+typedef struct held {
+    uint64_t ticket;
+    sf_result res;
+} held;
+
+typedef struct order_driver {
+    sf_driver self;
+    sf_driver *inner;
+    uint64_t rng;
+    held *h;
+    size_t n, cap;
+} order_driver;
+
+static uint64_t next_rand(order_driver *o)
+{
+    o->rng = o->rng * 6364136223846793005ull + 1442695040888963407ull;
+    return o->rng >> 33;
+}
+
+static int order_submit(sf_driver *d, const sf_op *op, uint64_t *ticket,
+                        sf_error *err)
+{
+    order_driver *o = d->impl;
+
+    return sf_driver_submit(o->inner, op, ticket, err);
+}
+
+static int order_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
+                      sf_error *err)
+{
+    order_driver *o = d->impl;
+    size_t k;
+
+    while (sf_driver_in_flight(o->inner) > 0) {
+        if (o->n == o->cap) {
+            o->cap = o->cap ? o->cap * 2 : 8;
+            o->h = realloc(o->h, o->cap * sizeof *o->h);
+            assert_non_null(o->h);
+        }
+        if (sf_driver_wait(o->inner, &o->h[o->n].ticket, &o->h[o->n].res,
+                           err) != SF_OK)
+            return SF_ERR;
+        o->n++;
+    }
+    if (o->n == 0)
+        return sf_error_set(err, SF_EK_USAGE, "", "nothing in flight");
+    k = (size_t)(next_rand(o) % o->n);
+    *ticket = o->h[k].ticket;
+    *result = o->h[k].res;
+    o->h[k] = o->h[--o->n];
+    return SF_OK;
+}
+
+static int order_render(sf_driver *d, const sf_op *op, sf_buf *out,
+                        sf_error *err)
+{
+    order_driver *o = d->impl;
+
+    return sf_driver_render(o->inner, op, out, err);
+}
+
+static size_t order_in_flight(sf_driver *d)
+{
+    order_driver *o = d->impl;
+
+    return sf_driver_in_flight(o->inner) + o->n;
+}
+
+static void order_destroy(sf_driver *d)
+{
+    order_driver *o = d->impl;
+
+    while (o->n > 0)
+        sf_result_free(&o->h[--o->n].res);
+    free(o->h);
+    free(o);
+}
+
+static const sf_driver_ops order_ops = {
+    "order", order_submit, order_wait, order_render, order_in_flight,
+    order_destroy,
+};
+
+static sf_driver *order_driver_new(sf_driver *inner, uint64_t seed)
+{
+    order_driver *o = calloc(1, sizeof *o);
+
+    assert_non_null(o);
+    o->inner = inner;
+    o->rng = seed * 2654435761u + 1;
+    o->self.ops = &order_ops;
+    o->self.impl = o;
+    return &o->self;
+}
+
+/* ---- the trace: what overlapped ---- */
+
+typedef struct flight_line {
+    bool submit;
+    uint64_t ticket;
+    char op[16];
+    char id[SF_PRINCIPAL_TEXT_MAX];
+} flight_line;
+
+static size_t parse_trace(const sf_buf *log, flight_line **out)
+{
+    const char *p = sf_buf_cstr(log);
+    flight_line *v = NULL;
+    size_t n = 0;
+
+    while (*p != '\0') {
+        size_t len = strcspn(p, "\n");
+        char line[1024];
+        flight_line l;
+
+        snprintf(line, sizeof line, "%.*s", (int)(len < 1023 ? len : 1023), p);
+        memset(&l, 0, sizeof l);
+        if (sscanf(line, "t=%*u submit #%llu %15s %63s",
+                   (unsigned long long *)&l.ticket, l.op, l.id) == 3) {
+            l.submit = true;
+        } else if (sscanf(line, "t=%*u done #%llu %15s %63s",
+                          (unsigned long long *)&l.ticket, l.op, l.id) != 3) {
+            l.op[0] = '\0';
+        }
+        if (l.op[0] != '\0') {
+            v = realloc(v, (n + 1) * sizeof *v);
+            assert_non_null(v);
+            v[n++] = l;
+        }
+        p += len;
+        if (*p == '\n')
+            p++;
+    }
+    *out = v;
+    return n;
+}
+
+/* Checks, over the trace of a complete fleet-schedule backup with up to
+ * `jobs` operations at once:
+ *   - at most jobs driver calls in flight, and at most one per canister;
+ *   - no create submitted while a stop is in flight or to come, no start
+ *     while a create is, no download while a stop, create or start is;
+ *   - a stop never in flight beside a stop of another depth.
+ * Returns the most calls seen in flight at once. */
+static size_t check_fleet_trace(const sf_fx *f, const sf_buf *log,
+                                unsigned jobs)
+{
+    flight_line *v;
+    size_t n = parse_trace(log, &v), i, k, most = 0;
+    size_t stops_total = 0, creates_total = 0, starts_total = 0;
+    size_t stops_done = 0, creates_done = 0, starts_done = 0;
+
+    for (i = 0; i < n; i++) {
+        if (!v[i].submit)
+            continue;
+        stops_total += strcmp(v[i].op, "stop") == 0;
+        creates_total += strcmp(v[i].op, "create") == 0;
+        starts_total += strcmp(v[i].op, "start") == 0;
+    }
+    for (i = 0; i < n; i++) {
+        size_t live = 0;
+
+        if (!v[i].submit) {
+            stops_done += strcmp(v[i].op, "stop") == 0;
+            creates_done += strcmp(v[i].op, "create") == 0;
+            starts_done += strcmp(v[i].op, "start") == 0;
+            continue;
+        }
+        /* what is in flight when this one is submitted */
+        for (k = 0; k < i; k++) {
+            size_t m;
+            bool ended = false;
+
+            if (!v[k].submit)
+                continue;
+            for (m = k + 1; m < i && !ended; m++)
+                ended = !v[m].submit && v[m].ticket == v[k].ticket;
+            if (ended)
+                continue;
+            live++;
+            if (strcmp(v[k].id, v[i].id) == 0)
+                fail_msg("line %zu: %s %s submitted while %s of the same "
+                         "canister is in flight", i, v[i].op, v[i].id,
+                         v[k].op);
+            if (strcmp(v[k].op, "stop") == 0 && strcmp(v[i].op, "stop") == 0) {
+                size_t dk = depth_of(f->before, v[k].id);
+                size_t di = depth_of(f->before, v[i].id);
+
+                if (dk != di)
+                    fail_msg("line %zu: stops of depths %zu and %zu overlap",
+                             i, dk, di);
+            }
+        }
+        if (live + 1 > jobs)
+            fail_msg("line %zu: %zu calls in flight, jobs %u", i, live + 1, jobs);
+        if (live + 1 > most)
+            most = live + 1;
+        if (strcmp(v[i].op, "create") == 0 && stops_done < stops_total)
+            fail_msg("line %zu: a create before every stop ended", i);
+        if (strcmp(v[i].op, "start") == 0 && creates_done < creates_total)
+            fail_msg("line %zu: a start before every create ended", i);
+        if (strcmp(v[i].op, "download") == 0 &&
+            (stops_done < stops_total || creates_done < creates_total ||
+             starts_done < starts_total))
+            fail_msg("line %zu: a download while the fleet is not running "
+                     "again", i);
+    }
+    free(v);
+    return most;
+}
+
+/* ---- one job: exactly the sequential runner ---- */
+
+/* One job is the sequential runner: the same driver calls in the same
+ * order at the same virtual times, and the same documents byte for byte
+ * (the library's default, 0, against 1: two runs from the same fleet
+ * into the same path). */
+static void one_job_is_the_sequential_runner(void **state)
+{
+    sf_fx *f = *state;
+    sf_backup_config c0, c1;
+    sf_buf log0;
+    char moved[1200];
+    static const char *const docs[] = {
+        SF_EXEC_JOURNAL_FILE_NAME, SF_DOWNLOAD_JOURNAL_FILE_NAME,
+        SF_MANIFEST_FILE_NAME, SF_PLAN_FILE_NAME, SF_OBSERVATIONS_FILE_NAME,
+        SF_TRANSITION_LOG_FILE_NAME,
+    };
+    size_t i;
+
+    sf_fx_stack(f, NULL, false);
+    sf_fx_backup_config(&c0, f, sf_fx_path(f, "bk"));
+    run_complete(f, &c0);
+    sf_buf_init(&log0);
+    sf_buf_puts(&log0, sf_buf_cstr(&f->log));
+    sf_fx_unstack(f);
+    snprintf(moved, sizeof moved, "%s", sf_fx_path(f, "bk0"));
+    assert_int_equal(rename(c0.out, moved), 0);
+    /* the fleet as it was (the state file was not written by the run) */
+    sf_fx_reload(f);
+    sf_buf_free(&f->log);
+    sf_buf_init(&f->log);
+    sf_fx_stack(f, NULL, false);
+    sf_fx_backup_config(&c1, f, sf_fx_path(f, "bk"));
+    c1.jobs = 1;
+    run_complete(f, &c1);
+    assert_string_equal(sf_buf_cstr(&f->log), sf_buf_cstr(&log0));
+    sf_buf_free(&log0);
+    for (i = 0; i < sizeof docs / sizeof *docs; i++) {
+        char *x, *y;
+        size_t nx, ny;
+
+        read_file(moved, docs[i], &x, &nx);
+        read_file(c1.out, docs[i], &y, &ny);
+        if (nx != ny || memcmp(x, y, nx) != 0)
+            fail_msg("%s differs between jobs 0 and jobs 1", docs[i]);
+        free(x);
+        free(y);
+    }
+}
+
+static void jobs_out_of_range_refused(void **state)
+{
+    sf_fx *f = *state;
+    sf_backup_config c;
+    sf_backup_result r;
+    sf_error err;
+
+    sf_fx_stack(f, NULL, false);
+    sf_fx_backup_config(&c, f, sf_fx_path(f, "bk"));
+    c.jobs = 65;
+    assert_int_equal(sf_fx_backup(f, &c, &r, &err), SF_ERR);
+    assert_string_equal(err.kind, SF_EK_USAGE);
+    assert_string_equal(err.field, "jobs");
+    sf_backup_result_free(&r);
+    assert_false(sf_fx_exists(c.out));
+}
+
+/* ---- completions in every order ---- */
+
+static void scripted_orders(sf_backup_schedule schedule, unsigned jobs)
+{
+    uint64_t seed;
+
+    for (seed = 1; seed <= 24; seed++) {
+        sf_fx f;
+        sf_backup_config c;
+        sf_driver *top;
+
+        fresh(&f, 2, 4, 0);
+        sf_fx_stack(&f, NULL, false);
+        top = f.top;
+        f.top = order_driver_new(top, seed);
+        sf_fx_backup_config(&c, &f, sf_fx_path(&f, "bk"));
+        c.schedule = schedule;
+        c.jobs = jobs;
+        c.verify_transfer = seed % 2 == 0;
+        run_complete(&f, &c);
+        sf_driver_destroy(f.top);
+        f.top = top;
+        sf_fx_assert_invariants(&f, c.out, false);
+        assert_int_equal(sf_fx_assert_verifies(c.out), 4);
+        assert_int_equal(sf_fx_leftovers(c.out, NULL), 0);
+        assert_all_running_one_snapshot(&f);
+        sf_fx_teardown(&f);
+    }
+}
+
+static void every_order_fleet(void **state)
+{
+    (void)state;
+    scripted_orders(SF_BACKUP_FLEET, 4);
+    scripted_orders(SF_BACKUP_FLEET, 2);
+}
+
+static void every_order_per_canister(void **state)
+{
+    (void)state;
+    scripted_orders(SF_BACKUP_PER_CANISTER, 4);
+    scripted_orders(SF_BACKUP_PER_CANISTER, 3);
+}
+
+/* A larger fleet with jitter: the overlap rules hold in every run, the
+ * backup is the one a single job makes, and more than one call was in
+ * flight at once. */
+static void larger_fleet_with_jitter(void **state)
+{
+    static const unsigned jobs[] = {2, 4, 8, 64};
+    size_t k;
+
+    (void)state;
+    for (k = 0; k < sizeof jobs / sizeof *jobs; k++) {
+        sf_fx f, ref;
+        sf_backup_config c, rc;
+        size_t most;
+
+        fresh(&ref, 5, 14, 30);
+        sf_fx_stack(&ref, NULL, false);
+        sf_fx_backup_config(&rc, &ref, sf_fx_path(&ref, "bk"));
+        rc.jobs = 1;
+        run_complete(&ref, &rc);
+
+        fresh(&f, 5, 14, 30);
+        sf_fx_stack(&f, NULL, false);
+        sf_fx_backup_config(&c, &f, sf_fx_path(&f, "bk"));
+        c.jobs = jobs[k];
+        run_complete(&f, &c);
+        most = check_fleet_trace(&f, &f.log, jobs[k]);
+        assert_true(most > 1);
+        sf_fx_assert_invariants(&f, c.out, false);
+        assert_int_equal(sf_fx_assert_verifies(c.out), 14);
+        assert_all_running_one_snapshot(&f);
+        sf_fx_assert_backups_equal(rc.out, c.out);
+        /* and sooner in virtual time */
+        assert_true(f.clock.now_ms(f.clock.ctx) < ref.clock.now_ms(ref.clock.ctx));
+        sf_fx_teardown(&f);
+        sf_fx_teardown(&ref);
+    }
+}
+
+/* ---- failures with others in flight ---- */
+
+/* B's download fails for good while A's, C's and R's are in flight: no
+ * operation starts after it (finalize stays ready), those in flight end
+ * and are recorded, the run returns B's error and a rerun completes. */
+static void failure_while_others_in_flight(void **state)
+{
+    sf_fx *f = *state;
+    sf_backup_config c;
+    sf_backup_result r;
+    sf_exec_journal j;
+    sf_error err;
+    char faults[160];
+    size_t i, failed = 0, pending = 0, done_downloads = 0;
+
+    snprintf(faults, sizeof faults, "download:%s=permanent",
+             sf_fx_id(f->before, B));
+    sf_fx_stack(f, faults, false);
+    sf_fx_backup_config(&c, f, sf_fx_path(f, "bk"));
+    c.jobs = 4;
+    assert_int_equal(sf_fx_backup(f, &c, &r, &err), SF_ERR);
+    sf_backup_result_free(&r);
+    assert_string_equal(err.kind, "driver-permanent");
+    assert_non_null(strstr(err.message, sf_fx_id(f->before, B)));
+    read_exec(c.out, &j);
+    for (i = 0; i < j.operation_count; i++) {
+        const sf_exec_operation *op = &j.operations[i];
+
+        failed += op->state == SF_EXEC_FAILED;
+        pending += op->state == SF_EXEC_PENDING;
+        if (op->kind == SF_PHASE_DOWNLOAD_SNAPSHOT &&
+            op->state == SF_EXEC_COMPLETED)
+            done_downloads++;
+        if (op->kind == SF_PHASE_FINALIZE_MANIFEST)
+            assert_int_equal(op->state, SF_EXEC_READY);
+    }
+    sf_exec_journal_free(&j);
+    assert_int_equal(failed, 1);
+    assert_int_equal(pending, 0);
+    /* the other three downloads were in flight beside B's and ended */
+    assert_int_equal(done_downloads, 3);
+    sf_fx_assert_invariants(f, c.out, false);
+    sf_fx_stack(f, NULL, false);
+    run_complete(f, &c);
+    sf_fx_assert_invariants(f, c.out, false);
+    assert_int_equal(sf_fx_assert_verifies(c.out), 4);
+    assert_all_running_one_snapshot(f);
+}
+
+/* A stop refused in the first wave of a wider fleet: the other stops of
+ * its wave end, nothing of the next wave starts, containment starts what
+ * was stopped. */
+static void failure_in_a_wave_stops_the_next(void **state)
+{
+    sf_fx f;
+    sf_backup_config c;
+    sf_backup_result r;
+    sf_error err;
+    char faults[160];
+    const char *victim;
+    size_t i;
+
+    (void)state;
+    fresh(&f, 5, 14, 10);
+    /* a canister at depth 1 */
+    for (i = 1; depth_of(f.before, sf_fx_id(f.before, i)) != 1; i++)
+        ;
+    victim = sf_fx_id(f.before, i);
+    snprintf(faults, sizeof faults, "stop:%s=permanent", victim);
+    sf_fx_stack(&f, faults, false);
+    sf_fx_backup_config(&c, &f, sf_fx_path(&f, "bk"));
+    c.jobs = 8;
+    assert_int_equal(sf_fx_backup(&f, &c, &r, &err), SF_ERR);
+    sf_backup_result_free(&r);
+    assert_string_equal(err.kind, "driver-permanent");
+    /* nothing deeper was stopped, nothing snapshotted */
+    assert_int_equal(sf_fx_trace_count(&f.log, "create"), 0);
+    for (i = 0; i < sf_sim_canister_count(f.before); i++) {
+        const char *id = sf_fx_id(f.before, i);
+
+        assert_int_equal(sf_fx_status(f.sim, id), SF_STATUS_RUNNING);
+    }
+    sf_fx_assert_invariants(&f, c.out, false);
+    sf_fx_teardown(&f);
+}
+
+/* Lost responses on creates, stops, starts and downloads of several
+ * canisters in flight together: each reconciled on its own. */
+static void lost_responses_among_several(void **state)
+{
+    sf_fx *f = *state;
+    sf_backup_config c;
+    char faults[1024];
+
+    snprintf(faults, sizeof faults,
+             "create:%s:1=lost-response,create:%s:1=lost-response,"
+             "stop:%s:1=lost-response,stop:%s:1=lost-response,"
+             "start:%s:1=lost-response,start:%s:1=lost-response,"
+             "status:%s:1=lost-response,list:%s:1=lost-response",
+             sf_fx_id(f->before, A), sf_fx_id(f->before, B),
+             sf_fx_id(f->before, A), sf_fx_id(f->before, B),
+             sf_fx_id(f->before, A), sf_fx_id(f->before, B),
+             sf_fx_id(f->before, C), sf_fx_id(f->before, C));
+    sf_fx_stack(f, faults, false);
+    sf_fx_backup_config(&c, f, sf_fx_path(f, "bk"));
+    c.jobs = 4;
+    run_complete(f, &c);
+    assert_int_equal(sf_fx_trace_count(&f->log, "create"), 4);
+    sf_fx_assert_invariants(f, c.out, false);
+    assert_int_equal(sf_fx_assert_verifies(c.out), 4);
+    assert_int_equal(sf_fx_leftovers(c.out, NULL), 0);
+    assert_all_running_one_snapshot(f);
+}
+
+/* ---- every fault on every operation kind, with 4 jobs ---- */
+
+typedef struct fault_case {
+    const char *op;
+    const char *effect;
+    int target;
+    bool every;
+    const char *kind; /* NULL: the run completes */
+} fault_case;
+
+static const fault_case fault_cases[] = {
+    {"status", "transient", B, true, "driver-transient"},
+    {"status", "permanent", B, false, "driver-permanent"},
+    {"status", "lost-response", B, false, NULL},
+    {"stop", "transient", B, false, NULL},
+    {"stop", "transient", B, true, "driver-transient"},
+    {"stop", "permanent", B, false, "driver-permanent"},
+    {"stop", "lost-response", B, false, NULL},
+    {"list", "permanent", B, false, "driver-permanent"},
+    {"list", "lost-response", B, false, NULL},
+    {"create", "transient", B, true, "driver-transient"},
+    {"create", "permanent", B, false, "driver-permanent"},
+    {"create", "lost-response", B, false, NULL},
+    {"download", "transient", B, true, "driver-transient"},
+    {"download", "permanent", B, false, "driver-permanent"},
+    {"download", "lost-response", B, false, "driver-unknown-outcome"},
+    {"download", "corrupt", C, false, NULL},
+    {"start", "transient", B, false, NULL},
+    {"start", "permanent", B, false, "driver-permanent"},
+    {"start", "lost-response", B, false, NULL},
+};
+
+static void fault_matrix(sf_backup_schedule schedule)
+{
+    size_t n;
+
+    for (n = 0; n < sizeof fault_cases / sizeof *fault_cases; n++) {
+        const fault_case *fc = &fault_cases[n];
+        sf_fx f;
+        sf_backup_config c;
+        sf_backup_result r;
+        sf_error err;
+        char faults[160];
+
+        fresh(&f, 2, 4, 0);
+        snprintf(faults, sizeof faults, "%s:%s%s=%s", fc->op,
+                 sf_fx_id(f.before, (size_t)fc->target), fc->every ? "" : ":1",
+                 fc->effect);
+        sf_fx_stack(&f, faults, false);
+        sf_fx_backup_config(&c, &f, sf_fx_path(&f, "bk"));
+        c.schedule = schedule;
+        c.jobs = 4;
+        c.verify_transfer = strcmp(fc->effect, "corrupt") == 0;
+        if (sf_fx_backup(&f, &c, &r, &err) == SF_OK) {
+            bool complete = r.complete;
+
+            sf_backup_result_free(&r);
+            if (fc->kind != NULL)
+                fail_msg("%s: completed; wanted %s", faults, fc->kind);
+            assert_true(complete);
+        } else {
+            sf_backup_result_free(&r);
+            if (fc->kind == NULL || err.kind == NULL ||
+                strcmp(err.kind, fc->kind) != 0)
+                fail_msg("%s: failed with %s (%s); wanted %s", faults,
+                         err.kind ? err.kind : "(null)", err.message,
+                         fc->kind ? fc->kind : "completion");
+        }
+        sf_fx_assert_invariants(&f, c.out, false);
+        if (fc->kind != NULL) {
+            sf_fx_stack(&f, NULL, false);
+            run_complete(&f, &c);
+            sf_fx_assert_invariants(&f, c.out, false);
+        }
+        assert_int_equal(sf_fx_assert_verifies(c.out), 4);
+        assert_int_equal(sf_fx_leftovers(c.out, NULL), 0);
+        assert_all_running_one_snapshot(&f);
+        sf_fx_teardown(&f);
+    }
+}
+
+static void fault_matrix_fleet(void **state)
+{
+    (void)state;
+    fault_matrix(SF_BACKUP_FLEET);
+}
+
+static void fault_matrix_per_canister(void **state)
+{
+    (void)state;
+    fault_matrix(SF_BACKUP_PER_CANISTER);
+}
+
+/* max_steps counts operations started: a run of 4 jobs pauses after N
+ * and a rerun finishes. */
+static void max_steps_with_jobs(void **state)
+{
+    sf_fx *f = *state;
+    sf_backup_config c;
+    sf_backup_result r;
+    sf_error err;
+
+    sf_fx_stack(f, NULL, false);
+    sf_fx_backup_config(&c, f, sf_fx_path(f, "bk"));
+    c.jobs = 4;
+    c.max_steps = 6;
+    assert_int_equal(sf_fx_backup(f, &c, &r, &err), SF_OK);
+    assert_true(r.max_steps_reached);
+    assert_false(r.complete);
+    assert_int_equal(r.executed, 6);
+    sf_backup_result_free(&r);
+    c.max_steps = 0;
+    run_complete(f, &c);
+    sf_fx_assert_invariants(f, c.out, false);
+    assert_int_equal(sf_fx_assert_verifies(c.out), 4);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(one_job_is_the_sequential_runner),
+        T(jobs_out_of_range_refused),
+        T(every_order_fleet),
+        T(every_order_per_canister),
+        T(larger_fleet_with_jitter),
+        T(failure_while_others_in_flight),
+        T(failure_in_a_wave_stops_the_next),
+        T(lost_responses_among_several),
+        T(fault_matrix_fleet),
+        T(fault_matrix_per_canister),
+        T(max_steps_with_jobs),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
