@@ -63,11 +63,11 @@ static const char backup_usage[] =
     "           [--subtree ROLE|ID | --include-root] [--schedule fleet|per-canister]\n"
     "           [--leave-stopped] [--dry-run] [--max-steps N] [--json]\n"
     "           [--verify-transfer] [--keep-on-canister N] [--root-dir DIR]\n"
-    "           [--snapshot-limit N] [driver options]\n\n"
+    "           [--snapshot-limit N] [--jobs N] [driver options]\n\n"
     "canic's planned backup: writes backup-plan.json and\n"
     "backup-execution-journal.json, proves control of every target, then runs\n"
-    "the plan one operation at a time, journalling each before and after its\n"
-    "effect, and finishes with fleet-backup-manifest.json. Running again into\n"
+    "the plan, up to --jobs operations at a time, journalling each before and\n"
+    "after its effect, and finishes with fleet-backup-manifest.json. Running again into\n"
     "the same DIR resumes; a failure starts again the canisters this run\n"
     "stopped (unless --leave-stopped).\n\n"
     "  --fleet NAME          fleet name for the plan (default: fleet)\n"
@@ -83,6 +83,12 @@ static const char backup_usage[] =
     "  --leave-stopped       no start operations, and no restarts on failure\n"
     "  --dry-run             write the plan and journal, print the commands\n"
     "  --max-steps N         stop after N operations (resume later)\n"
+    "  --jobs N              operations in flight at once, 1 to 64 (default\n"
+    "                        4): different canisters' operations overlap, a\n"
+    "                        canister's own keep their order; with the fleet\n"
+    "                        schedule stops and starts go one tree depth at\n"
+    "                        a time, the snapshots at once, the transfers\n"
+    "                        once the fleet runs again\n"
     "  --json                print the run summary as JSON\n"
     "  --verify-transfer     download every snapshot twice and compare\n"
     "  --keep-on-canister N  after a complete run, keep the newest N\n"
@@ -115,6 +121,17 @@ static int parse_keep(const char *s, uint64_t *out)
 static int parse_limit(const char *s, uint64_t *out)
 {
     return parse_keep(s, out) == 0 && *out >= 1 && *out <= 1000000 ? 0 : -1;
+}
+
+/* --jobs: 1 to 64. */
+static int parse_jobs(const char *s, unsigned *out)
+{
+    uint64_t n;
+
+    if (parse_keep(s, &n) != 0 || n < 1 || n > 64)
+        return -1;
+    *out = (unsigned)n;
+    return 0;
 }
 
 /* The IC's per-canister snapshot limit, a subnet setting: 10 today. */
@@ -317,6 +334,7 @@ int cmd_backup_run(int argc, char **argv)
         {"leave-stopped", no_argument, NULL, 'L'},
         {"dry-run", no_argument, NULL, 'n'},
         {"max-steps", required_argument, NULL, 'm'},
+        {"jobs", required_argument, NULL, 'J'},
         {"json", no_argument, NULL, 'j'},
         {"verify-transfer", no_argument, NULL, 'T'},
         {"keep-on-canister", required_argument, NULL, 'K'},
@@ -342,6 +360,7 @@ int cmd_backup_run(int argc, char **argv)
     cfg.tool_version = SF_VERSION;
     cfg.retain_on_canister = true;
     cfg.keep_on_canister = 1;
+    cfg.jobs = 4;
     cli_driver_opts_init(&d);
     cli_args_begin(&a, argc, argv);
     while ((c = cli_args_next(&a, opts)) != -1) {
@@ -380,6 +399,10 @@ int cmd_backup_run(int argc, char **argv)
                 cfg.schedule = SF_BACKUP_PER_CANISTER;
             else
                 return cli_usage(cmd, "--schedule is fleet or per-canister");
+            break;
+        case 'J':
+            if (parse_jobs(optarg, &cfg.jobs) != 0)
+                return cli_usage(cmd, "--jobs takes a number from 1 to 64");
             break;
         case 'm':
             errno = 0;

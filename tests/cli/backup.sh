@@ -72,6 +72,10 @@ run backup --sim-state "$S"; expect_rc 2 "backup without --out"
 run backup --out "$TMP/x" --sim-state "$S" --schedule sometimes; expect_rc 2 "bad --schedule"
 run backup --out "$TMP/x" --sim-state "$S" --max-steps 0; expect_rc 2 "--max-steps 0"
 run backup --out "$TMP/x" --sim-state "$S" --max-steps two; expect_rc 2 "--max-steps two"
+run backup --out "$TMP/x" --sim-state "$S" --jobs 0; expect_rc 2 "--jobs 0"
+expect_err "--jobs takes a number from 1 to 64" "--jobs message"
+run backup --out "$TMP/x" --sim-state "$S" --jobs 65; expect_rc 2 "--jobs 65"
+run backup --out "$TMP/x" --sim-state "$S" --jobs four; expect_rc 2 "--jobs four"
 run backup --out "$TMP/x" --sim-state "$S" --subtree shard --include-root; expect_rc 2 "--subtree with --include-root"
 run backup --out "$TMP/x" --root aaaaa-aa; expect_rc 2 "backup without --sim-state"
 [[ ! -e "$TMP/x" ]] && ok || bad "usage errors must not create the directory"
@@ -264,6 +268,17 @@ run backup status "$TMP/p"; expect_out "Attention:" "paused status warns"
 run backup --sim-state "$TMP/p.json" --out "$TMP/p" --json
 expect_py 'd["status"], d["resumed"]' "('complete', True)" "resumed to completion"
 run backup verify "$TMP/p"; expect_rc 0 "paused backup verifies"
+
+# --jobs: one at a time and many at once make the same backup, the many
+# sooner in the simulator's virtual time
+for n in 1 8; do
+  cp "$S" "$TMP/j$n.json"
+  run backup --sim-state "$TMP/j$n.json" --out "$TMP/j$n" --jobs $n --json
+  expect_rc 0 "--jobs $n"; expect_py 'd["status"]' complete "--jobs $n complete"
+  run backup verify "$TMP/j$n"; expect_rc 0 "--jobs $n verifies"
+done
+clock() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["clock_ms"])' "$1"; }
+(( $(clock "$TMP/j8.json") < $(clock "$TMP/j1.json") )) && ok || bad "--jobs 8 not sooner than --jobs 1"
 
 # dry run
 cp "$S" "$TMP/d.json"
