@@ -20,8 +20,8 @@ static const char download_usage[] =
     "           [--include-children] [--recursive] [--resume-after-snapshot]\n"
     "           [--dry-run] [--network NAME] [--backup-id ID] [--verify-transfer]\n"
     "           [--keep-on-canister N] [--root-dir DIR] [--snapshot-limit N]\n"
-    "           [driver options]\n\n"
-    "canic's direct capture: for each target in turn, stop it, take a\n"
+    "           [--jobs N] [driver options]\n\n"
+    "canic's direct capture: for each target, up to --jobs at once, stop it, take a\n"
     "snapshot, download it into DIR/<id>.tmp, checksum it, rename it to\n"
     "DIR/<id>, and start it again only with --resume-after-snapshot (without\n"
     "it, captured canisters are left stopped, as canic does). Writes\n"
@@ -41,6 +41,8 @@ static const char download_usage[] =
     "  --verify-transfer        download every snapshot twice and compare\n"
     "                           (every download is also checked against its\n"
     "                           metadata.json and the module hash)\n"
+    "  --jobs N                 targets captured at once, 1 to 64 (default 4);\n"
+    "                           each target's own steps keep their order\n"
     "  --keep-on-canister N     after a complete run, keep the newest N\n"
     "                           snapshots of each target that backups under the\n"
     "                           root recorded and delete older ones (default 1;\n"
@@ -180,6 +182,7 @@ int cmd_snapshot_download(int argc, char **argv)
         {"keep-on-canister", required_argument, NULL, 'K'},
         {"root-dir", required_argument, NULL, 'D'},
         {"snapshot-limit", required_argument, NULL, 'P'},
+        {"jobs", required_argument, NULL, 'J'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "snapshot download";
@@ -199,6 +202,7 @@ int cmd_snapshot_download(int argc, char **argv)
     cfg.environment = "local";
     cfg.retain_on_canister = true;
     cfg.keep_on_canister = 1;
+    cfg.jobs = 4;
     cli_driver_opts_init(&d);
     cli_args_begin(&a, argc, argv);
     while ((c = cli_args_next(&a, opts)) != -1) {
@@ -229,6 +233,10 @@ int cmd_snapshot_download(int argc, char **argv)
             if (parse_limit(optarg, &cfg.snapshot_limit) != 0)
                 return cli_usage(cmd, "--snapshot-limit takes a number from 1 "
                                  "to 1000000");
+            break;
+        case 'J':
+            if (parse_jobs(optarg, &cfg.jobs) != 0)
+                return cli_usage(cmd, "--jobs takes a number from 1 to 64");
             break;
         default:
             return cli_args_usage(&a, cmd);

@@ -723,6 +723,199 @@ static void max_steps_with_jobs(void **state)
     assert_int_equal(sf_fx_assert_verifies(c.out), 4);
 }
 
+/* ---- snapshot download: targets captured at once ---- */
+
+static void download_ok(sf_fx *f, const sf_snapshot_download_config *c,
+                        sf_snapshot_download_result *r)
+{
+    sf_error err;
+
+    if (sf_fx_download(f, c, r, &err) != SF_OK)
+        fail_msg("download failed: %s (%s)", err.message,
+                 err.kind ? err.kind : "?");
+}
+
+/* One job is today's pipeline (the same calls, the same bytes); several
+ * make the same artifacts, listed in target order, sooner. */
+static void download_jobs(void **state)
+{
+    sf_fx *f = *state, g;
+    sf_snapshot_download_config c0, c1, c4;
+    sf_snapshot_download_result r0, r1, r4;
+    sf_buf log0;
+    char moved[1200];
+    size_t i;
+    static const char *const docs[] = {
+        SF_DOWNLOAD_JOURNAL_FILE_NAME, SF_MANIFEST_FILE_NAME,
+        SF_OBSERVATIONS_FILE_NAME, SF_TRANSITION_LOG_FILE_NAME,
+    };
+
+    sf_fx_stack(f, NULL, false);
+    sf_fx_download_config(&c0, f, sf_fx_path(f, "dl"));
+    c0.backup_id = "jobs";
+    download_ok(f, &c0, &r0);
+    sf_buf_init(&log0);
+    sf_buf_puts(&log0, sf_buf_cstr(&f->log));
+    sf_fx_unstack(f);
+    snprintf(moved, sizeof moved, "%s", sf_fx_path(f, "dl0"));
+    assert_int_equal(rename(c0.out, moved), 0);
+    sf_fx_reload(f);
+    sf_buf_free(&f->log);
+    sf_buf_init(&f->log);
+    sf_fx_stack(f, NULL, false);
+    c1 = c0;
+    c1.jobs = 1;
+    download_ok(f, &c1, &r1);
+    assert_string_equal(sf_buf_cstr(&f->log), sf_buf_cstr(&log0));
+    sf_buf_free(&log0);
+    for (i = 0; i < sizeof docs / sizeof *docs; i++) {
+        char *x, *y;
+        size_t nx, ny;
+
+        read_file(moved, docs[i], &x, &nx);
+        read_file(c1.out, docs[i], &y, &ny);
+        if (nx != ny || memcmp(x, y, nx) != 0)
+            fail_msg("%s differs between jobs 0 and jobs 1", docs[i]);
+        free(x);
+        free(y);
+    }
+    sf_snapshot_download_result_free(&r1);
+
+    /* a wider fleet with jitter, 4 jobs against 1 */
+    fresh(&g, 5, 14, 30);
+    sf_fx_stack(&g, NULL, false);
+    sf_fx_download_config(&c4, &g, sf_fx_path(&g, "dl"));
+    c4.backup_id = "jobs";
+    c4.jobs = 4;
+    download_ok(&g, &c4, &r4);
+    assert_int_equal(r4.artifact_count, 14);
+    sf_fx_assert_invariants(&g, c4.out, false);
+    assert_int_equal(sf_fx_assert_verifies(c4.out), 14);
+    assert_all_running_one_snapshot(&g);
+    {
+        sf_fx h;
+        sf_snapshot_download_config ch;
+        sf_snapshot_download_result rh;
+
+        fresh(&h, 5, 14, 30);
+        sf_fx_stack(&h, NULL, false);
+        sf_fx_download_config(&ch, &h, sf_fx_path(&h, "dl"));
+        ch.backup_id = "jobs";
+        ch.jobs = 1;
+        download_ok(&h, &ch, &rh);
+        assert_int_equal(rh.artifact_count, r4.artifact_count);
+        for (i = 0; i < rh.artifact_count; i++) {
+            assert_string_equal(rh.artifacts[i].canister_id,
+                                r4.artifacts[i].canister_id);
+            assert_string_equal(rh.artifacts[i].snapshot_id,
+                                r4.artifacts[i].snapshot_id);
+        }
+        sf_fx_assert_backups_equal(ch.out, c4.out);
+        assert_true(g.clock.now_ms(g.clock.ctx) < h.clock.now_ms(h.clock.ctx));
+        sf_snapshot_download_result_free(&rh);
+        sf_fx_teardown(&h);
+    }
+    sf_snapshot_download_result_free(&r4);
+    sf_fx_teardown(&g);
+    sf_snapshot_download_result_free(&r0);
+}
+
+static void download_every_order(void **state)
+{
+    uint64_t seed;
+
+    (void)state;
+    for (seed = 1; seed <= 16; seed++) {
+        sf_fx f;
+        sf_snapshot_download_config c;
+        sf_snapshot_download_result r;
+        sf_driver *top;
+
+        fresh(&f, 2, 4, 0);
+        sf_fx_stack(&f, NULL, false);
+        top = f.top;
+        f.top = order_driver_new(top, seed);
+        sf_fx_download_config(&c, &f, sf_fx_path(&f, "dl"));
+        c.jobs = seed % 2 ? 4 : 2;
+        c.verify_transfer = seed % 3 == 0;
+        download_ok(&f, &c, &r);
+        sf_driver_destroy(f.top);
+        f.top = top;
+        assert_int_equal(r.artifact_count, 4);
+        for (size_t i = 0; i < 4; i++)
+            assert_string_equal(r.artifacts[i].canister_id,
+                                sf_fx_id(f.before, i));
+        sf_snapshot_download_result_free(&r);
+        sf_fx_assert_invariants(&f, c.out, false);
+        assert_int_equal(sf_fx_assert_verifies(c.out), 4);
+        assert_int_equal(sf_fx_leftovers(c.out, NULL), 0);
+        assert_all_running_one_snapshot(&f);
+        sf_fx_teardown(&f);
+    }
+}
+
+/* B's download fails for good while the others' captures run: none
+ * starts after it, those running end (their artifacts durable), the run
+ * fails with B's error, containment starts B again, a rerun finishes. */
+static void download_failure_with_others_running(void **state)
+{
+    sf_fx *f = *state;
+    sf_snapshot_download_config c;
+    sf_snapshot_download_result r;
+    sf_error err;
+    char faults[160];
+
+    snprintf(faults, sizeof faults, "download:%s=permanent",
+             sf_fx_id(f->before, B));
+    sf_fx_stack(f, faults, false);
+    sf_fx_download_config(&c, f, sf_fx_path(f, "dl"));
+    c.jobs = 4;
+    assert_int_equal(sf_fx_download(f, &c, &r, &err), SF_ERR);
+    assert_string_equal(err.kind, "driver-permanent");
+    assert_non_null(strstr(err.message, sf_fx_id(f->before, B)));
+    {
+        sf_download_journal dj;
+        sf_exec_journal ej;
+        bool have_j, have_dj;
+        size_t i, durable = 0;
+
+        assert_int_equal(sf_backup_state_read(c.out, &ej, &have_j, &dj,
+                                              &have_dj, &err), SF_OK);
+        assert_true(have_dj);
+        for (i = 0; i < dj.artifact_count; i++)
+            durable += dj.artifacts[i].state == SF_ARTIFACT_DURABLE;
+        assert_int_equal(durable, 3);
+        sf_download_journal_free(&dj);
+        if (have_j)
+            sf_exec_journal_free(&ej);
+    }
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(sf_fx_status(f->sim, sf_fx_id(f->before, i)),
+                         SF_STATUS_RUNNING);
+    sf_fx_stack(f, NULL, false);
+    download_ok(f, &c, &r);
+    sf_snapshot_download_result_free(&r);
+    sf_fx_assert_invariants(f, c.out, false);
+    assert_int_equal(sf_fx_assert_verifies(c.out), 4);
+    assert_all_running_one_snapshot(f);
+}
+
+static void download_jobs_out_of_range_refused(void **state)
+{
+    sf_fx *f = *state;
+    sf_snapshot_download_config c;
+    sf_snapshot_download_result r;
+    sf_error err;
+
+    sf_fx_stack(f, NULL, false);
+    sf_fx_download_config(&c, f, sf_fx_path(f, "dl"));
+    c.jobs = 65;
+    assert_int_equal(sf_fx_download(f, &c, &r, &err), SF_ERR);
+    assert_string_equal(err.kind, SF_EK_USAGE);
+    assert_string_equal(err.field, "jobs");
+    assert_false(sf_fx_exists(c.out));
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -738,6 +931,10 @@ int main(void)
         T(fault_matrix_fleet),
         T(fault_matrix_per_canister),
         T(max_steps_with_jobs),
+        T(download_jobs),
+        T(download_every_order),
+        T(download_failure_with_others_running),
+        T(download_jobs_out_of_range_refused),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

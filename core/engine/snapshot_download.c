@@ -15,6 +15,8 @@
 #include "engine/backup_log.h"
 #include "engine/engine.h"
 #include "engine/manifest_build.h"
+#include "engine/pool.h"
+#include "base/posmap.h"
 #include "snapfleet/checksum.h"
 #include "snapfleet/fs.h"
 #include "snapfleet/journal.h"
@@ -296,6 +298,112 @@ done:
     return rc;
 }
 
+/* ---- several targets at once (cfg.jobs > 1) ----
+ * Targets are independent: up to cfg.jobs captures run as tasks of the
+ * pool (pool.h), each its own sequential code. On a failure no capture
+ * starts, those running end, and the first error is returned. */
+
+typedef struct capture_task {
+    run *r;
+    const sf_target *t;
+} capture_task;
+
+static int capture_task_run(void *arg, sf_error *err)
+{
+    capture_task *c = arg;
+
+    return capture(c->r, c->t, err);
+}
+
+/* The result's artifacts in target order, as one job lists them (the
+ * tasks added them in the order they ended). */
+static int order_artifacts(run *r, const sf_target *t, size_t n,
+                           sf_error *err)
+{
+    sf_snapshot_download_result *res = r->result;
+    sf_snapshot_artifact *sorted;
+    sf_posmap by_id = {0};
+    size_t i, k = 0;
+
+    sorted = calloc(res->artifact_count ? res->artifact_count : 1,
+                    sizeof *sorted);
+    if (sorted == NULL || !sf_posmap_reserve(&by_id, res->artifact_count)) {
+        free(sorted);
+        sf_posmap_free(&by_id);
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    }
+    for (i = 0; i < res->artifact_count; i++)
+        sf_posmap_insert(&by_id, sf_posmap_hash(res->artifacts[i].canister_id,
+                                                NULL), i);
+    for (i = 0; i < n; i++) {
+        uint64_t h = sf_posmap_hash(t[i].canister_id, NULL);
+        size_t cursor = 0, p;
+
+        while ((p = sf_posmap_next(&by_id, h, &cursor)) != SIZE_MAX)
+            if (strcmp(res->artifacts[p].canister_id, t[i].canister_id) == 0) {
+                sorted[k++] = res->artifacts[p];
+                break;
+            }
+    }
+    sf_posmap_free(&by_id);
+    free(res->artifacts);
+    res->artifacts = sorted;
+    res->artifact_count = k;
+    return SF_OK;
+}
+
+static int capture_all(run *r, const sf_target *t, size_t n, sf_error *err)
+{
+    capture_task *tasks;
+    sf_pool *pool;
+    sf_error first;
+    bool failed = false;
+    size_t i, next = 0;
+
+    if (r->cfg->jobs <= 1 || r->cfg->dry_run) {
+        for (i = 0; i < n; i++)
+            if (capture(r, &t[i], err) != SF_OK)
+                return SF_ERR;
+        return SF_OK;
+    }
+    if ((tasks = calloc(n ? n : 1, sizeof *tasks)) == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    if (sf_pool_open(&pool, r->e.driver, r->cfg->jobs, err) != SF_OK) {
+        free(tasks);
+        return SF_ERR;
+    }
+    r->e.pool = pool;
+    for (;;) {
+        void *arg;
+        sf_error terr;
+        int trc;
+
+        while (!failed && next < n && sf_pool_has_room(pool)) {
+            tasks[next].r = r;
+            tasks[next].t = &t[next];
+            if (sf_pool_spawn(pool, capture_task_run, &tasks[next], &first) != SF_OK)
+                failed = true; /* not reached: the pool has room */
+            next++;
+        }
+        if (sf_pool_running(pool) == 0)
+            break;
+        if (sf_pool_next(pool, &arg, &trc, &terr, err) != SF_OK)
+            break; /* not reached: a running task always ends */
+        if (trc != SF_OK && !failed) {
+            failed = true;
+            first = terr;
+        }
+    }
+    r->e.pool = NULL;
+    sf_pool_close(pool);
+    free(tasks);
+    if (failed) {
+        *err = first;
+        return SF_ERR;
+    }
+    return order_artifacts(r, t, n, err);
+}
+
 static int compare_roles(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -490,6 +598,9 @@ int sf_snapshot_download(const sf_snapshot_download_config *cfg_in,
     memset(result, 0, sizeof *result);
     sf_buf_init(&result->planned_commands);
     memset(&r, 0, sizeof r);
+    if (cfg.jobs > SF_JOBS_MAX)
+        return sf_error_set(err, SF_EK_USAGE, "jobs", "--jobs takes 1 to %d, "
+                            "not %u", SF_JOBS_MAX, cfg.jobs);
     if (cfg.recursive)
         cfg.include_children = true;
     r.cfg = &cfg;
@@ -577,9 +688,8 @@ int sf_snapshot_download(const sf_snapshot_download_config *cfg_in,
                 goto done;
         }
     }
-    for (i = 0; i < n; i++)
-        if (capture(&r, &t[i], err) != SF_OK)
-            goto done;
+    if (capture_all(&r, t, n, err) != SF_OK)
+        goto done;
     /* before finalize: the journal a manifest stands on is whole */
     if (!cfg.dry_run && (checkpoint(&r, err) != SF_OK ||
                          write_manifest(&r, t, n, discovery, pre, err) != SF_OK))

@@ -68,6 +68,9 @@ run snapshot download --out "$TMP/x"; expect_rc 2 "snapshot download without --s
 run snapshot download --out "$TMP/x" --root aaaaa-aa; expect_rc 2 "snapshot download --root without --sim-state"
 run snapshot download --out "$TMP/x" --sim-state "$S" --driver icp9; expect_rc 2 "unknown driver"
 run snapshot download --out "$TMP/x" --sim-state "$S" --retries 0; expect_rc 2 "--retries 0"
+run snapshot download --out "$TMP/x" --sim-state "$S" --jobs 0; expect_rc 2 "snapshot download --jobs 0"
+expect_err "--jobs takes a number from 1 to 64" "snapshot download --jobs message"
+run snapshot download --out "$TMP/x" --sim-state "$S" --jobs 65; expect_rc 2 "snapshot download --jobs 65"
 run backup --sim-state "$S"; expect_rc 2 "backup without --out"
 run backup --out "$TMP/x" --sim-state "$S" --schedule sometimes; expect_rc 2 "bad --schedule"
 run backup --out "$TMP/x" --sim-state "$S" --max-steps 0; expect_rc 2 "--max-steps 0"
@@ -202,9 +205,11 @@ run backup verify "$TMP/none"; expect_rc 1 "verify missing directory"
 run backup status "$TMP/none"; expect_rc 1 "status missing directory"
 
 # ---- snapshot download: failure, status, resume ----
+# (one target after the other: with more jobs the targets after the failing
+# one are already under way and end; test_backup_jobs covers that)
 cp "$S" "$TMP/f.json"
 run snapshot download --sim-state "$TMP/f.json" --out "$TMP/f" --resume-after-snapshot \
-  --faults "create:$ID2=permanent"
+  --faults "create:$ID2=permanent" --jobs 1
 expect_rc 1 "create fails"; expect_err "(driver-permanent)" "failure kind"
 expect_fleet "$TMP/f.json" 'set(c["status"] for c in d["canisters"])' "{'running'}" "contained"
 run backup status --json "$TMP/f"; expect_rc 0 "status of a failed download"
@@ -277,8 +282,15 @@ for n in 1 8; do
   expect_rc 0 "--jobs $n"; expect_py 'd["status"]' complete "--jobs $n complete"
   run backup verify "$TMP/j$n"; expect_rc 0 "--jobs $n verifies"
 done
+for n in 1 8; do
+  cp "$S" "$TMP/dj$n.json"
+  run snapshot download --sim-state "$TMP/dj$n.json" --out "$TMP/dj$n" --jobs $n --resume-after-snapshot
+  expect_rc 0 "snapshot download --jobs $n"
+  run backup verify "$TMP/dj$n"; expect_rc 0 "snapshot download --jobs $n verifies"
+done
 clock() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["clock_ms"])' "$1"; }
 (( $(clock "$TMP/j8.json") < $(clock "$TMP/j1.json") )) && ok || bad "--jobs 8 not sooner than --jobs 1"
+(( $(clock "$TMP/dj8.json") < $(clock "$TMP/dj1.json") )) && ok || bad "snapshot download --jobs 8 not sooner"
 
 # dry run
 cp "$S" "$TMP/d.json"

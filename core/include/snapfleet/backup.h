@@ -65,6 +65,9 @@ typedef struct sf_snapshot_download_config {
      * complete and verifies, or the run fails naming the canister and its
      * snapshots. 0: not known, not checked (the create may be refused). */
     uint64_t snapshot_limit;
+    /* Targets captured at once, 1 to 64 (0 counts as 1: one after the
+     * other). Each target's own steps keep their order. */
+    unsigned jobs;
 } sf_snapshot_download_config;
 
 typedef struct sf_snapshot_artifact {
