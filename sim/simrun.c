@@ -53,6 +53,7 @@ typedef struct scenario {
     uint64_t crash_at;
     uint64_t restore_crash_at;
     bool force_upload; /* restore --upload, drawn from the seed */
+    unsigned jobs;     /* --jobs of the backup, 1 to 8, drawn from the seed */
     sf_buf trace;
     /* the simulated disk (cfg->disk == SF_SIMRUN_DISK_SIM) */
     sf_simdisk *disk;
@@ -125,6 +126,7 @@ static int run_once(scenario *sc, const char *out, bool with_faults,
         c.tool_version = SF_VERSION;
         c.environment = "local";
         c.verify_transfer = true;
+        c.jobs = sc->jobs;
         rc = sf_snapshot_download(&c, top, &clock, &r, err);
         if (rc == SF_OK)
             sf_snapshot_download_result_free(&r);
@@ -143,6 +145,7 @@ static int run_once(scenario *sc, const char *out, bool with_faults,
         c.tool_name = "snapfleet";
         c.tool_version = SF_VERSION;
         c.verify_transfer = true;
+        c.jobs = sc->jobs;
         rc = sf_backup_run(&c, top, &clock, &r, err);
         if (rc == SF_OK && !r.complete)
             rc = sf_error_set(err, "incomplete", "", "backup ended incomplete");
@@ -614,6 +617,9 @@ static int setup(scenario *sc, sf_error *err)
     if (cfg->allow_crash && mix(cfg->seed, 5) % 4 == 0)
         sc->restore_crash_at = 1 + mix(cfg->seed, 6) % 60;
     sc->force_upload = mix(cfg->seed, 7) % 2 == 0;
+    /* several operations in flight: every seed its own number, the same
+     * for the same seed whatever runs it */
+    sc->jobs = 1 + (unsigned)(mix(cfg->seed, 28) % 8);
     if (on_sim_disk(sc) && cfg->allow_crash && sc->crash_at == 0 &&
         mix(cfg->seed, 21) % 6 == 0) {
         /* a crash inside a write (a temp file never renamed, a torn
@@ -646,6 +652,7 @@ int sf_simrun_one(const sf_simrun_config *cfg, sf_simrun_result *res,
     if (setup(&sc, err) != SF_OK)
         goto done;
     snprintf(res->mode, sizeof res->mode, "%s", mode_names[sc.mode]);
+    res->jobs = sc.jobs;
     if (!on_sim_disk(&sc))
         snprintf(res->disk, sizeof res->disk, "posix");
     else if (sc.tear_at != 0)

@@ -58,6 +58,7 @@ static void test_seeds_keep_every_invariant(void **state)
 {
     bool seen_crash = false, seen_topology = false, seen_rerun = false;
     bool seen_tear = false, seen_disk_fault = false;
+    bool seen_jobs[9] = {false};
     uint64_t seed;
 
     (void)state;
@@ -65,6 +66,8 @@ static void test_seeds_keep_every_invariant(void **state)
         sf_simrun_result r;
 
         run_seed(seed, true, &r);
+        assert_true(r.jobs >= 1 && r.jobs <= 8);
+        seen_jobs[r.jobs] = true;
         seen_crash |= strcmp(r.outcome, "complete-after-crash") == 0;
         seen_topology |= strcmp(r.outcome, "topology-refused") == 0;
         seen_rerun |= strcmp(r.outcome, "complete-after-rerun") == 0;
@@ -80,6 +83,9 @@ static void test_seeds_keep_every_invariant(void **state)
     assert_true(seen_rerun);
     assert_true(seen_tear);
     assert_true(seen_disk_fault);
+    /* every --jobs from 1 to 8 drawn */
+    for (unsigned k = 1; k <= 8; k++)
+        assert_true(seen_jobs[k]);
 }
 
 /* On the POSIX disk: a crash is a child killed with SIGKILL. */
@@ -109,6 +115,7 @@ static void test_same_seed_same_digest(void **state)
     assert_string_equal(a.digest, b.digest);
     assert_string_equal(a.faults, b.faults);
     assert_string_equal(a.outcome, b.outcome);
+    assert_int_equal(a.jobs, b.jobs);
     run_seed(10, true, &c);
     assert_string_not_equal(a.digest, c.digest);
     /* and on the POSIX disk */

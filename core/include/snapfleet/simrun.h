@@ -69,6 +69,7 @@ typedef struct sf_simrun_config {
 typedef struct sf_simrun_result {
     bool ok;
     char mode[32];          /* "backup", "backup-per-canister", "snapshot-download" */
+    unsigned jobs;          /* the run's --jobs, drawn from the seed (1 to 8) */
     char faults[512];       /* the plan, canonical text ("" for none) */
     char disk[128];         /* "posix", or "sim" and what the seed drew for
                                it: ",tear@N" (a crash inside the Nth write),
