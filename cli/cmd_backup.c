@@ -312,6 +312,25 @@ static void print_backup_result(const sf_backup_config *cfg,
         sf_jw_kv_u64(&w, "executed_operation_count", r->executed);
         sf_jw_kv_u64(&w, "total_operations", r->total_operations);
         sf_jw_kv_string(&w, "out", cfg->out);
+        /* what this run held stopped, in the clock's ms */
+        sf_jw_key(&w, "stopped");
+        sf_jw_begin_object(&w);
+        sf_jw_key(&w, "fleet_span_ms");
+        if (r->has_fleet_stopped_span)
+            sf_jw_u64(&w, r->fleet_stopped_span_ms);
+        else
+            sf_jw_null(&w);
+        sf_jw_key(&w, "canisters");
+        sf_jw_begin_array(&w);
+        for (size_t i = 0; i < r->stopped_count; i++) {
+            sf_jw_begin_object(&w);
+            sf_jw_kv_string(&w, "canister_id", r->stopped[i].canister_id);
+            sf_jw_kv_u64(&w, "stopped_ms", r->stopped[i].stopped_ms);
+            sf_jw_kv_bool(&w, "restarted", r->stopped[i].restarted);
+            sf_jw_end_object(&w);
+        }
+        sf_jw_end_array(&w);
+        sf_jw_end_object(&w);
         sf_jw_end_object(&w);
         sf_jw_finish(&w, &ignored);
         cli_print(&b);

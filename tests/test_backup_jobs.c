@@ -723,6 +723,131 @@ static void max_steps_with_jobs(void **state)
     assert_int_equal(sf_fx_assert_verifies(c.out), 4);
 }
 
+/* ---- how long the fleet stood stopped ---- */
+
+/* The trace's time of a line "t=<ms> <what> #<n> <op> <id>": the first
+ * submit of a stop of id, or the last completion of a start of id. */
+static uint64_t trace_time(const sf_buf *log, const char *what,
+                           const char *op, const char *id, bool last)
+{
+    const char *p = sf_buf_cstr(log);
+    uint64_t found = UINT64_MAX;
+
+    while (*p != '\0') {
+        size_t len = strcspn(p, "\n");
+        char line[1024], w[16], o[16], cid[64];
+        unsigned long long t;
+
+        snprintf(line, sizeof line, "%.*s", (int)(len < 1023 ? len : 1023), p);
+        if (sscanf(line, "t=%llu %15s #%*u %15s %63s", &t, w, o, cid) == 4 &&
+            strcmp(w, what) == 0 && strcmp(o, op) == 0 && strcmp(cid, id) == 0) {
+            found = t;
+            if (!last)
+                return found;
+        }
+        p += len;
+        if (*p == '\n')
+            p++;
+    }
+    return found;
+}
+
+static void check_stopped_times(const sf_fx *f, const sf_backup_result *r)
+{
+    uint64_t first = UINT64_MAX, last = 0;
+    size_t i;
+
+    assert_int_equal(r->stopped_count, 4);
+    for (i = 0; i < r->stopped_count; i++) {
+        const char *id = r->stopped[i].canister_id;
+        uint64_t a = trace_time(&f->log, "submit", "stop", id, false);
+        uint64_t b = trace_time(&f->log, "done", "start", id, true);
+
+        assert_true(r->stopped[i].restarted);
+        assert_int_equal(r->stopped[i].stopped_ms, b - a);
+        first = a < first ? a : first;
+        last = b > last ? b : last;
+    }
+    assert_true(r->has_fleet_stopped_span);
+    assert_int_equal(r->fleet_stopped_span_ms, last - first);
+}
+
+/* Per canister, from the stop's issue to the start's completion; the
+ * fleet, from the first stop to the last start; shorter with the fleet
+ * schedule's waves than with one job. */
+static void stopped_times(void **state)
+{
+    static const unsigned jobs[] = {1, 4};
+    uint64_t span[2];
+    size_t k;
+
+    (void)state;
+    for (k = 0; k < 2; k++) {
+        sf_fx f;
+        sf_backup_config c;
+        sf_backup_result r;
+        sf_error err;
+
+        fresh(&f, 2, 4, 7);
+        sf_fx_stack(&f, NULL, false);
+        sf_fx_backup_config(&c, &f, sf_fx_path(&f, "bk"));
+        c.jobs = jobs[k];
+        assert_int_equal(sf_fx_backup(&f, &c, &r, &err), SF_OK);
+        check_stopped_times(&f, &r);
+        span[k] = r.fleet_stopped_span_ms;
+        /* a rerun of a complete backup stops nothing */
+        sf_backup_result_free(&r);
+        assert_int_equal(sf_fx_backup(&f, &c, &r, &err), SF_OK);
+        assert_int_equal(r.stopped_count, 0);
+        assert_false(r.has_fleet_stopped_span);
+        sf_backup_result_free(&r);
+        sf_fx_teardown(&f);
+    }
+    assert_true(span[1] < span[0]);
+}
+
+/* Left stopped: each canister stopped, none restarted, no span. */
+static void stopped_times_left_stopped(void **state)
+{
+    sf_fx *f = *state;
+    sf_backup_config c;
+    sf_backup_result r;
+    sf_error err;
+    size_t i;
+
+    sf_fx_stack(f, NULL, false);
+    sf_fx_backup_config(&c, f, sf_fx_path(f, "bk"));
+    c.jobs = 4;
+    c.leave_stopped = true;
+    assert_int_equal(sf_fx_backup(f, &c, &r, &err), SF_OK);
+    assert_int_equal(r.stopped_count, 4);
+    for (i = 0; i < 4; i++) {
+        assert_false(r.stopped[i].restarted);
+        assert_int_equal(r.stopped[i].stopped_ms, 0);
+    }
+    assert_false(r.has_fleet_stopped_span);
+    sf_backup_result_free(&r);
+}
+
+/* A failure after the stops: containment's starts close the intervals. */
+static void stopped_times_after_containment(void **state)
+{
+    sf_fx *f = *state;
+    sf_backup_config c;
+    sf_backup_result r;
+    sf_error err;
+    char faults[160];
+
+    snprintf(faults, sizeof faults, "create:%s=permanent",
+             sf_fx_id(f->before, C));
+    sf_fx_stack(f, faults, false);
+    sf_fx_backup_config(&c, f, sf_fx_path(f, "bk"));
+    c.jobs = 4;
+    assert_int_equal(sf_fx_backup(f, &c, &r, &err), SF_ERR);
+    check_stopped_times(f, &r);
+    sf_backup_result_free(&r);
+}
+
 /* ---- snapshot download: targets captured at once ---- */
 
 static void download_ok(sf_fx *f, const sf_snapshot_download_config *c,
@@ -931,6 +1056,9 @@ int main(void)
         T(fault_matrix_fleet),
         T(fault_matrix_per_canister),
         T(max_steps_with_jobs),
+        T(stopped_times),
+        T(stopped_times_left_stopped),
+        T(stopped_times_after_containment),
         T(download_jobs),
         T(download_every_order),
         T(download_failure_with_others_running),

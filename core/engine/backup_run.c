@@ -55,6 +55,7 @@ void sf_backup_result_free(sf_backup_result *r)
     free(r->plan_id);
     free(r->run_id);
     free(r->scope);
+    free(r->stopped);
     sf_buf_free(&r->planned_commands);
     memset(r, 0, sizeof *r);
 }
@@ -1284,6 +1285,27 @@ static int dry_run_commands(runner *r, sf_error *err)
     return SF_OK;
 }
 
+/* The engine's stopped times into the result (a report: without memory
+ * for it the result simply has none). */
+static void stopped_times(runner *r)
+{
+    sf_backup_result *res = r->result;
+    size_t i, n = r->e.stopped_count;
+
+    res->has_fleet_stopped_span =
+        sf_engine_fleet_span(&r->e, &res->fleet_stopped_span_ms);
+    if (n == 0 || (res->stopped = calloc(n, sizeof *res->stopped)) == NULL)
+        return;
+    for (i = 0; i < n; i++) {
+        memcpy(res->stopped[i].canister_id, r->e.stopped[i].canister_id,
+               sizeof res->stopped[i].canister_id);
+        res->stopped[i].stopped_ms = r->e.stopped[i].stopped_ms;
+        res->stopped[i].restarted = r->e.stopped[i].restarted &&
+                                    !r->e.stopped[i].open;
+    }
+    res->stopped_count = n;
+}
+
 int sf_backup_run(const sf_backup_config *cfg, sf_driver *driver,
                   const sf_clock *clock, sf_backup_result *result, sf_error *err)
 {
@@ -1408,8 +1430,10 @@ done:
         sf_runlog_close(r.rl);
     }
     sf_download_journal_free(&r.dj);
-    if (engine_open)
+    if (engine_open) {
+        stopped_times(&r);
         sf_engine_close(&r.e);
+    }
     if (r.have_plan)
         sf_plan_free(&r.plan);
     if (r.have_journal)

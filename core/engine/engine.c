@@ -47,6 +47,10 @@ int sf_engine_open_at(sf_engine *e, sf_driver *driver, const sf_clock *clock,
 
 void sf_engine_close(sf_engine *e)
 {
+    free(e->stopped);
+    e->stopped = NULL;
+    e->stopped_count = e->stopped_cap = 0;
+    sf_posmap_free(&e->stopped_index);
     sf_obs_free(&e->obs);
     free(e->out);
     free(e->obs_path);
@@ -264,6 +268,83 @@ int sf_engine_status(sf_engine *e, const char *id, sf_canister_status *status,
     return status_of(e, id, status, NULL, err);
 }
 
+/* The stopped-time record of id; created when `create` (NULL when out of
+ * memory: the timing is a report, never a reason to fail a run). */
+static sf_engine_stopped *stopped_of(sf_engine *e, const char *id, bool create)
+{
+    uint64_t h = sf_posmap_hash(id, NULL);
+    size_t cursor = 0, p;
+    sf_engine_stopped *s;
+
+    while ((p = sf_posmap_next(&e->stopped_index, h, &cursor)) != SIZE_MAX)
+        if (strcmp(e->stopped[p].canister_id, id) == 0)
+            return &e->stopped[p];
+    if (!create)
+        return NULL;
+    if (e->stopped_count == e->stopped_cap) {
+        size_t cap = e->stopped_cap ? e->stopped_cap * 2 : 16;
+        sf_engine_stopped *grown = realloc(e->stopped, cap * sizeof *grown);
+
+        if (grown == NULL)
+            return NULL;
+        e->stopped = grown;
+        e->stopped_cap = cap;
+    }
+    if (!sf_posmap_insert(&e->stopped_index, h, e->stopped_count))
+        return NULL;
+    s = &e->stopped[e->stopped_count++];
+    memset(s, 0, sizeof *s);
+    snprintf(s->canister_id, sizeof s->canister_id, "%s", id);
+    return s;
+}
+
+static void note_stop(sf_engine *e, const char *id)
+{
+    sf_engine_stopped *s = stopped_of(e, id, true);
+    uint64_t now = sf_clock_now_ms(e->clock);
+
+    if (s == NULL || s->open)
+        return;
+    if (!s->restarted)
+        s->first_stop_ms = now;
+    s->open = true;
+    s->open_since = now;
+}
+
+static void note_start(sf_engine *e, const char *id)
+{
+    sf_engine_stopped *s = stopped_of(e, id, false);
+    uint64_t now = sf_clock_now_ms(e->clock);
+
+    if (s == NULL || !s->open)
+        return;
+    s->open = false;
+    s->restarted = true;
+    s->stopped_ms += now - s->open_since;
+    s->last_start_ms = now;
+}
+
+bool sf_engine_fleet_span(const sf_engine *e, uint64_t *ms)
+{
+    uint64_t first = UINT64_MAX, last = 0;
+    size_t i;
+
+    for (i = 0; i < e->stopped_count; i++) {
+        const sf_engine_stopped *s = &e->stopped[i];
+
+        if (!s->restarted)
+            continue;
+        if (s->first_stop_ms < first)
+            first = s->first_stop_ms;
+        if (s->last_start_ms > last)
+            last = s->last_start_ms;
+    }
+    if (first == UINT64_MAX)
+        return false;
+    *ms = last - first;
+    return true;
+}
+
 /* Issues op (stop or start) and, when its outcome is unknown, decides by
  * the canister's observed status: both are idempotent, so one more try is
  * safe if the status says it did not happen. */
@@ -328,6 +409,7 @@ int sf_engine_stop(sf_engine *e, const char *id, sf_error *err)
     c->restarted = false;
     if (sf_engine_save(e, id, err) != SF_OK)
         return SF_ERR;
+    note_stop(e, id);
     return toggle(e, SF_OP_STOP, id, err);
 }
 
@@ -344,6 +426,7 @@ int sf_engine_start(sf_engine *e, const char *id, sf_error *err)
         return SF_ERR;
     if (now != SF_STATUS_RUNNING && toggle(e, SF_OP_START, id, err) != SF_OK)
         return SF_ERR;
+    note_start(e, id);
     c = sf_obs_find(&e->obs, id);
     c->restarted = true;
     return sf_engine_save(e, id, err);

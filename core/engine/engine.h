@@ -11,10 +11,21 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "base/posmap.h"
 #include "engine/observations.h"
 #include "snapfleet/driver.h"
 #include "snapfleet/progress.h"
 #include "snapfleet/registry.h"
+
+typedef struct sf_engine_stopped {
+    char canister_id[SF_PRINCIPAL_TEXT_MAX];
+    uint64_t first_stop_ms; /* the first stop's issue */
+    uint64_t last_start_ms; /* the last start's completion */
+    uint64_t stopped_ms;    /* the closed intervals, summed */
+    uint64_t open_since;    /* while open: the stop's issue */
+    bool open;              /* stopped by this run, not started again */
+    bool restarted;         /* at least one interval closed */
+} sf_engine_stopped;
 
 typedef struct sf_engine {
     sf_driver *driver;
@@ -38,6 +49,12 @@ typedef struct sf_engine {
     /* When set, driver calls go through the pool (pool.h): a call made by
      * one of its tasks lets the other tasks run until it completes. */
     struct sf_pool *pool;
+    /* How long this run held each canister stopped, in the clock's ms
+     * (backup --json): from the stop's issue to the start's completion,
+     * in the order of the first stops. In memory only. */
+    sf_engine_stopped *stopped;
+    size_t stopped_count, stopped_cap;
+    sf_posmap stopped_index;
 } sf_engine;
 
 int sf_engine_open(sf_engine *e, sf_driver *driver, const sf_clock *clock,
@@ -54,6 +71,9 @@ void sf_engine_say(sf_engine *e, const char *fmt, ...)
 /* Makes canister id's observations durable (write-ahead): through
  * save_one when set, else the whole observations file. */
 int sf_engine_save(sf_engine *e, const char *id, sf_error *err);
+/* The first stop of this run to its last start, when something was
+ * stopped and started again. */
+bool sf_engine_fleet_span(const sf_engine *e, uint64_t *ms);
 
 /* Runs one operation to completion; a failed operation becomes an error
  * whose kind names its class ("driver-transient", "driver-permanent",

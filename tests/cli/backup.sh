@@ -244,7 +244,7 @@ cp "$S" "$TMP/b.json"
 run backup --sim-state "$TMP/b.json" --out "$TMP/b" --include-root --json
 expect_rc 0 "backup --json"
 expect_py 'list(d.keys())' \
-  "['plan_id', 'run_id', 'backup_id', 'fleet', 'network', 'mode', 'status', 'scope', 'resumed', 'complete', 'max_steps_reached', 'targets', 'executed_operation_count', 'total_operations', 'out']" \
+  "['plan_id', 'run_id', 'backup_id', 'fleet', 'network', 'mode', 'status', 'scope', 'resumed', 'complete', 'max_steps_reached', 'targets', 'executed_operation_count', 'total_operations', 'out', 'stopped']" \
   "backup --json keys"
 expect_py 'd["targets"]' 4 "backup --json targets"
 expect_py 'd["status"], d["mode"], d["scope"]' "('complete', 'execute', 'maintenance-root')" "backup summary"
@@ -280,6 +280,8 @@ for n in 1 8; do
   cp "$S" "$TMP/j$n.json"
   run backup --sim-state "$TMP/j$n.json" --out "$TMP/j$n" --jobs $n --json
   expect_rc 0 "--jobs $n"; expect_py 'd["status"]' complete "--jobs $n complete"
+  expect_py 'len(d["stopped"]["canisters"]) == d["targets"] and all(c["restarted"] and c["stopped_ms"] > 0 for c in d["stopped"]["canisters"])' True "--jobs $n: each target's stopped time"
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["stopped"]["fleet_span_ms"])' "$TMP/out" >"$TMP/span$n"
   run backup verify "$TMP/j$n"; expect_rc 0 "--jobs $n verifies"
 done
 for n in 1 8; do
@@ -290,6 +292,7 @@ for n in 1 8; do
 done
 clock() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["clock_ms"])' "$1"; }
 (( $(clock "$TMP/j8.json") < $(clock "$TMP/j1.json") )) && ok || bad "--jobs 8 not sooner than --jobs 1"
+(( $(cat "$TMP/span8") < $(cat "$TMP/span1") )) && ok || bad "--jobs 8: the fleet not stopped for less time than with --jobs 1"
 (( $(clock "$TMP/dj8.json") < $(clock "$TMP/dj1.json") )) && ok || bad "snapshot download --jobs 8 not sooner"
 
 # dry run

@@ -142,7 +142,24 @@ typedef struct sf_backup_result {
                                   "subtree:<id>", "maintenance-root", ... */
     uint64_t target_count;
     sf_buf planned_commands;   /* dry run: one command a line */
+    /* How long this run held canisters stopped, in the clock's ms (virtual
+     * under the simulator): each canister it stopped, in the order of the
+     * first stops, from the stop's issue to the start's completion
+     * (summed when stopped twice); restarted false: still stopped at the
+     * end (stopped_ms counts the closed intervals only). The fleet's span:
+     * the first stop to the last start, when some canister was started
+     * again. */
+    struct sf_backup_stopped *stopped;
+    size_t stopped_count;
+    bool has_fleet_stopped_span;
+    uint64_t fleet_stopped_span_ms;
 } sf_backup_result;
+
+typedef struct sf_backup_stopped {
+    char canister_id[SF_PRINCIPAL_TEXT_MAX];
+    uint64_t stopped_ms;
+    bool restarted;
+} sf_backup_stopped;
 
 /* A backup directory's execution journal and download journal as they
  * stand: the documents (the last checkpoints) with the later records of
