@@ -29,6 +29,7 @@ typedef struct run_ctx {
     sf_driver *od;
     char out[1200];
     int what; /* BACKUP, DOWNLOAD, RESTORE */
+    unsigned jobs; /* backup and snapshot download: operations at once */
     sf_backup_result br;
     sf_snapshot_download_result dr;
     sf_restore_result rr;
@@ -101,9 +102,11 @@ static int run(run_ctx *x, sf_restore_mode mode, sf_error *err)
     switch (x->what) {
     case BACKUP:
         sf_fx_backup_config(&bc, &x->f, x->out);
+        bc.jobs = x->jobs;
         return sf_fx_backup(&x->f, &bc, &x->br, err);
     case DOWNLOAD:
         sf_fx_download_config(&dc, &x->f, x->out);
+        dc.jobs = x->jobs;
         return sf_fx_download(&x->f, &dc, &x->dr, err);
     default:
         sf_rfx_config(&rc, x->out, mode);
@@ -206,6 +209,32 @@ static void test_snapshot_download_out_of_memory(void **state)
     assert_true(sf_oom_sweep(&c, x, true) > 50);
 }
 
+/* The same with 4 operations in flight: the pool, the scheduler and
+ * every task's allocations fail in turn. */
+static void test_backup_jobs_out_of_memory(void **state)
+{
+    run_ctx *x = *state;
+    sf_oom_case c = {"backup --jobs 4", prep, body, check_ok, check_failed,
+                     cleanup};
+
+    fleet(x, "oom-backup-jobs");
+    x->what = BACKUP;
+    x->jobs = 4;
+    assert_true(sf_oom_sweep(&c, x, true) > 50);
+}
+
+static void test_snapshot_download_jobs_out_of_memory(void **state)
+{
+    run_ctx *x = *state;
+    sf_oom_case c = {"snapshot download --jobs 4", prep, body, check_ok,
+                     check_failed, cleanup};
+
+    fleet(x, "oom-download-jobs");
+    x->what = DOWNLOAD;
+    x->jobs = 4;
+    assert_true(sf_oom_sweep(&c, x, true) > 50);
+}
+
 static void test_restore_out_of_memory(void **state)
 {
     run_ctx *x = *state;
@@ -227,6 +256,10 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_restore_out_of_memory, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_backup_jobs_out_of_memory, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_download_jobs_out_of_memory,
+                                        setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
