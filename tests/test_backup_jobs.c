@@ -541,6 +541,50 @@ static void failure_while_others_in_flight(void **state)
     assert_all_running_one_snapshot(f);
 }
 
+/* An operation that fails before its first driver call (R's verify, its
+ * download gone) ends inside its spawn: nothing starts after it, though
+ * the other downloads are ready and jobs are free. */
+static void failure_before_any_call_starts_nothing(void **state)
+{
+    sf_fx *f = *state;
+    sf_backup_config c;
+    sf_backup_result r;
+    sf_exec_journal j;
+    sf_error err;
+    char tmp[1400];
+    size_t i;
+
+    sf_fx_stack(f, NULL, false);
+    sf_fx_backup_config(&c, f, sf_fx_path(f, "bk"));
+    c.jobs = 1;
+    c.max_steps = 13; /* 4 stops, 4 snapshots, 4 starts, R's download */
+    assert_int_equal(sf_fx_backup(f, &c, &r, &err), SF_OK);
+    assert_true(r.max_steps_reached);
+    sf_backup_result_free(&r);
+    snprintf(tmp, sizeof tmp, "rm -rf '%s/%s.tmp'", c.out, f->root);
+    assert_int_equal(system(tmp), 0);
+    sf_buf_free(&f->log);
+    sf_buf_init(&f->log);
+    c.jobs = 4;
+    c.max_steps = 0;
+    assert_int_equal(sf_fx_backup(f, &c, &r, &err), SF_ERR);
+    assert_int_equal(r.executed, 1); /* the verify, failed */
+    sf_backup_result_free(&r);
+    assert_int_equal(sf_fx_trace_count(&f->log, "download"), 0);
+    read_exec(c.out, &j);
+    for (i = 0; i < j.operation_count; i++) {
+        const sf_exec_operation *op = &j.operations[i];
+
+        if (op->kind == SF_PHASE_VERIFY_ARTIFACT &&
+            strcmp(op->target_canister_id, f->root) == 0)
+            assert_int_equal(op->state, SF_EXEC_FAILED);
+        else if (op->kind == SF_PHASE_DOWNLOAD_SNAPSHOT &&
+                 strcmp(op->target_canister_id, f->root) != 0)
+            assert_int_equal(op->state, SF_EXEC_READY);
+    }
+    sf_exec_journal_free(&j);
+}
+
 /* A stop refused in the first wave of a wider fleet: the other stops of
  * its wave end, nothing of the next wave starts, containment starts what
  * was stopped. */
@@ -1052,6 +1096,7 @@ int main(void)
         T(larger_fleet_with_jitter),
         T(failure_while_others_in_flight),
         T(failure_in_a_wave_stops_the_next),
+        T(failure_before_any_call_starts_nothing),
         T(lost_responses_among_several),
         T(fault_matrix_fleet),
         T(fault_matrix_per_canister),

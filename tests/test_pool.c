@@ -270,6 +270,41 @@ static void refusals(void **state)
     sf_pool_close(p);
 }
 
+/* A task that fails before any call ends inside the spawn: the pool says
+ * so before it is collected, so a scheduler starts nothing more. */
+static int fails_at_once(void *arg, sf_error *err)
+{
+    (void)arg;
+    return sf_error_set(err, "refused", "", "fails before any call");
+}
+
+static void failure_before_any_call_is_seen(void **state)
+{
+    script d;
+    sf_pool *p;
+    sf_buf ev, ended;
+    sf_error err;
+    ctx a;
+    int errors;
+
+    (void)state;
+    script_init(&d, false);
+    sf_buf_init(&ev);
+    sf_buf_init(&ended);
+    assert_int_equal(sf_pool_open(&p, &d.self, 3, &err), SF_OK);
+    a = make(p, &d, &ev, "A", 1);
+    assert_int_equal(sf_pool_spawn(p, task, &a, &err), SF_OK);
+    assert_false(sf_pool_failed(p));
+    assert_int_equal(sf_pool_spawn(p, fails_at_once, &a, &err), SF_OK);
+    assert_true(sf_pool_failed(p));
+    drain(p, &ended, &errors);
+    assert_int_equal(errors, 1);
+    assert_false(sf_pool_failed(p));
+    sf_pool_close(p);
+    sf_buf_free(&ev);
+    sf_buf_free(&ended);
+}
+
 static void submit_failure_is_the_tasks(void **state)
 {
     script d;
@@ -353,6 +388,7 @@ int main(void)
         cmocka_unit_test(interleaves_by_completion),
         cmocka_unit_test(refusals),
         cmocka_unit_test(submit_failure_is_the_tasks),
+        cmocka_unit_test(failure_before_any_call_is_seen),
         cmocka_unit_test(wait_failure_breaks_the_pool),
         cmocka_unit_test(unknown_ticket_breaks_the_pool),
     };

@@ -1148,6 +1148,8 @@ static int sched_fill(sched *s, sf_error *err)
         if (r->cfg->max_steps != 0 &&
             r->result->executed + sf_pool_running(s->pool) >= r->cfg->max_steps)
             break;
+        if (sf_pool_failed(s->pool))
+            break; /* one failed before its first call: nothing more starts */
         if (s->running[i] || op_done(op) || op->state == SF_EXEC_BLOCKED)
             continue;
         if (!s->chains && s->wave_before[i] > s->waves_done)

@@ -165,6 +165,16 @@ bool sf_pool_has_room(const sf_pool *p)
     return p->running < p->jobs;
 }
 
+bool sf_pool_failed(const sf_pool *p)
+{
+    size_t i;
+
+    for (i = 0; i < p->done_n; i++)
+        if (p->w[p->done[(p->done_head + i) % p->jobs]].rc != SF_OK)
+            return true;
+    return false;
+}
+
 int sf_pool_spawn(sf_pool *p, sf_pool_fn fn, void *arg, sf_error *err)
 {
     unsigned i;

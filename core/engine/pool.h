@@ -45,6 +45,10 @@ void sf_pool_close(sf_pool *p);
 size_t sf_pool_running(const sf_pool *p);
 /* Whether another task may be spawned now. */
 bool sf_pool_has_room(const sf_pool *p);
+/* Whether a task has ended with an error and waits to be collected (one
+ * that failed before its first driver call ends inside sf_pool_spawn): a
+ * scheduler starts nothing more once this is true. */
+bool sf_pool_failed(const sf_pool *p);
 
 /* Starts fn(arg) on an idle worker and runs it until its first driver
  * call or its end. "pool-full" when no worker is idle. */

@@ -378,7 +378,8 @@ static int capture_all(run *r, const sf_target *t, size_t n, sf_error *err)
         sf_error terr;
         int trc;
 
-        while (!failed && next < n && sf_pool_has_room(pool)) {
+        while (!failed && next < n && sf_pool_has_room(pool) &&
+               !sf_pool_failed(pool)) {
             tasks[next].r = r;
             tasks[next].t = &t[next];
             if (sf_pool_spawn(pool, capture_task_run, &tasks[next], &first) != SF_OK)
