@@ -1219,6 +1219,7 @@ static int push_blobs(push_ctx *p, sf_error *err)
                 if (b != NULL && !b->multi)
                     b->over = true;
                 push_fail(p, &e);
+                busy = true; /* once more: an upload to abort */
             }
             if (rc <= 0)
                 break;
@@ -1370,6 +1371,52 @@ static int same_manifest(const sf_keys *k, const char *name, const sf_buf *remot
     return 0;
 }
 
+/* The artifacts' trees, scanned (every file hashed once) for the verify. */
+typedef struct scan_set {
+    char **path;
+    sf_tree *t;
+    size_t n;
+} scan_set;
+
+static void scans_free(scan_set *s)
+{
+    size_t i;
+
+    for (i = 0; i < s->n; i++) {
+        free(s->path[i]);
+        sf_tree_free(&s->t[i]);
+    }
+    free(s->path);
+    free(s->t);
+    memset(s, 0, sizeof *s);
+}
+
+/* sf_checksum_fn for the push's verify: the artifact's tree, kept, and
+ * its checksum from the files' hashes. */
+static int scan_artifact(void *payload, const char *path, char out_hex[SF_SHA256_HEX_SIZE],
+                         sf_error *err)
+{
+    scan_set *s = payload;
+    char **np = realloc(s->path, (s->n + 1) * sizeof *np);
+    sf_tree *nt;
+
+    if (np == NULL)
+        return nomem(err);
+    s->path = np;
+    nt = realloc(s->t, (s->n + 1) * sizeof *nt);
+    if (nt == NULL)
+        return nomem(err);
+    s->t = nt;
+    if ((s->path[s->n] = strdup(path)) == NULL)
+        return nomem(err);
+    if (sf_tree_scan(path, true, &s->t[s->n], err) != 0) {
+        free(s->path[s->n]);
+        return SF_ERR;
+    }
+    s->n++;
+    return sf_tree_checksum(&s->t[s->n - 1], out_hex, err);
+}
+
 static const char *base_name(const char *dir, char *out, size_t n)
 {
     size_t len = strlen(dir);
@@ -1395,7 +1442,7 @@ int sf_remote_push(sf_s3 *s3, const char *dir, const char *url, const sf_remote_
     sf_lock lock = {.fd = -1};
     sf_integrity_report rep;
     sf_remote_index x = {0};
-    sf_tree *trees = NULL;
+    scan_set scans = {0};
     existing ex = {0};
     journal j = {0};
     char *docs_text[8] = {0};
@@ -1432,7 +1479,10 @@ int sf_remote_push(sf_s3 *s3, const char *dir, const char *url, const sf_remote_
     if (sf_lock_acquire(absdir, &lock, err) != 0)
         goto done;
     locked = true;
-    if (sf_verify_integrity(absdir, &rep, err) != 0) {
+    /* The verify's checksums come from the artifacts' trees, each file
+     * hashed once: its SHA-256 names its blob, and the artifact checksum
+     * the verify compares with the journal's is computed from them. */
+    if (sf_verify_integrity_with(absdir, scan_artifact, &scans, &rep, err) != 0) {
         sf_error_prefix(err, "%s does not verify, so it is not pushed: ", dir);
         if (err)
             err->kind = "push-unverified";
@@ -1490,8 +1540,7 @@ int sf_remote_push(sf_s3 *s3, const char *dir, const char *url, const sf_remote_
     x.name = strdup(r->name);
     x.a = calloc(rep.artifact_count ? rep.artifact_count : 1, sizeof *x.a);
     x.docs = calloc(8, sizeof *x.docs);
-    trees = calloc(rep.artifact_count ? rep.artifact_count : 1, sizeof *trees);
-    if (x.name == NULL || x.a == NULL || x.docs == NULL || trees == NULL) {
+    if (x.name == NULL || x.a == NULL || x.docs == NULL) {
         nomem(err);
         goto done;
     }
@@ -1504,8 +1553,7 @@ int sf_remote_push(sf_s3 *s3, const char *dir, const char *url, const sf_remote_
         const sf_integrity_artifact *ia = &rep.artifacts[i];
         size_t dl = strlen(absdir);
         sf_ri_artifact *a = &x.a[x.n];
-        sf_tree *t = &trees[i];
-        char hex[SF_SHA256_HEX_SIZE];
+        const sf_tree *t = NULL;
         if (strncmp(ia->artifact_path, absdir, dl) != 0 || ia->artifact_path[dl] != '/' ||
             !sf_tree_safe_rel(ia->artifact_path + dl + 1) || !hex64(ia->checksum)) {
             sf_error_set(err, "push-unverified", ia->artifact_path,
@@ -1520,15 +1568,14 @@ int sf_remote_push(sf_s3 *s3, const char *dir, const char *url, const sf_remote_
             goto done;
         }
         memcpy(a->checksum, ia->checksum, SF_SHA256_HEX_SIZE);
-        if (sf_tree_scan(ia->artifact_path, true, t, err) != 0)
-            goto done;
-        /* What is pushed is what was verified: the tree hashes to the
-         * artifact's checksum (nothing changed since the verify). */
-        if (sf_checksum_path(ia->artifact_path, hex, err) != 0)
-            goto done;
-        if (strcmp(hex, a->checksum) != 0) {
-            sf_error_set(err, SF_EK_IO, a->path, "%s changed while it was being pushed",
-                         ia->artifact_path);
+        /* What is pushed is what was verified: the tree whose hashes gave
+         * the checksum the verify accepted. */
+        for (k = 0; k < scans.n && t == NULL; k++)
+            if (strcmp(scans.path[k], ia->artifact_path) == 0)
+                t = &scans.t[k];
+        if (t == NULL) {
+            sf_error_set(err, "push-unverified", ia->artifact_path,
+                         "artifact %s was not scanned by the verify", ia->artifact_path);
             goto done;
         }
         a->dirs = calloc(t->n ? t->n : 1, sizeof *a->dirs);
@@ -1683,10 +1730,7 @@ done:
     free(manifest);
     free(key);
     free(absdir);
-    if (trees != NULL)
-        for (i = 0; i < rep.artifact_count; i++)
-            sf_tree_free(&trees[i]);
-    free(trees);
+    scans_free(&scans);
     if (have_report)
         sf_integrity_report_free(&rep);
     sf_remote_index_free(&x);

@@ -124,7 +124,8 @@ int sf_tree_scan(const char *path, bool hash, sf_tree *t, sf_error *err)
     } else if (S_ISDIR(st.st_mode)) {
         if (walk(t, path, "", 0, err) != 0)
             goto fail;
-        qsort(t->e, t->n, sizeof *t->e, by_path);
+        if (t->n > 1) /* qsort wants a non-NULL base even for none */
+            qsort(t->e, t->n, sizeof *t->e, by_path);
     } else {
         sf_error_set(err, SF_EK_IO, NULL, "%s: not a regular file or directory", path);
         goto fail;
@@ -186,4 +187,53 @@ bool sf_tree_safe_rel(const char *s)
         i = j + 1;
     }
     return true;
+}
+
+static int by_components(const void *a, const void *b)
+{
+    return sf_path_cmp_components((*(const sf_tree_entry *const *)a)->rel,
+                                  (*(const sf_tree_entry *const *)b)->rel);
+}
+
+int sf_tree_checksum(const sf_tree *t, char out_hex[SF_SHA256_HEX_SIZE], sf_error *err)
+{
+    const sf_tree_entry **files;
+    sf_sha256 *h;
+    sf_buf line;
+    size_t i, n = 0;
+    int rc = SF_ERR;
+
+    if (t->n == 1 && t->e[0].type == 'F' && t->e[0].rel[0] == '\0') {
+        memcpy(out_hex, t->e[0].sha256, SF_SHA256_HEX_SIZE);
+        return 0;
+    }
+    files = malloc((t->n ? t->n : 1) * sizeof *files);
+    h = sf_sha256_new();
+    sf_buf_init(&line);
+    if (files == NULL || h == NULL)
+        goto nomem;
+    for (i = 0; i < t->n; i++)
+        if (t->e[i].type == 'F')
+            files[n++] = &t->e[i];
+    if (n > 1)
+        qsort(files, n, sizeof *files, by_components);
+    for (i = 0; i < n; i++) {
+        sf_buf_reset(&line);
+        if (sf_utf8_lossy(files[i]->rel, strlen(files[i]->rel), &line) != 0 ||
+            sf_buf_putc(&line, '\0') != 0 ||
+            sf_buf_append(&line, files[i]->sha256, SF_SHA256_HEX_SIZE - 1) != 0 ||
+            sf_buf_putc(&line, '\n') != 0 || sf_sha256_update(h, line.data, line.len) != 0)
+            goto nomem;
+    }
+    if (sf_sha256_final(h, out_hex) != 0)
+        goto nomem;
+    rc = 0;
+    goto done;
+nomem:
+    sf_error_set(err, SF_EK_NOMEM, NULL, "out of memory");
+done:
+    sf_buf_free(&line);
+    sf_sha256_free(h);
+    free(files);
+    return rc;
 }

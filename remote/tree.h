@@ -31,6 +31,13 @@ typedef struct sf_tree {
 int sf_tree_scan(const char *path, bool hash, sf_tree *t, sf_error *err);
 void sf_tree_free(sf_tree *t);
 
+/* The artifact checksum (snapfleet/checksum.h) of a hashed tree, from its
+ * files' SHA-256s: the SHA-256 of the file when the artifact is one file,
+ * else the directory digest (paths in component-wise order), byte for byte
+ * what sf_checksum_path gives for the same bytes, without reading them
+ * again. */
+int sf_tree_checksum(const sf_tree *t, char out_hex[SF_SHA256_HEX_SIZE], sf_error *err);
+
 /* A relative path an index may name: '/'-separated, no empty, "." or ".."
  * component, no leading or trailing '/', no NUL or '\\', at most
  * SF_TREE_PATH_MAX bytes. */

@@ -150,6 +150,54 @@ static void test_fresh_backup_verifies(void **state)
     sf_integrity_report_free(&rep);
 }
 
+typedef struct counted {
+    int calls;
+    int fail;     /* 1: fail with an io error, 2: give another hash */
+} counted;
+
+static int count_checksum(void *payload, const char *path, char out_hex[SF_SHA256_HEX_SIZE],
+                          sf_error *err)
+{
+    counted *c = payload;
+
+    c->calls++;
+    if (c->fail == 1)
+        return sf_error_set(err, SF_EK_IO, NULL, "cannot read %s", path);
+    if (c->fail == 2) {
+        memcpy(out_hex, other_hash, SF_SHA256_HEX_SIZE);
+        return SF_OK;
+    }
+    return sf_checksum_path(path, out_hex, err);
+}
+
+static void test_checksums_from_the_caller(void **state)
+{
+    sf_integrity_report rep;
+    sf_error err;
+    counted c = {0};
+
+    (void)state;
+    assert_int_equal(sf_verify_integrity_with(out, count_checksum, &c, &rep, &err), SF_OK);
+    assert_true(rep.verified);
+    assert_int_equal(c.calls, 2);
+    sf_integrity_report_free(&rep);
+    /* The caller's failure is the verify's, with nothing verified. */
+    c.fail = 1;
+    sf_error_clear(&err);
+    assert_int_equal(sf_verify_integrity_with(out, count_checksum, &c, &rep, &err), SF_ERR);
+    assert_string_equal(err.kind, SF_EK_IO);
+    assert_false(rep.verified);
+    /* A checksum that is not the journal's is refused as changed bytes are. */
+    c.fail = 2;
+    sf_error_clear(&err);
+    assert_int_equal(sf_verify_integrity_with(out, count_checksum, &c, &rep, &err), SF_ERR);
+    assert_string_equal(err.kind, "checksum-mismatch");
+    assert_false(rep.verified);
+    /* NULL: sf_checksum_path, as sf_verify_integrity. */
+    assert_int_equal(sf_verify_integrity_with(out, NULL, NULL, &rep, &err), SF_OK);
+    sf_integrity_report_free(&rep);
+}
+
 static void test_backup_id_mismatch(void **state)
 {
     sf_manifest m;
@@ -525,6 +573,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_fresh_backup_verifies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checksums_from_the_caller, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backup_id_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topology_receipt_missing_or_different, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unexpected_journal_artifact, setup, teardown),

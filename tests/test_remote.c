@@ -16,6 +16,7 @@
 
 #include "remote/remote_internal.h"
 #include "remote/tree.h"
+#include "snapfleet/checksum.h"
 #include "snapfleet/fs.h"
 
 #define H64A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -189,6 +190,55 @@ static void test_remote_tree__scan(void **state)
     sf_remove_tree(dir, NULL);
 }
 
+static void test_remote_tree__checksum(void **state)
+{
+    char dir[] = "/tmp/sf-tree-XXXXXX", p[160], want[SF_SHA256_HEX_SIZE],
+         got[SF_SHA256_HEX_SIZE];
+    static const char *const files[] = {"a/b", "a-b", "a.b/c", "a", "\xff\xfe", "z/y/x"};
+    sf_tree t;
+    sf_error err;
+    size_t i;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    /* Names where byte order and component order differ ("a-b" < "a/b"
+     * as bytes, after it by components), and one that is not UTF-8. */
+    for (i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char *slash;
+        snprintf(p, sizeof p, "%s/t/%s", dir, files[i]);
+        slash = strrchr(p, '/');
+        *slash = '\0';
+        assert_int_equal(sf_fs_mkdir_p(p, NULL), 0);
+        *slash = '/';
+        if (strcmp(files[i], "a") == 0)
+            snprintf(p, sizeof p, "%s/t/a0", dir); /* "a" is a directory */
+        put(p, files[i]);
+    }
+    snprintf(p, sizeof p, "%s/t/empty", dir);
+    assert_int_equal(mkdir(p, 0700), 0);
+    snprintf(p, sizeof p, "%s/t", dir);
+    assert_int_equal(sf_tree_scan(p, true, &t, &err), 0);
+    assert_int_equal(sf_tree_checksum(&t, got, &err), 0);
+    assert_int_equal(sf_checksum_path(p, want, &err), 0);
+    assert_string_equal(got, want);
+    sf_tree_free(&t);
+    /* One file: its SHA-256. */
+    snprintf(p, sizeof p, "%s/t/a-b", dir);
+    assert_int_equal(sf_tree_scan(p, true, &t, &err), 0);
+    assert_int_equal(sf_tree_checksum(&t, got, &err), 0);
+    assert_int_equal(sf_checksum_path(p, want, &err), 0);
+    assert_string_equal(got, want);
+    sf_tree_free(&t);
+    /* An empty directory: the empty digest, as sf_checksum_path. */
+    snprintf(p, sizeof p, "%s/t/empty", dir);
+    assert_int_equal(sf_tree_scan(p, true, &t, &err), 0);
+    assert_int_equal(sf_tree_checksum(&t, got, &err), 0);
+    assert_int_equal(sf_checksum_path(p, want, &err), 0);
+    assert_string_equal(got, want);
+    sf_tree_free(&t);
+    sf_remove_tree(dir, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -196,6 +246,7 @@ int main(void)
         cmocka_unit_test(test_remote_index__refused),
         cmocka_unit_test(test_remote_tree__safe_rel),
         cmocka_unit_test(test_remote_tree__scan),
+        cmocka_unit_test(test_remote_tree__checksum),
     };
     return cmocka_run_group_tests_name("remote", tests, NULL, NULL);
 }

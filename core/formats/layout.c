@@ -203,6 +203,7 @@ static int check_topology(const sf_manifest *m, const sf_download_journal *j,
 
 static int verify_member(const char *dir, const sf_manifest_member *mem,
                          const sf_download_journal *j, size_t index,
+                         sf_checksum_fn checksum, void *payload,
                          sf_integrity_report *r, sf_error *err)
 {
     const sf_manifest_snapshot *ss = &mem->source_snapshot;
@@ -249,7 +250,8 @@ static int verify_member(const char *dir, const sf_manifest_member *mem,
         free(resolved);
         return SF_ERR;
     }
-    if (sf_checksum_path(resolved, actual, err) != SF_OK) {
+    if ((checksum != NULL ? checksum(payload, resolved, actual, err)
+                          : sf_checksum_path(resolved, actual, err)) != SF_OK) {
         free(resolved);
         return SF_ERR;
     }
@@ -282,6 +284,12 @@ static int verify_member(const char *dir, const sf_manifest_member *mem,
 }
 
 int sf_verify_integrity(const char *dir, sf_integrity_report *r, sf_error *err)
+{
+    return sf_verify_integrity_with(dir, NULL, NULL, r, err);
+}
+
+int sf_verify_integrity_with(const char *dir, sf_checksum_fn checksum, void *payload,
+                             sf_integrity_report *r, sf_error *err)
 {
     sf_manifest m;
     sf_download_journal j;
@@ -345,7 +353,7 @@ int sf_verify_integrity(const char *dir, sf_integrity_report *r, sf_error *err)
     r->manifest_members = m.fleet.member_count;
     r->journal_artifacts = j.artifact_count;
     for (i = 0; i < m.fleet.member_count; i++)
-        if (verify_member(dir, &m.fleet.members[i], &j, i, r, err) != SF_OK)
+        if (verify_member(dir, &m.fleet.members[i], &j, i, checksum, payload, r, err) != SF_OK)
             goto done;
     r->verified = true;
     rc = SF_OK;

@@ -5,8 +5,9 @@
 # without resending a part it had recorded, and its journal held only
 # acknowledged parts; a failure among several transfers in flight stops the
 # push naming the object, the transfers in flight finish and are recorded,
-# and the rerun completes; a file changed while it is being pushed is
-# refused, never stored under the name of other bytes.
+# and the rerun completes; a file changed while it is being pushed (a
+# whole object, a multipart one after its first part) is refused, its
+# upload aborted, never stored under the name of other bytes.
 source "$(dirname "$0")/lib.bash" "$1"
 source "$(dirname "$0")/s3_lib.bash"
 s3_start bkt
@@ -145,6 +146,58 @@ if grep -qE '"parts_resumed": [1-9]' "$TMP/out"; then ok; else bad "no part resu
 [[ $(jcheck resent "$TMP/journal.failed" "$TMP/log.failed" "$S3_LOG") == 0 ]] && ok || bad "a part acknowledged before the failure was sent again"
 rm -f "$S3_FAULTS.delay"
 run pull s3://bkt/fail/b3 rf "${E[@]}" --jobs 4; expect_rc 0 "pull after the rerun"
+
+# ---- a file changed while it is being pushed ----
+# flip FILE: one byte changed in place near its end, the size kept.
+flip() { local n; n=$(stat -c %s "$1"); printf '\x5a' | dd of="$1" bs=1 seek=$((n - 2)) conv=notrunc 2>/dev/null; }
+cp -r b1 c1
+cp -r b1 c2
+# A whole object: one transfer at a time, slowly; a file not sent yet is
+# changed once the first blob went.
+echo 300 >"$S3_FAULTS.delay"
+: >"$S3_LOG"
+SNAPFLEET_PART_SIZE= "$SF" push c1 s3://bkt/chg1 "${E[@]}" --jobs 1 >"$TMP/out" 2>"$TMP/err" &
+pid=$!
+for i in $(seq 600); do grep -q '^PUT .*/blobs/' "$S3_LOG" && break; sleep 0.05; done
+victim=$(find c1 -name stable_memory.bin | sort | tail -1)
+vsha=$(sha256sum "$victim" | cut -c1-64)
+grep -q "blobs/sha256-$vsha" "$S3_LOG" && bad "the file was sent before it could be changed"
+flip "$victim"
+wait "$pid"; rc=$?
+expect_rc 1 "a whole object changed during the push"
+expect_err "changed while it was being pushed" "says why"; expect_err "$victim" "names the file"
+[[ ! -e $S3_DATA/bkt/chg1/blobs/sha256-$vsha._S3rver_object ]] && ok || bad "other bytes stored under $vsha"
+if grep -q "^PUT .*fleet-backup-manifest.json" "$S3_LOG"; then bad "the manifest was sent"; else ok; fi
+# A multipart object: changed after its first part was acknowledged; the
+# upload is aborted, nothing completed under its name.
+: >"$S3_LOG"
+"$SF" push c2 s3://bkt/chg2 "${E[@]}" --jobs 1 >"$TMP/out" 2>"$TMP/err" &
+pid=$!
+journal=""
+for i in $(seq 600); do
+  journal=$(journal_file)
+  if [[ -n $journal ]] && grep -q '"number": 1' "$journal" 2>/dev/null; then break; fi
+  sleep 0.05
+done
+key=$(sed -n 's/.*"key": "\([^"]*\)".*/\1/p' "$journal" | head -1)
+upload=$(sed -n 's/.*"upload_id": "\([^"]*\)".*/\1/p' "$journal" | head -1)
+vsha=${key##*sha256-}
+victim=""
+while IFS= read -r f; do
+  [[ $(sha256sum "$f" | cut -c1-64) == "$vsha" ]] && victim=$f
+done < <(find c2 -type f -name '*.bin')
+[[ -n $victim ]] && ok || bad "no file of c2 is $key"
+flip "$victim"
+wait "$pid"; rc=$?
+rm -f "$S3_FAULTS.delay"
+expect_rc 1 "a multipart object changed during the push"
+expect_err "changed while it was being pushed" "says why"; expect_err "$victim" "names the file"
+# (s3rver does not implement AbortMultipartUpload and answers 405: the
+# request is what is checked.)
+grep -q "^DELETE .*uploadId=$upload " "$S3_LOG" && ok || bad "upload $upload not aborted"
+if grep -q "^POST .*uploadId=$upload " "$S3_LOG"; then bad "upload $upload completed"; else ok; fi
+[[ ! -e $S3_DATA/bkt/chg2/blobs/sha256-$vsha._S3rver_object ]] && ok || bad "other bytes stored under $vsha"
+if [[ -n $(journal_file) ]] && grep -q "$upload" "$(journal_file)"; then bad "the aborted upload stayed in the journal"; else ok; fi
 
 s3_stop
 finish

@@ -78,6 +78,17 @@ typedef struct sf_integrity_report {
  * A directory with a plan and no manifest is "dry-run-not-complete". */
 SF_API int sf_verify_integrity(const char *dir, sf_integrity_report *report,
                                sf_error *err);
+/* The same, with each artifact's checksum computed by checksum (NULL:
+ * sf_checksum_path) from its resolved path: a caller that must read every
+ * file anyway (push names each file by its SHA-256) hashes each once and
+ * gives the artifact checksum from those hashes. The function must compute
+ * it from the bytes on disk; it is compared with the journal's as
+ * sf_checksum_path's result would be. */
+typedef int (*sf_checksum_fn)(void *payload, const char *path,
+                              char out_hex[SF_SHA256_HEX_SIZE], sf_error *err);
+SF_API int sf_verify_integrity_with(const char *dir, sf_checksum_fn checksum,
+                                    void *payload, sf_integrity_report *report,
+                                    sf_error *err);
 SF_API int sf_integrity_report_json(const sf_integrity_report *r, sf_buf *out,
                                     sf_error *err);
 SF_API void sf_integrity_report_free(sf_integrity_report *r);
