@@ -5,11 +5,14 @@
  * transfer in flight (sim.h), 20 ms per call, 50 ms per stop. Rows: the
  * backup with each schedule, the span in which the fleet stands stopped
  * (first stop to last start) and the median time one canister stands
- * stopped, and a restore of the same fleet from that backup (every member
- * uploaded), each at the given numbers of jobs. Virtual time depends only
- * on the operations and the model, so the figures are the same on every
- * machine; CPU seconds are this machine's.
- *   bench_jobs [--scale K] [--canisters N]
+ * stopped, each at the given numbers of jobs; and a restore of the same
+ * fleet from the first backup (every member uploaded), which runs one
+ * operation at a time (the restore has no jobs setting). Virtual time
+ * depends only on the operations and the model, so the figures are the
+ * same on every machine; CPU seconds are this machine's.
+ *   bench_jobs [--scale K] [--canisters N] [--jobs A,B,...]
+ * --jobs: the numbers of jobs, each row's ratios against the first
+ * (default 1,8,16).
  * --scale K (1, 2, 4, 8, 16 or 32; default 32) divides every size and
  * both bandwidths by K: the transfer times, and so every virtual figure,
  * stay those of the full sizes (each is bytes / rate, and both shrink
@@ -151,7 +154,6 @@ static int backup_row(const char *dir, sf_backup_schedule schedule,
     double c0;
     int rc = SF_ERR;
 
-    (void)jobs;
     sf_buf_init(&trace);
     memset(&r, 0, sizeof r);
     if (fleet(&sim, &err) != SF_OK ||
@@ -170,6 +172,7 @@ static int backup_row(const char *dir, sf_backup_schedule schedule,
     c.schedule = schedule;
     c.tool_name = "snapfleet";
     c.tool_version = SF_VERSION;
+    c.jobs = jobs;
     c0 = cpu_s();
     t0 = sf_sim_now_ms(sim);
     if (sf_backup_run(&c, t, &clock, &r, &err) != SF_OK)
@@ -199,7 +202,7 @@ done:
 /* A restore in place of sim from the backup in dir, every member
  * uploaded, its state in restore_dir. */
 static int restore_row(sf_sim *sim, const char *dir, const char *restore_dir,
-                       unsigned jobs, figures *f)
+                       figures *f)
 {
     sf_driver *d = NULL, *t = NULL;
     sf_clock clock = sf_sim_clock(sim);
@@ -211,7 +214,6 @@ static int restore_row(sf_sim *sim, const char *dir, const char *restore_dir,
     double c0;
     int rc = SF_ERR;
 
-    (void)jobs;
     sf_buf_init(&trace);
     memset(&r, 0, sizeof r);
     if (sf_sim_driver_new(sim, NULL, &d, &err) != SF_OK ||
@@ -245,6 +247,21 @@ done:
     return rc;
 }
 
+static int parse_jobs(const char *s, unsigned *jobs, size_t cap, size_t *n)
+{
+    char *end;
+
+    *n = 0;
+    while (*s != '\0' && *n < cap) {
+        unsigned long v = strtoul(s, &end, 10);
+        if (end == s || v < 1 || v > 64 || (*end != ',' && *end != '\0'))
+            return -1;
+        jobs[(*n)++] = (unsigned)v;
+        s = *end == ',' ? end + 1 : end;
+    }
+    return *n > 0 && *s == '\0' ? 0 : -1;
+}
+
 static void print_row(const char *what, unsigned jobs, const figures *f,
                       const figures *base)
 {
@@ -267,13 +284,12 @@ int main(int argc, char **argv)
         {"backup, fleet schedule", SF_BACKUP_FLEET},
         {"backup, per-canister schedule", SF_BACKUP_PER_CANISTER},
     };
-    static const unsigned jobs[] = {1};
-    const size_t njobs = sizeof jobs / sizeof jobs[0];
-    size_t s, j;
+    unsigned jobs[8] = {1, 8, 16};
+    size_t njobs = 3, s, j;
     char scratch[400] = "/tmp/sf-bench-jobs-XXXXXX", dir[600], rdir[700],
          cmd[500];
     const char *tmp = getenv("SF_BENCH_DIR");
-    figures f, base;
+    figures f, base = {0};
     sf_sim *sim = NULL;
     int i;
 
@@ -282,8 +298,15 @@ int main(int argc, char **argv)
             scale = strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--canisters") == 0 && i + 1 < argc)
             canisters = strtoull(argv[++i], NULL, 10);
-        else {
-            fprintf(stderr, "usage: bench_jobs [--scale K] [--canisters N]\n");
+        else if (strcmp(argv[i], "--jobs") == 0 && i + 1 < argc) {
+            if (parse_jobs(argv[++i], jobs, 8, &njobs) != 0) {
+                fprintf(stderr, "bench_jobs: --jobs takes up to 8 numbers "
+                        "1..64, comma-separated\n");
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "usage: bench_jobs [--scale K] [--canisters N] "
+                    "[--jobs A,B,...]\n");
             return 2;
         }
     }
@@ -316,17 +339,15 @@ int main(int argc, char **argv)
             print_row(schedules[s].name, jobs[j], &f, &base);
         }
     }
-    /* restores of the fleet the first backup left, from that backup */
+    /* a restore of the fleet the first backup left, from that backup: at
+     * one job, as the restore runs one operation at a time */
     snprintf(dir, sizeof dir, "%s/backup-0-%u", scratch, jobs[0]);
-    for (j = 0; j < njobs; j++) {
-        snprintf(rdir, sizeof rdir, "%s/restore-%u", dir, jobs[j]);
-        memset(&f, 0, sizeof f);
-        if (restore_row(sim, dir, rdir, jobs[j], &f) != SF_OK)
-            return 1;
-        if (j == 0)
-            base = f;
-        print_row("restore, every member uploaded", jobs[j], &f, &base);
-    }
+    snprintf(rdir, sizeof rdir, "%s/restore", dir);
+    memset(&f, 0, sizeof f);
+    if (restore_row(sim, dir, rdir, &f) != SF_OK)
+        return 1;
+    base = f;
+    print_row("restore, every member uploaded", 1, &f, &base);
     sf_sim_free(sim);
     if (tmp != NULL)
         return 0;
