@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "support/restore_fixture.h"
 #include "support/sim_fixture.h"
 
 #include "snapfleet/backup.h"
@@ -207,6 +208,36 @@ static void test_failed_transfers_leave_nothing_in_flight(void **state)
     watch_close(&w);
 }
 
+/* A restore expects each upload's bytes when it decides to upload (an
+ * in-place member may load from its canister instead) and moves exactly
+ * those. */
+static void test_restore_counts_every_upload(void **state)
+{
+    sf_fx f;
+    sf_rfx_capture cap;
+    sf_restore_config c;
+    sf_progress_stats s;
+    char out[700];
+    watch w;
+
+    (void)state;
+    sf_rfx_fleet(&f, "progress-restore", 3, CANISTERS);
+    snprintf(out, sizeof out, "%s", sf_fx_path(&f, "b"));
+    sf_rfx_backup(&f, out, NULL, &cap);
+    sf_fx_stack(&f, NULL, false);
+    watch_open(&w);
+    sf_rfx_config(&c, out, SF_RESTORE_MODE_EXECUTE);
+    c.progress = w.p;
+    sf_rfx_run_complete(&f, &c);
+    sf_progress_get_stats(w.p, &s);
+    assert_int_equal(s.finished, cap.n);
+    assert_int_equal(s.in_flight, 0);
+    assert_true(s.expected > 0);
+    assert_true(s.done == s.expected);
+    watch_close(&w);
+    sf_fx_teardown(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -218,6 +249,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_transfers_leave_nothing_in_flight,
                                         setup, teardown),
+        cmocka_unit_test(test_restore_counts_every_upload),
     };
     return cmocka_run_group_tests_name("progress_run", tests, NULL, NULL);
 }

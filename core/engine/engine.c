@@ -97,7 +97,7 @@ static double wall_s(void)
  * the blobs and chunks, not icp's metadata.json and dot files (its lock
  * and progress files), so a finished download counts what the snapshot's
  * total size counts. */
-static uint64_t tree_bytes(const char *path, int depth)
+static uint64_t tree_bytes_at(const char *path, int depth)
 {
     DIR *d;
     struct dirent *de;
@@ -114,12 +114,17 @@ static uint64_t tree_bytes(const char *path, int depth)
             continue;
         p = sf_path_join(path, de->d_name);
         if (p != NULL && lstat(p, &st) == 0)
-            total += S_ISDIR(st.st_mode) ? tree_bytes(p, depth + 1)
+            total += S_ISDIR(st.st_mode) ? tree_bytes_at(p, depth + 1)
                                          : (uint64_t)st.st_size;
         free(p);
     }
     closedir(d);
     return total;
+}
+
+uint64_t sf_engine_transfer_bytes(const char *dir)
+{
+    return tree_bytes_at(dir, 0);
 }
 
 /* One progress line per effect (the CLI passes stderr when it is a
@@ -187,7 +192,7 @@ int sf_engine_call(sf_engine *e, const sf_op *op, sf_result *res,
     }
     if (res->fail == SF_FAIL_NONE && is_transfer(op->kind) &&
         (shown || e->log != NULL))
-        bytes = tree_bytes(op->path, 0);
+        bytes = sf_engine_transfer_bytes(op->path);
     if (shown)
         sf_progress_end(e->progress, key, res->fail == SF_FAIL_NONE, bytes);
     if (res->fail == SF_FAIL_NONE) {

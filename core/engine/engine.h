@@ -64,6 +64,9 @@ int sf_engine_open_at(sf_engine *e, sf_driver *driver, const sf_clock *clock,
                       const char *out, const char *obs_name, FILE *log,
                       sf_error *err);
 void sf_engine_close(sf_engine *e);
+/* The snapshot bytes a transfer of dir moves (its blobs and chunks; not
+ * metadata.json or icp's dot files): what the status line counts. */
+uint64_t sf_engine_transfer_bytes(const char *dir);
 /* One line of the run's log (a newline is added): above the status line
  * when there is one. Nothing when the engine has no log. */
 void sf_engine_say(sf_engine *e, const char *fmt, ...)

@@ -637,6 +637,9 @@ static int do_upload(rrun *r, const sf_restore_journal_op *jop,
             goto done;
         }
     }
+    /* known only now: an in-place member may load from its canister */
+    if (r->e.progress != NULL)
+        sf_progress_expect(r->e.progress, sf_engine_transfer_bytes(stage));
     if (sf_engine_upload(&r->e, jop->target_canister, stage, &snap, err) != SF_OK)
         goto done;
     rec->uploaded_snapshot_id = strdup(snap.id);
