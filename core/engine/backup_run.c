@@ -1049,7 +1049,7 @@ static void sched_free(sched *s)
     free(s->tasks);
 }
 
-/* The journal's positions are its sequences (the index is built). */
+/* The journal's positions are its sequences (run_jobs). */
 static int sched_init(sched *s, runner *r, sf_error *err)
 {
     const sf_exec_journal *j = &r->j;
@@ -1197,9 +1197,8 @@ static int run_jobs(runner *r, sf_error *err)
     bool failed = false;
     int rc;
 
-    for (size_t i = 0; i < r->j.operation_count; i++)
-        if (r->j.operations[i].sequence != i)
-            return run_loop(r, err); /* not in plan order: one at a time */
+    /* positions are sequences: the integrity check after the log's replay
+     * holds operation i to the plan's phase i, whose order is i */
     if (sched_init(&s, r, err) != SF_OK) {
         sched_free(&s);
         return SF_ERR;
