@@ -314,6 +314,33 @@ static void test_remainder_to_lowest_ticket(void **state)
     assert_int_equal(at, t0 + LAT + t1 + ceil_div(left, 1001));
 }
 
+/* More transfers than bytes per ms: the lowest tickets move a byte per
+ * ms each, the last waits with nothing until one of them ends, then has
+ * the whole link. */
+static void test_more_transfers_than_bytes(void **state)
+{
+    fixture *f = *state;
+    sf_sim_config c;
+    uint64_t t0, t[3], at, s;
+
+    config(&c, 3, true, 0, 2);
+    c.heap_min = c.heap_max = 3000;
+    c.stable_min = c.stable_max = 1000;
+    c.module_min = c.module_max = 100;
+    start(f, &c);
+    s = f->size[0];
+    t0 = sf_sim_now_ms(f->sim);
+    t[0] = submit_download(f, 0);
+    t[1] = submit_download(f, 1);
+    t[2] = submit_download(f, 2);
+    assert_int_equal(wait_one(f, &at), t[0]);
+    assert_int_equal(at, t0 + LAT + s);
+    assert_int_equal(wait_one(f, &at), t[1]);
+    assert_int_equal(at, t0 + LAT + s);
+    assert_int_equal(wait_one(f, &at), t[2]);
+    assert_int_equal(at, t0 + LAT + s + ceil_div(s, 2));
+}
+
 /* The link is never used beyond its capacity: by each completion, the
  * bytes of the transfers completed so far fit in link x elapsed; and it
  * is used fully (each ending wastes under a ms). */
@@ -640,6 +667,7 @@ int main(void)
         T(test_start_slows_the_others),
         T(test_slow_link_limits_one),
         T(test_remainder_to_lowest_ticket),
+        T(test_more_transfers_than_bytes),
         T(test_never_beyond_capacity),
         T(test_one_at_a_time_unchanged),
         T(test_deterministic),
