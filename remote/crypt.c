@@ -40,7 +40,7 @@ static int crypto_ready(sf_error *err)
     return 0;
 }
 
-static void hex_of(const unsigned char *p, size_t n, char *out)
+void sf_crypt_hex(const unsigned char *p, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";
     size_t i;
@@ -52,7 +52,7 @@ static void hex_of(const unsigned char *p, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static bool unhex(const char *s, size_t n, unsigned char *out)
+bool sf_crypt_unhex(const char *s, size_t n, unsigned char *out)
 {
     size_t i;
 
@@ -92,12 +92,12 @@ const sf_keys *sf_identity_keys(const sf_identity *id)
 
 void sf_recipient_id(const sf_recipient *r, char out[33])
 {
-    hex_of(r->k.id, sizeof r->k.id, out);
+    sf_crypt_hex(r->k.id, sizeof r->k.id, out);
 }
 
 void sf_identity_id(const sf_identity *id, char out[33])
 {
-    hex_of(id->k.id, sizeof id->k.id, out);
+    sf_crypt_hex(id->k.id, sizeof id->k.id, out);
 }
 
 /* ---- key files ---- */
@@ -189,9 +189,9 @@ int sf_keygen(const char *path, sf_error *err)
     }
     crypto_box_keypair(id.k.pk, id.sk);
     randombytes_buf(id.k.name_key, sizeof id.k.name_key);
-    hex_of(id.k.pk, 32, pk);
-    hex_of(id.sk, 32, sk);
-    hex_of(id.k.name_key, 32, nk);
+    sf_crypt_hex(id.k.pk, 32, pk);
+    sf_crypt_hex(id.sk, 32, sk);
+    sf_crypt_hex(id.k.name_key, 32, nk);
     snprintf(text, sizeof text, IDENTITY_HEAD "public-key: %s\nsecret-key: %s\nname-key: %s\n",
              pk, sk, nk);
     if (write_new(path, text, 0600, err) != 0)
@@ -220,7 +220,7 @@ static bool read_line(const char **p, const char *label, unsigned char out[32])
     if (strncmp(*p, label, l) != 0 || (*p)[l] != ':' || (*p)[l + 1] != ' ')
         return false;
     *p += l + 2;
-    if (strlen(*p) < 65 || (*p)[64] != '\n' || !unhex(*p, 32, out))
+    if (strlen(*p) < 65 || (*p)[64] != '\n' || !sf_crypt_unhex(*p, 32, out))
         return false;
     *p += 65;
     return true;
@@ -424,13 +424,13 @@ void sf_crypt_blob_name(const sf_keys *k, const char sha256_hex[SF_SHA256_HEX_SI
     crypto_generichash_state st;
     unsigned char raw[32], h[32];
 
-    if (!unhex(sha256_hex, 32, raw))
+    if (!sf_crypt_unhex(sha256_hex, 32, raw))
         memset(raw, 0, sizeof raw);
     crypto_generichash_init(&st, k->name_key, sizeof k->name_key, sizeof h);
     crypto_generichash_update(&st, (const unsigned char *)label, sizeof label);
     crypto_generichash_update(&st, raw, sizeof raw);
     crypto_generichash_final(&st, h, sizeof h);
-    hex_of(h, sizeof h, out);
+    sf_crypt_hex(h, sizeof h, out);
 }
 
 int sf_crypt_context_blob(const char *sha256_hex, char *out, size_t n)
@@ -461,7 +461,7 @@ void sf_crypt_content_tag(const sf_keys *k, const char *context,
     crypto_generichash_state st;
     unsigned char raw[32];
 
-    if (!unhex(sha256_hex, 32, raw))
+    if (!sf_crypt_unhex(sha256_hex, 32, raw))
         memset(raw, 0, sizeof raw);
     crypto_generichash_init(&st, k->name_key, sizeof k->name_key, 32);
     crypto_generichash_update(&st, (const unsigned char *)label, sizeof label);
@@ -756,8 +756,8 @@ static int dec_start(sf_dec *d, sf_error *err)
     if (sf_crypt_header_parse(d->header, SF_CRYPT_HEADER_SIZE, &d->h, err) != 0)
         return sf_error_prefix(err, "%s: ", d->what);
     if (sodium_memcmp(d->h.key_id, k->id, 16) != 0) {
-        hex_of(d->h.key_id, 16, got);
-        hex_of(k->id, 16, want);
+        sf_crypt_hex(d->h.key_id, 16, got);
+        sf_crypt_hex(k->id, 16, want);
         return sf_error_set(err, "crypt-wrong-key", "key_id",
                             "%s is encrypted to another key (key id %s), not to this identity "
                             "(key id %s): wrong --identity", d->what, got, want);

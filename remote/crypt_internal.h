@@ -88,6 +88,15 @@ void sf_crypt_header_write(const sf_crypt_header *h, unsigned char out[SF_CRYPT_
 /* The encrypted size of size plaintext bytes in chunks of chunk bytes. */
 uint64_t sf_crypt_size(uint64_t size, uint32_t chunk);
 
+/* Lower-case hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
+void sf_crypt_hex(const unsigned char *p, size_t n, char *out);
+/* Reads exactly 2n lower-case hex digits at s into out; false on any other
+ * character (the caller checks what follows). Not sodium_hex2bin: it also
+ * takes upper case (and, with an ignore set, other characters), and key
+ * files, push journals and hashes are written in lower case, so anything
+ * else is a file that was not written by snapfleet and is refused. */
+bool sf_crypt_unhex(const char *s, size_t n, unsigned char *out);
+
 /* The name of a blob holding the bytes with this SHA-256 (hex in, 64 hex
  * digits out): BLAKE2b-256 keyed with the name key. */
 void sf_crypt_blob_name(const sf_keys *k, const char sha256_hex[SF_SHA256_HEX_SIZE],

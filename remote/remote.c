@@ -401,35 +401,15 @@ static void upload_clear(upload *u)
 
 static void hex_put(sf_jw *w, const char *key, const unsigned char *p, size_t n)
 {
-    static const char digits[] = "0123456789abcdef";
     char hex[2 * SF_CRYPT_HEADER_SIZE + 1];
-    size_t i;
 
-    for (i = 0; i < n; i++) {
-        hex[2 * i] = digits[p[i] >> 4];
-        hex[2 * i + 1] = digits[p[i] & 15];
-    }
-    hex[2 * n] = '\0';
+    sf_crypt_hex(p, n, hex);
     sf_jw_kv_string(w, key, hex);
 }
 
 static bool hex_get(const char *s, unsigned char *out, size_t n)
 {
-    size_t i;
-
-    if (strlen(s) != 2 * n)
-        return false;
-    for (i = 0; i < 2 * n; i++) {
-        char c = s[i];
-        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-        if (v < 0)
-            return false;
-        if (i % 2 == 0)
-            out[i / 2] = (unsigned char)(v << 4);
-        else
-            out[i / 2] |= (unsigned char)v;
-    }
-    return true;
+    return strlen(s) == 2 * n && sf_crypt_unhex(s, n, out);
 }
 
 static void journal_free(journal *j)

@@ -589,9 +589,30 @@ static void test_crypt_names__keyed(void **state)
     assert_int_equal(sf_crypt_context_doc("b1", "x.json", ctx, 5), SF_ERR);
 }
 
+static void test_crypt_hex__lower_case_only(void **state)
+{
+    static const unsigned char bytes[4] = {0x00, 0xab, 0x7f, 0xff};
+    unsigned char out[4];
+    char hex[9];
+
+    (void)state;
+    sf_crypt_hex(bytes, sizeof bytes, hex);
+    assert_string_equal(hex, "00ab7fff");
+    assert_true(sf_crypt_unhex(hex, 4, out));
+    assert_memory_equal(out, bytes, 4);
+    /* Only the 2n digits asked for are read. */
+    assert_true(sf_crypt_unhex("00ab7fffZZ", 4, out));
+    assert_false(sf_crypt_unhex("00AB7fff", 4, out));  /* upper case */
+    assert_false(sf_crypt_unhex("00ab7ffg", 4, out));
+    assert_false(sf_crypt_unhex("00ab7f f", 4, out));
+    assert_false(sf_crypt_unhex("00ab7f", 4, out));     /* short: stops at the NUL */
+    assert_true(sf_crypt_unhex("", 0, out));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crypt_hex__lower_case_only),
         cmocka_unit_test(test_crypt_keygen__files),
         cmocka_unit_test(test_crypt_keys__refused),
         cmocka_unit_test(test_crypt_object__round_trip),
