@@ -89,31 +89,6 @@ static void on_progress(void *payload, const char *line)
     fprintf(stderr, "snapfleet: %s\n", line);
 }
 
-/* Opens the client; on failure prints the error and returns NULL. */
-static sf_s3 *open_client(const remote_args *ra, bool json)
-{
-    sf_s3_config cfg;
-    sf_s3 *s3 = NULL;
-    sf_error err;
-
-    sf_error_clear(&err);
-    if (sf_s3_config_resolve(&cfg, ra->endpoint, ra->region, ra->addressing, &err) != 0 ||
-        sf_s3_open(&s3, &cfg, &err) != 0) {
-        if (json) {
-            sf_buf b;
-            sf_buf_init(&b);
-            cli_error_json(&b, &err);
-            cli_print(&b);
-            sf_buf_free(&b);
-        }
-        cli_fail(NULL, &err);
-        sf_s3_config_free(&cfg);
-        return NULL;
-    }
-    sf_s3_config_free(&cfg);
-    return s3;
-}
-
 static int fail_json(bool json, const char *context, const sf_error *err)
 {
     if (json) {
@@ -124,6 +99,24 @@ static int fail_json(bool json, const char *context, const sf_error *err)
         sf_buf_free(&b);
     }
     return cli_fail(context, err);
+}
+
+/* Opens the client; on failure prints the error and returns NULL. */
+static sf_s3 *open_client(const remote_args *ra, bool json)
+{
+    sf_s3_config cfg;
+    sf_s3 *s3 = NULL;
+    sf_error err;
+
+    sf_error_clear(&err);
+    if (sf_s3_config_resolve(&cfg, ra->endpoint, ra->region, ra->addressing, &err) != 0 ||
+        sf_s3_open(&s3, &cfg, &err) != 0) {
+        fail_json(json, NULL, &err);
+        sf_s3_config_free(&cfg);
+        return NULL;
+    }
+    sf_s3_config_free(&cfg);
+    return s3;
 }
 
 /* Loads --encrypt-to / --identity into o (the caller frees both with
@@ -152,6 +145,30 @@ static void keys_free(sf_remote_options *o)
     sf_identity_free((sf_identity *)o->identity);
     o->encrypt_to = NULL;
     o->identity = NULL;
+}
+
+/* After the options: o (progress when stderr is a terminal and wanted,
+ * --jobs, the keys) and the client. -1 to go on (remote_close releases
+ * both), else the exit status. */
+static int remote_open(const remote_args *ra, bool with_progress, sf_remote_options *o,
+                       sf_s3 **s3)
+{
+    if (with_progress && isatty(STDERR_FILENO))
+        o->progress = on_progress;
+    o->jobs = ra->jobs;
+    if (load_keys(ra, o) != 0)
+        return EXIT_FAIL;
+    if ((*s3 = open_client(ra, ra->json)) == NULL) {
+        keys_free(o);
+        return EXIT_FAIL;
+    }
+    return -1;
+}
+
+static void remote_close(sf_s3 *s3, sf_remote_options *o)
+{
+    sf_s3_close(s3);
+    keys_free(o);
 }
 
 /* The part size: SNAPFLEET_PART_SIZE bytes when set (at least 1024). */
@@ -209,24 +226,16 @@ int cmd_push(int argc, char **argv)
 
     if ((rc = parse_remote(argc, argv, "push", push_usage, opts, 2, &ra)) >= 0)
         return rc;
-    o.jobs = ra.jobs;
     if (!sf_s3_url_is(ra.operands[1]))
         return cli_usage("push", "the destination must be s3://BUCKET/PREFIX: %s",
                          ra.operands[1]);
     if (part_size(&o.part_size) != 0)
         return EXIT_USAGE;
-    if (isatty(STDERR_FILENO))
-        o.progress = on_progress;
-    if (load_keys(&ra, &o) != 0)
-        return EXIT_FAIL;
-    if ((s3 = open_client(&ra, ra.json)) == NULL) {
-        keys_free(&o);
-        return EXIT_FAIL;
-    }
+    if ((rc = remote_open(&ra, true, &o, &s3)) >= 0)
+        return rc;
     sf_error_clear(&err);
     rc = sf_remote_push(s3, ra.operands[0], ra.operands[1], &o, &r, &err);
-    sf_s3_close(s3);
-    keys_free(&o);
+    remote_close(s3, &o);
     if (rc != 0)
         return fail_json(ra.json, ra.operands[0], &err);
     if (ra.json) {
@@ -307,22 +316,14 @@ int cmd_pull(int argc, char **argv)
 
     if ((rc = parse_remote(argc, argv, "pull", pull_usage, opts, 2, &ra)) >= 0)
         return rc;
-    o.jobs = ra.jobs;
     if (!sf_s3_url_is(ra.operands[0]))
         return cli_usage("pull", "the source must be s3://BUCKET/PREFIX/NAME: %s",
                          ra.operands[0]);
-    if (isatty(STDERR_FILENO))
-        o.progress = on_progress;
-    if (load_keys(&ra, &o) != 0)
-        return EXIT_FAIL;
-    if ((s3 = open_client(&ra, ra.json)) == NULL) {
-        keys_free(&o);
-        return EXIT_FAIL;
-    }
+    if ((rc = remote_open(&ra, true, &o, &s3)) >= 0)
+        return rc;
     sf_error_clear(&err);
     rc = sf_remote_pull(s3, ra.operands[0], ra.operands[1], &o, &r, &err);
-    sf_s3_close(s3);
-    keys_free(&o);
+    remote_close(s3, &o);
     if (rc != 0)
         return fail_json(ra.json, ra.operands[0], &err);
     if (ra.json)
@@ -364,18 +365,12 @@ int cmd_remote_list(int argc, char **argv, const char *usage)
     sf_s3 *s3;
     int rc;
 
-    if ((rc = parse_remote(argc, argv, "backup list", usage, opts, 1, &ra)) >= 0)
+    if ((rc = parse_remote(argc, argv, "backup list", usage, opts, 1, &ra)) >= 0 ||
+        (rc = remote_open(&ra, false, &o, &s3)) >= 0)
         return rc;
-    if (load_keys(&ra, &o) != 0)
-        return EXIT_FAIL;
-    if ((s3 = open_client(&ra, ra.json)) == NULL) {
-        keys_free(&o);
-        return EXIT_FAIL;
-    }
     sf_error_clear(&err);
     rc = sf_remote_list(s3, ra.operands[0], &o, &b, &n, &err);
-    sf_s3_close(s3);
-    keys_free(&o);
+    remote_close(s3, &o);
     if (rc != 0)
         return fail_json(ra.json, ra.operands[0], &err);
     if (ra.json) {
@@ -426,20 +421,12 @@ int cmd_remote_verify(int argc, char **argv, const char *usage)
     sf_s3 *s3;
     int rc;
 
-    if ((rc = parse_remote(argc, argv, "backup verify", usage, opts, 1, &ra)) >= 0)
+    if ((rc = parse_remote(argc, argv, "backup verify", usage, opts, 1, &ra)) >= 0 ||
+        (rc = remote_open(&ra, true, &o, &s3)) >= 0)
         return rc;
-    if (isatty(STDERR_FILENO))
-        o.progress = on_progress;
-    if (load_keys(&ra, &o) != 0)
-        return EXIT_FAIL;
-    if ((s3 = open_client(&ra, ra.json)) == NULL) {
-        keys_free(&o);
-        return EXIT_FAIL;
-    }
     sf_error_clear(&err);
     rc = sf_remote_verify(s3, ra.operands[0], NULL, &o, &r, &err);
-    sf_s3_close(s3);
-    keys_free(&o);
+    remote_close(s3, &o);
     if (rc != 0)
         return fail_json(ra.json, ra.operands[0], &err);
     if (ra.json)
@@ -475,16 +462,11 @@ int cmd_remote_prune(int argc, char **argv, const char *usage)
     keep = strtoull(ra.keep, &end, 10);
     if (*ra.keep == '\0' || *ra.keep == '-' || *end != '\0' || errno != 0 || keep == 0)
         return cli_usage("backup prune", "--keep takes a number of at least 1");
-    if (load_keys(&ra, &o) != 0)
-        return EXIT_FAIL;
-    if ((s3 = open_client(&ra, ra.json)) == NULL) {
-        keys_free(&o);
-        return EXIT_FAIL;
-    }
+    if ((rc = remote_open(&ra, false, &o, &s3)) >= 0)
+        return rc;
     sf_error_clear(&err);
     rc = sf_remote_prune(s3, ra.operands[0], (size_t)keep, ra.dry_run, &o, &r, &err);
-    sf_s3_close(s3);
-    keys_free(&o);
+    remote_close(s3, &o);
     if (rc != 0)
         return fail_json(ra.json, ra.operands[0], &err);
     if (ra.json) {

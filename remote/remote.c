@@ -2293,6 +2293,27 @@ static int fetch_manifest(sf_s3 *s3, const sf_s3_url *u, const sf_identity *id,
     return SF_ERR;
 }
 
+/* The opening steps of a pull and of a verify: r reset, url split into
+ * its prefix and the backup's name, the manifest fetched (the backup must
+ * be complete). pull_end frees what it made, whatever it came to. */
+static int pull_begin(sf_s3 *s3, const char *url, const sf_remote_options *o,
+                      sf_pull_result *r, sf_s3_url *u, char **name, sf_buf *manifest,
+                      sf_error *err)
+{
+    memset(r, 0, sizeof *r);
+    sf_buf_init(manifest);
+    if (split_backup_url(url, u, name, err) != 0)
+        return SF_ERR;
+    return fetch_manifest(s3, u, identity_of(o), *name, url, manifest, err);
+}
+
+static void pull_end(sf_s3_url *u, char *name, sf_buf *manifest)
+{
+    free(name);
+    sf_buf_free(manifest);
+    sf_s3_url_free(u);
+}
+
 int sf_remote_pull(sf_s3 *s3, const char *url, const char *dir, const sf_remote_options *o,
                    sf_pull_result *r, sf_error *err)
 {
@@ -2303,11 +2324,7 @@ int sf_remote_pull(sf_s3 *s3, const char *url, const char *dir, const sf_remote_
     size_t dl;
     int rc = SF_ERR;
 
-    memset(r, 0, sizeof *r);
-    sf_buf_init(&manifest);
-    if (split_backup_url(url, &u, &name, err) != 0)
-        return SF_ERR;
-    if (fetch_manifest(s3, &u, identity_of(o), name, url, &manifest, err) != 0)
+    if (pull_begin(s3, url, o, r, &u, &name, &manifest, err) != 0)
         goto done;
     if (lstat(dir, &st) == 0) {
         /* Already pulled: the same manifest, verified. Anything else stays
@@ -2361,9 +2378,7 @@ int sf_remote_pull(sf_s3 *s3, const char *url, const char *dir, const sf_remote_
     rc = 0;
 done:
     free(stage);
-    free(name);
-    sf_buf_free(&manifest);
-    sf_s3_url_free(&u);
+    pull_end(&u, name, &manifest);
     return rc;
 }
 
@@ -2378,11 +2393,7 @@ int sf_remote_verify(sf_s3 *s3, const char *url, const char *scratch_parent,
     sf_buf manifest;
     int rc = SF_ERR;
 
-    memset(r, 0, sizeof *r);
-    sf_buf_init(&manifest);
-    if (split_backup_url(url, &u, &name, err) != 0)
-        return SF_ERR;
-    if (fetch_manifest(s3, &u, identity_of(o), name, url, &manifest, err) != 0)
+    if (pull_begin(s3, url, o, r, &u, &name, &manifest, err) != 0)
         goto done;
     if ((size_t)snprintf(scratch, sizeof scratch, "%s/snapfleet-verify-XXXXXX", parent) >=
             sizeof scratch ||
@@ -2399,9 +2410,7 @@ int sf_remote_verify(sf_s3 *s3, const char *url, const char *scratch_parent,
     sf_remove_tree(scratch, NULL);
 done:
     free(stage);
-    free(name);
-    sf_buf_free(&manifest);
-    sf_s3_url_free(&u);
+    pull_end(&u, name, &manifest);
     return rc;
 }
 
