@@ -190,13 +190,23 @@ static void test_remote_tree__scan(void **state)
     sf_remove_tree(dir, NULL);
 }
 
-static void test_remote_tree__checksum(void **state)
+static void same_checksum(const char *path)
 {
-    char dir[] = "/tmp/sf-tree-XXXXXX", p[160], want[SF_SHA256_HEX_SIZE],
-         got[SF_SHA256_HEX_SIZE];
-    static const char *const files[] = {"a/b", "a-b", "a.b/c", "a", "\xff\xfe", "z/y/x"};
+    char want[SF_SHA256_HEX_SIZE], got[SF_SHA256_HEX_SIZE];
     sf_tree t;
     sf_error err;
+
+    assert_int_equal(sf_tree_scan(path, true, &t, &err), 0);
+    assert_int_equal(sf_tree_checksum(&t, got, &err), 0);
+    assert_int_equal(sf_checksum_path(path, want, &err), 0);
+    assert_string_equal(got, want);
+    sf_tree_free(&t);
+}
+
+static void test_remote_tree__checksum(void **state)
+{
+    char dir[] = "/tmp/sf-tree-XXXXXX", p[160];
+    static const char *const files[] = {"a/b", "a-b", "a.b/c", "a", "\xff\xfe", "z/y/x"};
     size_t i;
 
     (void)state;
@@ -216,26 +226,14 @@ static void test_remote_tree__checksum(void **state)
     }
     snprintf(p, sizeof p, "%s/t/empty", dir);
     assert_int_equal(mkdir(p, 0700), 0);
+    /* The whole tree, one file (its SHA-256), an empty directory (the
+     * empty digest): each as sf_checksum_path gives it. */
     snprintf(p, sizeof p, "%s/t", dir);
-    assert_int_equal(sf_tree_scan(p, true, &t, &err), 0);
-    assert_int_equal(sf_tree_checksum(&t, got, &err), 0);
-    assert_int_equal(sf_checksum_path(p, want, &err), 0);
-    assert_string_equal(got, want);
-    sf_tree_free(&t);
-    /* One file: its SHA-256. */
+    same_checksum(p);
     snprintf(p, sizeof p, "%s/t/a-b", dir);
-    assert_int_equal(sf_tree_scan(p, true, &t, &err), 0);
-    assert_int_equal(sf_tree_checksum(&t, got, &err), 0);
-    assert_int_equal(sf_checksum_path(p, want, &err), 0);
-    assert_string_equal(got, want);
-    sf_tree_free(&t);
-    /* An empty directory: the empty digest, as sf_checksum_path. */
+    same_checksum(p);
     snprintf(p, sizeof p, "%s/t/empty", dir);
-    assert_int_equal(sf_tree_scan(p, true, &t, &err), 0);
-    assert_int_equal(sf_tree_checksum(&t, got, &err), 0);
-    assert_int_equal(sf_checksum_path(p, want, &err), 0);
-    assert_string_equal(got, want);
-    sf_tree_free(&t);
+    same_checksum(p);
     sf_remove_tree(dir, NULL);
 }
 

@@ -15,6 +15,17 @@ s3_env
 export SNAPFLEET_PART_SIZE=16384
 maxin() { awk -v re="$1" '$0 ~ re && $4 > m { m = $4 } END { print m + 0 }' "$S3_LOG"; }
 journal_file() { ls "$HOME"/.local/state/snapfleet/push-*.json 2>/dev/null | head -1; }
+# wait_parts N: waits (a minute at most) for a push journal recording N
+# parts; sets journal.
+wait_parts() {
+  local i
+  journal=""
+  for i in $(seq 1200); do
+    journal=$(journal_file)
+    if [[ -n $journal ]] && (($(grep -c '"number"' "$journal" 2>/dev/null) >= $1)); then return; fi
+    sleep 0.05
+  done
+}
 # jcheck MODE JOURNAL LOG [LOG2]: prints the count of parts that break the rule.
 #   acked     every part the journal records was acknowledged (200) in LOG
 #   recorded  every part LOG shows acknowledged, of an upload the journal
@@ -102,12 +113,7 @@ echo 300 >"$S3_FAULTS.delay"
 : >"$S3_LOG"
 "$SF" push b2 s3://bkt/kill "${E[@]}" --jobs 4 >"$TMP/bg.out" 2>"$TMP/bg.err" &
 pid=$!
-journal=""
-for i in $(seq 600); do
-  journal=$(journal_file)
-  if [[ -n $journal ]] && (($(grep -c '"number"' "$journal" 2>/dev/null) >= 3)); then break; fi
-  sleep 0.1
-done
+wait_parts 3
 kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 rm -f "$S3_FAULTS.delay"
 sleep 0.5 # the server logs the requests it was answering
@@ -173,12 +179,7 @@ if grep -q "^PUT .*fleet-backup-manifest.json" "$S3_LOG"; then bad "the manifest
 : >"$S3_LOG"
 "$SF" push c2 s3://bkt/chg2 "${E[@]}" --jobs 1 >"$TMP/out" 2>"$TMP/err" &
 pid=$!
-journal=""
-for i in $(seq 600); do
-  journal=$(journal_file)
-  if [[ -n $journal ]] && grep -q '"number": 1' "$journal" 2>/dev/null; then break; fi
-  sleep 0.05
-done
+wait_parts 1
 key=$(sed -n 's/.*"key": "\([^"]*\)".*/\1/p' "$journal" | head -1)
 upload=$(sed -n 's/.*"upload_id": "\([^"]*\)".*/\1/p' "$journal" | head -1)
 vsha=${key##*sha256-}
