@@ -10,7 +10,9 @@
 # a day-two push (a new backup of the unchanged fleet), pull into a new
 # directory (every checksum recomputed and the backup verified), the same
 # push and pull encrypted (--encrypt-to / --identity, to another prefix: the
-# cost of encryption against the plain rows), and cp -r.
+# cost of encryption against the plain rows), push and pull with --jobs 1
+# and --jobs 4 (each the median of three runs, to fresh prefixes and
+# directories, the two alternated), and cp -r.
 # Scratch data goes to bench/out/s3/ (SF_BENCH_DIR overrides bench/out).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,4 +57,19 @@ row "pull (every checksum, then verify)" "$(secs "$sf" pull s3://bench/f/b1 pull
 "$sf" keygen bench.key >/dev/null
 row "push, encrypted (--encrypt-to)" "$(secs "$sf" push b1 s3://bench/e --endpoint "$endpoint" --encrypt-to bench.key.pub)"
 row "pull, encrypted (--identity)" "$(secs "$sf" pull s3://bench/e/b1 pulled-enc --endpoint "$endpoint" --identity bench.key)"
+# --jobs 1 against --jobs 4: three runs each, alternated, the median.
+median() { sort -g | sed -n 2p; }
+for j in 1 4; do : >"times-push-$j"; : >"times-pull-$j"; done
+for r in 1 2 3; do
+  for j in 1 4; do
+    secs "$sf" push b1 "s3://bench/j$j-$r" --endpoint "$endpoint" --jobs "$j" >>"times-push-$j"
+  done
+done
+for r in 1 2 3; do
+  for j in 1 4; do
+    secs "$sf" pull "s3://bench/j$j-$r/b1" "pulled-j$j-$r" --endpoint "$endpoint" --jobs "$j" >>"times-pull-$j"
+  done
+done
+for j in 1 4; do row "push --jobs $j to an empty prefix (median of 3)" "$(median <"times-push-$j")"; done
+for j in 1 4; do row "pull --jobs $j (median of 3)" "$(median <"times-pull-$j")"; done
 row "cp -r of the backup" "$(secs cp -r b1 copied)"
