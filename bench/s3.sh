@@ -14,6 +14,8 @@
 # and --jobs 4 (each the median of three runs, to fresh prefixes and
 # directories, the two alternated), and cp -r.
 # Scratch data goes to bench/out/s3/ (SF_BENCH_DIR overrides bench/out).
+# SF_BENCH_S3_DELAY_MS=N makes the server wait N ms before answering each
+# request (a distant endpoint's round trip; ci/s3/server.js's delay file).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build="$repo/build-bench"
@@ -29,7 +31,9 @@ sf="$build/snapfleet"
 rm -rf "$out"
 mkdir -p "$out/data"
 cd "$out"
-node --openssl-legacy-provider "$repo/ci/s3/server.js" data --bucket bench >port 2>server.log &
+: >faults
+if [[ -n ${SF_BENCH_S3_DELAY_MS:-} ]]; then echo "$SF_BENCH_S3_DELAY_MS" >faults.delay; fi
+SF_S3_FAULTS=$out/faults node --openssl-legacy-provider "$repo/ci/s3/server.js" data --bucket bench >port 2>server.log &
 pid=$!
 trap 'kill $pid 2>/dev/null' EXIT
 for _ in $(seq 300); do grep -q '^port ' port 2>/dev/null && break; sleep 0.1; done
@@ -46,7 +50,7 @@ secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N); awk
 row() { awk -v s="$1" -v t="$2" -v n="$bytes" 'BEGIN { printf "| %s | %.2f s | %.1f MiB/s |\n", s, t, n / 1048576 / t }'; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "backup: $canisters canisters, $bytes bytes"
+echo "backup: $canisters canisters, $bytes bytes; server delay per request: ${SF_BENCH_S3_DELAY_MS:-0} ms"
 echo
 echo "| step | time | backup bytes / time |"
 echo "|---|---|---|"
