@@ -357,9 +357,10 @@ static bool run_seed(const run_opts *o, uint64_t seed, char *line, size_t cap)
                      err.message);
             return false;
         }
-        snprintf(line, cap, "seed=%llu mode=%s jobs=%u faults=\"%s\" disk=%s "
+        snprintf(line, cap, "seed=%llu mode=%s jobs=%u link=%llu faults=\"%s\" disk=%s "
                  "outcome=%s digest=%s %s%s", (unsigned long long)seed, r.mode,
-                 r.jobs, r.faults, r.disk, r.outcome, r.digest,
+                 r.jobs, (unsigned long long)r.link, r.faults, r.disk,
+                 r.outcome, r.digest,
                  r.ok ? "ok" : "FAIL: ",
                  r.ok ? "" : r.failure);
         return r.ok;

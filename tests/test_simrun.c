@@ -58,7 +58,7 @@ static void test_seeds_keep_every_invariant(void **state)
 {
     bool seen_crash = false, seen_topology = false, seen_rerun = false;
     bool seen_tear = false, seen_disk_fault = false;
-    bool seen_jobs[9] = {false};
+    bool seen_jobs[9] = {false}, seen_no_link = false, seen_shared = false;
     uint64_t seed;
 
     (void)state;
@@ -68,6 +68,10 @@ static void test_seeds_keep_every_invariant(void **state)
         run_seed(seed, true, &r);
         assert_true(r.jobs >= 1 && r.jobs <= 8);
         seen_jobs[r.jobs] = true;
+        /* none, or two to four streams of 4,096 bytes per ms */
+        assert_true(r.link == 0 || (r.link >= 2 * 4096 && r.link <= 4 * 4096));
+        seen_no_link |= r.link == 0;
+        seen_shared |= r.link != 0 && r.jobs > 1;
         seen_crash |= strcmp(r.outcome, "complete-after-crash") == 0;
         seen_topology |= strcmp(r.outcome, "topology-refused") == 0;
         seen_rerun |= strcmp(r.outcome, "complete-after-rerun") == 0;
@@ -86,6 +90,9 @@ static void test_seeds_keep_every_invariant(void **state)
     /* every --jobs from 1 to 8 drawn */
     for (unsigned k = 1; k <= 8; k++)
         assert_true(seen_jobs[k]);
+    /* seeds without a shared link, and seeds whose jobs share one */
+    assert_true(seen_no_link);
+    assert_true(seen_shared);
 }
 
 /* On the POSIX disk: a crash is a child killed with SIGKILL. */
@@ -116,6 +123,7 @@ static void test_same_seed_same_digest(void **state)
     assert_string_equal(a.faults, b.faults);
     assert_string_equal(a.outcome, b.outcome);
     assert_int_equal(a.jobs, b.jobs);
+    assert_int_equal(a.link, b.link);
     run_seed(10, true, &c);
     assert_string_not_equal(a.digest, c.digest);
     /* and on the POSIX disk */

@@ -70,6 +70,8 @@ typedef struct sf_simrun_result {
     bool ok;
     char mode[32];          /* "backup", "backup-per-canister", "snapshot-download" */
     unsigned jobs;          /* the run's --jobs, drawn from the seed (1 to 8) */
+    uint64_t link;          /* the fleet's shared link, bytes per virtual ms
+                               (0: none), drawn from the seed */
     char faults[512];       /* the plan, canonical text ("" for none) */
     char disk[128];         /* "posix", or "sim" and what the seed drew for
                                it: ",tear@N" (a crash inside the Nth write),
