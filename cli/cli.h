@@ -103,6 +103,8 @@ int cmd_restore_status(int argc, char **argv);
     "the shared credentials file (AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials)\n"  \
     "at profile AWS_PROFILE; never on the command line. TLS is always verified;\n"   \
     "AWS_CA_BUNDLE names a PEM file of certificate authorities to trust instead.\n"
+#define REMOTE_JOBS_HELP                                                                          \
+    "  --jobs N           object transfers at once, 1 to 64 (default 4)\n"
 #define IDENTITY_HELP                                                                  \
     "  --identity KEYFILE the identity (snapfleet keygen's KEYFILE, mode 0600) that\n"   \
     "                     decrypts backups pushed with --encrypt-to (pull and verify\n"  \

@@ -483,11 +483,12 @@ static const char verify_usage[] =
     "  --json    canic's integrity report JSON\n"
     "Exit status: 0 verified, 1 not, 2 usage error.\n\n"
     "snapfleet backup verify s3://BUCKET/PREFIX/NAME [--json] [--endpoint URL]\n"
-    "    [--region R] [--addressing path|virtual] [--identity KEYFILE]: a pushed\n"
+    "    [--region R] [--addressing path|virtual] [--identity KEYFILE] [--jobs N]:\n"
+    "    a pushed\n"
     "    backup, streamed into a scratch directory under $TMPDIR (then removed),\n"
     "    every object decrypted and authenticated when encrypted, every\n"
     "    artifact re-hashed against its manifest, the whole backup verified.\n"
-    REMOTE_OPTIONS_HELP IDENTITY_HELP;
+    REMOTE_OPTIONS_HELP IDENTITY_HELP REMOTE_JOBS_HELP;
 
 static int dir_arg(int argc, char **argv, const char *cmd, const char *usage,
                    bool *json, const char **dir)

@@ -19,8 +19,6 @@
 #define ENCRYPT_LONGOPT {"encrypt-to", required_argument, NULL, 'e'}
 #define IDENTITY_LONGOPT {"identity", required_argument, NULL, 'i'}
 #define JOBS_LONGOPT {"jobs", required_argument, NULL, 'J'}
-#define JOBS_HELP                                                                          \
-    "  --jobs N           object transfers at once, 1 to 64 (default 4)\n"
 
 typedef struct remote_args {
     const char *endpoint, *region;
@@ -205,7 +203,7 @@ static const char push_usage[] =
     "push journal, so a push that stopped resumes without sending a part\n"
     "again; a push of a backup already there sends nothing. Up to N objects or\n"
     "parts go at once (--jobs), each part in memory while it is sent.\n\n"
-    REMOTE_OPTIONS_HELP JOBS_HELP
+    REMOTE_OPTIONS_HELP REMOTE_JOBS_HELP
     "  --encrypt-to KEYFILE\n"
     "                     encrypt every object before it leaves the machine, to\n"
     "                     the recipient KEYFILE (KEYFILE.pub of snapfleet keygen;\n"
@@ -300,7 +298,7 @@ static const char pull_usage[] =
     "backup verified, then renamed to DIR. A pull that stopped resumes; a pull\n"
     "into a DIR that already holds this backup, verified, does nothing. Up to N\n"
     "files are fetched at once (--jobs).\n\n"
-    REMOTE_OPTIONS_HELP JOBS_HELP IDENTITY_HELP
+    REMOTE_OPTIONS_HELP REMOTE_JOBS_HELP IDENTITY_HELP
     "  --json             {\"dir\", \"already\", \"artifacts\", \"artifacts_fetched\", ...}\n";
 
 int cmd_pull(int argc, char **argv)
@@ -413,7 +411,8 @@ int cmd_remote_list(int argc, char **argv, const char *usage)
 int cmd_remote_verify(int argc, char **argv, const char *usage)
 {
     static const struct option opts[] = {CLI_COMMON_LONGOPTS, REMOTE_LONGOPTS,
-                                         IDENTITY_LONGOPT, {NULL, 0, NULL, 0}};
+                                         IDENTITY_LONGOPT, JOBS_LONGOPT,
+                                         {NULL, 0, NULL, 0}};
     remote_args ra;
     sf_remote_options o = {0};
     sf_pull_result r;

@@ -45,7 +45,8 @@ while IFS= read -r cmd; do
 done < <("$SF" --help | awk '/^Commands:/{i=1;next} i&&!/^  /{exit} i{l=substr($0,3); sub(/  .*/,"",l); print l}')
 
 comp backup --ou; expect_words "--out" "option by prefix"
-comp backup verify --j; expect_words "--json" "a verb's option"
+comp backup verify --js; expect_words "--json" "a verb's option"
+comp backup verify --j; expect_words "--jobs --json" "a verb's options by prefix"
 comp push --j; expect_words "--jobs --json" "push --jobs"
 comp pull --jo; expect_words "--jobs" "pull --jobs"
 comp push --jobs ""; expect_words "" "--jobs N: nothing to offer"

@@ -85,6 +85,18 @@ rm -f "$S3_FAULTS.delay"
 # The same objects and the same backup whatever N.
 if diff -r "$S3_DATA/bkt/j4/blobs" "$S3_DATA/bkt/j1/blobs" >/dev/null; then ok; else bad "blobs differ"; fi
 run backup verify r4; expect_rc 0 "r4 verifies"
+# backup verify s3:// takes --jobs as pull does
+echo 150 >"$S3_FAULTS.delay"
+: >"$S3_LOG"
+run backup verify s3://bkt/j4/b1 "${E[@]}" --jobs 1; expect_rc 0 "verify s3:// --jobs 1"
+m=$(maxin '^GET')
+[[ $m == 1 ]] && ok || bad "verify --jobs 1 had $m requests in flight"
+: >"$S3_LOG"
+run backup verify s3://bkt/j4/b1 "${E[@]}" --jobs 3; expect_rc 0 "verify s3:// --jobs 3"
+m=$(maxin '^GET .*/blobs/')
+[[ $m == 3 ]] && ok || bad "verify --jobs 3 had $m requests in flight"
+rm -f "$S3_FAULTS.delay"
+run backup verify s3://bkt/j4/b1 "${E[@]}" --jobs 0; expect_rc 2 "verify s3:// --jobs 0"
 if diff -r --exclude=.snapfleet.lock --exclude=snapfleet-transitions.log b1 r4 >/dev/null &&
   diff -r --exclude=.snapfleet.lock r1 r4 >/dev/null; then ok; else bad "the pulled copies differ"; fi
 # A damaged blob among several in flight: the pull fails, nothing placed.
