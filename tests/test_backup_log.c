@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "engine/backup_log.h"
+#include "log_fixture.h"
 #include "sim_fixture.h"
 #include "snapfleet/backup.h"
 #include "snapfleet/fs.h"
@@ -104,28 +105,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static void read_bytes(const char *path, sf_buf *out)
-{
-    char *data;
-    size_t len;
-    sf_error err;
-
-    sf_buf_reset(out);
-    if (sf_fs_read_file(path, (size_t)1 << 30, &data, &len, &err) != SF_OK)
-        fail_msg("%s: %s", path, err.message);
-    assert_int_equal(sf_buf_append(out, data, len), SF_OK);
-    free(data);
-}
-
-static void write_bytes(const char *path, const void *data, size_t len)
-{
-    FILE *fp = fopen(path, "wb");
-
-    assert_non_null(fp);
-    assert_int_equal(fwrite(data, 1, len, fp), len);
-    assert_int_equal(fclose(fp), 0);
-}
-
 /* Kills a backup halfway through its writes (inside the run loop, after
  * the preflight checkpoint, before the finalize one). */
 static void crash_halfway(t *x)
@@ -190,8 +169,8 @@ static void refused(t *x, const char *kind, const char *file, long offset)
     sf_buf_init(&ej0);
     sf_buf_init(&log1);
     sf_buf_init(&ej1);
-    read_bytes(x->log, &log0);
-    read_bytes(x->ej, &ej0);
+    sf_lfx_read_bytes(x->log, &log0);
+    sf_lfx_read_bytes(x->ej, &ej0);
     assert_int_equal(read_state(x, &j, &err), SF_ERR);
     assert_string_equal(err.kind, kind);
     if (strstr(err.message, file) == NULL)
@@ -205,8 +184,8 @@ static void refused(t *x, const char *kind, const char *file, long offset)
     sf_backup_result_free(&r);
     sf_fx_unstack(&x->f);
     assert_string_equal(err.kind, kind);
-    read_bytes(x->log, &log1);
-    read_bytes(x->ej, &ej1);
+    sf_lfx_read_bytes(x->log, &log1);
+    sf_lfx_read_bytes(x->ej, &ej1);
     assert_int_equal(log0.len, log1.len);
     assert_memory_equal(log0.data, log1.data, log0.len);
     assert_int_equal(ej0.len, ej1.len);
@@ -217,66 +196,19 @@ static void refused(t *x, const char *kind, const char *file, long offset)
     sf_buf_free(&ej1);
 }
 
-/* The records' offsets, sequence numbers and tags. */
-typedef struct recs {
-    uint64_t off[4096], seq[4096];
-    char tag[4096];
-    size_t n;
-    sf_txlog_run run;
-} recs;
-
-static int collect(const sf_txlog_record *rec, sf_error *err, void *payload)
-{
-    recs *r = payload;
-
-    (void)err;
-    if (r->n < 4096) {
-        r->off[r->n] = rec->offset;
-        r->seq[r->n] = rec->seq;
-        r->tag[r->n] = rec->payload_len ? (char)rec->payload[0] : '?';
-        r->n++;
-    }
-    r->run = rec->run;
-    return SF_OK;
-}
-
-static void records(t *x, recs *r)
-{
-    sf_error err;
-
-    memset(r, 0, sizeof *r);
-    if (sf_txlog_read(sf_fs_storage(), x->log, NULL, 0, collect, r, NULL,
-                      &err) != SF_OK)
-        fail_msg("%s", err.message);
-    assert_true(r->n > 3);
-}
-
-/* Index of the last checkpoint marker; the records after it are what the
- * documents lack. */
-static size_t last_marker(const recs *r)
-{
-    size_t i = r->n;
-
-    while (i-- > 0)
-        if (r->tag[i] == 'B')
-            return i;
-    fail_msg("no checkpoint marker");
-    return 0;
-}
-
 static void test_log_holds_what_the_documents_lack(void **state)
 {
     t *x = *state;
     sf_exec_journal doc, now;
     sf_error err;
-    recs *r = malloc(sizeof *r);
+    sf_lfx_recs *r = malloc(sizeof *r);
 
     crash_halfway(x);
     assert_int_equal(sf_exec_journal_read_file(x->ej, &doc, &err), SF_OK);
     assert_int_equal(read_state(x, &now, &err), SF_OK);
-    records(x, r);
+    sf_lfx_records(x->log, r);
     assert_true(r->tag[0] == 'B'); /* a log starts from its documents */
-    assert_true(last_marker(r) + 1 < r->n);
+    assert_true(sf_lfx_last_marker(r) + 1 < r->n);
     /* the killed run's last transitions are in the log only */
     assert_true(completed(&now) > completed(&doc));
     assert_true(now.receipt_count > doc.receipt_count);
@@ -375,7 +307,7 @@ static void test_directory_without_a_log_resumes(void **state)
     sf_backup_config c;
     sf_backup_result r;
     sf_error err;
-    recs *rr = malloc(sizeof *rr);
+    sf_lfx_recs *rr = malloc(sizeof *rr);
 
     /* a paused run leaves whole documents, as canic or an older snapfleet
      * would; without the log they are all there is */
@@ -388,7 +320,7 @@ static void test_directory_without_a_log_resumes(void **state)
     sf_fx_unstack(&x->f);
     assert_int_equal(unlink(x->log), 0);
     rerun_completes(x);
-    records(x, rr);
+    sf_lfx_records(x->log, rr);
     assert_true(rr->tag[0] == 'B');
     free(rr);
 }
@@ -403,8 +335,8 @@ static void test_torn_last_record_is_dropped(void **state)
     crash_halfway(x);
     assert_int_equal(read_state(x, &before, &err), SF_OK);
     sf_buf_init(&b);
-    read_bytes(x->log, &b);
-    write_bytes(x->log, b.data, b.len - 5); /* a crash mid-append */
+    sf_lfx_read_bytes(x->log, &b);
+    sf_lfx_write_bytes(x->log, b.data, b.len - 5); /* a crash mid-append */
     sf_buf_free(&b);
     assert_int_equal(read_state(x, &after, &err), SF_OK);
     assert_true(completed(&after) <= completed(&before));
@@ -416,17 +348,17 @@ static void test_torn_last_record_is_dropped(void **state)
 static void test_damaged_record_is_refused(void **state)
 {
     t *x = *state;
-    recs *r = malloc(sizeof *r);
+    sf_lfx_recs *r = malloc(sizeof *r);
     sf_buf b;
     size_t k;
 
     crash_halfway(x);
-    records(x, r);
+    sf_lfx_records(x->log, r);
     k = r->n - 2; /* a record with a valid one after it */
     sf_buf_init(&b);
-    read_bytes(x->log, &b);
+    sf_lfx_read_bytes(x->log, &b);
     b.data[r->off[k] + SF_TXLOG_HEADER_SIZE + 1] ^= 0x20;
-    write_bytes(x->log, b.data, b.len);
+    sf_lfx_write_bytes(x->log, b.data, b.len);
     sf_buf_free(&b);
     refused(x, SF_EK_TXLOG_DAMAGED, SF_TRANSITION_LOG_FILE_NAME,
             (long)r->off[k]);
@@ -436,21 +368,21 @@ static void test_damaged_record_is_refused(void **state)
 static void test_sequence_gap_is_refused(void **state)
 {
     t *x = *state;
-    recs *r = malloc(sizeof *r);
+    sf_lfx_recs *r = malloc(sizeof *r);
     sf_buf b, cut;
     size_t k;
 
     crash_halfway(x);
-    records(x, r);
+    sf_lfx_records(x->log, r);
     k = r->n - 3;
     sf_buf_init(&b);
     sf_buf_init(&cut);
-    read_bytes(x->log, &b);
+    sf_lfx_read_bytes(x->log, &b);
     /* record k left out: k + 1 follows k - 1 */
     assert_int_equal(sf_buf_append(&cut, b.data, r->off[k]), SF_OK);
     assert_int_equal(sf_buf_append(&cut, b.data + r->off[k + 1],
                                    b.len - r->off[k + 1]), SF_OK);
-    write_bytes(x->log, cut.data, cut.len);
+    sf_lfx_write_bytes(x->log, cut.data, cut.len);
     sf_buf_free(&b);
     sf_buf_free(&cut);
     refused(x, SF_EK_TXLOG_SEQUENCE, SF_TRANSITION_LOG_FILE_NAME,
@@ -458,43 +390,27 @@ static void test_sequence_gap_is_refused(void **state)
     free(r);
 }
 
-/* Re-encodes every record of the log with another run id. */
-static int reencode(const sf_txlog_record *rec, sf_error *err, void *payload)
-{
-    sf_txlog_run other;
-
-    memset(&other, 0x5a, sizeof other);
-    return sf_txlog_encode(payload, &other, rec->seq, rec->payload,
-                           rec->payload_len, err);
-}
-
 static void test_record_of_another_run_is_refused(void **state)
 {
     t *x = *state;
-    sf_buf b;
-    sf_error err;
 
     crash_halfway(x);
-    sf_buf_init(&b);
-    assert_int_equal(sf_txlog_read(sf_fs_storage(), x->log, NULL, 0, reencode,
-                                   &b, NULL, &err), SF_OK);
-    write_bytes(x->log, b.data, b.len);
-    sf_buf_free(&b);
+    sf_lfx_reencode_other_run(x->log);
     refused(x, SF_EK_TXLOG_RUN, SF_TRANSITION_LOG_FILE_NAME, 0);
 }
 
 static void test_illegal_transition_is_refused(void **state)
 {
     t *x = *state;
-    recs *r = malloc(sizeof *r);
+    sf_lfx_recs *r = malloc(sizeof *r);
     sf_exec_journal j, part;
-    sf_buf json, rec, b;
+    sf_buf json;
     sf_error err;
     size_t i;
     long off;
 
     crash_halfway(x);
-    records(x, r);
+    sf_lfx_records(x->log, r);
     assert_int_equal(read_state(x, &j, &err), SF_OK);
     /* a completed operation back to ready */
     for (i = 0; i < j.operation_count; i++)
@@ -508,47 +424,17 @@ static void test_illegal_transition_is_refused(void **state)
     part.operation_count = 1;
     part.receipt_count = 0;
     sf_buf_init(&json);
-    sf_buf_init(&rec);
-    sf_buf_init(&b);
     assert_int_equal(sf_buf_printf(&json, "X %zu\n", j.receipt_count), SF_OK);
     assert_int_equal(sf_exec_journal_write_json_part(&part, &json, &err), SF_OK);
-    assert_int_equal(sf_txlog_encode(&rec, &r->run, r->seq[r->n - 1] + 1,
-                                     json.data, json.len, &err), SF_OK);
-    read_bytes(x->log, &b);
-    off = (long)b.len;
-    assert_int_equal(sf_buf_append(&b, rec.data, rec.len), SF_OK);
-    write_bytes(x->log, b.data, b.len);
+    off = sf_lfx_append(x->log, r, json.data, json.len);
     refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
     sf_buf_free(&json);
-    sf_buf_free(&rec);
-    sf_buf_free(&b);
     sf_exec_journal_free(&j);
     free(r);
 }
 
-/* Appends one record with this payload after the log's last; returns its
- * offset. */
-static long append_raw(t *x, const recs *r, const char *payload, size_t len)
-{
-    sf_buf rec, b;
-    sf_error err;
-    long off;
-
-    sf_buf_init(&rec);
-    sf_buf_init(&b);
-    assert_int_equal(sf_txlog_encode(&rec, &r->run, r->seq[r->n - 1] + 1,
-                                     payload, len, &err), SF_OK);
-    read_bytes(x->log, &b);
-    off = (long)b.len;
-    assert_int_equal(sf_buf_append(&b, rec.data, rec.len), SF_OK);
-    write_bytes(x->log, b.data, b.len);
-    sf_buf_free(&rec);
-    sf_buf_free(&b);
-    return off;
-}
-
 /* An 'X' record holding operations [i, i + count) of j and no receipt. */
-static long append_exec(t *x, const recs *r, const sf_exec_journal *j,
+static long append_exec(t *x, const sf_lfx_recs *r, const sf_exec_journal *j,
                         size_t i, size_t count)
 {
     sf_exec_journal part = *j;
@@ -562,13 +448,13 @@ static long append_exec(t *x, const recs *r, const sf_exec_journal *j,
     sf_buf_init(&json);
     assert_int_equal(sf_buf_printf(&json, "X %zu\n", j->receipt_count), SF_OK);
     assert_int_equal(sf_exec_journal_write_json_part(&part, &json, &err), SF_OK);
-    off = append_raw(x, r, json.data, json.len);
+    off = sf_lfx_append(x->log, r, json.data, json.len);
     sf_buf_free(&json);
     return off;
 }
 
 /* A 'D' record holding artifact i of dj (as changed by the caller). */
-static long append_dj(t *x, const recs *r, const sf_download_journal *dj,
+static long append_dj(t *x, const sf_lfx_recs *r, const sf_download_journal *dj,
                       size_t i)
 {
     sf_download_journal part = *dj;
@@ -582,7 +468,7 @@ static long append_dj(t *x, const recs *r, const sf_download_journal *dj,
     assert_int_equal(sf_buf_printf(&json, "D 0\n"), SF_OK);
     assert_int_equal(sf_download_journal_write_json_part(&part, &json, &err),
                      SF_OK);
-    off = append_raw(x, r, json.data, json.len);
+    off = sf_lfx_append(x->log, r, json.data, json.len);
     sf_buf_free(&json);
     return off;
 }
@@ -612,16 +498,6 @@ static void refused_saying(t *x, const char *text, long off)
     refused(x, kind, SF_TRANSITION_LOG_FILE_NAME, off);
 }
 
-static void cut_log(t *x, long off)
-{
-    sf_buf b;
-
-    sf_buf_init(&b);
-    read_bytes(x->log, &b);
-    write_bytes(x->log, b.data, (size_t)off);
-    sf_buf_free(&b);
-}
-
 /* Records that do not parse as the log's own: no header, an unknown tag,
  * a malformed checkpoint marker, a marker naming an unknown document. */
 static void test_malformed_records_are_refused(void **state)
@@ -636,7 +512,7 @@ static void test_malformed_records_are_refused(void **state)
         {"B 0\nunknown.json 00\n", "names an unknown document"},
     };
     t *x = *state;
-    recs *r = malloc(sizeof *r);
+    sf_lfx_recs *r = malloc(sizeof *r);
     size_t k;
     long off;
 
@@ -649,19 +525,19 @@ static void test_malformed_records_are_refused(void **state)
     };
 
     crash_halfway(x);
-    records(x, r);
+    sf_lfx_records(x->log, r);
     for (k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        off = append_raw(x, r, cases[k].payload, strlen(cases[k].payload));
+        off = sf_lfx_append(x->log, r, cases[k].payload, strlen(cases[k].payload));
         says(x, cases[k].why);
         refused(x, "txlog-record", SF_TRANSITION_LOG_FILE_NAME, off);
-        cut_log(x, off);
+        sf_lfx_cut(x->log, off);
     }
     /* a known tag whose document does not parse: the parser's refusal,
      * prefixed with the record's place */
     for (k = 0; k < sizeof unparsed / sizeof unparsed[0]; k++) {
-        off = append_raw(x, r, unparsed[k].payload, strlen(unparsed[k].payload));
+        off = sf_lfx_append(x->log, r, unparsed[k].payload, strlen(unparsed[k].payload));
         refused_saying(x, unparsed[k].why, off);
-        cut_log(x, off);
+        sf_lfx_cut(x->log, off);
     }
     rerun_completes(x);
     free(r);
@@ -672,7 +548,7 @@ static void test_malformed_records_are_refused(void **state)
 static void test_foreign_records_are_refused(void **state)
 {
     t *x = *state;
-    recs *r = malloc(sizeof *r);
+    sf_lfx_recs *r = malloc(sizeof *r);
     sf_exec_journal j;
     sf_download_journal dj;
     bool have_j, have_dj;
@@ -684,7 +560,7 @@ static void test_foreign_records_are_refused(void **state)
     sf_artifact_state st;
 
     crash_halfway(x);
-    records(x, r);
+    sf_lfx_records(x->log, r);
     assert_int_equal(sf_backup_state_read(x->out, &j, &have_j, &dj, &have_dj,
                                           &err), SF_OK);
     assert_true(have_j && have_dj && dj.artifact_count > 0);
@@ -696,7 +572,7 @@ static void test_foreign_records_are_refused(void **state)
     j.plan_id = saved;
     says(x, "the record belongs to");
     refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
-    cut_log(x, off);
+    sf_lfx_cut(x->log, off);
     /* an operation the journal does not hold */
     seq = j.operations[i].sequence;
     j.operations[i].sequence = 999999;
@@ -704,7 +580,7 @@ static void test_foreign_records_are_refused(void **state)
     j.operations[i].sequence = seq;
     says(x, "operation 999999 is not in the journal");
     refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
-    cut_log(x, off);
+    sf_lfx_cut(x->log, off);
     /* an operation whose target differs */
     saved = j.operations[i].target_canister_id;
     j.operations[i].target_canister_id = (char *)"aaaaa-aa";
@@ -712,7 +588,7 @@ static void test_foreign_records_are_refused(void **state)
     j.operations[i].target_canister_id = saved;
     says(x, "differs from the journal's");
     refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
-    cut_log(x, off);
+    sf_lfx_cut(x->log, off);
     /* receipts that do not start where the journal's end */
     {
         sf_exec_journal part = j;
@@ -724,12 +600,12 @@ static void test_foreign_records_are_refused(void **state)
         sf_buf_init(&json);
         assert_int_equal(sf_buf_printf(&json, "X %zu\n", j.receipt_count + 7), SF_OK);
         assert_int_equal(sf_exec_journal_write_json_part(&part, &json, &err), SF_OK);
-        off = append_raw(x, r, json.data, json.len);
+        off = sf_lfx_append(x->log, r, json.data, json.len);
         sf_buf_free(&json);
     }
     says(x, "the record's receipts start at index");
     refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
-    cut_log(x, off);
+    sf_lfx_cut(x->log, off);
     /* a download record holding two artifacts */
     assert_true(dj.artifact_count >= 2);
     {
@@ -741,11 +617,11 @@ static void test_foreign_records_are_refused(void **state)
         assert_int_equal(sf_buf_printf(&json, "D 0\n"), SF_OK);
         assert_int_equal(sf_download_journal_write_json_part(&part, &json, &err),
                          SF_OK);
-        off = append_raw(x, r, json.data, json.len);
+        off = sf_lfx_append(x->log, r, json.data, json.len);
         sf_buf_free(&json);
         says(x, "holds 2 artifacts, not one");
         refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
-        cut_log(x, off);
+        sf_lfx_cut(x->log, off);
     }
     /* a download record of another backup */
     saved = dj.backup_id;
@@ -754,7 +630,7 @@ static void test_foreign_records_are_refused(void **state)
     dj.backup_id = saved;
     says(x, "belongs to backup another-backup");
     refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
-    cut_log(x, off);
+    sf_lfx_cut(x->log, off);
     /* a new artifact that is not Created */
     saved = dj.artifacts[0].snapshot_id;
     st = dj.artifacts[0].state;
@@ -765,7 +641,7 @@ static void test_foreign_records_are_refused(void **state)
     dj.artifacts[0].state = st;
     says(x, "not Created");
     refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
-    cut_log(x, off);
+    sf_lfx_cut(x->log, off);
     rerun_completes(x);
     sf_exec_journal_free(&j);
     sf_download_journal_free(&dj);
@@ -890,14 +766,14 @@ static void test_torn_writes(void **state)
     sf_error err;
     char doc[800], tmpl[900];
     sf_exec_journal j;
-    recs *r = malloc(sizeof *r);
+    sf_lfx_recs *r = malloc(sizeof *r);
     FILE *p;
 
     crash_halfway(x);
     /* a torn document write: half the bytes in a temporary file, never
      * renamed; the document is as it was */
     snprintf(doc, sizeof doc, "%s/doc.json", x->out);
-    write_bytes(doc, "{\"a\": 1}", 8);
+    sf_lfx_write_bytes(doc, "{\"a\": 1}", 8);
     tear_at = 1;
     tear_count = 0;
     sf_fs_set_tear_hook(want_tear, torn, NULL);
@@ -906,7 +782,7 @@ static void test_torn_writes(void **state)
     assert_int_equal(tears_seen, 1);
     sf_buf_init(&before);
     sf_buf_init(&after);
-    read_bytes(doc, &after);
+    sf_lfx_read_bytes(doc, &after);
     assert_int_equal(after.len, 8);
     snprintf(tmpl, sizeof tmpl, "ls '%s' | grep -c '^doc.json.tmp.'", x->out);
     p = popen(tmpl, "r");
@@ -919,8 +795,8 @@ static void test_torn_writes(void **state)
     assert_int_equal(tears_seen, 2);
     assert_true(sf_fx_exists(doc));
     /* a torn append: half a record at the end, dropped on recovery */
-    read_bytes(x->log, &before);
-    records(x, r);
+    sf_lfx_read_bytes(x->log, &before);
+    sf_lfx_records(x->log, r);
     tear_at = 3;
     {
         sf_backup_config c;
@@ -934,7 +810,7 @@ static void test_torn_writes(void **state)
     }
     sf_fs_set_tear_hook(NULL, NULL, NULL);
     assert_int_equal(tears_seen, 3);
-    read_bytes(x->log, &after);
+    sf_lfx_read_bytes(x->log, &after);
     assert_true(after.len > before.len);
     assert_int_equal(read_state(x, &j, &err), SF_OK);
     sf_exec_journal_free(&j);

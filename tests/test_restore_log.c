@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "engine/restore_log.h"
+#include "log_fixture.h"
 #include "restore_fixture.h"
 #include "snapfleet/faults.h"
 #include "snapfleet/fs.h"
@@ -87,37 +88,6 @@ static int teardown(void **state)
     free(x->obs);
     free(x);
     return 0;
-}
-
-static void read_bytes(const char *path, sf_buf *out)
-{
-    char *data;
-    size_t len;
-    sf_error err;
-
-    sf_buf_reset(out);
-    if (sf_fs_read_file(path, (size_t)1 << 30, &data, &len, &err) != SF_OK)
-        fail_msg("%s: %s", path, err.message);
-    assert_int_equal(sf_buf_append(out, data, len), SF_OK);
-    free(data);
-}
-
-/* A file's bytes, or none when it is absent (the observations before
- * the first checkpoint). */
-static void read_or_none(const char *path, sf_buf *out)
-{
-    sf_buf_reset(out);
-    if (sf_fx_exists(path))
-        read_bytes(path, out);
-}
-
-static void write_bytes(const char *path, const void *data, size_t len)
-{
-    FILE *fp = fopen(path, "wb");
-
-    assert_non_null(fp);
-    assert_int_equal(fwrite(data, 1, len, fp), len);
-    assert_int_equal(fclose(fp), 0);
 }
 
 /* The durable writes of an uninterrupted restore (from a copy of the
@@ -224,7 +194,7 @@ static void refused(t *x, const char *kind, const char *file, long offset)
     sf_buf_init(&after);
     for (i = 0; i < 3; i++) {
         sf_buf_init(&before[i]);
-        read_or_none(paths[i], &before[i]);
+        sf_lfx_read_or_none(paths[i], &before[i]);
     }
     assert_int_equal(read_state(x, &j, &err), SF_ERR);
     assert_string_equal(err.kind, kind);
@@ -245,57 +215,12 @@ static void refused(t *x, const char *kind, const char *file, long offset)
     }
     sf_fx_unstack(&x->f);
     for (i = 0; i < 3; i++) {
-        read_or_none(paths[i], &after);
+        sf_lfx_read_or_none(paths[i], &after);
         assert_int_equal(before[i].len, after.len);
         assert_memory_equal(before[i].data, after.data, after.len);
         sf_buf_free(&before[i]);
     }
     sf_buf_free(&after);
-}
-
-/* The records' offsets, sequence numbers and tags. */
-typedef struct recs {
-    uint64_t off[1024], seq[1024];
-    char tag[1024];
-    size_t n;
-    sf_txlog_run run;
-} recs;
-
-static int collect(const sf_txlog_record *rec, sf_error *err, void *payload)
-{
-    recs *r = payload;
-
-    (void)err;
-    if (r->n < 1024) {
-        r->off[r->n] = rec->offset;
-        r->seq[r->n] = rec->seq;
-        r->tag[r->n] = rec->payload_len ? (char)rec->payload[0] : '?';
-        r->n++;
-    }
-    r->run = rec->run;
-    return SF_OK;
-}
-
-static void records(t *x, recs *r)
-{
-    sf_error err;
-
-    memset(r, 0, sizeof *r);
-    if (sf_txlog_read(sf_fs_storage(), x->log, NULL, 0, collect, r, NULL,
-                      &err) != SF_OK)
-        fail_msg("%s", err.message);
-    assert_true(r->n > 3);
-}
-
-static size_t last_marker(const recs *r)
-{
-    size_t i = r->n;
-
-    while (i-- > 0)
-        if (r->tag[i] == 'B')
-            return i;
-    fail_msg("no checkpoint marker");
-    return 0;
 }
 
 static void test_log_holds_what_the_documents_lack(void **state)
@@ -304,16 +229,16 @@ static void test_log_holds_what_the_documents_lack(void **state)
     sf_restore_journal doc, now;
     sf_restore_result st;
     sf_error err;
-    recs *r = malloc(sizeof *r);
+    sf_lfx_recs *r = malloc(sizeof *r);
     char want[64];
     size_t i, tags[2] = {0, 0};
 
     crash_halfway(x);
     sf_rfx_read_journal(x->out, NULL, &doc);
     assert_int_equal(read_state(x, &now, &err), SF_OK);
-    records(x, r);
+    sf_lfx_records(x->log, r);
     assert_true(r->tag[0] == 'B'); /* a log starts from its documents */
-    assert_true(last_marker(r) + 1 < r->n);
+    assert_true(sf_lfx_last_marker(r) + 1 < r->n);
     for (i = 0; i < r->n; i++) {
         tags[0] += r->tag[i] == 'R';
         tags[1] += r->tag[i] == 'O';
@@ -348,7 +273,7 @@ static void test_directory_without_a_log_resumes(void **state)
     sf_restore_config c;
     sf_restore_result r;
     sf_error err;
-    recs *rr = malloc(sizeof *rr);
+    sf_lfx_recs *rr = malloc(sizeof *rr);
 
     /* a paused run leaves whole documents, as canic or an older snapfleet
      * would; without the log they are all there is */
@@ -364,7 +289,7 @@ static void test_directory_without_a_log_resumes(void **state)
     assert_int_equal(sf_restore_status(x->out, NULL, &r, &err), SF_OK);
     sf_restore_result_free(&r);
     recovery_completes(x);
-    records(x, rr);
+    sf_lfx_records(x->log, rr);
     assert_true(rr->tag[0] == 'B');
     free(rr);
 }
@@ -379,8 +304,8 @@ static void test_torn_last_record_is_dropped(void **state)
     crash_halfway(x);
     assert_int_equal(read_state(x, &before, &err), SF_OK);
     sf_buf_init(&b);
-    read_bytes(x->log, &b);
-    write_bytes(x->log, b.data, b.len - 5); /* a crash mid-append */
+    sf_lfx_read_bytes(x->log, &b);
+    sf_lfx_write_bytes(x->log, b.data, b.len - 5); /* a crash mid-append */
     sf_buf_free(&b);
     assert_int_equal(read_state(x, &after, &err), SF_OK);
     assert_true(completed(&after) <= completed(&before));
@@ -392,17 +317,17 @@ static void test_torn_last_record_is_dropped(void **state)
 static void test_damaged_record_is_refused(void **state)
 {
     t *x = *state;
-    recs *r = malloc(sizeof *r);
+    sf_lfx_recs *r = malloc(sizeof *r);
     sf_buf b;
     size_t k;
 
     crash_halfway(x);
-    records(x, r);
+    sf_lfx_records(x->log, r);
     k = r->n - 2; /* a record with a valid one after it */
     sf_buf_init(&b);
-    read_bytes(x->log, &b);
+    sf_lfx_read_bytes(x->log, &b);
     b.data[r->off[k] + SF_TXLOG_HEADER_SIZE + 1] ^= 0x20;
-    write_bytes(x->log, b.data, b.len);
+    sf_lfx_write_bytes(x->log, b.data, b.len);
     sf_buf_free(&b);
     refused(x, SF_EK_TXLOG_DAMAGED, SF_TRANSITION_LOG_FILE_NAME,
             (long)r->off[k]);
@@ -412,21 +337,21 @@ static void test_damaged_record_is_refused(void **state)
 static void test_sequence_gap_is_refused(void **state)
 {
     t *x = *state;
-    recs *r = malloc(sizeof *r);
+    sf_lfx_recs *r = malloc(sizeof *r);
     sf_buf b, cut;
     size_t k;
 
     crash_halfway(x);
-    records(x, r);
+    sf_lfx_records(x->log, r);
     k = r->n - 3;
     sf_buf_init(&b);
     sf_buf_init(&cut);
-    read_bytes(x->log, &b);
+    sf_lfx_read_bytes(x->log, &b);
     /* record k left out: k + 1 follows k - 1 */
     assert_int_equal(sf_buf_append(&cut, b.data, r->off[k]), SF_OK);
     assert_int_equal(sf_buf_append(&cut, b.data + r->off[k + 1],
                                    b.len - r->off[k + 1]), SF_OK);
-    write_bytes(x->log, cut.data, cut.len);
+    sf_lfx_write_bytes(x->log, cut.data, cut.len);
     sf_buf_free(&b);
     sf_buf_free(&cut);
     refused(x, SF_EK_TXLOG_SEQUENCE, SF_TRANSITION_LOG_FILE_NAME,
@@ -434,39 +359,23 @@ static void test_sequence_gap_is_refused(void **state)
     free(r);
 }
 
-/* Re-encodes every record of the log with another run id. */
-static int reencode(const sf_txlog_record *rec, sf_error *err, void *payload)
-{
-    sf_txlog_run other;
-
-    memset(&other, 0x5a, sizeof other);
-    return sf_txlog_encode(payload, &other, rec->seq, rec->payload,
-                           rec->payload_len, err);
-}
-
 static void test_record_of_another_run_is_refused(void **state)
 {
     t *x = *state;
-    sf_buf b;
-    sf_error err;
 
     crash_halfway(x);
-    sf_buf_init(&b);
-    assert_int_equal(sf_txlog_read(sf_fs_storage(), x->log, NULL, 0, reencode,
-                                   &b, NULL, &err), SF_OK);
-    write_bytes(x->log, b.data, b.len);
-    sf_buf_free(&b);
+    sf_lfx_reencode_other_run(x->log);
     refused(x, SF_EK_TXLOG_RUN, SF_TRANSITION_LOG_FILE_NAME, 0);
 }
 
 /* Appends one 'R' record: operation i of j (as changed by the caller),
  * with the receipts from `first` on; returns its offset. */
-static long append_journal_record(t *x, const recs *r,
+static long append_journal_record(t *x, const sf_lfx_recs *r,
                                   const sf_restore_journal *j, size_t i,
                                   size_t first)
 {
     sf_restore_journal part = *j;
-    sf_buf json, rec, b;
+    sf_buf json;
     sf_error err;
     long off;
 
@@ -475,20 +384,11 @@ static long append_journal_record(t *x, const recs *r,
     part.receipts = j->receipts + first;
     part.receipt_count = j->receipt_count - first;
     sf_buf_init(&json);
-    sf_buf_init(&rec);
-    sf_buf_init(&b);
     assert_int_equal(sf_buf_printf(&json, "R %zu\n", first), SF_OK);
     assert_int_equal(sf_restore_journal_write_json_part(&part, &json, &err),
                      SF_OK);
-    assert_int_equal(sf_txlog_encode(&rec, &r->run, r->seq[r->n - 1] + 1,
-                                     json.data, json.len, &err), SF_OK);
-    read_bytes(x->log, &b);
-    off = (long)b.len;
-    assert_int_equal(sf_buf_append(&b, rec.data, rec.len), SF_OK);
-    write_bytes(x->log, b.data, b.len);
+    off = sf_lfx_append(x->log, r, json.data, json.len);
     sf_buf_free(&json);
-    sf_buf_free(&rec);
-    sf_buf_free(&b);
     return off;
 }
 
@@ -507,14 +407,14 @@ static size_t first_completed(const sf_restore_journal *j)
 static void test_illegal_transition_is_refused(void **state)
 {
     t *x = *state;
-    recs *r = malloc(sizeof *r);
+    sf_lfx_recs *r = malloc(sizeof *r);
     sf_restore_journal j;
     sf_error err;
     size_t i;
     long off;
 
     crash_halfway(x);
-    records(x, r);
+    sf_lfx_records(x->log, r);
     assert_int_equal(read_state(x, &j, &err), SF_OK);
     i = first_completed(&j);
     j.operations[i].state = SF_RESTORE_READY;
@@ -529,14 +429,14 @@ static void test_illegal_transition_is_refused(void **state)
 static void test_out_of_order_transition_is_refused(void **state)
 {
     t *x = *state;
-    recs *r = malloc(sizeof *r);
+    sf_lfx_recs *r = malloc(sizeof *r);
     sf_restore_journal j;
     sf_error err;
     size_t i;
     long off;
 
     crash_halfway(x);
-    records(x, r);
+    sf_lfx_records(x->log, r);
     assert_int_equal(read_state(x, &j, &err), SF_OK);
     i = j.operations_len - 1;
     assert_int_equal(j.operations[i].state, SF_RESTORE_READY);
@@ -553,7 +453,7 @@ static void test_out_of_order_transition_is_refused(void **state)
 static void test_foreign_record_is_refused(void **state)
 {
     t *x = *state;
-    recs *r = malloc(sizeof *r);
+    sf_lfx_recs *r = malloc(sizeof *r);
     sf_restore_journal j;
     sf_error err;
     size_t i;
@@ -561,7 +461,7 @@ static void test_foreign_record_is_refused(void **state)
     char *saved;
 
     crash_halfway(x);
-    records(x, r);
+    sf_lfx_records(x->log, r);
     assert_int_equal(read_state(x, &j, &err), SF_OK);
     i = first_completed(&j);
     saved = j.operations[i].target_canister;
@@ -570,16 +470,16 @@ static void test_foreign_record_is_refused(void **state)
     j.operations[i].target_canister = saved;
     refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
     /* receipts the journal already holds */
-    records(x, r);
+    sf_lfx_records(x->log, r);
     {
         sf_buf b;
 
         sf_buf_init(&b);
-        read_bytes(x->log, &b);
-        write_bytes(x->log, b.data, (size_t)off); /* the bad record gone */
+        sf_lfx_read_bytes(x->log, &b);
+        sf_lfx_write_bytes(x->log, b.data, (size_t)off); /* the bad record gone */
         sf_buf_free(&b);
     }
-    records(x, r);
+    sf_lfx_records(x->log, r);
     assert_true(j.receipt_count > 0);
     off = append_journal_record(x, r, &j, i, j.receipt_count - 1);
     refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
@@ -589,11 +489,11 @@ static void test_foreign_record_is_refused(void **state)
 
 /* Appends one 'R' record holding operations [i, i + count) of j and no
  * receipt; returns its offset. */
-static long append_ops_record(t *x, const recs *r, const sf_restore_journal *j,
+static long append_ops_record(t *x, const sf_lfx_recs *r, const sf_restore_journal *j,
                               size_t i, size_t count)
 {
     sf_restore_journal part = *j;
-    sf_buf json, rec, b;
+    sf_buf json;
     sf_error err;
     long off;
 
@@ -602,20 +502,11 @@ static long append_ops_record(t *x, const recs *r, const sf_restore_journal *j,
     part.receipts = NULL;
     part.receipt_count = 0;
     sf_buf_init(&json);
-    sf_buf_init(&rec);
-    sf_buf_init(&b);
     assert_int_equal(sf_buf_printf(&json, "R %zu\n", j->receipt_count), SF_OK);
     assert_int_equal(sf_restore_journal_write_json_part(&part, &json, &err),
                      SF_OK);
-    assert_int_equal(sf_txlog_encode(&rec, &r->run, r->seq[r->n - 1] + 1,
-                                     json.data, json.len, &err), SF_OK);
-    read_bytes(x->log, &b);
-    off = (long)b.len;
-    assert_int_equal(sf_buf_append(&b, rec.data, rec.len), SF_OK);
-    write_bytes(x->log, b.data, b.len);
+    off = sf_lfx_append(x->log, r, json.data, json.len);
     sf_buf_free(&json);
-    sf_buf_free(&rec);
-    sf_buf_free(&b);
     return off;
 }
 
@@ -630,24 +521,13 @@ static void says(t *x, const char *text)
         fail_msg("expected \"%s\" in: %s", text, err.message);
 }
 
-/* Cuts the log back to `off` bytes (the bad record gone). */
-static void cut_log(t *x, long off)
-{
-    sf_buf b;
-
-    sf_buf_init(&b);
-    read_bytes(x->log, &b);
-    write_bytes(x->log, b.data, (size_t)off);
-    sf_buf_free(&b);
-}
-
 /* A record of the restore of another backup, one naming an operation the
  * journal does not hold, and one holding two operations: each refused at
  * its offset, nothing changed. */
 static void test_record_shape_refusals(void **state)
 {
     t *x = *state;
-    recs *r = malloc(sizeof *r);
+    sf_lfx_recs *r = malloc(sizeof *r);
     sf_restore_journal j, j2;
     sf_error err;
     size_t i;
@@ -656,7 +536,7 @@ static void test_record_shape_refusals(void **state)
     uint64_t seq;
 
     crash_halfway(x);
-    records(x, r);
+    sf_lfx_records(x->log, r);
     assert_int_equal(read_state(x, &j, &err), SF_OK);
     i = first_completed(&j);
     /* another backup's restore */
@@ -666,7 +546,7 @@ static void test_record_shape_refusals(void **state)
     j.backup_id = saved;
     says(x, "the restore of backup another-backup");
     refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
-    cut_log(x, off);
+    sf_lfx_cut(x->log, off);
     /* an operation the journal does not hold */
     seq = j.operations[i].sequence;
     j.operations[i].sequence = 999999;
@@ -674,13 +554,13 @@ static void test_record_shape_refusals(void **state)
     j.operations[i].sequence = seq;
     says(x, "operation 999999 is not in the journal");
     refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
-    cut_log(x, off);
+    sf_lfx_cut(x->log, off);
     /* two operations in one record */
     assert_true(j.operations_len >= 2);
     off = append_ops_record(x, r, &j, 0, 2);
     says(x, "holds 2 operations, not one");
     refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
-    cut_log(x, off);
+    sf_lfx_cut(x->log, off);
     /* a move to blocked: no transition leads there */
     {
         sf_restore_state st = j.operations[i].state;
@@ -690,30 +570,20 @@ static void test_record_shape_refusals(void **state)
         j.operations[i].state = st;
         says(x, "illegal transition of operation");
         refused(x, "txlog-transition", SF_TRANSITION_LOG_FILE_NAME, off);
-        cut_log(x, off);
+        sf_lfx_cut(x->log, off);
     }
     /* a record whose journal does not parse */
     {
-        sf_buf rec, b;
         sf_error perr;
         char kind[64];
 
-        sf_buf_init(&rec);
-        sf_buf_init(&b);
-        assert_int_equal(sf_txlog_encode(&rec, &r->run, r->seq[r->n - 1] + 1,
-                                         "R 0\n{", 4, &perr), SF_OK);
-        read_bytes(x->log, &b);
-        off = (long)b.len;
-        assert_int_equal(sf_buf_append(&b, rec.data, rec.len), SF_OK);
-        write_bytes(x->log, b.data, b.len);
-        sf_buf_free(&rec);
-        sf_buf_free(&b);
+        off = sf_lfx_append(x->log, r, "R 0\n{", 4);
         assert_int_equal(read_state(x, &j2, &perr), SF_ERR);
         if (strstr(perr.message, "restore apply journal record: ") == NULL)
             fail_msg("not named as the record's: %s", perr.message);
         snprintf(kind, sizeof kind, "%s", perr.kind);
         refused(x, kind, SF_TRANSITION_LOG_FILE_NAME, off);
-        cut_log(x, off);
+        sf_lfx_cut(x->log, off);
     }
     /* the log as it was: recovery completes */
     recovery_completes(x);
@@ -763,8 +633,8 @@ static void test_nothing_to_recover_writes_nothing(void **state)
     sf_buf_init(&log0);
     sf_buf_init(&rj0);
     sf_buf_init(&now);
-    read_bytes(x->log, &log0);
-    read_bytes(x->rj, &rj0);
+    sf_lfx_read_bytes(x->log, &log0);
+    sf_lfx_read_bytes(x->rj, &rj0);
     for (i = 0; i < 2; i++) {
         sf_rfx_config(&c, x->out, modes[i]);
         assert_int_equal(sf_rfx_run(&x->f, &c, &r, &err), SF_ERR);
@@ -772,10 +642,10 @@ static void test_nothing_to_recover_writes_nothing(void **state)
         assert_non_null(strstr(sf_buf_cstr(&r.report),
                                "\"completed_operations\": 4"));
         sf_restore_result_free(&r);
-        read_bytes(x->log, &now);
+        sf_lfx_read_bytes(x->log, &now);
         assert_int_equal(now.len, log0.len);
         assert_memory_equal(now.data, log0.data, now.len);
-        read_bytes(x->rj, &now);
+        sf_lfx_read_bytes(x->rj, &now);
         assert_int_equal(now.len, rj0.len);
         assert_memory_equal(now.data, rj0.data, now.len);
     }
