@@ -282,6 +282,27 @@ int cmd_snapshot_download(int argc, char **argv)
     return rc == SF_OK ? EXIT_OK : cli_fail(cfg.out, &err);
 }
 
+/* What the JSON's "stopped" says, for a person: the fleet's span, the
+ * canister held longest, and any this run left stopped. */
+static void print_stopped(const sf_backup_result *r)
+{
+    const sf_backup_stopped *longest = NULL;
+    size_t i;
+
+    for (i = 0; i < r->stopped_count; i++)
+        if (longest == NULL || r->stopped[i].stopped_ms > longest->stopped_ms)
+            longest = &r->stopped[i];
+    if (r->has_fleet_stopped_span && longest != NULL)
+        printf("stopped: %zu canister%s, the fleet for %llu ms (first stop to "
+               "last start), the longest %s, %llu ms\n", r->stopped_count,
+               r->stopped_count == 1 ? "" : "s",
+               (unsigned long long)r->fleet_stopped_span_ms,
+               longest->canister_id, (unsigned long long)longest->stopped_ms);
+    for (i = 0; i < r->stopped_count; i++)
+        if (!r->stopped[i].restarted)
+            printf("still stopped: %s\n", r->stopped[i].canister_id);
+}
+
 static void print_backup_result(const sf_backup_config *cfg,
                                 const sf_backup_result *r, bool json)
 {
@@ -345,6 +366,7 @@ static void print_backup_result(const sf_backup_config *cfg,
            (unsigned long long)r->target_count,
            (unsigned long long)r->total_operations,
            (unsigned long long)r->executed, cfg->out);
+    print_stopped(r);
 }
 
 int cmd_backup_run(int argc, char **argv)

@@ -262,6 +262,21 @@ run backup --sim-state "$TMP/b.json" --out "$TMP/b" --root "$ID1"
 expect_rc 1 "another root into the same directory"; expect_err "(plan-mismatch)" "plan mismatch kind"
 run backup --sim-state "$TMP/b.json" --out "$TMP/b"
 expect_rc 0 "text summary"; expect_out "FLEET" "table header"
+# a run that stops canisters says for how long, as its JSON does
+cp "$S" "$TMP/span.json"
+run backup --sim-state "$TMP/span.json" --out "$TMP/span" --include-root --json
+span=$(py 'd["stopped"]["fleet_span_ms"]'); most=$(py 'max(c["stopped_ms"] for c in d["stopped"]["canisters"])')
+n=$(py 'len(d["stopped"]["canisters"])')
+cp "$S" "$TMP/span.json"; rm -rf "$TMP/span"
+run backup --sim-state "$TMP/span.json" --out "$TMP/span" --include-root
+expect_rc 0 "text summary of a run"
+expect_out "stopped: $n canisters, the fleet for $span ms (first stop to last start), " "stopped span in the text summary"
+expect_out ", $most ms" "longest stop in the text summary"
+if grep -q 'still stopped' "$TMP/out"; then bad "nothing left stopped"; else ok; fi
+cp "$S" "$TMP/span.json"; rm -rf "$TMP/span"
+run backup --sim-state "$TMP/span.json" --out "$TMP/span" --include-root --leave-stopped
+expect_rc 0 "--leave-stopped"
+expect_out "still stopped: " "--leave-stopped names what it left stopped"
 
 # max steps: pause and resume
 cp "$S" "$TMP/p.json"
