@@ -1061,6 +1061,107 @@ static void test_mark_failed_and_retry(void **s)
     sf_restore_journal_free(&j);
 }
 
+/* snapfleet's moves beside others (several operations in flight): per
+ * canister order instead of canic's "only the next operation moves";
+ * canic's own transitions unchanged beside them. */
+static void test_move_beside(void **s)
+{
+    sf_restore_journal j;
+    sf_buf before, after;
+
+    (void)s;
+    load("valid-ready.json", &j);
+    /* the reason first, as mark_failed */
+    FAILS(sf_restore_journal_move_beside(&j, 999, SF_RESTORE_FAILED, " ", M1,
+                                         &e_),
+          "failure-reason-required", "reason",
+          "failed restore apply journal operation 999 requires a reason");
+    FAILS(sf_restore_journal_move_beside(&j, 99, SF_RESTORE_PENDING, NULL, M1,
+                                         &e_),
+          "operation-not-found", "sequence",
+          "restore apply journal operation 99 was not found");
+    /* several uploads of different canisters claimed at once */
+    OK(sf_restore_journal_mark_pending(&j, S_UP_ROOT, M1, &e_));
+    OK(sf_restore_journal_move_beside(&j, S_UP_WORKER, SF_RESTORE_PENDING,
+                                      NULL, M1, &e_));
+    OK(sf_restore_journal_move_beside(&j, 3, SF_RESTORE_PENDING, NULL, M2,
+                                      &e_));
+    assert_int_equal(j.pending_operations, 3);
+    assert_int_equal(j.operations[3].state, SF_RESTORE_PENDING);
+    assert_string_equal(j.operations[3].state_updated_at, M2);
+    assert_valid(&j);
+    /* canic's transitions keep canic's order */
+    FAILS(sf_restore_journal_mark_pending(&j, S_UP_APP, M1, &e_),
+          "out-of-order-operation-transition", "sequence",
+          "restore apply journal operation 1 cannot advance before "
+          "operation 0");
+    FAILS(sf_restore_journal_mark_completed(&j, 3, M1, &e_),
+          "out-of-order-operation-transition", NULL, NULL);
+    /* a canister's own operations keep their order */
+    bytes(&j, &before);
+    FAILS(sf_restore_journal_move_beside(&j, S_STOP_ROOT, SF_RESTORE_PENDING,
+                                         NULL, M1, &e_),
+          "out-of-order-operation-transition", "sequence",
+          "restore apply journal operation 4 cannot advance before "
+          "operation 0 of the same canister");
+    FAILS(sf_restore_journal_move_beside(&j, S_LOAD_APP, SF_RESTORE_COMPLETED,
+                                         NULL, M1, &e_),
+          "out-of-order-operation-transition", NULL,
+          "restore apply journal operation 9 cannot advance before "
+          "operation 1 of the same canister");
+    FAILS(sf_restore_journal_move_beside(&j, S_LOAD_APP, SF_RESTORE_FAILED,
+                                         "x", M1, &e_),
+          "out-of-order-operation-transition", NULL, NULL);
+    /* canic's table: ready -> ready is no move, completed only repeats */
+    FAILS(sf_restore_journal_move_beside(&j, S_UP_APP, SF_RESTORE_READY, NULL,
+                                         M1, &e_),
+          "invalid-operation-transition", "operations[1].state",
+          "restore apply journal operation 1 cannot transition from Ready "
+          "to Ready");
+    FAILS(sf_restore_journal_move_beside(&j, S_UP_APP, SF_RESTORE_BLOCKED, NULL,
+                                         M1, &e_),
+          "invalid-operation-transition", NULL, NULL);
+    /* the final validation: a blank marker */
+    FAILS(sf_restore_journal_move_beside(&j, S_UP_APP, SF_RESTORE_PENDING,
+                                         NULL, "  ", &e_),
+          "missing-field", "operations[1].state_updated_at", NULL);
+    bytes(&j, &after);
+    assert_same(&before, &after);
+    sf_buf_free(&after);
+    sf_buf_free(&before);
+    /* pending ones end in any order: completed, failed, released */
+    OK(sf_restore_journal_move_beside(&j, 3, SF_RESTORE_COMPLETED, NULL, M2,
+                                      &e_));
+    OK(sf_restore_journal_move_beside(&j, S_UP_WORKER, SF_RESTORE_FAILED,
+                                      "boom", M2, &e_));
+    assert_int_equal(j.operations[S_UP_WORKER].blocking_reason_count, 1);
+    assert_string_equal(j.operations[S_UP_WORKER].blocking_reasons[0], "boom");
+    FAILS(sf_restore_journal_move_beside(&j, 3, SF_RESTORE_READY, NULL, M1,
+                                         &e_),
+          "invalid-operation-transition", NULL,
+          "restore apply journal operation 3 cannot transition from "
+          "Completed to Ready");
+    FAILS(sf_restore_journal_move_beside(&j, S_UP_WORKER, SF_RESTORE_COMPLETED,
+                                         NULL, M1, &e_),
+          "invalid-operation-transition", NULL, NULL);
+    /* a failed one made ready again though operation 0 is next */
+    OK(sf_restore_journal_move_beside(&j, S_UP_WORKER, SF_RESTORE_READY, NULL,
+                                      M2, &e_));
+    assert_int_equal(j.operations[S_UP_WORKER].blocking_reason_count, 0);
+    /* the canister's next operation once its earlier ones completed */
+    OK(sf_restore_journal_move_beside(&j, 7, SF_RESTORE_PENDING, NULL, M1,
+                                      &e_));
+    /* operation 0 released: the next operation is ready again, a later
+     * claim of another canister stays */
+    OK(sf_restore_journal_move_beside(&j, S_UP_ROOT, SF_RESTORE_READY, NULL,
+                                      M2, &e_));
+    assert_int_equal(j.pending_operations, 1);
+    assert_int_equal(j.ready_operations, N_OPS - 2);
+    assert_int_equal(sf_restore_journal_next_transition(&j)->sequence, 0);
+    assert_valid(&j);
+    sf_restore_journal_free(&j);
+}
+
 /* snapfleet: a transition the final validation refuses leaves the journal
  * exactly as it was (canic kept the new state in memory). */
 static void test_refused_transition_changes_nothing(void **s)
@@ -1799,6 +1900,7 @@ int main(void)
         cmocka_unit_test(test_operation_not_found),
         cmocka_unit_test(test_mark_completed_advances),
         cmocka_unit_test(test_mark_failed_and_retry),
+        cmocka_unit_test(test_move_beside),
         cmocka_unit_test(test_refused_transition_changes_nothing),
         cmocka_unit_test(test_receipt_init_and_record),
         cmocka_unit_test(test_output_capture),

@@ -448,6 +448,60 @@ static void test_out_of_order_transition_is_refused(void **state)
     free(r);
 }
 
+/* Whether operation i could be claimed beside others: ready, and every
+ * earlier operation of its canister completed. */
+static bool claimable(const sf_restore_journal *j, size_t i)
+{
+    size_t k;
+
+    if (j->operations[i].state != SF_RESTORE_READY)
+        return false;
+    for (k = 0; k < i; k++)
+        if (strcmp(j->operations[k].target_canister,
+                   j->operations[i].target_canister) == 0 &&
+            j->operations[k].state != SF_RESTORE_COMPLETED)
+            return false;
+    return true;
+}
+
+/* A run with several operations in flight leaves several claims in the
+ * log, the later one first: the replay takes them, and --unclaim-pending
+ * releases every one, after which the restore completes. */
+static void test_several_pending_replay_and_unclaim(void **state)
+{
+    t *x = *state;
+    sf_lfx_recs *r = malloc(sizeof *r);
+    sf_restore_journal j, now;
+    sf_error err;
+    size_t i, found[2], n = 0, pending;
+
+    crash_halfway(x);
+    assert_int_equal(read_state(x, &j, &err), SF_OK);
+    pending = j.pending_operations;
+    for (i = 0; i < j.operations_len && n < 2; i++)
+        if (claimable(&j, i))
+            found[n++] = i;
+    assert_int_equal(n, 2);
+    for (i = 2; i-- > 0;) {
+        sf_restore_journal_op *op = &j.operations[found[i]];
+
+        op->state = SF_RESTORE_PENDING;
+        free(op->state_updated_at);
+        op->state_updated_at = strdup("unix:5");
+        sf_lfx_records(x->log, r);
+        append_journal_record(x, r, &j, found[i], j.receipt_count);
+    }
+    if (read_state(x, &now, &err) != SF_OK)
+        fail_msg("the replay refused the claims: %s (%s)", err.message, err.kind);
+    assert_int_equal(now.pending_operations, pending + 2);
+    assert_int_equal(now.operations[found[0]].state, SF_RESTORE_PENDING);
+    assert_int_equal(now.operations[found[1]].state, SF_RESTORE_PENDING);
+    sf_restore_journal_free(&now);
+    sf_restore_journal_free(&j);
+    free(r);
+    recovery_completes(x);
+}
+
 /* A record of another restore's operation, or whose receipts do not
  * follow the journal's last. */
 static void test_foreign_record_is_refused(void **state)
@@ -667,6 +721,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_record_of_another_run_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_illegal_transition_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_order_transition_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_several_pending_replay_and_unclaim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_record_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_shape_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_document_changed_behind_the_log_is_refused, setup, teardown),

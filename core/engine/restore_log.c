@@ -7,8 +7,10 @@
  *        receipts appended since the last record (arg: the index of the
  *        first); the same backup id and root; the operation must exist
  *        with the same sequence, kind, source and target, and it moves
- *        through the journal's own transitions (canic's table and order:
- *        an illegal or out-of-order move is refused with canic's kind);
+ *        through the journal's moves beside others (canic's table, and a
+ *        canister's operations in order, so a run with several in flight
+ *        replays: an illegal or out-of-order move is refused with canic's
+ *        kind);
  *        the receipts must follow the journal's last and are checked as
  *        the journal records any receipt;
  *   'O'  one canister's observations, replacing its entry (the backup's
@@ -65,31 +67,24 @@ static void drop_receipts(sf_restore_journal *j, size_t from)
     }
 }
 
-/* Moves cur to op's state through the journal's own transitions. */
+/* Moves cur to op's state through the journal's moves beside others
+ * (canic's table; a canister's own operations in order), which accept
+ * every move canic's transitions do and the records of a run with
+ * several operations in flight: several pending, completed in any order. */
 static int move(sf_restore_journal *j, const sf_restore_journal_op *op,
                 sf_error *err)
 {
-    const char *at = op->state_updated_at;
-
-    switch (op->state) {
-    case SF_RESTORE_PENDING:
-        return sf_restore_journal_mark_pending(j, op->sequence, at, err);
-    case SF_RESTORE_READY:
-        return sf_restore_journal_mark_ready(j, op->sequence, at, err);
-    case SF_RESTORE_COMPLETED:
-        return sf_restore_journal_mark_completed(j, op->sequence, at, err);
-    case SF_RESTORE_FAILED:
-        return sf_restore_journal_mark_failed(
-            j, op->sequence,
-            op->blocking_reason_count == 1 ? op->blocking_reasons[0] : NULL,
-            at, err);
-    default:
+    if (op->state == SF_RESTORE_BLOCKED || sf_restore_state_name(op->state) == NULL)
         return sf_error_set(err, "txlog-transition", "", "illegal transition "
                             "of operation %llu to %s",
                             (unsigned long long)op->sequence,
                             sf_restore_state_name(op->state)
                                 ? sf_restore_state_name(op->state) : "?");
-    }
+    return sf_restore_journal_move_beside(
+        j, op->sequence, op->state,
+        op->state == SF_RESTORE_FAILED && op->blocking_reason_count == 1
+            ? op->blocking_reasons[0] : NULL,
+        op->state_updated_at, err);
 }
 
 static int apply_journal(sf_restore_docs *d, uint64_t arg, const char *json,

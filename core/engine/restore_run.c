@@ -782,24 +782,35 @@ static bool any_load_issued(const rrun *r)
     return false;
 }
 
+/* The first operation in state s (a run with several in flight can leave
+ * several pending or failed, not necessarily the next one). */
+static const sf_restore_journal_op *first_in(const rrun *r, sf_restore_state s)
+{
+    size_t i;
+
+    for (i = 0; i < r->j.operations_len; i++)
+        if (r->j.operations[i].state == s)
+            return &r->j.operations[i];
+    return NULL;
+}
+
 static int refuse_if_not_runnable(rrun *r, sf_error *err)
 {
-    sf_restore_report rep;
-    const sf_restore_journal_op *next = sf_restore_journal_next_transition(&r->j);
+    const sf_restore_journal_op *pending = first_in(r, SF_RESTORE_PENDING);
+    const sf_restore_journal_op *failed = first_in(r, SF_RESTORE_FAILED);
 
-    sf_restore_journal_report(&r->j, &rep);
     if (r->j.pending_operations > 0)
         return sf_error_set(err, "pending", "", "restore of %s has a pending "
                             "operation (#%llu) left by an interrupted run: run "
                             "`snapfleet restore run --unclaim-pending` first",
                             r->j.backup_id,
-                            (unsigned long long)(next ? next->sequence : 0));
+                            (unsigned long long)(pending ? pending->sequence : 0));
     if (r->j.failed_operations > 0)
         return sf_error_set(err, "failed", "", "restore of %s has a failed "
                             "operation (#%llu): fix the cause, then run "
                             "`snapfleet restore run --retry-failed`",
                             r->j.backup_id,
-                            (unsigned long long)(next ? next->sequence : 0));
+                            (unsigned long long)(failed ? failed->sequence : 0));
     if (!r->j.ready)
         return sf_error_set(err, "not-ready", "", "restore of %s is not ready: %s",
                             r->j.backup_id, r->j.blocked_reason_count
@@ -1044,7 +1055,6 @@ static bool same_plan_unverified(rrun *r)
 
 static bool nothing_to_recover(rrun *r, sf_error *err)
 {
-    sf_restore_journal_op *next;
     sf_observations obs;
     bool unclaim = r->cfg->mode == SF_RESTORE_MODE_UNCLAIM_PENDING;
 
@@ -1052,9 +1062,7 @@ static bool nothing_to_recover(rrun *r, sf_error *err)
         return false; /* the full path says why (another plan, ...) */
     if (sf_restore_docs_read(r->dir, &r->j, &obs, err) != SF_OK)
         return true;
-    next = sf_restore_journal_next_transition(&r->j);
-    if (next != NULL &&
-        next->state == (unclaim ? SF_RESTORE_PENDING : SF_RESTORE_FAILED)) {
+    if ((unclaim ? r->j.pending_operations : r->j.failed_operations) > 0) {
         sf_restore_journal_free(&r->j);
         sf_obs_free(&obs);
         memset(&r->j, 0, sizeof r->j);
@@ -1070,6 +1078,37 @@ static bool nothing_to_recover(rrun *r, sf_error *err)
                      "failed operation to retry", r->j.backup_id);
     finish_report(r);
     return true;
+}
+
+/* --unclaim-pending (from pending) and --retry-failed (from failed):
+ * every such operation becomes ready, one record each, in sequence order
+ * (a run with several in flight can leave several, behind ready ones).
+ * None: canic's error, nothing written. */
+static int recover_all(rrun *r, sf_restore_state from, sf_error *err)
+{
+    uint64_t n = from == SF_RESTORE_PENDING ? r->j.pending_operations
+                                            : r->j.failed_operations;
+    size_t i;
+
+    if (n == 0 && from == SF_RESTORE_PENDING)
+        return sf_restore_journal_mark_next_ready(&r->j, "unix:0", err);
+    if (n == 0)
+        return sf_error_set(err, "no-failed-operation", "", "restore of %s has "
+                            "no failed operation to retry", r->j.backup_id);
+    for (i = 0; i < r->j.operations_len; i++) {
+        uint64_t seq = r->j.operations[i].sequence;
+        char now[32];
+
+        if (r->j.operations[i].state != from)
+            continue;
+        marker(r, now);
+        r->unlogged = true;
+        if (sf_restore_journal_move_beside(&r->j, seq, SF_RESTORE_READY, NULL,
+                                           now, err) != SF_OK ||
+            write_journal(r, seq, err) != SF_OK)
+            return SF_ERR;
+    }
+    return SF_OK;
 }
 
 int sf_restore_run(const sf_restore_config *cfg, sf_driver *driver,
@@ -1123,32 +1162,12 @@ int sf_restore_run(const sf_restore_config *cfg, sf_driver *driver,
     case SF_RESTORE_MODE_DRY_RUN:
         rc = run_dry(&r, err);
         break;
-    case SF_RESTORE_MODE_UNCLAIM_PENDING: {
-        sf_restore_journal_op *next = sf_restore_journal_next_transition(&r.j);
-        char now[32];
-        marker(&r, now);
-        r.unlogged = true;
-        rc = sf_restore_journal_mark_next_ready(&r.j, now, err);
-        if (rc == SF_OK)
-            rc = write_journal(&r, next->sequence, err);
+    case SF_RESTORE_MODE_UNCLAIM_PENDING:
+        rc = recover_all(&r, SF_RESTORE_PENDING, err);
         break;
-    }
-    case SF_RESTORE_MODE_RETRY_FAILED: {
-        sf_restore_journal_op *next = sf_restore_journal_next_transition(&r.j);
-        char now[32];
-
-        marker(&r, now);
-        if (next == NULL || next->state != SF_RESTORE_FAILED) {
-            rc = sf_error_set(err, "no-failed-operation", "", "restore of %s has "
-                              "no failed operation to retry", r.j.backup_id);
-            break;
-        }
-        r.unlogged = true;
-        rc = sf_restore_journal_retry_failed(&r.j, next->sequence, now, err);
-        if (rc == SF_OK)
-            rc = write_journal(&r, next->sequence, err);
+    case SF_RESTORE_MODE_RETRY_FAILED:
+        rc = recover_all(&r, SF_RESTORE_FAILED, err);
         break;
-    }
     case SF_RESTORE_MODE_EXECUTE:
         sweep_staging(&r);
         rc = run_execute(&r, err);

@@ -213,10 +213,36 @@ static void counters_restore(sf_restore_journal *j, const counters *c)
     j->failed_operations = c->n[4];
 }
 
-/* canic's transition_operation (spec 3.5 steps 1-6), all or nothing. */
+/* beside (snapfleet's moves with several operations in flight): an
+ * operation leaving ready needs every earlier operation of its target
+ * completed, in place of canic's "only the next operation moves". */
+static int out_of_order_beside(const sf_restore_journal *j,
+                               const sf_restore_journal_op *op, sf_error *err)
+{
+    const sf_restore_journal_op *first = NULL;
+    size_t i;
+
+    for (i = 0; i < j->operations_len; i++) {
+        const sf_restore_journal_op *o = &j->operations[i];
+
+        if (o->sequence < op->sequence && o->state != SF_RESTORE_COMPLETED &&
+            str_eq(o->target_canister, op->target_canister) &&
+            (first == NULL || o->sequence < first->sequence))
+            first = o;
+    }
+    if (first == NULL)
+        return SF_OK;
+    return sf_error_set(err, EK_OUT_OF_ORDER, "sequence",
+                        "restore apply journal operation %llu cannot advance "
+                        "before operation %llu of the same canister",
+                        ULL(op->sequence), ULL(first->sequence));
+}
+
+/* canic's transition_operation (spec 3.5 steps 1-6), all or nothing;
+ * beside: the order rule of out_of_order_beside instead of canic's. */
 static int transition(sf_restore_journal *j, uint64_t sequence,
                       sf_restore_state to, const char *reason,
-                      const char *updated_at, sf_error *err)
+                      const char *updated_at, bool beside, sf_error *err)
 {
     sf_restore_journal_op *op, saved;
     const sf_restore_journal_op *next;
@@ -240,7 +266,11 @@ static int transition(sf_restore_journal *j, uint64_t sequence,
                             ULL(sequence), from ? from : "?",
                             sf_restore_state_debug_name(to));
     }
-    if (to != op->state) {
+    if (beside) {
+        if (op->state == SF_RESTORE_READY && to != SF_RESTORE_READY &&
+            out_of_order_beside(j, op, err) != SF_OK)
+            return SF_ERR;
+    } else if (to != op->state) {
         next = sf_restore_journal_next_transition(j);
         if (next == NULL)
             return sf_error_set(err, EK_NO_TRANSITIONABLE, "",
@@ -290,7 +320,8 @@ static int transition(sf_restore_journal *j, uint64_t sequence,
 int sf_restore_journal_mark_pending(sf_restore_journal *j, uint64_t sequence,
                                     const char *updated_at, sf_error *err)
 {
-    return transition(j, sequence, SF_RESTORE_PENDING, NULL, updated_at, err);
+    return transition(j, sequence, SF_RESTORE_PENDING, NULL, updated_at,
+                      false, err);
 }
 
 int sf_restore_journal_mark_next_pending(sf_restore_journal *j,
@@ -304,7 +335,7 @@ int sf_restore_journal_mark_next_pending(sf_restore_journal *j,
                             "restore apply journal has no operation that "
                             "can be advanced");
     return transition(j, next->sequence, SF_RESTORE_PENDING, NULL,
-                      updated_at, err);
+                      updated_at, false, err);
 }
 
 int sf_restore_journal_mark_next_ready(sf_restore_journal *j,
@@ -321,19 +352,21 @@ int sf_restore_journal_mark_next_ready(sf_restore_journal *j,
                             "restore apply journal has no pending operation "
                             "to release");
     return transition(j, next->sequence, SF_RESTORE_READY, NULL, updated_at,
-                      err);
+                      false, err);
 }
 
 int sf_restore_journal_mark_ready(sf_restore_journal *j, uint64_t sequence,
                                   const char *updated_at, sf_error *err)
 {
-    return transition(j, sequence, SF_RESTORE_READY, NULL, updated_at, err);
+    return transition(j, sequence, SF_RESTORE_READY, NULL, updated_at,
+                      false, err);
 }
 
 int sf_restore_journal_retry_failed(sf_restore_journal *j, uint64_t sequence,
                                     const char *updated_at, sf_error *err)
 {
-    return transition(j, sequence, SF_RESTORE_READY, NULL, updated_at, err);
+    return transition(j, sequence, SF_RESTORE_READY, NULL, updated_at,
+                      false, err);
 }
 
 int sf_restore_journal_mark_completed(sf_restore_journal *j,
@@ -341,7 +374,7 @@ int sf_restore_journal_mark_completed(sf_restore_journal *j,
                                       const char *updated_at, sf_error *err)
 {
     return transition(j, sequence, SF_RESTORE_COMPLETED, NULL, updated_at,
-                      err);
+                      false, err);
 }
 
 int sf_restore_journal_mark_failed(sf_restore_journal *j, uint64_t sequence,
@@ -354,7 +387,20 @@ int sf_restore_journal_mark_failed(sf_restore_journal *j, uint64_t sequence,
                             "requires a reason",
                             ULL(sequence));
     return transition(j, sequence, SF_RESTORE_FAILED, reason, updated_at,
-                      err);
+                      false, err);
+}
+
+int sf_restore_journal_move_beside(sf_restore_journal *j, uint64_t sequence,
+                                   sf_restore_state to, const char *reason,
+                                   const char *updated_at, sf_error *err)
+{
+    if (to == SF_RESTORE_FAILED && sf_str_is_blank(reason))
+        return sf_error_set(err, EK_FAILURE_REASON, "reason",
+                            "failed restore apply journal operation %llu "
+                            "requires a reason",
+                            ULL(sequence));
+    return transition(j, sequence, to, to == SF_RESTORE_FAILED ? reason : NULL,
+                      updated_at, true, err);
 }
 
 /* ---- receipts ---- */

@@ -11,7 +11,9 @@
  *   blocked: never entered, never left
  *
  * A state change other than a repeat may only touch the next operation:
- * the ready, pending or failed one with the smallest sequence. A journal
+ * the ready, pending or failed one with the smallest sequence (snapfleet's
+ * sf_restore_journal_move_beside relaxes this for a runner with several
+ * operations in flight: per canister instead). A journal
  * made from a dry-run that was not ready (missing checksums, no artifact
  * validation, ...) has every operation blocked for good.
  *
@@ -262,6 +264,29 @@ SF_API int sf_restore_journal_mark_completed(sf_restore_journal *j,
  * else (even for a sequence that does not exist). */
 SF_API int sf_restore_journal_mark_failed(sf_restore_journal *j, uint64_t sequence,
                                           const char *reason, const char *updated_at,
+                                          sf_error *err);
+
+/*
+ * snapfleet's moves for several operations in flight (canic has none: its
+ * runner moves one operation at a time; the transitions above are
+ * canic's, unchanged). Operation `sequence` moves to `to` along canic's
+ * table whichever operation is next: a ready one claimed (pending) beside
+ * others, a pending one completed, failed or released (ready), a failed
+ * one made ready again. Refusals, in order: failure-reason-required (to
+ * failed with a blank reason), operation-not-found,
+ * invalid-operation-transition (the table), then, for a move out of
+ * ready, out-of-order-operation-transition when an earlier operation of
+ * the same target is not completed ("restore apply journal operation 9
+ * cannot advance before operation 5 of the same canister"). Which
+ * operations of different targets may overlap is the runner's policy,
+ * not the journal's. Then as the transitions above (validated, all or
+ * nothing). Every move canic's transitions allow, this allows too.
+ */
+SF_API int sf_restore_journal_move_beside(sf_restore_journal *j,
+                                          uint64_t sequence,
+                                          sf_restore_state to,
+                                          const char *reason,
+                                          const char *updated_at,
                                           sf_error *err);
 
 /* ---- receipts ---- */
