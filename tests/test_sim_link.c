@@ -4,14 +4,12 @@
  * capacity, one transfer at a time completes exactly as without a link,
  * and the same submissions give the same completions. Also the state
  * file's link_bandwidth field. */
-#define _XOPEN_SOURCE 700 /* nftw */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +19,7 @@
 #include "snapfleet/driver.h"
 #include "snapfleet/fs.h"
 #include "snapfleet/sim.h"
+#include "tmpdir.h"
 
 #define LAT 20 /* the default latency, in virtual ms */
 #define MAXN 8
@@ -36,23 +35,13 @@ typedef struct fixture {
     uint64_t size[MAXN];      /* snapshot total size */
 } fixture;
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
 
     if (f == NULL)
         return -1;
-    snprintf(f->root, sizeof f->root, "/tmp/sf-link-XXXXXX");
-    if (mkdtemp(f->root) == NULL) {
+    if (sf_tmpdir_make(f->root, sizeof f->root) != 0) {
         free(f);
         return -1;
     }
@@ -63,12 +52,13 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
+    int rc;
 
     sf_driver_destroy(f->drv);
     sf_sim_free(f->sim);
-    nftw(f->root, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
+    rc = sf_tmpdir_remove(f->root);
     free(f);
-    return 0;
+    return rc;
 }
 
 static const char *path_of(const fixture *f, const char *name, size_t i)

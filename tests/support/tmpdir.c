@@ -1,4 +1,5 @@
 /* A temporary directory for a test group (tmpdir.h). */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "tmpdir.h"
 
 #include <setjmp.h>
@@ -9,28 +10,47 @@
 #include <string.h>
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
 char sf_tmpdir[128];
 
-int sf_tmpdir_setup(void **state)
+int sf_tmpdir_make(char *out, size_t n)
 {
     extern char *program_invocation_short_name;
 
+    if (snprintf(out, n, "/tmp/%.40s-XXXXXX", program_invocation_short_name) >=
+        (int)n)
+        return -1;
+    return mkdtemp(out) == NULL ? -1 : 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+                        struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+int sf_tmpdir_remove(const char *dir)
+{
+    return nftw(dir, remove_entry, 32, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
+
+int sf_tmpdir_setup(void **state)
+{
     (void)state;
-    snprintf(sf_tmpdir, sizeof sf_tmpdir, "/tmp/%.40s-XXXXXX",
-             program_invocation_short_name);
-    return mkdtemp(sf_tmpdir) == NULL ? -1 : 0;
+    return sf_tmpdir_make(sf_tmpdir, sizeof sf_tmpdir);
 }
 
 int sf_tmpdir_teardown(void **state)
 {
-    char cmd[sizeof sf_tmpdir + 16];
-
     (void)state;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", sf_tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return sf_tmpdir_remove(sf_tmpdir);
 }
 
 void sf_tmpdir_path(char *out, size_t n, const char *name)
