@@ -57,32 +57,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static void run_complete(sf_fx *f, const sf_backup_config *c)
-{
-    sf_backup_result r;
-    sf_error err;
-
-    if (sf_fx_backup(f, c, &r, &err) != SF_OK) {
-        sf_backup_result_free(&r);
-        fail_msg("backup failed: %s (%s)", err.message,
-                 err.kind ? err.kind : "?");
-    }
-    assert_true(r.complete);
-    sf_backup_result_free(&r);
-}
-
-static void read_exec(const char *out, sf_exec_journal *j)
-{
-    sf_error err;
-    sf_download_journal dj;
-    bool have_j, have_dj;
-
-    if (sf_backup_state_read(out, j, &have_j, &dj, &have_dj, &err) != SF_OK)
-        fail_msg("%s: %s", out, err.message);
-    assert_true(have_j);
-    sf_download_journal_free(&dj);
-}
-
 static void read_file(const char *dir, const char *name, char **out,
                       size_t *len)
 {
@@ -111,18 +85,6 @@ static size_t depth_of(const sf_sim *sim, const char *id)
             return d;
         snprintf(cur, sizeof cur, "%s", info.parent_canister_id);
         d++;
-    }
-}
-
-static void assert_all_running_one_snapshot(const sf_fx *f)
-{
-    size_t i;
-
-    for (i = 0; i < sf_sim_canister_count(f->before); i++) {
-        const char *id = sf_fx_id(f->before, i);
-
-        assert_int_equal(sf_fx_status(f->sim, id), SF_STATUS_RUNNING);
-        assert_int_equal(sf_fx_new_snapshots(f->before, f->sim, id), 1);
     }
 }
 
@@ -367,7 +329,7 @@ static void one_job_is_the_sequential_runner(void **state)
 
     sf_fx_stack(f, NULL, false);
     sf_fx_backup_config(&c0, f, sf_fx_path(f, "bk"));
-    run_complete(f, &c0);
+    sf_fx_backup_complete(f, &c0);
     sf_buf_init(&log0);
     sf_buf_puts(&log0, sf_buf_cstr(&f->log));
     sf_fx_unstack(f);
@@ -380,7 +342,7 @@ static void one_job_is_the_sequential_runner(void **state)
     sf_fx_stack(f, NULL, false);
     sf_fx_backup_config(&c1, f, sf_fx_path(f, "bk"));
     c1.jobs = 1;
-    run_complete(f, &c1);
+    sf_fx_backup_complete(f, &c1);
     assert_string_equal(sf_buf_cstr(&f->log), sf_buf_cstr(&log0));
     sf_buf_free(&log0);
     for (i = 0; i < sizeof docs / sizeof *docs; i++) {
@@ -432,13 +394,10 @@ static void scripted_orders(sf_backup_schedule schedule, unsigned jobs)
         c.schedule = schedule;
         c.jobs = jobs;
         c.verify_transfer = seed % 2 == 0;
-        run_complete(&f, &c);
+        sf_fx_backup_complete(&f, &c);
         sf_driver_destroy(f.top);
         f.top = top;
-        sf_fx_assert_invariants(&f, c.out, false);
-        assert_int_equal(sf_fx_assert_verifies(c.out), 4);
-        assert_int_equal(sf_fx_leftovers(c.out, NULL), 0);
-        assert_all_running_one_snapshot(&f);
+        sf_fx_assert_clean_end(&f, c.out, 4);
         sf_fx_teardown(&f);
     }
 }
@@ -475,18 +434,16 @@ static void larger_fleet_with_jitter(void **state)
         sf_fx_stack(&ref, NULL, false);
         sf_fx_backup_config(&rc, &ref, sf_fx_path(&ref, "bk"));
         rc.jobs = 1;
-        run_complete(&ref, &rc);
+        sf_fx_backup_complete(&ref, &rc);
 
         fresh(&f, 5, 14, 30);
         sf_fx_stack(&f, NULL, false);
         sf_fx_backup_config(&c, &f, sf_fx_path(&f, "bk"));
         c.jobs = jobs[k];
-        run_complete(&f, &c);
+        sf_fx_backup_complete(&f, &c);
         most = check_trace(&f, &f.log, jobs[k], true);
         assert_true(most > 1);
-        sf_fx_assert_invariants(&f, c.out, false);
-        assert_int_equal(sf_fx_assert_verifies(c.out), 14);
-        assert_all_running_one_snapshot(&f);
+        sf_fx_assert_clean_end(&f, c.out, 14);
         sf_fx_assert_backups_equal(rc.out, c.out);
         /* and sooner in virtual time */
         assert_true(f.clock.now_ms(f.clock.ctx) < ref.clock.now_ms(ref.clock.ctx));
@@ -526,8 +483,7 @@ static void per_canister_chains_overlap(void **state)
         assert_int_equal(sf_fx_backup(&f, &c, &r, &err), SF_OK);
         assert_true(r.complete);
         assert_true(check_trace(&f, &f.log, jobs[k], false) > 1);
-        sf_fx_assert_invariants(&f, c.out, false);
-        assert_all_running_one_snapshot(&f);
+        sf_fx_assert_clean_end(&f, c.out, 14);
         sf_fx_assert_backups_equal(rc.out, c.out);
         assert_true(f.clock.now_ms(f.clock.ctx) < ref.clock.now_ms(ref.clock.ctx));
         /* no canister held stopped much longer than with one job: its own
@@ -575,7 +531,7 @@ static void failure_while_others_in_flight(void **state)
     sf_backup_result_free(&r);
     assert_string_equal(err.kind, "driver-permanent");
     assert_non_null(strstr(err.message, sf_fx_id(f->before, B)));
-    read_exec(c.out, &j);
+    sf_fx_read_exec(c.out, &j);
     for (i = 0; i < j.operation_count; i++) {
         const sf_exec_operation *op = &j.operations[i];
 
@@ -594,10 +550,8 @@ static void failure_while_others_in_flight(void **state)
     assert_int_equal(done_downloads, 3);
     sf_fx_assert_invariants(f, c.out, false);
     sf_fx_stack(f, NULL, false);
-    run_complete(f, &c);
-    sf_fx_assert_invariants(f, c.out, false);
-    assert_int_equal(sf_fx_assert_verifies(c.out), 4);
-    assert_all_running_one_snapshot(f);
+    sf_fx_backup_complete(f, &c);
+    sf_fx_assert_clean_end(f, c.out, 4);
 }
 
 /* An operation that fails before its first driver call (R's verify, its
@@ -630,7 +584,7 @@ static void failure_before_any_call_starts_nothing(void **state)
     assert_int_equal(r.executed, 1); /* the verify, failed */
     sf_backup_result_free(&r);
     assert_int_equal(sf_fx_trace_count(&f->log, "download"), 0);
-    read_exec(c.out, &j);
+    sf_fx_read_exec(c.out, &j);
     for (i = 0; i < j.operation_count; i++) {
         const sf_exec_operation *op = &j.operations[i];
 
@@ -701,12 +655,9 @@ static void lost_responses_among_several(void **state)
     sf_fx_stack(f, faults, false);
     sf_fx_backup_config(&c, f, sf_fx_path(f, "bk"));
     c.jobs = 4;
-    run_complete(f, &c);
+    sf_fx_backup_complete(f, &c);
     assert_int_equal(sf_fx_trace_count(&f->log, "create"), 4);
-    sf_fx_assert_invariants(f, c.out, false);
-    assert_int_equal(sf_fx_assert_verifies(c.out), 4);
-    assert_int_equal(sf_fx_leftovers(c.out, NULL), 0);
-    assert_all_running_one_snapshot(f);
+    sf_fx_assert_clean_end(f, c.out, 4);
 }
 
 /* ---- every fault on every operation kind, with 4 jobs ---- */
@@ -780,12 +731,10 @@ static void fault_matrix(sf_backup_schedule schedule)
         sf_fx_assert_invariants(&f, c.out, false);
         if (fc->kind != NULL) {
             sf_fx_stack(&f, NULL, false);
-            run_complete(&f, &c);
+            sf_fx_backup_complete(&f, &c);
             sf_fx_assert_invariants(&f, c.out, false);
         }
-        assert_int_equal(sf_fx_assert_verifies(c.out), 4);
-        assert_int_equal(sf_fx_leftovers(c.out, NULL), 0);
-        assert_all_running_one_snapshot(&f);
+        sf_fx_assert_clean_end(&f, c.out, 4);
         sf_fx_teardown(&f);
     }
 }
@@ -821,7 +770,7 @@ static void max_steps_with_jobs(void **state)
     assert_int_equal(r.executed, 6);
     sf_backup_result_free(&r);
     c.max_steps = 0;
-    run_complete(f, &c);
+    sf_fx_backup_complete(f, &c);
     sf_fx_assert_invariants(f, c.out, false);
     assert_int_equal(sf_fx_assert_verifies(c.out), 4);
 }
@@ -1017,9 +966,7 @@ static void download_jobs(void **state)
     c4.jobs = 4;
     download_ok(&g, &c4, &r4);
     assert_int_equal(r4.artifact_count, 14);
-    sf_fx_assert_invariants(&g, c4.out, false);
-    assert_int_equal(sf_fx_assert_verifies(c4.out), 14);
-    assert_all_running_one_snapshot(&g);
+    sf_fx_assert_clean_end(&g, c4.out, 14);
     {
         sf_fx h;
         sf_snapshot_download_config ch;
@@ -1074,10 +1021,7 @@ static void download_every_order(void **state)
             assert_string_equal(r.artifacts[i].canister_id,
                                 sf_fx_id(f.before, i));
         sf_snapshot_download_result_free(&r);
-        sf_fx_assert_invariants(&f, c.out, false);
-        assert_int_equal(sf_fx_assert_verifies(c.out), 4);
-        assert_int_equal(sf_fx_leftovers(c.out, NULL), 0);
-        assert_all_running_one_snapshot(&f);
+        sf_fx_assert_clean_end(&f, c.out, 4);
         sf_fx_teardown(&f);
     }
 }
@@ -1123,9 +1067,7 @@ static void download_failure_with_others_running(void **state)
     sf_fx_stack(f, NULL, false);
     download_ok(f, &c, &r);
     sf_snapshot_download_result_free(&r);
-    sf_fx_assert_invariants(f, c.out, false);
-    assert_int_equal(sf_fx_assert_verifies(c.out), 4);
-    assert_all_running_one_snapshot(f);
+    sf_fx_assert_clean_end(f, c.out, 4);
 }
 
 static void download_jobs_out_of_range_refused(void **state)

@@ -89,15 +89,6 @@ static void run_ok(sf_fx *f, const sf_backup_config *c, sf_backup_result *r)
     }
 }
 
-static void run_complete(sf_fx *f, const sf_backup_config *c)
-{
-    sf_backup_result r;
-
-    run_ok(f, c, &r);
-    assert_true(r.complete);
-    sf_backup_result_free(&r);
-}
-
 static void run_fails(sf_fx *f, const sf_backup_config *c, const char *kind,
                       sf_error *err)
 {
@@ -113,21 +104,6 @@ static void run_fails(sf_fx *f, const sf_backup_config *c, const char *kind,
                  err->kind ? err->kind : "(null)", err->message, kind);
 }
 
-/* The execution journal as it stands: the checkpoint with the transition
- * log's later records replayed (a killed run leaves them unmerged). */
-static void read_exec(const char *out, sf_exec_journal *j)
-{
-    sf_error err;
-    sf_download_journal dj;
-    bool have_j, have_dj;
-
-    if (sf_backup_state_read(out, j, &have_j, &dj, &have_dj, &err) != SF_OK)
-        fail_msg("%s: %s", out, err.message);
-    if (!have_j)
-        fail_msg("%s: no execution journal", out);
-    sf_download_journal_free(&dj);
-}
-
 static void read_plan(const char *out, sf_plan *plan)
 {
     sf_error err;
@@ -138,36 +114,17 @@ static void read_plan(const char *out, sf_plan *plan)
     free(p);
 }
 
-static void read_manifest(const char *out, sf_manifest *m)
-{
-    sf_error err;
-    char *p = sf_path_join(out, SF_MANIFEST_FILE_NAME);
-
-    if (sf_manifest_read_file(p, m, &err) != SF_OK)
-        fail_msg("%s: %s", p, err.message);
-    free(p);
-}
-
 /* "<operation_id> <state>" per operation, one a line. */
 static void exec_ops(const char *out, sf_buf *b)
 {
     sf_exec_journal j;
     size_t i;
 
-    read_exec(out, &j);
+    sf_fx_read_exec(out, &j);
     for (i = 0; i < j.operation_count; i++)
         sf_buf_printf(b, "%s %s\n", j.operations[i].operation_id,
                       sf_exec_state_name(j.operations[i].state));
     sf_exec_journal_free(&j);
-}
-
-static void assert_all_running(const sf_fx *f)
-{
-    size_t i;
-
-    for (i = 0; i < sf_sim_canister_count(f->sim); i++)
-        assert_int_equal(sf_fx_status(f->sim, sf_fx_id(f->sim, i)),
-                         SF_STATUS_RUNNING);
 }
 
 /* Nothing stopped, nothing snapshotted, no stop or create sent. */
@@ -265,11 +222,7 @@ static void fleet_schedule_order(void **state)
     sf_buf_free(&want);
     sf_buf_free(&got);
 
-    assert_all_running(f);
-    assert_one_snapshot_each(f, ALL, 4);
-    sf_fx_assert_invariants(f, c.out, false);
-    assert_int_equal(sf_fx_assert_verifies(c.out), 4);
-    assert_int_equal(sf_fx_leftovers(c.out, NULL), 0);
+    sf_fx_assert_clean_end(f, c.out, 4);
 }
 
 static void per_canister_schedule_order(void **state)
@@ -314,10 +267,7 @@ static void per_canister_schedule_order(void **state)
     sf_fx_assert_ops(&f->log, sf_buf_cstr(&want));
     sf_buf_free(&want);
     sf_buf_free(&got);
-    assert_all_running(f);
-    assert_one_snapshot_each(f, ALL, 4);
-    sf_fx_assert_invariants(f, c.out, false);
-    assert_int_equal(sf_fx_assert_verifies(c.out), 4);
+    sf_fx_assert_clean_end(f, c.out, 4);
 }
 
 /* ---- 2. scopes and the manifest ---- */
@@ -335,9 +285,9 @@ static void include_root_manifest(void **state)
     sf_fx_stack(f, NULL, false);
     sf_fx_backup_config(&c, f, sf_fx_path(f, "out"));
     c.network = "ic";
-    run_complete(f, &c);
+    sf_fx_backup_complete(f, &c);
     read_plan(c.out, &plan);
-    read_manifest(c.out, &m);
+    sf_fx_read_manifest(c.out, &m);
     assert_int_equal(plan.selected_scope_kind, SF_SCOPE_MAINTENANCE_ROOT);
     assert_true(plan.root_included);
     assert_int_equal(plan.target_count, 4);
@@ -391,7 +341,7 @@ static void subtree_by_role(void **state)
     sf_fx_backup_config(&c, f, sf_fx_path(f, "out"));
     c.include_root = false;
     c.subtree = "user_hub";
-    run_complete(f, &c);
+    sf_fx_backup_complete(f, &c);
     read_plan(c.out, &plan);
     assert_int_equal(plan.selected_scope_kind, SF_SCOPE_SUBTREE);
     assert_string_equal(plan.selected_subtree_root, b.s);
@@ -399,7 +349,7 @@ static void subtree_by_role(void **state)
     assert_string_equal(plan.targets[0].canister_id, b.s);
     assert_string_equal(plan.targets[1].canister_id, c_.s);
     sf_plan_free(&plan);
-    read_manifest(c.out, &m);
+    sf_fx_read_manifest(c.out, &m);
     assert_int_equal(m.consistency.backup_units[0].kind, SF_MANIFEST_UNIT_SUBTREE);
     assert_int_equal(m.fleet.member_count, 2);
     sf_manifest_free(&m);
@@ -419,7 +369,7 @@ static void subtree_by_role(void **state)
         assert_null(strstr(sf_buf_cstr(&ops), line));
         sf_buf_free(&ops);
     }
-    assert_all_running(f);
+    sf_fx_assert_all_running(f);
     sf_fx_assert_invariants(f, c.out, false);
     assert_int_equal(sf_fx_assert_verifies(c.out), 2);
 }
@@ -435,14 +385,14 @@ static void subtree_by_principal(void **state)
     sf_fx_backup_config(&c, f, sf_fx_path(f, "out"));
     c.include_root = false;
     c.subtree = a.s;
-    run_complete(f, &c);
+    sf_fx_backup_complete(f, &c);
     read_plan(c.out, &plan);
     assert_int_equal(plan.target_count, 1);
     assert_string_equal(plan.targets[0].canister_id, a.s);
     sf_plan_free(&plan);
     {
         sf_manifest m;
-        read_manifest(c.out, &m);
+        sf_fx_read_manifest(c.out, &m);
         /* one target: a single unit */
         assert_int_equal(m.consistency.backup_units[0].kind, SF_MANIFEST_UNIT_SINGLE);
         sf_manifest_free(&m);
@@ -465,7 +415,7 @@ static void non_root_fleet_disconnected_is_single(void **state)
     sf_fx_stack(f, NULL, false);
     sf_fx_backup_config(&c, f, sf_fx_path(f, "out"));
     c.include_root = false;
-    run_complete(f, &c);
+    sf_fx_backup_complete(f, &c);
     read_plan(c.out, &plan);
     assert_int_equal(plan.selected_scope_kind, SF_SCOPE_NON_ROOT_FLEET);
     assert_null(plan.selected_subtree_root);
@@ -475,7 +425,7 @@ static void non_root_fleet_disconnected_is_single(void **state)
     assert_string_equal(plan.targets[1].canister_id, idc(f, B).s);
     assert_string_equal(plan.targets[2].canister_id, idc(f, C).s);
     sf_plan_free(&plan);
-    read_manifest(c.out, &m);
+    sf_fx_read_manifest(c.out, &m);
     assert_int_equal(m.consistency.backup_units[0].kind, SF_MANIFEST_UNIT_SINGLE);
     assert_int_equal(m.consistency.backup_units[0].role_count, 3);
     sf_manifest_free(&m);
@@ -494,8 +444,8 @@ static void non_root_fleet_connected_is_subtree(void **state)
     sf_fx_stack(f, NULL, false);
     sf_fx_backup_config(&c, f, sf_fx_path(f, "out"));
     c.include_root = false;
-    run_complete(f, &c);
-    read_manifest(c.out, &m);
+    sf_fx_backup_complete(f, &c);
+    sf_fx_read_manifest(c.out, &m);
     assert_int_equal(m.fleet.member_count, 3);
     assert_int_equal(m.consistency.backup_units[0].kind, SF_MANIFEST_UNIT_SUBTREE);
     sf_manifest_free(&m);
@@ -513,8 +463,8 @@ static void duplicate_roles_listed_once(void **state)
 
     sf_fx_stack(f, NULL, false);
     sf_fx_backup_config(&c, f, sf_fx_path(f, "out"));
-    run_complete(f, &c);
-    read_manifest(c.out, &m);
+    sf_fx_backup_complete(f, &c);
+    sf_fx_read_manifest(c.out, &m);
     assert_int_equal(m.consistency.backup_units[0].role_count, 2);
     assert_string_equal(m.consistency.backup_units[0].roles[0], "root");
     assert_string_equal(m.consistency.backup_units[0].roles[1], "worker");
@@ -595,7 +545,7 @@ static void max_steps_pauses_and_resumes(void **state)
     assert_false(r.resumed);
     sf_backup_result_free(&r);
     /* the first three effects: stop R, B, A; C still runs, nothing snapped */
-    read_exec(c.out, &j);
+    sf_fx_read_exec(c.out, &j);
     for (i = 4; i < 7; i++)
         assert_int_equal(j.operations[i].state, SF_EXEC_COMPLETED);
     assert_int_equal(j.operations[7].state, SF_EXEC_READY);
@@ -612,7 +562,7 @@ static void max_steps_pauses_and_resumes(void **state)
     assert_int_equal(r.executed, 21 - 3);
     sf_backup_result_free(&r);
     /* every operation completed exactly once */
-    read_exec(c.out, &j);
+    sf_fx_read_exec(c.out, &j);
     for (i = 0; i < j.receipt_count; i++)
         assert_int_equal(j.operation_receipts[i].outcome, SF_EXEC_OUTCOME_COMPLETED);
     for (i = 0; i < j.operation_count; i++)
@@ -621,10 +571,7 @@ static void max_steps_pauses_and_resumes(void **state)
     assert_int_equal(j.receipt_count, 21);
     assert_false(j.restart_required);
     sf_exec_journal_free(&j);
-    assert_all_running(f);
-    assert_one_snapshot_each(f, ALL, 4);
-    sf_fx_assert_invariants(f, c.out, false);
-    assert_int_equal(sf_fx_assert_verifies(c.out), 4);
+    sf_fx_assert_clean_end(f, c.out, 4);
 }
 
 /* One operation per run, 21 runs: the same manifest as one run. */
@@ -654,14 +601,14 @@ static void one_step_at_a_time_matches_one_run(void **state)
     /* 21 runs of one operation each; the last one sees the journal
      * complete right after its operation */
     assert_int_equal(runs, 21);
-    assert_all_running(f);
+    sf_fx_assert_all_running(f);
     assert_one_snapshot_each(f, ALL, 4);
     sf_fx_assert_invariants(f, c.out, false);
 
     fresh_seed(&g, 2);
     sf_fx_stack(&g, NULL, false);
     sf_fx_backup_config(&c, &g, sf_fx_path(&g, "steps"));
-    run_complete(&g, &c);
+    sf_fx_backup_complete(&g, &c);
     /* every run reads the registry again before it acts, so the snapshots
      * are taken later in virtual time: equal but for the taken_at inside
      * each artifact (and so its checksum) */
@@ -680,7 +627,7 @@ static void rerun_of_complete_backup_does_nothing(void **state)
 
     sf_fx_stack(f, NULL, false);
     sf_fx_backup_config(&c, f, sf_fx_path(f, "out"));
-    run_complete(f, &c);
+    sf_fx_backup_complete(f, &c);
     assert_int_equal(sf_fs_read_file(sf_fx_path(f, "out/fleet-backup-manifest.json"),
                                      1 << 20, &m1, &l1, &err), SF_OK);
     sf_fx_snap_before(f);
@@ -882,11 +829,8 @@ static void dry_run_then_execute(void **state)
      * and requires_root_controller; the execution preflight proves
      * operator-controller authority, so validate_for_execution refuses the
      * plan and the directory can never be executed. */
-    run_complete(f, &c);
-    assert_all_running(f);
-    assert_one_snapshot_each(f, ALL, 4);
-    sf_fx_assert_invariants(f, c.out, false);
-    assert_int_equal(sf_fx_assert_verifies(c.out), 4);
+    sf_fx_backup_complete(f, &c);
+    sf_fx_assert_clean_end(f, c.out, 4);
 }
 
 /* ---- 4. topology changes fail closed before any stop ---- */
@@ -1020,7 +964,7 @@ static void one_fault_case(sf_fx *f, const fault_case *fc, size_t n,
     assert_int_equal(sf_fx_assert_verifies(c.out), 4);
     assert_int_equal(sf_fx_leftovers(c.out, NULL), 0);
     assert_one_snapshot_each(f, ALL, 4);
-    assert_all_running(f);
+    sf_fx_assert_all_running(f);
 }
 
 static void fault_matrix(sf_fx *f, sf_backup_schedule schedule)
@@ -1047,7 +991,7 @@ static void corrupt_once_with_verify_is_retried(void **state)
     sf_fx_stack(f, faults, false);
     sf_fx_backup_config(&c, f, sf_fx_path(f, "out"));
     c.verify_transfer = true;
-    run_complete(f, &c);
+    sf_fx_backup_complete(f, &c);
     assert_int_equal(sf_fx_trace_count(&f->log, "download"), 8 + 2);
     sf_fx_assert_invariants(f, c.out, false);
     assert_int_equal(sf_fx_assert_verifies(c.out), 4);
@@ -1069,7 +1013,7 @@ static void corrupt_always_with_verify_is_transfer_mismatch(void **state)
     c.verify_transfer = true;
     run_fails(f, &c, "transfer-mismatch", &err);
     /* the download operation is failed with the reason on record */
-    read_exec(c.out, &j);
+    sf_fx_read_exec(c.out, &j);
     for (i = 0; i < j.operation_count; i++) {
         char want[128];
         snprintf(want, sizeof want, "download-%s", idc(f, B).s);
@@ -1083,7 +1027,7 @@ static void corrupt_always_with_verify_is_transfer_mismatch(void **state)
     sf_exec_journal_free(&j);
     sf_fx_assert_invariants(f, c.out, false);
     sf_fx_stack(f, NULL, false);
-    run_complete(f, &c);
+    sf_fx_backup_complete(f, &c);
     sf_fx_assert_invariants(f, c.out, false);
     assert_int_equal(sf_fx_assert_verifies(c.out), 4);
     assert_int_equal(sf_fx_leftovers(c.out, NULL), 0);
@@ -1103,7 +1047,7 @@ static void corrupt_without_verify_goes_unnoticed(void **state)
     snprintf(faults, sizeof faults, "download:%s:1=corrupt", b.s);
     sf_fx_stack(f, faults, false);
     sf_fx_backup_config(&c, f, sf_fx_path(f, "out"));
-    run_complete(f, &c);
+    sf_fx_backup_complete(f, &c);
     assert_int_equal(sf_fx_assert_verifies(c.out), 4);
     sf_buf_init(&v);
     assert_int_equal(sf_check_invariants(f->before, f->sim, c.out, false, &v, &err),
@@ -1131,7 +1075,7 @@ static void lost_responses_are_reconciled(void **state)
              "start:%s:1=lost-response", b.s, a.s, r_.s);
     sf_fx_stack(f, faults, false);
     sf_fx_backup_config(&c, f, sf_fx_path(f, "out"));
-    run_complete(f, &c);
+    sf_fx_backup_complete(f, &c);
     sf_buf_init(&ops);
     sf_fx_trace_ops(&f->log, &ops);
     /* each lost effect is settled by observing, never sent twice */
@@ -1145,10 +1089,7 @@ static void lost_responses_are_reconciled(void **state)
     assert_int_equal(sf_fx_trace_count(&f->log, "create"), 4);
     assert_int_equal(sf_fx_trace_count(&f->log, "stop"), 4);
     assert_int_equal(sf_fx_trace_count(&f->log, "start"), 4);
-    assert_one_snapshot_each(f, ALL, 4);
-    assert_all_running(f);
-    sf_fx_assert_invariants(f, c.out, false);
-    assert_int_equal(sf_fx_assert_verifies(c.out), 4);
+    sf_fx_assert_clean_end(f, c.out, 4);
 }
 
 /* ---- 6. containment ---- */
@@ -1192,7 +1133,7 @@ static void containment_restarts_what_this_run_stopped(void **state)
     {
         sf_exec_journal j;
         size_t i, failed = 0;
-        read_exec(c.out, &j);
+        sf_fx_read_exec(c.out, &j);
         for (i = 0; i < j.operation_count; i++)
             failed += j.operations[i].state == SF_EXEC_FAILED;
         assert_int_equal(failed, 1);
@@ -1201,7 +1142,7 @@ static void containment_restarts_what_this_run_stopped(void **state)
     /* the rerun stops them again for their snapshots, and leaves C stopped */
     sf_buf_reset(&f->log);
     sf_fx_stack(f, NULL, false);
-    run_complete(f, &c);
+    sf_fx_backup_complete(f, &c);
     assert_int_equal(sf_fx_status(f->sim, c_.s), SF_STATUS_STOPPED);
     assert_int_equal(sf_fx_status(f->sim, r_.s), SF_STATUS_RUNNING);
     assert_int_equal(sf_fx_status(f->sim, a.s), SF_STATUS_RUNNING);
@@ -1224,7 +1165,7 @@ static void containment_per_canister(void **state)
     sf_fx_backup_config(&c, f, sf_fx_path(f, "out"));
     c.schedule = SF_BACKUP_PER_CANISTER;
     run_fails(f, &c, "driver-permanent", &err);
-    assert_all_running(f);
+    sf_fx_assert_all_running(f);
     /* R finished (one start), B contained (one start); A, C never stopped */
     assert_int_equal(sf_fx_trace_count(&f->log, "stop"), 2);
     assert_int_equal(sf_fx_trace_count(&f->log, "start"), 2);
@@ -1232,8 +1173,8 @@ static void containment_per_canister(void **state)
     assert_int_equal(sf_fx_new_snapshots_total(f->before, f->sim), 1);
     sf_fx_assert_invariants(f, c.out, false);
     sf_fx_stack(f, NULL, false);
-    run_complete(f, &c);
-    assert_all_running(f);
+    sf_fx_backup_complete(f, &c);
+    sf_fx_assert_all_running(f);
     assert_one_snapshot_each(f, ALL, 4);
     sf_fx_assert_invariants(f, c.out, false);
 }
@@ -1317,7 +1258,7 @@ static void reference_writes(write_map *m)
     sf_fx_stack(&g, NULL, false);
     sf_fx_backup_config(&c, &g, sf_fx_path(&g, "ref"));
     sf_fx_writes_begin(&w);
-    run_complete(&g, &c);
+    sf_fx_backup_complete(&g, &c);
     sf_fx_writes_end(&w);
     sf_fx_writes_free(&w);
     sf_fx_teardown(&g);
@@ -1368,7 +1309,7 @@ static void resume_pending(sf_fx *f, uint64_t k, const char *op,
 
     snprintf(outc, sizeof outc, "%s", out);
     assert_true(sf_fx_crash_run(f, k, backup_fn, outc, &code));
-    read_exec(outc, &j);
+    sf_fx_read_exec(outc, &j);
     sf_exec_journal_resume_summary(&j, &s);
     assert_int_equal(s.pending_operations, 1);
     assert_non_null(s.next_operation);
@@ -1392,11 +1333,7 @@ static void resume_pending(sf_fx *f, uint64_t k, const char *op,
             fail_msg("the rerun repeated `%s`:\n%s", not_again, sf_buf_cstr(&ops));
         sf_buf_free(&ops);
     }
-    assert_one_snapshot_each(f, ALL, 4);
-    assert_all_running(f);
-    sf_fx_assert_invariants(f, outc, false);
-    assert_int_equal(sf_fx_assert_verifies(outc), 4);
-    assert_int_equal(sf_fx_leftovers(outc, NULL), 0);
+    sf_fx_assert_clean_end(f, outc, 4);
 }
 
 static void resume_pending_stop(void **state)
@@ -1482,7 +1419,7 @@ static void resume_failed_operation(void **state)
     sf_fx_stack(f, faults, false);
     sf_fx_backup_config(&c, f, sf_fx_path(f, "out"));
     run_fails(f, &c, "driver-permanent", &err);
-    read_exec(c.out, &j);
+    sf_fx_read_exec(c.out, &j);
     {
         sf_exec_resume_summary s;
         sf_exec_journal_resume_summary(&j, &s);
@@ -1491,8 +1428,8 @@ static void resume_failed_operation(void **state)
     }
     sf_exec_journal_free(&j);
     sf_fx_stack(f, NULL, false);
-    run_complete(f, &c);
-    read_exec(c.out, &j);
+    sf_fx_backup_complete(f, &c);
+    sf_fx_read_exec(c.out, &j);
     for (i = 0; i < j.receipt_count; i++) {
         if (strcmp(j.operation_receipts[i].operation_id, op) != 0)
             continue;
@@ -1573,7 +1510,7 @@ static void operator_start_between_runs_is_restarted(void **state)
     sf_fx_snap_before(f);
     sf_buf_reset(&f->log);
     sf_fx_stack(f, NULL, false);
-    run_complete(f, &c);
+    sf_fx_backup_complete(f, &c);
     {
         char line[128];
         sf_buf ops;
@@ -1612,7 +1549,7 @@ static void verify_copy_left_by_failure_is_cleaned(void **state)
     run_fails(f, &c, "driver-unknown-outcome", &err);
     sf_fx_stack(f, NULL, false);
     c.verify_transfer = false;
-    run_complete(f, &c);
+    sf_fx_backup_complete(f, &c);
     sf_buf_init(&names);
     /* Regression (fixed): "<B>.tmp.verify" stays in the backup directory for good: only
      * sf_engine_download with verify_transfer ever removes it. */

@@ -144,24 +144,6 @@ static void read_journal(const char *out, sf_download_journal *j)
     assert_false(have_j);
 }
 
-static void read_manifest(const char *out, sf_manifest *m)
-{
-    sf_error err;
-    char *p = sf_path_join(out, SF_MANIFEST_FILE_NAME);
-
-    if (sf_manifest_read_file(p, m, &err) != SF_OK)
-        fail_msg("%s: %s", p, err.message);
-    free(p);
-}
-
-static void assert_all_running(const sf_fx *f)
-{
-    size_t i;
-
-    for (i = 0; i < sf_sim_canister_count(f->sim); i++)
-        assert_int_equal(sf_fx_status(f->sim, id(f, i)), SF_STATUS_RUNNING);
-}
-
 /* ---- 1. order of effects ---- */
 
 static void order_single_target_default_lifecycle(void **state)
@@ -219,7 +201,7 @@ static void order_single_target_resume_after_snapshot(void **state)
     capture_ops(&want, leaf.s, true, false);
     sf_fx_assert_ops(&f->log, sf_buf_cstr(&want));
     sf_buf_free(&want);
-    assert_all_running(f);
+    sf_fx_assert_all_running(f);
     sf_fx_assert_invariants(f, c.out, false);
     sf_snapshot_download_result_free(&r);
 }
@@ -251,7 +233,7 @@ static void order_subtree_resume(void **state)
         assert_true(sf_is_sha256_hex(r.artifacts[i].checksum));
         free(seg);
     }
-    assert_all_running(f);
+    sf_fx_assert_all_running(f);
     sf_fx_assert_invariants(f, c.out, false);
     assert_int_equal(sf_fx_assert_verifies(c.out), 4);
     assert_int_equal(sf_fx_leftovers(c.out, NULL), 0);
@@ -575,7 +557,7 @@ static void dry_run_case(sf_fx *f, bool resume)
     sf_fx_assert_ops(&f->log, sf_buf_cstr(&want));
     sf_buf_free(&want);
     assert_false(sf_fx_exists(c.out));
-    assert_all_running(f);
+    sf_fx_assert_all_running(f);
     assert_int_equal(sf_fx_new_snapshots_total(f->before, f->sim), 0);
     sf_snapshot_download_result_free(&r);
 }
@@ -607,7 +589,7 @@ static void manifest_subtree_fields(void **state)
     c.environment = "ic";
     c.created_at = "unix:1234";
     run_ok(f, &c, &r);
-    read_manifest(c.out, &m);
+    sf_fx_read_manifest(c.out, &m);
     read_journal(c.out, &j);
     assert_int_equal(m.manifest_version, 1);
     assert_string_equal(m.backup_id, "bk-1");
@@ -681,7 +663,7 @@ static void manifest_single_fields(void **state)
     c.root = NULL;
     c.recursive = false;
     run_ok(f, &c, &r);
-    read_manifest(c.out, &m);
+    sf_fx_read_manifest(c.out, &m);
     assert_string_equal(m.backup_id, "single"); /* the directory's name */
     /* no root given: the selected canister stands for it */
     assert_string_equal(m.source.root_canister, leaf.s);
@@ -711,7 +693,7 @@ static void manifest_subtree_of_non_root_selection(void **state)
     sf_fx_download_config(&c, f, sf_fx_path(f, "sub"));
     c.canister = sel.s;
     run_ok(f, &c, &r);
-    read_manifest(c.out, &m);
+    sf_fx_read_manifest(c.out, &m);
     assert_string_equal(m.source.root_canister, id(f, R));
     assert_int_equal(m.fleet.member_count, 2);
     assert_string_equal(m.fleet.members[0].canister_id, sel.s);
@@ -996,7 +978,7 @@ static void one_fault_case(sf_fx *f, const fault_case *fc, size_t n)
     /* exactly one snapshot per target, over both runs */
     for (i = 0; i < 4; i++)
         assert_int_equal(sf_fx_new_snapshots(f->before, f->sim, sf_fx_id(f->before, i)), 1);
-    assert_all_running(f);
+    sf_fx_assert_all_running(f);
 }
 
 static void fault_matrix(void **state)
@@ -1138,7 +1120,7 @@ static void lost_create_adopts_the_snapshot(void **state)
         assert_int_equal(sf_sim_snapshot_at(f->sim, C, 0, &s, &err), SF_OK);
         assert_string_equal(r.artifacts[0].snapshot_id, s.id);
     }
-    assert_all_running(f);
+    sf_fx_assert_all_running(f);
     sf_fx_assert_invariants(f, c.out, false);
     sf_snapshot_download_result_free(&r);
 }
@@ -1201,7 +1183,7 @@ static void lost_stop_and_start_are_observed(void **state)
     sf_fx_assert_ops(&f->log, sf_buf_cstr(&want));
     sf_buf_free(&want);
     assert_int_equal(sf_fx_new_snapshots(f->before, f->sim, leaf.s), 1);
-    assert_all_running(f);
+    sf_fx_assert_all_running(f);
     sf_fx_assert_invariants(f, c.out, false);
     sf_snapshot_download_result_free(&r);
 }
@@ -1221,7 +1203,7 @@ static void containment_restarts_the_failed_target(void **state)
     sf_fx_download_config(&c, f, sf_fx_path(f, "out"));
     run_fails(f, &c, "driver-permanent", &err);
     /* B was stopped and is started again; C was never reached */
-    assert_all_running(f);
+    sf_fx_assert_all_running(f);
     assert_int_equal(sf_fx_trace_count(&f->log, "stop"), 3);
     assert_int_equal(sf_fx_trace_count(&f->log, "start"), 3);
     assert_int_equal(sf_fx_new_snapshots(f->before, f->sim, id(f, C)), 0);
@@ -1628,7 +1610,7 @@ static void lost_create_that_failed_is_not_adopted(void **state)
     assert_non_null(strstr(err.message, "no new snapshot exists"));
     assert_int_equal(sf_fx_new_snapshots(f->before, f->sim, leaf.s), 0);
     assert_false(sf_fx_exists(sf_fx_path(f, "out/download-journal.json")));
-    assert_all_running(f);
+    sf_fx_assert_all_running(f);
     sf_fx_assert_invariants(f, c.out, false);
 }
 

@@ -818,3 +818,71 @@ bool sf_fx_torn_run(sf_fx *f, uint64_t k, sf_fx_run_fn fn, void *ctx,
 {
     return kill_run(f, k, true, fn, ctx, exit_code);
 }
+
+/* ---- the end of a run ---- */
+
+void sf_fx_backup_complete(sf_fx *f, const sf_backup_config *c)
+{
+    sf_backup_result r;
+    sf_error err;
+
+    if (sf_fx_backup(f, c, &r, &err) != SF_OK) {
+        sf_backup_result_free(&r);
+        fail_msg("backup failed: %s (%s)", err.message,
+                 err.kind ? err.kind : "?");
+    }
+    assert_true(r.complete);
+    sf_backup_result_free(&r);
+}
+
+void sf_fx_read_exec(const char *out, sf_exec_journal *j)
+{
+    sf_error err;
+    sf_download_journal dj;
+    bool have_j, have_dj;
+
+    if (sf_backup_state_read(out, j, &have_j, &dj, &have_dj, &err) != SF_OK)
+        fail_msg("%s: %s", out, err.message);
+    sf_download_journal_free(&dj);
+    if (!have_j)
+        fail_msg("%s: no execution journal", out);
+}
+
+void sf_fx_read_manifest(const char *out, sf_manifest *m)
+{
+    sf_error err;
+    char *p = sf_path_join(out, SF_MANIFEST_FILE_NAME);
+
+    if (p == NULL)
+        fail_msg("out of memory");
+    if (sf_manifest_read_file(p, m, &err) != SF_OK)
+        fail_msg("%s: %s", p, err.message);
+    free(p);
+}
+
+void sf_fx_assert_all_running(const sf_fx *f)
+{
+    size_t i;
+
+    for (i = 0; i < sf_sim_canister_count(f->sim); i++)
+        if (sf_fx_status(f->sim, sf_fx_id(f->sim, i)) != SF_STATUS_RUNNING)
+            fail_msg("%s is not running", sf_fx_id(f->sim, i));
+}
+
+void sf_fx_assert_clean_end(const sf_fx *f, const char *out, size_t members)
+{
+    size_t i;
+
+    for (i = 0; i < sf_sim_canister_count(f->before); i++) {
+        const char *id = sf_fx_id(f->before, i);
+
+        if (sf_fx_status(f->sim, id) != SF_STATUS_RUNNING)
+            fail_msg("%s is not running", id);
+        if (sf_fx_new_snapshots(f->before, f->sim, id) != 1)
+            fail_msg("%s has %zu new snapshots; wanted 1", id,
+                     sf_fx_new_snapshots(f->before, f->sim, id));
+    }
+    sf_fx_assert_invariants(f, out, false);
+    assert_int_equal(sf_fx_assert_verifies(out), members);
+    assert_int_equal(sf_fx_leftovers(out, NULL), 0);
+}

@@ -21,7 +21,9 @@
 #include "snapfleet/backup.h"
 #include "snapfleet/buf.h"
 #include "snapfleet/driver.h"
+#include "snapfleet/execjournal.h"
 #include "snapfleet/faults.h"
+#include "snapfleet/manifest.h"
 #include "snapfleet/sim.h"
 
 typedef struct sf_fx {
@@ -151,6 +153,23 @@ int sf_fx_backup(sf_fx *f, const sf_backup_config *c, sf_backup_result *r,
                  sf_error *err);
 int sf_fx_download(sf_fx *f, const sf_snapshot_download_config *c,
                    sf_snapshot_download_result *r, sf_error *err);
+
+/* ---- the end of a run ---- */
+
+/* sf_fx_backup, failing the test unless it succeeds and is complete. */
+void sf_fx_backup_complete(sf_fx *f, const sf_backup_config *c);
+/* The execution journal of the backup directory out as it stands (the
+ * checkpoint with the transition log's later records replayed: a killed
+ * run leaves them unmerged); fails the test when there is none. */
+void sf_fx_read_exec(const char *out, sf_exec_journal *j);
+/* The manifest of the backup directory out. */
+void sf_fx_read_manifest(const char *out, sf_manifest *m);
+/* Every canister of the fleet as it is now is running. */
+void sf_fx_assert_all_running(const sf_fx *f);
+/* A fleet backup into out ended clean: every canister of `before` is
+ * running with exactly one snapshot more, the invariants hold, and out
+ * verifies with `members` durable artifacts and no leftover transfer. */
+void sf_fx_assert_clean_end(const sf_fx *f, const char *out, size_t members);
 
 /* Runs fn in a child process whose stack persists the state file and
  * which dies by SIGKILL after its k-th durable write; waits for it,
