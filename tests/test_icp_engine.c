@@ -38,28 +38,23 @@
 
 static void test_engine_snapshot_download(void **state)
 {
-    sf_icp_config c = icp_base_config();
-    sf_clock clock = sf_clock_wall();
-    sf_driver *d, *top;
+    icp_engine e;
     sf_snapshot_download_config cfg;
     sf_snapshot_download_result res;
     sf_error err;
-    char out[PATH_MAX + 32], want[PATH_MAX * 2], st[32];
+    char want[PATH_MAX * 2], st[32];
     icp_calls k;
     const char *ids[] = {ROOT, APP, STORE};
 
     (void)state;
-    snprintf(out, sizeof out, "%s/snap", icp_dir);
-    d = icp_new_driver(&c);
-    top = icp_stack(d, &clock);
-    icp_download_config(&cfg, out);
-    if (sf_snapshot_download(&cfg, top, &clock, &res, &err) != SF_OK)
+    icp_engine_open(&e, "snap");
+    icp_download_config(&cfg, e.out);
+    if (sf_snapshot_download(&cfg, e.top, &e.clock, &res, &err) != SF_OK)
         fail_msg("snapshot download: %s (%s)", err.message, err.kind);
     assert_int_equal(res.artifact_count, 3);
     sf_snapshot_download_result_free(&res);
-    sf_driver_destroy(top);
-    sf_driver_destroy(d);
-    icp_verify(out);
+    icp_engine_close(&e);
+    icp_verify(e.out);
 
     icp_read_calls(&k);
     icp_expect_called(&k, "canister call " ROOT " canic_subnet_registry () --query "
@@ -78,7 +73,7 @@ static void test_engine_snapshot_download(void **state)
     /* the new snapshot of APP is the first the fake made for it */
     snprintf(want, sizeof want, "canister snapshot download " APP " "
              "000000000000000100000000000000020101 --output %s/%s.tmp -n ic",
-             out, APP);
+             e.out, APP);
     icp_expect_called(&k, want);
     assert_int_equal(icp_count_prefix(&k, "canister snapshot download"), 3);
     icp_free_calls(&k);
@@ -86,30 +81,23 @@ static void test_engine_snapshot_download(void **state)
 
 static void test_engine_backup(void **state)
 {
-    sf_icp_config c = icp_base_config();
-    sf_clock clock = sf_clock_wall();
-    sf_driver *d, *top;
+    icp_engine e;
     sf_backup_config cfg;
     sf_backup_result res;
     sf_error err;
-    char out[PATH_MAX + 32], st[32];
+    char st[32];
     icp_calls k;
 
     (void)state;
-    snprintf(out, sizeof out, "%s/backup", icp_dir);
-    d = icp_new_driver(&c);
-    top = icp_stack(d, &clock);
-    icp_backup_config(&cfg, out);
-    if (sf_backup_run(&cfg, top, &clock, &res, &err) != SF_OK)
-        fail_msg("backup: %s (%s)", err.message, err.kind);
-    assert_true(res.complete);
-    sf_backup_result_free(&res);
+    icp_engine_open(&e, "backup");
+    icp_engine_backup(&e);
     /* a rerun of a complete backup does nothing */
+    icp_backup_config(&cfg, e.out);
     icp_read_calls(&k);
     {
         size_t before = k.count;
         icp_free_calls(&k);
-        if (sf_backup_run(&cfg, top, &clock, &res, &err) != SF_OK)
+        if (sf_backup_run(&cfg, e.top, &e.clock, &res, &err) != SF_OK)
             fail_msg("rerun: %s", err.message);
         assert_true(res.complete);
         assert_int_equal(res.executed, 0);
@@ -118,9 +106,8 @@ static void test_engine_backup(void **state)
         assert_int_equal(icp_count_prefix(&k, "canister stop"), 3);
         assert_true(k.count <= before + 1); /* at most a registry read */
     }
-    sf_driver_destroy(top);
-    sf_driver_destroy(d);
-    icp_verify(out);
+    icp_engine_close(&e);
+    icp_verify(e.out);
     assert_int_equal(icp_count_prefix(&k, "canister snapshot create"), 3);
     assert_int_equal(icp_count_prefix(&k, "canister snapshot download"), 3);
     assert_int_equal(icp_count_prefix(&k, "canister start"), 3);
@@ -256,34 +243,30 @@ static void test_engine_replace_at_limit(void **state)
  * --upload loads the snapshots still on the canisters, uploading nothing. */
 static void test_engine_restore(void **state)
 {
-    sf_icp_config c = icp_base_config();
-    sf_clock clock = sf_clock_wall();
-    sf_driver *d, *top;
+    icp_engine e;
     sf_backup_config cfg;
     sf_backup_result res;
     sf_restore_config rc;
     sf_restore_result rr;
     sf_error err;
-    char out[PATH_MAX + 32], st[32];
+    char st[32];
     icp_calls k;
     size_t before, i;
 
     (void)state;
-    snprintf(out, sizeof out, "%s/restore-src", icp_dir);
-    d = icp_new_driver(&c);
-    top = icp_stack(d, &clock);
-    icp_backup_config(&cfg, out);
-    if (sf_backup_run(&cfg, top, &clock, &res, &err) != SF_OK)
+    icp_engine_open(&e, "restore-src");
+    icp_backup_config(&cfg, e.out);
+    if (sf_backup_run(&cfg, e.top, &e.clock, &res, &err) != SF_OK)
         fail_msg("backup: %s (%s)", err.message, err.kind);
     sf_backup_result_free(&res);
     icp_read_calls(&k);
     before = k.count;
     icp_free_calls(&k);
     memset(&rc, 0, sizeof rc);
-    rc.backup = out;
+    rc.backup = e.out;
     rc.mode = SF_RESTORE_MODE_EXECUTE;
     rc.force_upload = true;
-    if (sf_restore_run(&rc, top, &clock, &rr, &err) != SF_OK)
+    if (sf_restore_run(&rc, e.top, &e.clock, &rr, &err) != SF_OK)
         fail_msg("restore: %s (%s)", err.message, err.kind);
     assert_true(rr.complete);
     sf_restore_result_free(&rr);
@@ -295,13 +278,12 @@ static void test_engine_restore(void **state)
         snprintf(again, sizeof again, "%s/restore-again", icp_dir);
         rc.force_upload = false;
         rc.restore_dir = again;
-        if (sf_restore_run(&rc, top, &clock, &rr, &err) != SF_OK)
+        if (sf_restore_run(&rc, e.top, &e.clock, &rr, &err) != SF_OK)
             fail_msg("restore from the canisters: %s (%s)", err.message, err.kind);
         assert_true(rr.complete);
         sf_restore_result_free(&rr);
     }
-    sf_driver_destroy(top);
-    sf_driver_destroy(d);
+    icp_engine_close(&e);
     icp_read_calls(&k);
     assert_int_equal(icp_count_prefix(&k, "canister snapshot upload"), 3);
     assert_int_equal(icp_count_prefix(&k, "canister snapshot restore"), 6);

@@ -38,13 +38,7 @@
 
 static void test_engine_reconciles(void **state)
 {
-    sf_icp_config c = icp_base_config();
-    sf_clock clock = sf_clock_wall();
-    sf_driver *d, *top;
-    sf_backup_config cfg;
-    sf_backup_result res;
-    sf_error err;
-    char out[PATH_MAX + 32];
+    icp_engine e;
     icp_calls k;
 
     (void)state;
@@ -53,17 +47,10 @@ static void test_engine_reconciles(void **state)
     icp_write_state("[{\"op\": \"status\", \"canister\": \"" APP "\", \"mode\": \"conn\"},"
                     " {\"op\": \"stop\", \"canister\": \"" STORE "\", \"mode\": \"lost\"},"
                     " {\"op\": \"create\", \"canister\": \"" APP "\", \"mode\": \"lost\"}]");
-    snprintf(out, sizeof out, "%s/backup", icp_dir);
-    d = icp_new_driver(&c);
-    top = icp_stack(d, &clock);
-    icp_backup_config(&cfg, out);
-    if (sf_backup_run(&cfg, top, &clock, &res, &err) != SF_OK)
-        fail_msg("backup: %s (%s)", err.message, err.kind);
-    assert_true(res.complete);
-    sf_backup_result_free(&res);
-    sf_driver_destroy(top);
-    sf_driver_destroy(d);
-    icp_verify(out);
+    icp_engine_open(&e, "backup");
+    icp_engine_backup(&e);
+    icp_engine_close(&e);
+    icp_verify(e.out);
     icp_read_calls(&k);
     /* one create per canister: the lost one was adopted from the list */
     assert_int_equal(icp_count_prefix(&k, "canister snapshot create"), 3);
@@ -76,15 +63,13 @@ static void test_engine_reconciles(void **state)
  * through and their answers are lost with it (observed, not replayed). */
 static void test_engine_transport_texts(void **state)
 {
-    sf_icp_config c = icp_base_config();
-    sf_clock clock = sf_clock_wall();
+    icp_engine e;
     size_t i;
 
     (void)state;
     for (i = 0; i < ICP_TRANSPORT_TEXT_COUNT; i++) {
         const char *t = icp_transport_texts[i];
-        char faults[2048], out[PATH_MAX + 64];
-        sf_driver *d, *top;
+        char faults[2048];
         sf_backup_config cfg;
         sf_backup_result res;
         sf_error err;
@@ -99,17 +84,14 @@ static void test_engine_transport_texts(void **state)
             t, t, t, t, t);
         icp_write_state(faults);
         remove(icp_log_path);
-        snprintf(out, sizeof out, "%s/backup-%zu", icp_dir, i);
-        d = icp_new_driver(&c);
-        top = icp_stack(d, &clock);
-        icp_backup_config(&cfg, out);
-        if (sf_backup_run(&cfg, top, &clock, &res, &err) != SF_OK)
+        icp_engine_open(&e, "backup-%zu", i);
+        icp_backup_config(&cfg, e.out);
+        if (sf_backup_run(&cfg, e.top, &e.clock, &res, &err) != SF_OK)
             fail_msg("backup through `%s`: %s (%s)", t, err.message, err.kind);
         assert_true(res.complete);
         sf_backup_result_free(&res);
-        sf_driver_destroy(top);
-        sf_driver_destroy(d);
-        icp_verify(out);
+        icp_engine_close(&e);
+        icp_verify(e.out);
         icp_read_calls(&k);
         /* the registry is read for the plan and again before the stops;
          * the first read failed once and was asked again */
@@ -122,13 +104,11 @@ static void test_engine_transport_texts(void **state)
 
 static void test_engine_resumes_download(void **state)
 {
-    sf_icp_config c = icp_base_config();
-    sf_clock clock = sf_clock_wall();
-    sf_driver *d, *top;
+    icp_engine e;
     sf_snapshot_download_config cfg;
     sf_snapshot_download_result res;
     sf_error err;
-    char out[PATH_MAX + 32], want[PATH_MAX * 2], st[32];
+    char want[PATH_MAX * 2], st[32];
     icp_calls k;
 
     (void)state;
@@ -136,25 +116,22 @@ static void test_engine_resumes_download(void **state)
      * canisters are started again; the rerun resumes with --resume */
     icp_write_state("[{\"op\": \"download\", \"canister\": \"" APP "\","
                     " \"mode\": \"partial\"}]");
-    snprintf(out, sizeof out, "%s/snap", icp_dir);
-    d = icp_new_driver(&c);
-    top = icp_stack(d, &clock);
-    icp_download_config(&cfg, out);
-    assert_int_equal(sf_snapshot_download(&cfg, top, &clock, &res, &err), SF_ERR);
+    icp_engine_open(&e, "snap");
+    icp_download_config(&cfg, e.out);
+    assert_int_equal(sf_snapshot_download(&cfg, e.top, &e.clock, &res, &err), SF_ERR);
     assert_string_equal(err.kind, "driver-unknown-outcome");
     icp_fake_status(APP, st, sizeof st);
     assert_string_equal(st, "Running"); /* containment */
-    if (sf_snapshot_download(&cfg, top, &clock, &res, &err) != SF_OK)
+    if (sf_snapshot_download(&cfg, e.top, &e.clock, &res, &err) != SF_OK)
         fail_msg("rerun: %s (%s)", err.message, err.kind);
     assert_true(res.resumed);
     sf_snapshot_download_result_free(&res);
-    sf_driver_destroy(top);
-    sf_driver_destroy(d);
-    icp_verify(out);
+    icp_engine_close(&e);
+    icp_verify(e.out);
     icp_read_calls(&k);
     snprintf(want, sizeof want, "canister snapshot download " APP " "
              "000000000000000100000000000000020101 --output %s/%s.tmp "
-             "--resume -n ic", out, APP);
+             "--resume -n ic", e.out, APP);
     icp_expect_called(&k, want);
     icp_free_calls(&k);
 }
@@ -278,37 +255,32 @@ static void test_engine_stale_tmp_discarded(void **state)
  * short: removed, resumed again, and the artifact's chunk is whole. */
 static void test_engine_truncated_chunk_repaired(void **state)
 {
-    sf_icp_config c = icp_base_config();
-    sf_clock clock = sf_clock_wall();
-    sf_driver *d, *top;
+    icp_engine e;
     sf_snapshot_download_config cfg;
     sf_snapshot_download_result res;
     sf_error err;
-    char out[PATH_MAX + 32], artifact[PATH_MAX + 64], want[PATH_MAX * 2];
+    char artifact[PATH_MAX + 64], want[PATH_MAX * 2];
     icp_calls k;
 
     (void)state;
     icp_write_state("[{\"op\": \"download\", \"canister\": \"" APP "\","
                     " \"mode\": \"truncate-chunk\"}]");
-    snprintf(out, sizeof out, "%s/snap", icp_dir);
-    d = icp_new_driver(&c);
-    top = icp_stack(d, &clock);
-    icp_download_config(&cfg, out);
-    assert_int_equal(sf_snapshot_download(&cfg, top, &clock, &res, &err), SF_ERR);
+    icp_engine_open(&e, "snap");
+    icp_download_config(&cfg, e.out);
+    assert_int_equal(sf_snapshot_download(&cfg, e.top, &e.clock, &res, &err), SF_ERR);
     assert_string_equal(err.kind, "driver-unknown-outcome");
-    if (sf_snapshot_download(&cfg, top, &clock, &res, &err) != SF_OK)
+    if (sf_snapshot_download(&cfg, e.top, &e.clock, &res, &err) != SF_OK)
         fail_msg("rerun: %s (%s)", err.message, err.kind);
     sf_snapshot_download_result_free(&res);
-    sf_driver_destroy(top);
-    sf_driver_destroy(d);
-    icp_verify(out);
-    snprintf(artifact, sizeof artifact, "%s/%s", out, APP);
+    icp_engine_close(&e);
+    icp_verify(e.out);
+    snprintf(artifact, sizeof artifact, "%s/%s", e.out, APP);
     chunks_match_names(artifact);
     icp_read_calls(&k);
     /* the first resume kept the short chunk, the second fetched it */
     snprintf(want, sizeof want, "canister snapshot download " APP " "
              "000000000000000100000000000000020101 --output %s/%s.tmp "
-             "--resume -n ic", out, APP);
+             "--resume -n ic", e.out, APP);
     assert_int_equal(icp_count_prefix(&k, want), 2);
     icp_free_calls(&k);
 }
@@ -374,35 +346,29 @@ static void fake_field(const char *id, const char *field, char *out, size_t cap)
  * the restore must complete. */
 static void backup_then_restore(const char *rule, const char *name)
 {
-    sf_icp_config c = icp_base_config();
-    sf_clock clock = sf_clock_wall();
-    sf_driver *d, *top;
+    icp_engine e;
     sf_backup_config cfg;
     sf_backup_result res;
     sf_restore_config rc;
     sf_restore_result rr;
     sf_error err;
-    char out[PATH_MAX + 32];
 
-    snprintf(out, sizeof out, "%s/%s", icp_dir, name);
-    d = icp_new_driver(&c);
-    top = icp_stack(d, &clock);
-    icp_backup_config(&cfg, out);
-    if (sf_backup_run(&cfg, top, &clock, &res, &err) != SF_OK)
+    icp_engine_open(&e, "%s", name);
+    icp_backup_config(&cfg, e.out);
+    if (sf_backup_run(&cfg, e.top, &e.clock, &res, &err) != SF_OK)
         fail_msg("backup: %s (%s)", err.message, err.kind);
     sf_backup_result_free(&res);
     add_fault(rule);
     remove(icp_log_path);
     memset(&rc, 0, sizeof rc);
-    rc.backup = out;
+    rc.backup = e.out;
     rc.mode = SF_RESTORE_MODE_EXECUTE;
     rc.force_upload = true; /* the upload path is what these cases test */
-    if (sf_restore_run(&rc, top, &clock, &rr, &err) != SF_OK)
+    if (sf_restore_run(&rc, e.top, &e.clock, &rr, &err) != SF_OK)
         fail_msg("restore: %s (%s)", err.message, err.kind);
     assert_true(rr.complete);
     sf_restore_result_free(&rr);
-    sf_driver_destroy(top);
-    sf_driver_destroy(d);
+    icp_engine_close(&e);
 }
 
 /* The metadata call of APP's upload made the target snapshot, and its

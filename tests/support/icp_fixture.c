@@ -342,3 +342,36 @@ size_t icp_fake_snapshots(const char *id, const char *must_have)
     return n;
 }
 
+void icp_engine_open(icp_engine *e, const char *name_fmt, ...)
+{
+    sf_icp_config c = icp_base_config();
+    int n = snprintf(e->out, sizeof e->out, "%.900s/", icp_dir);
+    va_list ap;
+
+    va_start(ap, name_fmt);
+    vsnprintf(e->out + n, sizeof e->out - n, name_fmt, ap);
+    va_end(ap);
+    e->clock = sf_clock_wall();
+    e->base = icp_new_driver(&c);
+    e->top = icp_stack(e->base, &e->clock);
+}
+
+void icp_engine_close(icp_engine *e)
+{
+    sf_driver_destroy(e->top);
+    sf_driver_destroy(e->base);
+    e->top = e->base = NULL;
+}
+
+void icp_engine_backup(icp_engine *e)
+{
+    sf_backup_config cfg;
+    sf_backup_result res;
+    sf_error err;
+
+    icp_backup_config(&cfg, e->out);
+    if (sf_backup_run(&cfg, e->top, &e->clock, &res, &err) != SF_OK)
+        fail_msg("backup: %s (%s)", err.message, err.kind);
+    assert_true(res.complete);
+    sf_backup_result_free(&res);
+}

@@ -84,6 +84,24 @@ extern const char *const icp_transport_texts[ICP_TRANSPORT_TEXT_COUNT];
 
 /* A retry driver (3 attempts, 10..50 ms) over base. */
 sf_driver *icp_stack(sf_driver *base, const sf_clock *clock);
+/* What the engine tests start from: the icp driver over the fake (the base
+ * config), the retry stack over it, the wall clock, and a directory. */
+typedef struct icp_engine {
+    sf_clock clock;          /* the wall clock */
+    sf_driver *base;         /* the icp driver */
+    sf_driver *top;          /* retry over base: what the engine is given */
+    char out[1024];          /* <icp_dir>/<name> */
+} icp_engine;
+
+/* Opens the stack; out is "<icp_dir>/" followed by the printf-formatted
+ * name. */
+void icp_engine_open(icp_engine *e, const char *name_fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void icp_engine_close(icp_engine *e);
+/* A fleet-schedule backup of the whole fleet into e->out, failing the
+ * test unless it completes. */
+void icp_engine_backup(icp_engine *e);
+
 /* The backup at out verifies offline, its three artifacts durable. */
 void icp_verify(const char *out);
 /* `snapshot download` of the whole fleet from ROOT, recursive, into out. */
