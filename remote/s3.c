@@ -972,6 +972,26 @@ int sf_s3_pool_get(sf_s3_pool *p, const char *bucket, const char *key, sf_s3_sin
                     payload, err);
 }
 
+/* libcurl's multi interface failed: every transfer still in the pool is
+ * over, failed through its callback, so whoever owns its body and payload
+ * frees them as after any failed transfer. */
+static int pool_broken(sf_s3_pool *p, sf_error *err)
+{
+    sf_error broken;
+
+    sf_error_clear(&broken);
+    sf_error_set(&broken, "s3-transport", NULL, "libcurl's multi interface failed");
+    while (p->list != NULL) {
+        xfer *x = p->list;
+
+        x->err = broken;
+        xfer_done(p, x, SF_ERR);
+    }
+    if (err != NULL)
+        *err = broken;
+    return SF_ERR;
+}
+
 int sf_s3_pool_run(sf_s3_pool *p, sf_error *err)
 {
     for (;;) {
@@ -1004,7 +1024,7 @@ int sf_s3_pool_run(sf_s3_pool *p, sf_error *err)
             }
         }
         if (curl_multi_perform(p->m, &running) != CURLM_OK)
-            return sf_error_set(err, "s3-transport", NULL, "libcurl's multi interface failed");
+            return pool_broken(p, err);
         while ((msg = curl_multi_info_read(p->m, &left)) != NULL) {
             outcome o;
             if (msg->msg != CURLMSG_DONE)
@@ -1029,6 +1049,6 @@ int sf_s3_pool_run(sf_s3_pool *p, sf_error *err)
         if (finished > 0)
             return 0;
         if (wait > 0 && curl_multi_poll(p->m, NULL, 0, (int)wait, NULL) != CURLM_OK)
-            return sf_error_set(err, "s3-transport", NULL, "libcurl's multi interface failed");
+            return pool_broken(p, err);
     }
 }

@@ -59,7 +59,9 @@ int sf_s3_pool_get(sf_s3_pool *p, const char *bucket, const char *key, sf_s3_sin
                    void (*reset)(void *payload), void *sink_payload, sf_s3_done done,
                    void *payload, sf_error *err);
 /* Runs the transfers until at least one is over (its callback called) or
- * none is left. SF_ERR only when libcurl's multi interface fails. */
+ * none is left. SF_ERR only when libcurl's multi interface fails; then
+ * every transfer left is over too, failed through its callback with the
+ * same error, and the pool is empty. */
 int sf_s3_pool_run(sf_s3_pool *p, sf_error *err);
 
 /* Asks for at most max_keys keys per list page (tests: continuation). */
