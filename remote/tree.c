@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,10 +111,96 @@ static int by_path(const void *a, const void *b)
     return strcmp(((const sf_tree_entry *)a)->rel, ((const sf_tree_entry *)b)->rel);
 }
 
+/* Hashing a tree's files on several threads: a shared cursor hands the
+ * files out in tree order, and the first failure in tree order is the one
+ * reported (every file before it is hashed), as with one thread. */
+typedef struct hash_job {
+    const char *root;
+    sf_tree *t;
+    pthread_mutex_t mu;
+    size_t next; /* the next entry to hand out */
+    size_t bad;  /* the first entry that failed; t->n while none has */
+    sf_error err;
+} hash_job;
+
+static int hash_one(const char *root, sf_tree_entry *e, sf_error *err)
+{
+    char *file;
+    int rc;
+
+    file = e->rel[0] ? malloc(strlen(root) + strlen(e->rel) + 2) : strdup(root);
+    if (file == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, NULL, "out of memory");
+    if (e->rel[0])
+        sprintf(file, "%s/%s", root, e->rel);
+    rc = sf_checksum_file(file, e->sha256, err);
+    free(file);
+    return rc;
+}
+
+static void *hash_worker(void *arg)
+{
+    hash_job *h = arg;
+
+    for (;;) {
+        size_t i;
+        sf_error e;
+
+        pthread_mutex_lock(&h->mu);
+        while (h->next < h->bad && h->t->e[h->next].type != 'F')
+            h->next++;
+        i = h->next++;
+        if (i >= h->bad) {
+            pthread_mutex_unlock(&h->mu);
+            return NULL;
+        }
+        pthread_mutex_unlock(&h->mu);
+        sf_error_clear(&e);
+        if (hash_one(h->root, &h->t->e[i], &e) != 0) {
+            pthread_mutex_lock(&h->mu);
+            if (i < h->bad) {
+                h->bad = i;
+                h->err = e;
+            }
+            pthread_mutex_unlock(&h->mu);
+        }
+    }
+}
+
+int sf_tree_hash(const char *path, sf_tree *t, sf_error *err)
+{
+    pthread_t th[SF_CHECKSUM_MAX_THREADS];
+    hash_job h = {.root = path, .t = t, .next = 0, .bad = t->n};
+    size_t files = 0, want, started = 0, i;
+
+    for (i = 0; i < t->n; i++)
+        files += t->e[i].type == 'F';
+    want = sf_checksum_threads();
+    if (want > files)
+        want = files;
+    sf_error_clear(&h.err);
+    if (pthread_mutex_init(&h.mu, NULL) != 0)
+        return sf_error_set(err, SF_EK_NOMEM, NULL, "cannot make a mutex");
+    /* The caller's thread is one of the workers; a thread that cannot be
+     * started only means fewer of them. */
+    for (; started + 1 < want; started++)
+        if (pthread_create(&th[started], NULL, hash_worker, &h) != 0)
+            break;
+    hash_worker(&h);
+    for (i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&h.mu);
+    if (h.bad < t->n) {
+        if (err != NULL)
+            *err = h.err;
+        return SF_ERR;
+    }
+    return 0;
+}
+
 int sf_tree_scan(const char *path, bool hash, sf_tree *t, sf_error *err)
 {
     struct stat st;
-    size_t i;
 
     memset(t, 0, sizeof *t);
     if (lstat(path, &st) != 0)
@@ -130,24 +217,8 @@ int sf_tree_scan(const char *path, bool hash, sf_tree *t, sf_error *err)
         sf_error_set(err, SF_EK_IO, NULL, "%s: not a regular file or directory", path);
         goto fail;
     }
-    for (i = 0; hash && i < t->n; i++) {
-        sf_tree_entry *e = &t->e[i];
-        char *file;
-        int rc;
-        if (e->type != 'F')
-            continue;
-        file = e->rel[0] ? malloc(strlen(path) + strlen(e->rel) + 2) : strdup(path);
-        if (file == NULL) {
-            sf_error_set(err, SF_EK_NOMEM, NULL, "out of memory");
-            goto fail;
-        }
-        if (e->rel[0])
-            sprintf(file, "%s/%s", path, e->rel);
-        rc = sf_checksum_file(file, e->sha256, err);
-        free(file);
-        if (rc != 0)
-            goto fail;
-    }
+    if (hash && sf_tree_hash(path, t, err) != 0)
+        goto fail;
     return 0;
 fail:
     sf_tree_free(t);

@@ -27,8 +27,12 @@ typedef struct sf_tree {
     size_t n, cap;
 } sf_tree;
 
-/* Lists path (and hashes every file when hash is true). */
+/* Lists path (and hashes every file when hash is true, as sf_tree_hash). */
 int sf_tree_scan(const char *path, bool hash, sf_tree *t, sf_error *err);
+/* Hashes every file of t, listed from path, on up to
+ * sf_checksum_threads() threads; the error is the first in tree order, as
+ * with one thread. t is left as it is on an error (some hashes filled). */
+int sf_tree_hash(const char *path, sf_tree *t, sf_error *err);
 void sf_tree_free(sf_tree *t);
 
 /* The artifact checksum (snapfleet/checksum.h) of a hashed tree, from its

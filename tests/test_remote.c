@@ -237,6 +237,57 @@ static void test_remote_tree__checksum(void **state)
     sf_remove_tree(dir, NULL);
 }
 
+/* Files hashed on several threads: the same hashes as on one, and of two
+ * files that cannot be read the first in tree order is the one reported,
+ * whichever thread reaches it first. */
+static void test_remote_tree__hash_threads(void **state)
+{
+    char dir[] = "/tmp/sf-tree-XXXXXX", p[160];
+    sf_tree one, many;
+    sf_error err;
+    unsigned keep = sf_checksum_threads(), round;
+    size_t i;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    for (i = 0; i < 40; i++) {
+        snprintf(p, sizeof p, "%s/d%zu", dir, i % 3);
+        assert_int_equal(sf_fs_mkdir_p(p, NULL), 0);
+        snprintf(p, sizeof p, "%s/d%zu/f%02zu", dir, i % 3, i);
+        put(p, p + strlen(dir)); /* each file its own bytes */
+    }
+    sf_checksum_set_threads(1);
+    assert_int_equal(sf_tree_scan(dir, true, &one, &err), 0);
+    sf_checksum_set_threads(4);
+    assert_int_equal(sf_tree_scan(dir, true, &many, &err), 0);
+    assert_int_equal(one.n, 43);
+    assert_int_equal(many.n, one.n);
+    for (i = 0; i < one.n; i++) {
+        assert_string_equal(many.e[i].rel, one.e[i].rel);
+        assert_string_equal(many.e[i].sha256, one.e[i].sha256);
+    }
+    sf_tree_free(&one);
+    sf_tree_free(&many);
+    /* Two files swapped for links after the listing (hashing opens with
+     * O_NOFOLLOW): d2/f38 is refused, d0/f03 before it in tree order is
+     * what is reported, on one thread and on four. */
+    assert_int_equal(sf_tree_scan(dir, false, &many, &err), 0);
+    for (i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, i == 0 ? "d2/f38" : "d0/f03");
+        assert_int_equal(unlink(p), 0);
+        assert_int_equal(symlink("/etc/passwd", p), 0);
+    }
+    for (round = 0; round < 8; round++) {
+        sf_checksum_set_threads(round % 2 ? 4 : 1);
+        sf_error_clear(&err);
+        assert_int_equal(sf_tree_hash(dir, &many, &err), SF_ERR);
+        assert_non_null(strstr(err.message, "d0/f03"));
+    }
+    sf_tree_free(&many);
+    sf_checksum_set_threads(keep);
+    sf_remove_tree(dir, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -245,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_remote_tree__safe_rel),
         cmocka_unit_test(test_remote_tree__scan),
         cmocka_unit_test(test_remote_tree__checksum),
+        cmocka_unit_test(test_remote_tree__hash_threads),
     };
     return cmocka_run_group_tests_name("remote", tests, NULL, NULL);
 }
