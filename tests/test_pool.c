@@ -6,12 +6,14 @@
  * submit that fails; a wait that fails or names an unknown ticket breaks
  * the pool: every waiting call and every later one fails, and every task
  * still ends and is collected. */
+#define _GNU_SOURCE 1 /* pthread_getattr_np */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,6 +272,71 @@ static void refusals(void **state)
     sf_pool_close(p);
 }
 
+/* A task that notes the size of the stack it runs on. */
+static int note_stack(void *arg, sf_error *err)
+{
+    pthread_attr_t attr;
+    size_t *size = arg;
+
+    (void)err;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0 ||
+        pthread_attr_getstacksize(&attr, size) != 0)
+        *size = 0;
+    pthread_attr_destroy(&attr);
+    return SF_OK;
+}
+
+static size_t stack_of_a_worker(sf_pool *p)
+{
+    size_t size = 1;
+    void *arg;
+    int rc;
+    sf_error err, task_err;
+
+    assert_int_equal(sf_pool_spawn(p, note_stack, &size, &err), SF_OK);
+    assert_int_equal(sf_pool_next(p, &arg, &rc, &task_err, &err), SF_OK);
+    assert_ptr_equal(arg, &size);
+    assert_int_equal(rc, SF_OK);
+    return size;
+}
+
+/* Workers run on 512 KiB stacks, not the default 8 MiB (pool.c says
+ * why), or on the size asked for (the C library may hand a thread a
+ * cached stack of up to four times the size asked for). */
+static void workers_have_a_small_stack(void **state)
+{
+    script d;
+    sf_pool *p;
+    sf_error err;
+    size_t size;
+
+    (void)state;
+    script_init(&d, false);
+    assert_int_equal(sf_pool_open(&p, &d.self, 2, &err), SF_OK);
+    assert_int_equal(stack_of_a_worker(p), 512 * 1024);
+    sf_pool_close(p);
+    assert_int_equal(sf_pool_open_stack(&p, &d.self, 2, 256 * 1024, &err),
+                     SF_OK);
+    size = stack_of_a_worker(p);
+    assert_true(size >= 256 * 1024 && size <= 1024 * 1024);
+    sf_pool_close(p);
+}
+
+/* A stack size the system refuses: no pool, "pool-threads", and why. */
+static void stack_size_refused(void **state)
+{
+    script d;
+    sf_pool *p = (sf_pool *)&d;
+    sf_error err;
+
+    (void)state;
+    script_init(&d, false);
+    assert_int_equal(sf_pool_open_stack(&p, &d.self, 4, 1, &err), SF_ERR);
+    assert_null(p);
+    assert_string_equal(err.kind, "pool-threads");
+    assert_non_null(strstr(err.message, "a stack of 1 bytes"));
+}
+
 /* A task that fails before any call ends inside the spawn: the pool says
  * so before it is collected, so a scheduler starts nothing more. */
 static int fails_at_once(void *arg, sf_error *err)
@@ -387,6 +454,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(interleaves_by_completion),
         cmocka_unit_test(refusals),
+        cmocka_unit_test(workers_have_a_small_stack),
+        cmocka_unit_test(stack_size_refused),
         cmocka_unit_test(submit_failure_is_the_tasks),
         cmocka_unit_test(failure_before_any_call_is_seen),
         cmocka_unit_test(wait_failure_breaks_the_pool),

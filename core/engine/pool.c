@@ -7,8 +7,18 @@
 #include "engine/pool.h"
 
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Each worker's stack, instead of the default 8 MiB (64 workers: 512 MiB
+ * of address space). A task runs engine steps (journals, the transition
+ * log, a driver's submit); painted and measured under ASan+UBSan over the
+ * whole test suite (5,110 worker stacks: backups, downloads and sim runs
+ * with --jobs), the deepest used 41.5 KiB, thread descriptor and TLS
+ * included. 512 KiB leaves twelve times that for paths the tests miss. */
+#define SF_POOL_STACK ((size_t)512 << 10)
 
 typedef struct worker {
     sf_pool *pool;
@@ -92,11 +102,35 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+static int threads_error(sf_error *err, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* "pool-threads", with the system's reason. */
+static int threads_error(sf_error *err, int rc, const char *fmt, ...)
+{
+    char what[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return sf_error_set(err, "pool-threads", "", "%s: %s", what,
+                        strerror(rc));
+}
+
 int sf_pool_open(sf_pool **out, sf_driver *driver, unsigned jobs,
                  sf_error *err)
 {
+    return sf_pool_open_stack(out, driver, jobs, SF_POOL_STACK, err);
+}
+
+int sf_pool_open_stack(sf_pool **out, sf_driver *driver, unsigned jobs,
+                       size_t stack, sf_error *err)
+{
+    pthread_attr_t attr;
     sf_pool *p;
     unsigned i;
+    int rc;
 
     *out = NULL;
     if (jobs < 2 || jobs > SF_JOBS_MAX)
@@ -117,19 +151,31 @@ int sf_pool_open(sf_pool **out, sf_driver *driver, unsigned jobs,
     p->jobs = jobs;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->sched_cond, NULL);
+    if ((rc = pthread_attr_init(&attr)) != 0) {
+        sf_pool_close(p);
+        return threads_error(err, rc, "cannot set up worker threads");
+    }
+    if ((rc = pthread_attr_setstacksize(&attr, stack)) != 0) {
+        pthread_attr_destroy(&attr);
+        sf_pool_close(p);
+        return threads_error(err, rc, "cannot give worker threads a stack "
+                             "of %zu bytes", stack);
+    }
     for (i = 0; i < jobs; i++) {
         worker *w = &p->w[i];
 
         w->pool = p;
         pthread_cond_init(&w->cond, NULL);
-        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        if (pthread_create(&w->thread, &attr, worker_main, w) != 0) {
             pthread_cond_destroy(&w->cond);
+            pthread_attr_destroy(&attr);
             sf_pool_close(p);
             return sf_error_set(err, "pool-threads", "", "cannot start "
                                 "worker thread %u of %u", i + 1, jobs);
         }
         p->started++;
     }
+    pthread_attr_destroy(&attr);
     *out = p;
     return SF_OK;
 }

@@ -37,6 +37,11 @@ typedef int (*sf_pool_fn)(void *arg, sf_error *err);
  * started here. "pool-threads" when a thread cannot be started. */
 int sf_pool_open(sf_pool **out, sf_driver *driver, unsigned jobs,
                  sf_error *err);
+/* sf_pool_open with each worker's stack `stack` bytes (sf_pool_open's is
+ * 512 KiB: pool.c says why). "pool-threads" when the system refuses that
+ * size (below PTHREAD_STACK_MIN, say). */
+int sf_pool_open_stack(sf_pool **out, sf_driver *driver, unsigned jobs,
+                       size_t stack, sf_error *err);
 /* Joins the workers. Every task spawned must have been collected by
  * sf_pool_next first. NULL is a no-op. */
 void sf_pool_close(sf_pool *p);
