@@ -423,15 +423,12 @@ static int drv_submit(sf_driver *base, const sf_op *op, uint64_t *ticket,
     return SF_OK;
 }
 
-static int drv_wait(sf_driver *base, uint64_t *ticket, sf_result *result,
-                    sf_error *err)
+/* Hands over the completion of job i. */
+static int complete(icp_driver *d, size_t i, uint64_t *ticket,
+                    sf_result *result, sf_error *err)
 {
-    icp_driver *d = impl(base);
     icp_job *job;
-    size_t i;
 
-    if (sf_icp_poll(d, &i, err) != SF_OK)
-        return SF_ERR;
     job = d->jobs[i];
     memmove(&d->jobs[i], &d->jobs[i + 1],
             (d->job_count - i - 1) * sizeof *d->jobs);
@@ -466,6 +463,37 @@ static int drv_wait(sf_driver *base, uint64_t *ticket, sf_result *result,
     }
     job_free(job);
     return SF_OK;
+}
+
+static int drv_wait(sf_driver *base, uint64_t *ticket, sf_result *result,
+                    sf_error *err)
+{
+    icp_driver *d = impl(base);
+    size_t i;
+
+    if (sf_icp_poll(d, UINT64_MAX, &i, err) != SF_OK)
+        return SF_ERR;
+    return complete(d, i, ticket, result, err);
+}
+
+static int drv_wait_for(sf_driver *base, uint64_t timeout_ms,
+                        uint64_t *ticket, sf_result *result, bool *timed_out,
+                        sf_error *err)
+{
+    icp_driver *d = impl(base);
+    uint64_t now = sf_icp_now_ms();
+    size_t i;
+
+    *timed_out = false;
+    if (sf_icp_poll(d, timeout_ms > UINT64_MAX - now ? UINT64_MAX
+                                                      : now + timeout_ms,
+                    &i, err) != SF_OK)
+        return SF_ERR;
+    if (i == SIZE_MAX) {
+        *timed_out = true;
+        return SF_OK;
+    }
+    return complete(d, i, ticket, result, err);
 }
 
 static int drv_render(sf_driver *base, const sf_op *op, sf_buf *out,
@@ -520,6 +548,7 @@ static void drv_destroy(sf_driver *base)
 
 static const sf_driver_ops icp_ops = {
     "icp", drv_submit, drv_wait, drv_render, drv_in_flight, drv_destroy,
+    drv_wait_for,
 };
 
 /* A copy that is absolute when it is a relative path (children run in

@@ -42,8 +42,11 @@ uint64_t sf_icp_now_ms(void);
 /* Starts job->op's argv as a child of its own process group. */
 int sf_icp_spawn(icp_driver *d, icp_job *job, char **argv, sf_error *err);
 /* Waits until some job is finished (exited, timed out, or ready) and
- * returns its index; SF_ERR when nothing is in flight. */
-int sf_icp_poll(icp_driver *d, size_t *index, sf_error *err);
+ * returns its index, or SIZE_MAX once CLOCK_MONOTONIC reaches limit_ms
+ * with none finished (UINT64_MAX: no limit); SF_ERR when nothing is in
+ * flight. */
+int sf_icp_poll(icp_driver *d, uint64_t limit_ms, size_t *index,
+                sf_error *err);
 /* Kills a running child's group and reaps it. */
 void sf_icp_kill(icp_job *job);
 

@@ -341,7 +341,8 @@ static void report_bytes(icp_driver *d, uint64_t now)
     }
 }
 
-int sf_icp_poll(icp_driver *d, size_t *index, sf_error *err)
+int sf_icp_poll(icp_driver *d, uint64_t limit_ms, size_t *index,
+                sf_error *err)
 {
     struct pollfd *fds;
     icp_job **owner;
@@ -364,10 +365,11 @@ int sf_icp_poll(icp_driver *d, size_t *index, sf_error *err)
         size_t i, n = 0, done = finished(d, now);
         int rc;
 
-        if (done != SIZE_MAX) {
+        if (done != SIZE_MAX || now >= limit_ms) {
             *index = done;
             break;
         }
+        wait_ms = limit_ms - now;
         for (i = 0; i < d->job_count; i++) {
             icp_job *job = d->jobs[i];
             uint64_t left = job->deadline_ms - now;

@@ -9,6 +9,9 @@
  * (completion time, ticket), moves the virtual clock there and applies the
  * effect at that moment, so a status that completes before a stop does
  * sees `stopping`, and two downloads finish in the order of their sizes.
+ * wait_for() does the same when that moment is within its limit, and
+ * otherwise moves the clock to the limit and reports the time out: the
+ * same on every run.
  *
  * With a shared link (link_bandwidth), a transfer's completion time is
  * not known at submit: its bytes start moving once its latency has passed
@@ -462,11 +465,12 @@ static int requeue_stop(sim_driver *sd, flight *f, sf_error *err)
 }
 
 /* The flight wait() returns next: the smallest (completion time,
- * ticket). Link transfers still moving have no completion time yet: the
- * link is run up to the earliest known one, and any transfer that
+ * ticket), if it completes by `limit` (SIZE_MAX if none does). Link
+ * transfers still moving have no completion time yet: the link is run up
+ * to the earliest known one (or the limit), and any transfer that
  * finishes by then joins the candidates. While halted the link stands
- * still and they come last, by ticket. */
-static size_t next_flight(sim_driver *sd)
+ * still, everything completes now and they come last, by ticket. */
+static size_t next_flight(sim_driver *sd, uint64_t limit)
 {
     for (;;) {
         size_t i, best = SIZE_MAX;
@@ -474,6 +478,8 @@ static size_t next_flight(sim_driver *sd)
         for (i = 0; i < sd->n; i++) {
             const flight *f = &sd->q[i], *b;
             if (f->link && !f->moved)
+                continue;
+            if (f->due_ms > limit && !sd->sim->halted)
                 continue;
             b = best == SIZE_MAX ? NULL : &sd->q[best];
             if (b == NULL || f->due_ms < b->due_ms ||
@@ -488,15 +494,15 @@ static size_t next_flight(sim_driver *sd)
                     best = i;
             return best;
         }
-        if (!link_run(sd, best == SIZE_MAX ? UINT64_MAX : sd->q[best].due_ms))
+        if (!link_run(sd, best == SIZE_MAX ? limit : sd->q[best].due_ms))
             return best;
     }
 }
 
-static int drv_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
-                    sf_error *err)
+/* wait() with deadline UINT64_MAX, wait_for() with now + its timeout. */
+static int wait_until(sim_driver *sd, uint64_t deadline, uint64_t *ticket,
+                      sf_result *result, bool *timed_out, sf_error *err)
 {
-    sim_driver *sd = impl(d);
     sf_sim *sim = sd->sim;
     size_t best;
     char *cleanup = NULL;
@@ -506,7 +512,15 @@ static int drv_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
     if (sd->n == 0)
         return sf_error_set(err, SF_EK_USAGE, "", "wait with nothing in "
                             "flight");
-    best = next_flight(sd);
+    best = next_flight(sd, deadline);
+    if (best == SIZE_MAX) {
+        /* nothing completes by the deadline: time passes up to it */
+        if (deadline > sim->now_ms)
+            sim->now_ms = deadline;
+        sf_sim_settle(sim);
+        *timed_out = true;
+        return SF_OK;
+    }
     f = sd->q[best];
     sd->q[best] = sd->q[--sd->n];
     if (sim->halted) {
@@ -521,7 +535,7 @@ static int drv_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
     if (f.op.kind == SF_OP_STOP && requeue_stop(sd, &f, err) != SF_OK)
         return SF_ERR;
     if (f.ticket == 0) /* requeued: the stop is still under way */
-        return drv_wait(d, ticket, result, err);
+        return wait_until(sd, deadline, ticket, result, timed_out, err);
     sf_result_init(result, f.op.kind);
     *ticket = f.ticket;
     rc = apply(sim, &f.op, result, &cleanup, err);
@@ -531,6 +545,29 @@ static int drv_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
         unlink(cleanup);
     free(cleanup);
     return rc;
+}
+
+static int drv_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
+                    sf_error *err)
+{
+    bool timed_out = false;
+
+    if (wait_until(impl(d), UINT64_MAX, ticket, result, &timed_out, err) !=
+        SF_OK)
+        return SF_ERR;
+    if (timed_out) /* never: something in flight completes in time */
+        return sf_error_set(err, "internal", "", "sim: nothing completes");
+    return SF_OK;
+}
+
+static int drv_wait_for(sf_driver *d, uint64_t timeout_ms, uint64_t *ticket,
+                        sf_result *result, bool *timed_out, sf_error *err)
+{
+    sim_driver *sd = impl(d);
+
+    *timed_out = false;
+    return wait_until(sd, add_sat(sd->sim->now_ms, timeout_ms), ticket,
+                      result, timed_out, err);
 }
 
 /* ---- render ---- */
@@ -639,6 +676,7 @@ static void drv_destroy(sf_driver *d)
 
 static const sf_driver_ops sim_ops = {
     "sim", drv_submit, drv_wait, drv_render, drv_in_flight, drv_destroy,
+    drv_wait_for,
 };
 
 int sf_sim_driver_new(sf_sim *sim, const char *state_path, sf_driver **out,

@@ -174,7 +174,7 @@ static void order_destroy(sf_driver *d)
 
 static const sf_driver_ops order_ops = {
     "order", order_submit, order_wait, order_render, order_in_flight,
-    order_destroy,
+    order_destroy, NULL,
 };
 
 static sf_driver *order_driver_new(sf_driver *inner, uint64_t seed)

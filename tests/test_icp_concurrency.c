@@ -27,6 +27,7 @@
 #include "icp_fixture.h"
 
 #include "snapfleet/fs.h"
+#include "snapfleet/wrap.h"
 
 static double seconds_since(const struct timespec *t0)
 {
@@ -500,6 +501,131 @@ static void test_destroy_reaps_every_child(void **state)
     expect_no_children();
 }
 
+/* wait_for keeps its limit on the wall clock: a child held back 1.5 s is
+ * still in flight after a 300 ms wait_for and after a 0 ms one, then
+ * completes within a long one; with nothing in flight it fails. */
+static void test_wait_for_keeps_its_limit(void **state)
+{
+    sf_icp_config c = icp_base_config();
+    sf_driver *d;
+    sf_op op = icp_op_of(SF_OP_STATUS, APP, NULL, NULL);
+    uint64_t t, got = 0;
+    bool timed_out = false;
+    struct timespec t0, t1;
+    sf_result r;
+    sf_error err;
+
+    (void)state;
+    icp_write_state("[{\"op\": \"status\", \"mode\": \"delay\", "
+                    "\"ms\": 1500}]");
+    d = icp_new_driver(&c);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t = submit(d, &op);
+    assert_int_equal(sf_driver_wait_for(d, 300, &got, &r, &timed_out, &err),
+                     SF_OK);
+    assert_true(timed_out);
+    assert_true(got == 0);
+    assert_true(seconds_since(&t0) >= 0.29);
+    assert_true(seconds_since(&t0) < 1.4);
+    assert_int_equal(sf_driver_in_flight(d), 1);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_int_equal(sf_driver_wait_for(d, 0, &got, &r, &timed_out, &err),
+                     SF_OK);
+    assert_true(timed_out);
+    assert_true(seconds_since(&t1) < 0.5);
+    assert_int_equal(sf_driver_wait_for(d, 20000, &got, &r, &timed_out, &err),
+                     SF_OK);
+    assert_false(timed_out);
+    assert_true(got == t);
+    icp_expect_ok(&r);
+    sf_result_free(&r);
+    assert_true(seconds_since(&t0) >= 1.4);
+    assert_true(seconds_since(&t0) < 10.0);
+    assert_int_equal(sf_driver_wait_for(d, 10, &got, &r, &timed_out, &err),
+                     SF_ERR);
+    assert_string_equal(err.kind, "internal");
+    sf_driver_destroy(d);
+    expect_no_children();
+}
+
+/* A child that hangs past its own deadline within a wait_for's limit is
+ * killed and completes then, as in wait(). */
+static void test_wait_for_sees_a_timeout_kill(void **state)
+{
+    sf_icp_config c = icp_base_config();
+    sf_driver *d;
+    sf_op op = icp_op_of(SF_OP_STATUS, APP, NULL, NULL);
+    uint64_t t, got = 0;
+    bool timed_out = false;
+    sf_result r;
+    sf_error err;
+
+    (void)state;
+    icp_write_state("[{\"op\": \"status\", \"mode\": \"hang\"}]");
+    c.timeout_ms = 500;
+    d = icp_new_driver(&c);
+    t = submit(d, &op);
+    assert_int_equal(sf_driver_wait_for(d, 100, &got, &r, &timed_out, &err),
+                     SF_OK);
+    assert_true(timed_out);
+    assert_int_equal(sf_driver_wait_for(d, 20000, &got, &r, &timed_out, &err),
+                     SF_OK);
+    assert_false(timed_out);
+    assert_true(got == t);
+    icp_expect_fail(&r, SF_FAIL_TRANSIENT, "icp-timeout");
+    sf_result_free(&r);
+    sf_driver_destroy(d);
+    expect_no_children();
+}
+
+/* Issue 12: the retry wrapper over icp. A status refused as SysTransient
+ * backs off 4 s; a list held back 1 s completes meanwhile and is
+ * delivered then, not after the backoff; the status is retried once, 4 s
+ * after its failure, and succeeds. */
+static void test_retry_backoff_lets_others_complete(void **state)
+{
+    sf_icp_config c = icp_base_config();
+    sf_clock wall = sf_clock_wall();
+    sf_driver *d, *retry;
+    sf_op status = icp_op_of(SF_OP_STATUS, APP, NULL, NULL);
+    sf_op list = icp_op_of(SF_OP_LIST, ROOT, NULL, NULL);
+    uint64_t ts, tl, got;
+    struct timespec t0;
+    sf_result r;
+    sf_error err;
+    icp_calls k;
+
+    (void)state;
+    icp_write_state("[{\"op\": \"status\", \"canister\": \"" APP "\", "
+                    "\"count\": 1, \"mode\": \"systransient\"},"
+                    " {\"op\": \"list\", \"mode\": \"delay\", "
+                    "\"ms\": 1000}]");
+    d = icp_new_driver(&c);
+    assert_int_equal(sf_retry_driver_new(d, &wall, 3, 4000, 4000, &retry,
+                                         &err), SF_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ts = submit(retry, &status);
+    tl = submit(retry, &list);
+    got = next_done(retry, &r);
+    assert_true(got == tl);
+    icp_expect_ok(&r);
+    sf_result_free(&r);
+    /* before the backoff ended (blocking, it came after 4 s) */
+    assert_true(seconds_since(&t0) < 3.5);
+    got = next_done(retry, &r);
+    assert_true(got == ts);
+    icp_expect_ok(&r);
+    sf_result_free(&r);
+    assert_true(seconds_since(&t0) >= 4.0);
+    assert_int_equal(sf_retry_driver_retries(retry), 1);
+    icp_read_calls(&k);
+    assert_int_equal(icp_count_prefix(&k, "canister status"), 2);
+    icp_free_calls(&k);
+    sf_driver_destroy(retry);
+    sf_driver_destroy(d);
+    expect_no_children();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -517,6 +643,12 @@ int main(void)
                                         icp_teardown),
         cmocka_unit_test_setup_teardown(test_output_caps_per_child, icp_setup,
                                         icp_teardown),
+        cmocka_unit_test_setup_teardown(test_wait_for_keeps_its_limit,
+                                        icp_setup, icp_teardown),
+        cmocka_unit_test_setup_teardown(test_wait_for_sees_a_timeout_kill,
+                                        icp_setup, icp_teardown),
+        cmocka_unit_test_setup_teardown(test_retry_backoff_lets_others_complete,
+                                        icp_setup, icp_teardown),
         cmocka_unit_test_setup_teardown(test_destroy_reaps_every_child, icp_setup,
                                         icp_teardown),
     };

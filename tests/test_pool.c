@@ -98,6 +98,7 @@ static void s_destroy(sf_driver *d)
 
 static const sf_driver_ops script_ops = {
     "script", s_submit, s_wait, s_render, s_in_flight, s_destroy,
+    NULL, /* wait_for: the pool never needs one */
 };
 
 static void script_init(script *s, bool lifo)

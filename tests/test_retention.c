@@ -359,7 +359,7 @@ static void odd_destroy(sf_driver *d)
 }
 
 static const sf_driver_ops odd_ops = {"odd", odd_submit, odd_wait, odd_render,
-                                      odd_in_flight, odd_destroy};
+                                      odd_in_flight, odd_destroy, NULL};
 
 /* One day's backup (keep 1) through the odd driver; the log, when given,
  * receives the engine's lines. */

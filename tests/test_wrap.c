@@ -57,6 +57,36 @@ static sf_clock clock_of(fake_clock *c)
 
 /* ---- helpers ---- */
 
+/* The fault tests run twice: through wait(), and through wait_for()
+ * (every entry point joins the fault matrix). */
+static bool via_wait_for;
+
+static int wait_any(sf_driver *d, uint64_t *ticket, sf_result *r,
+                    sf_error *err)
+{
+    bool timed_out = true;
+
+    if (!via_wait_for)
+        return sf_driver_wait(d, ticket, r, err);
+    if (sf_driver_wait_for(d, 60000, ticket, r, &timed_out, err) != SF_OK)
+        return SF_ERR;
+    assert_false(timed_out);
+    return SF_OK;
+}
+
+/* sf_driver_run through wait_any. */
+static int run_any(sf_driver *d, const sf_op *op, sf_result *r, sf_error *err)
+{
+    uint64_t t, got;
+
+    sf_result_init(r, op->kind);
+    if (sf_driver_submit(d, op, &t, err) != SF_OK ||
+        wait_any(d, &got, r, err) != SF_OK)
+        return SF_ERR;
+    assert_true(got == t);
+    return SF_OK;
+}
+
 static sf_fault_plan *plan_of(const char *spec)
 {
     sf_fault_plan *p = NULL;
@@ -103,7 +133,7 @@ static sf_fail_class wait_one(sf_driver *d, uint64_t *ticket,
     sf_error err;
     sf_fail_class c;
 
-    if (sf_driver_wait(d, ticket, &r, &err) != SF_OK)
+    if (wait_any(d, ticket, &r, &err) != SF_OK)
         fail_msg("wait: %s", err.message);
     c = r.fail;
     if (kind != NULL)
@@ -203,7 +233,7 @@ static sf_fail_class run_download(sf_driver *d, const char *dir)
     sf_fail_class c;
 
     make_op(&op, SF_OP_DOWNLOAD, CID_A, dir);
-    if (sf_driver_run(d, &op, &r, &err) != SF_OK)
+    if (run_any(d, &op, &r, &err) != SF_OK)
         fail_msg("run: %s", err.message);
     c = r.fail;
     sf_result_free(&r);
@@ -482,7 +512,7 @@ static void test_fault_corrupt_missing_dir_is_loud(void **state)
     (void)state;
     d = fault_over(m, p);
     make_op(&op, SF_OP_DOWNLOAD, CID_A, "/nonexistent-sf-wrap-dir");
-    assert_int_equal(sf_driver_run(d, &op, &r, NULL), SF_OK);
+    assert_int_equal(run_any(d, &op, &r, NULL), SF_OK);
     assert_int_equal(r.fail, SF_FAIL_PERMANENT);
     assert_string_equal(r.err.kind, "io");
     assert_non_null(strstr(r.err.message, "download=corrupt"));
@@ -501,7 +531,7 @@ static sf_result run_op_at(sf_driver *d, sf_op_kind kind, const char *dir)
     sf_error err;
 
     make_op(&op, kind, CID_A, dir);
-    if (sf_driver_run(d, &op, &r, &err) != SF_OK)
+    if (run_any(d, &op, &r, &err) != SF_OK)
         fail_msg("run: %s", err.message);
     return r;
 }
@@ -700,7 +730,7 @@ static void test_fault_lost_metadata_response(void **state)
         cJSON_Delete(root);
         free(text);
         assert_int_equal(file_size(scratch, "stable_memory.bin"), 0);
-        assert_int_equal(sf_driver_wait(d, &t, &r, &err), SF_OK);
+        assert_int_equal(wait_any(d, &t, &r, &err), SF_OK);
         sf_result_free(&r);
     }
     /* without metadata.json the fault cannot be made: loud */
@@ -974,7 +1004,7 @@ static void test_fault_wait_with_nothing_in_flight(void **state)
 
     (void)state;
     d = fault_over(m, p);
-    assert_int_equal(sf_driver_wait(d, &t, &r, &err), SF_ERR);
+    assert_int_equal(wait_any(d, &t, &r, &err), SF_ERR);
     assert_string_equal(err.kind, "internal");
     sf_driver_destroy(d);
     sf_driver_destroy(m);
@@ -1242,6 +1272,7 @@ static void test_retry_several_in_flight(void **state)
 
     (void)state;
     d = retry_over(m, &clock, 3, 10, 100);
+    sf_mock_set_clock(m, &clock);
     sf_mock_script(m, SF_OP_STOP, SF_FAIL_TRANSIENT);
     t1 = submit(d, SF_OP_STOP, CID_A);   /* mock 0, retried as mock 3 */
     t2 = submit(d, SF_OP_START, CID_B);  /* mock 1 */
@@ -1249,18 +1280,23 @@ static void test_retry_several_in_flight(void **state)
     assert_int_equal(sf_driver_in_flight(d), 3);
     sf_mock_order(m, 2);
     sf_mock_order(m, 0);
+    sf_mock_order(m, SF_MOCK_TIMEOUT);
     sf_mock_order(m, 3);
     sf_mock_order(m, 1);
     assert_int_equal(wait_one(d, &got, NULL, NULL, 0), SF_FAIL_NONE);
     assert_true(got == t3);
-    /* The stop fails, is resubmitted, and its retry completes next. */
+    /* The stop fails; the start stays in flight while the retry's 10 ms
+     * pass in the inner driver; then it is resubmitted and completes. */
     assert_int_equal(wait_one(d, &got, NULL, NULL, 0), SF_FAIL_NONE);
     assert_true(got == t1);
+    assert_int_equal(sf_mock_waits_for(m), 1);
+    assert_int_equal(sf_mock_last_timeout(m), 10);
     assert_int_equal(sf_mock_op(m, 3)->kind, SF_OP_STOP);
     assert_int_equal(wait_one(d, &got, NULL, NULL, 0), SF_FAIL_NONE);
     assert_true(got == t2);
     assert_int_equal(sf_driver_in_flight(d), 0);
-    assert_int_equal(fc.nsleeps, 1);
+    assert_int_equal(fc.nsleeps, 1); /* the inner driver's wait */
+    assert_int_equal(fc.sleeps[0], 10);
     sf_driver_destroy(d);
     sf_driver_destroy(m);
 }
@@ -1326,6 +1362,306 @@ static void test_retry_over_fault(void **state)
     sf_driver_destroy(f);
     sf_driver_destroy(m);
     sf_fault_plan_free(p);
+}
+
+
+/* Issue 12: a backoff blocks no one. The stop fails and waits 1000 ms to
+ * be retried; the start still in flight completes meanwhile and is
+ * delivered at once, with no time passed; the retry goes out when its
+ * time comes, with the same delay and count as ever. */
+static void test_retry_backoff_blocks_no_one(void **state)
+{
+    sf_driver *m = sf_mock_new(), *d;
+    fake_clock fc = {0, {0}, 0};
+    sf_clock clock = clock_of(&fc);
+    uint64_t t1, t2, got;
+
+    (void)state;
+    d = retry_over(m, &clock, 3, 1000, 1000);
+    sf_mock_set_clock(m, &clock);
+    sf_mock_script(m, SF_OP_STOP, SF_FAIL_TRANSIENT);
+    t1 = submit(d, SF_OP_STOP, CID_A);  /* mock 0, retried as mock 2 */
+    t2 = submit(d, SF_OP_START, CID_B); /* mock 1 */
+    sf_mock_order(m, 0);
+    sf_mock_order(m, 1);
+    assert_int_equal(wait_one(d, &got, NULL, NULL, 0), SF_FAIL_NONE);
+    assert_true(got == t2);
+    assert_int_equal(fc.now, 0);
+    assert_int_equal(fc.nsleeps, 0);
+    /* it waited on the inner driver no longer than the backoff */
+    assert_int_equal(sf_mock_waits_for(m), 1);
+    assert_int_equal(sf_mock_last_timeout(m), 1000);
+    assert_int_equal(sf_driver_in_flight(d), 1); /* the retry, waiting */
+    assert_int_equal(sf_mock_submitted(m), 2);
+    /* nothing else in flight: it sleeps until the retry is due */
+    assert_int_equal(wait_one(d, &got, NULL, NULL, 0), SF_FAIL_NONE);
+    assert_true(got == t1);
+    assert_int_equal(fc.nsleeps, 1);
+    assert_int_equal(fc.sleeps[0], 1000);
+    assert_int_equal(fc.now, 1000);
+    assert_int_equal(sf_mock_count(m, SF_OP_STOP), 2);
+    assert_int_equal(sf_retry_driver_retries(d), 1);
+    assert_int_equal(sf_driver_in_flight(d), 0);
+    sf_driver_destroy(d);
+    sf_driver_destroy(m);
+}
+
+/* Two retries due at different times go out in due order, each when the
+ * inner driver's wait reaches it, while a third op stays in flight. */
+static void test_retry_due_order(void **state)
+{
+    sf_driver *m = sf_mock_new(), *d;
+    fake_clock fc = {0, {0}, 0};
+    sf_clock clock = clock_of(&fc);
+    uint64_t t1, t2, t3, got;
+
+    (void)state;
+    d = retry_over(m, &clock, 3, 100, 1000);
+    sf_mock_set_clock(m, &clock);
+    sf_mock_script(m, SF_OP_STOP, SF_FAIL_TRANSIENT);
+    sf_mock_script(m, SF_OP_DELETE, SF_FAIL_TRANSIENT);
+    sf_mock_script(m, SF_OP_DELETE, SF_FAIL_TRANSIENT);
+    t1 = submit(d, SF_OP_STOP, CID_A);   /* mock 0; retry: mock 4 at 200 */
+    t2 = submit(d, SF_OP_DELETE, CID_B); /* mock 1; mock 3 at 100, 5 at 300 */
+    t3 = submit(d, SF_OP_STATUS, CID_A); /* mock 2 */
+    sf_mock_order(m, 1);               /* t=0: delete fails, due 100 */
+    sf_mock_order(m, SF_MOCK_TIMEOUT); /* t=100: resubmitted (mock 3) */
+    sf_mock_order(m, 0);               /* stop fails at 100, due 200 */
+    sf_mock_order(m, 3);               /* delete fails again, due 300 */
+    sf_mock_order(m, SF_MOCK_TIMEOUT); /* t=200: stop resubmitted (mock 4) */
+    sf_mock_order(m, 4);               /* stop succeeds */
+    assert_int_equal(wait_one(d, &got, NULL, NULL, 0), SF_FAIL_NONE);
+    assert_true(got == t1);
+    assert_int_equal(fc.now, 200);
+    assert_int_equal(sf_mock_op(m, 3)->kind, SF_OP_DELETE);
+    assert_int_equal(sf_mock_op(m, 4)->kind, SF_OP_STOP);
+    assert_int_equal(sf_mock_last_timeout(m), 100);
+    /* t=200: the status completes before the delete's retry at 300 */
+    sf_mock_order(m, 2);
+    assert_int_equal(wait_one(d, &got, NULL, NULL, 0), SF_FAIL_NONE);
+    assert_true(got == t3);
+    assert_int_equal(sf_mock_last_timeout(m), 100);
+    assert_int_equal(fc.now, 200);
+    /* then only the delete is left: a sleep to 300 and its third try */
+    assert_int_equal(wait_one(d, &got, NULL, NULL, 0), SF_FAIL_NONE);
+    assert_true(got == t2);
+    assert_int_equal(fc.now, 300);
+    assert_int_equal(sf_mock_op(m, 5)->kind, SF_OP_DELETE);
+    assert_int_equal(sf_retry_driver_retries(d), 3);
+    sf_driver_destroy(d);
+    sf_driver_destroy(m);
+}
+
+/* A refused resubmission at its due time, with another op in flight:
+ * the caller gets the last TRANSIENT result then. */
+static void test_retry_resubmit_refused_later(void **state)
+{
+    sf_driver *m = sf_mock_new(), *d;
+    fake_clock fc = {0, {0}, 0};
+    sf_clock clock = clock_of(&fc);
+    uint64_t t1, t2, got;
+    const char *kind;
+
+    (void)state;
+    d = retry_over(m, &clock, 5, 50, 1000);
+    sf_mock_set_clock(m, &clock);
+    sf_mock_script(m, SF_OP_STOP, SF_FAIL_TRANSIENT);
+    t1 = submit(d, SF_OP_STOP, CID_A);
+    t2 = submit(d, SF_OP_START, CID_B);
+    sf_mock_order(m, 0);
+    sf_mock_order(m, SF_MOCK_TIMEOUT);
+    sf_mock_refuse_next_submit(m);
+    assert_int_equal(wait_one(d, &got, &kind, NULL, 0), SF_FAIL_TRANSIENT);
+    assert_true(got == t1);
+    assert_string_equal(kind, "mock");
+    assert_int_equal(fc.now, 50);
+    assert_int_equal(sf_retry_driver_retries(d), 0);
+    assert_int_equal(wait_one(d, &got, NULL, NULL, 0), SF_FAIL_NONE);
+    assert_true(got == t2);
+    assert_int_equal(sf_driver_in_flight(d), 0);
+    sf_driver_destroy(d);
+    sf_driver_destroy(m);
+}
+
+/* wait_for on the retry driver: its limit is kept on the clock, whether
+ * the time passes in the inner driver or in a sleep. */
+static void test_retry_wait_for(void **state)
+{
+    sf_driver *m = sf_mock_new(), *d;
+    fake_clock fc = {0, {0}, 0};
+    sf_clock clock = clock_of(&fc);
+    uint64_t t1, t2, got = 0;
+    bool timed_out = false;
+    sf_result r;
+    sf_error err;
+
+    (void)state;
+    d = retry_over(m, &clock, 3, 1000, 1000);
+    sf_mock_set_clock(m, &clock);
+    sf_mock_script(m, SF_OP_STOP, SF_FAIL_TRANSIENT);
+    t1 = submit(d, SF_OP_STOP, CID_A);
+    t2 = submit(d, SF_OP_START, CID_B);
+    sf_mock_order(m, 0);
+    sf_mock_order(m, SF_MOCK_TIMEOUT);
+    /* the stop fails; the start does not complete within 300 ms */
+    assert_int_equal(sf_driver_wait_for(d, 300, &got, &r, &timed_out, &err),
+                     SF_OK);
+    assert_true(timed_out);
+    assert_true(got == 0);
+    assert_int_equal(sf_mock_last_timeout(m), 300);
+    assert_int_equal(fc.now, 300);
+    assert_int_equal(sf_driver_in_flight(d), 2);
+    /* the start completes */
+    assert_int_equal(sf_driver_wait_for(d, 300, &got, &r, &timed_out, &err),
+                     SF_OK);
+    assert_false(timed_out);
+    assert_true(got == t2);
+    sf_result_free(&r);
+    /* only the retry is left, due at 1000: 200 ms pass asleep */
+    assert_int_equal(sf_driver_wait_for(d, 200, &got, &r, &timed_out, &err),
+                     SF_OK);
+    assert_true(timed_out);
+    assert_int_equal(fc.now, 500);
+    assert_int_equal(sf_mock_submitted(m), 2);
+    /* the limit reaches the retry: resubmitted, and it completes */
+    assert_int_equal(sf_driver_wait_for(d, 600, &got, &r, &timed_out, &err),
+                     SF_OK);
+    assert_false(timed_out);
+    assert_true(got == t1);
+    assert_int_equal(r.fail, SF_FAIL_NONE);
+    sf_result_free(&r);
+    assert_int_equal(fc.now, 1000);
+    assert_int_equal(sf_mock_last_timeout(m), 100); /* 1000 -> 1100 */
+    assert_int_equal(sf_retry_driver_retries(d), 1);
+    /* nothing in flight */
+    assert_int_equal(sf_driver_wait_for(d, 10, &got, &r, &timed_out, &err),
+                     SF_ERR);
+    assert_string_equal(err.kind, "internal");
+    sf_driver_destroy(d);
+    sf_driver_destroy(m);
+}
+
+/* A driver without wait_for (written before it existed): wait_for blocks
+ * as wait() does, and the retry wrapper still retries, late rather than
+ * early. */
+static void test_retry_over_driver_without_wait_for(void **state)
+{
+    sf_driver *m = sf_mock_new(), *d;
+    sf_driver_ops legacy = *m->ops;
+    fake_clock fc = {0, {0}, 0};
+    sf_clock clock = clock_of(&fc);
+    uint64_t t1, t2, got;
+    bool timed_out = true;
+    sf_result r;
+    sf_error err;
+
+    (void)state;
+    legacy.wait_for = NULL;
+    m->ops = &legacy;
+    t1 = submit(m, SF_OP_STATUS, CID_A);
+    assert_int_equal(sf_driver_wait_for(m, 0, &got, &r, &timed_out, &err),
+                     SF_OK);
+    assert_false(timed_out);
+    assert_true(got == t1);
+    sf_result_free(&r);
+    d = retry_over(m, &clock, 3, 100, 100);
+    sf_mock_script(m, SF_OP_STOP, SF_FAIL_TRANSIENT);
+    t1 = submit(d, SF_OP_STOP, CID_A);  /* mock 1, retried as mock 3 */
+    t2 = submit(d, SF_OP_START, CID_B); /* mock 2 */
+    assert_int_equal(wait_one(d, &got, NULL, NULL, 0), SF_FAIL_NONE);
+    assert_true(got == t2);
+    assert_int_equal(wait_one(d, &got, NULL, NULL, 0), SF_FAIL_NONE);
+    assert_true(got == t1);
+    assert_int_equal(fc.now, 100);
+    assert_int_equal(sf_retry_driver_retries(d), 1);
+    assert_int_equal(sf_mock_waits_for(m), 0);
+    sf_driver_destroy(d);
+    sf_driver_destroy(m);
+}
+
+/* The fault driver's wait_for: an injected completion is there at once,
+ * without asking the inner driver; a forwarded op's time out passes
+ * through, and its effect is applied when it does complete. */
+static void test_fault_wait_for(void **state)
+{
+    sf_driver *m = sf_mock_new(), *d;
+    sf_fault_plan *p = plan_of("stop=transient,start=lost-response");
+    uint64_t ts, tr, got = 0;
+    bool timed_out = true;
+    sf_result r;
+    sf_error err;
+
+    (void)state;
+    d = fault_over(m, p);
+    ts = submit(d, SF_OP_START, CID_A); /* forwarded */
+    tr = submit(d, SF_OP_STOP, CID_B);  /* injected */
+    sf_mock_order(m, SF_MOCK_TIMEOUT);
+    assert_int_equal(sf_driver_wait_for(d, 0, &got, &r, &timed_out, &err),
+                     SF_OK);
+    assert_false(timed_out);
+    assert_true(got == tr);
+    assert_int_equal(r.fail, SF_FAIL_TRANSIENT);
+    sf_result_free(&r);
+    assert_int_equal(sf_mock_waits_for(m), 0);
+    got = 0;
+    assert_int_equal(sf_driver_wait_for(d, 250, &got, &r, &timed_out, &err),
+                     SF_OK);
+    assert_true(timed_out);
+    assert_true(got == 0);
+    assert_int_equal(sf_mock_last_timeout(m), 250);
+    assert_int_equal(sf_driver_in_flight(d), 1);
+    assert_int_equal(sf_driver_wait_for(d, 250, &got, &r, &timed_out, &err),
+                     SF_OK);
+    assert_false(timed_out);
+    assert_true(got == ts);
+    assert_int_equal(r.fail, SF_FAIL_UNKNOWN);
+    assert_string_equal(r.err.kind, "lost-response");
+    sf_result_free(&r);
+    assert_int_equal(sf_driver_wait_for(d, 1, &got, &r, &timed_out, &err),
+                     SF_ERR);
+    assert_string_equal(err.kind, "internal");
+    sf_driver_destroy(d);
+    sf_driver_destroy(m);
+    sf_fault_plan_free(p);
+}
+
+/* The trace driver's wait_for: a completion is logged as from wait(); a
+ * time out changes no operation and logs nothing; a failure is logged. */
+static void test_trace_wait_for(void **state)
+{
+    sf_driver *m = sf_mock_new(), *d = NULL;
+    fake_clock fc = {40, {0}, 0};
+    sf_clock clock = clock_of(&fc);
+    sf_buf log;
+    uint64_t t, got;
+    bool timed_out = true;
+    sf_result r;
+    sf_error err;
+
+    (void)state;
+    sf_buf_init(&log);
+    assert_int_equal(sf_trace_driver_new(m, &clock, &log, &d, &err), SF_OK);
+    sf_mock_set_clock(m, &clock);
+    t = submit(d, SF_OP_STOP, CID_A);
+    sf_mock_order(m, SF_MOCK_TIMEOUT);
+    assert_int_equal(sf_driver_wait_for(d, 60, &got, &r, &timed_out, &err),
+                     SF_OK);
+    assert_true(timed_out);
+    assert_int_equal(fc.now, 100);
+    assert_int_equal(sf_driver_wait_for(d, 60, &got, &r, &timed_out, &err),
+                     SF_OK);
+    assert_false(timed_out);
+    assert_true(got == t);
+    sf_result_free(&r);
+    assert_int_equal(sf_driver_wait_for(d, 60, &got, &r, &timed_out, &err),
+                     SF_ERR);
+    assert_string_equal(sf_buf_cstr(&log),
+                        "t=40 submit #1001 stop " CID_A "\n"
+                        "t=100 done #1001 stop " CID_A " ok\n"
+                        "t=100 wait-failed internal\n");
+    sf_driver_destroy(d);
+    sf_driver_destroy(m);
+    sf_buf_free(&log);
 }
 
 /* ================= trace driver ================= */
@@ -1461,6 +1797,10 @@ static char *stack_run(const char *plan_text, sf_fail_class *classes)
     tickets[1] = submit(t, SF_OP_CREATE, CID_A);
     tickets[2] = submit(t, SF_OP_STOP, CID_B);
     tickets[3] = submit(t, SF_OP_CREATE, CID_B);
+    /* the retry's 20 ms pass in the mock's wait_for (with nothing else
+     * to complete in them), then the rest completes out of order */
+    sf_mock_set_clock(m, &clock);
+    sf_mock_order(m, SF_MOCK_TIMEOUT);
     sf_mock_order(m, 2);
     sf_mock_order(m, 0);
     for (int i = 0; i < 4; i++) {
@@ -1540,40 +1880,52 @@ static void test_trace_digest_known_value(void **state)
     sf_buf_free(&log);
 }
 
+#define FAULT_TESTS(T) \
+    T(test_fault_no_rules_passes_through), \
+    T(test_fault_transient_every_op), \
+    T(test_fault_permanent_every_op), \
+    T(test_fault_lost_response_every_op), \
+    T(test_fault_lost_response_hides_inner_failure), \
+    T(test_fault_corrupt_flips_largest_file), \
+    T(test_fault_corrupt_moves_between_calls), \
+    T(test_fault_corrupt_prefers_size_over_name), \
+    T(test_fault_corrupt_never_follows_symlinks), \
+    T(test_fault_corrupt_empty_file_grows), \
+    T(test_fault_corrupt_empty_dir_gets_a_file), \
+    T(test_fault_corrupt_leaves_failed_download_alone), \
+    T(test_fault_corrupt_missing_dir_is_loud), \
+    T(test_fault_truncate_chunk), \
+    T(test_fault_stale_tmp), \
+    T(test_fault_cut_upload), \
+    T(test_fault_lost_metadata_response), \
+    T(test_fault_nth_without_filter), \
+    T(test_fault_nth_with_filter), \
+    T(test_fault_every_matching_call), \
+    T(test_fault_filter_ignores_case), \
+    T(test_fault_rules_count_independently), \
+    T(test_fault_first_match_wins), \
+    T(test_fault_later_rule_wins_when_earlier_waits), \
+    T(test_fault_topology_fires_once_after_first_registry), \
+    T(test_fault_topology_waits_for_a_heard_registry), \
+    T(test_fault_topology_needs_a_callback), \
+    T(test_fault_needs_inner_and_plan), \
+    T(test_fault_several_in_flight), \
+    T(test_fault_wait_with_nothing_in_flight), \
+    T(test_fault_submit_refused_by_inner),
+
+/* the fault matrix again, every completion heard through wait_for() */
+static int through_wait_for(void **state)
+{
+    (void)state;
+    via_wait_for = true;
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fault_no_rules_passes_through),
-        cmocka_unit_test(test_fault_transient_every_op),
-        cmocka_unit_test(test_fault_permanent_every_op),
-        cmocka_unit_test(test_fault_lost_response_every_op),
-        cmocka_unit_test(test_fault_lost_response_hides_inner_failure),
-        cmocka_unit_test(test_fault_corrupt_flips_largest_file),
-        cmocka_unit_test(test_fault_corrupt_moves_between_calls),
-        cmocka_unit_test(test_fault_corrupt_prefers_size_over_name),
-        cmocka_unit_test(test_fault_corrupt_never_follows_symlinks),
-        cmocka_unit_test(test_fault_corrupt_empty_file_grows),
-        cmocka_unit_test(test_fault_corrupt_empty_dir_gets_a_file),
-        cmocka_unit_test(test_fault_corrupt_leaves_failed_download_alone),
-        cmocka_unit_test(test_fault_corrupt_missing_dir_is_loud),
-        cmocka_unit_test(test_fault_truncate_chunk),
-        cmocka_unit_test(test_fault_stale_tmp),
-        cmocka_unit_test(test_fault_cut_upload),
-        cmocka_unit_test(test_fault_lost_metadata_response),
-        cmocka_unit_test(test_fault_nth_without_filter),
-        cmocka_unit_test(test_fault_nth_with_filter),
-        cmocka_unit_test(test_fault_every_matching_call),
-        cmocka_unit_test(test_fault_filter_ignores_case),
-        cmocka_unit_test(test_fault_rules_count_independently),
-        cmocka_unit_test(test_fault_first_match_wins),
-        cmocka_unit_test(test_fault_later_rule_wins_when_earlier_waits),
-        cmocka_unit_test(test_fault_topology_fires_once_after_first_registry),
-        cmocka_unit_test(test_fault_topology_waits_for_a_heard_registry),
-        cmocka_unit_test(test_fault_topology_needs_a_callback),
-        cmocka_unit_test(test_fault_needs_inner_and_plan),
-        cmocka_unit_test(test_fault_several_in_flight),
-        cmocka_unit_test(test_fault_wait_with_nothing_in_flight),
-        cmocka_unit_test(test_fault_submit_refused_by_inner),
+        FAULT_TESTS(cmocka_unit_test)
+        cmocka_unit_test(test_fault_wait_for),
         cmocka_unit_test(test_wrappers_render_through),
         cmocka_unit_test(test_wrappers_do_not_own_inner),
         cmocka_unit_test(test_retry_transient_then_success),
@@ -1588,6 +1940,12 @@ int main(void)
         cmocka_unit_test(test_retry_bad_arguments),
         cmocka_unit_test(test_retry_wait_with_nothing_in_flight),
         cmocka_unit_test(test_retry_over_fault),
+        cmocka_unit_test(test_retry_backoff_blocks_no_one),
+        cmocka_unit_test(test_retry_due_order),
+        cmocka_unit_test(test_retry_resubmit_refused_later),
+        cmocka_unit_test(test_retry_wait_for),
+        cmocka_unit_test(test_retry_over_driver_without_wait_for),
+        cmocka_unit_test(test_trace_wait_for),
         cmocka_unit_test(test_trace_lines),
         cmocka_unit_test(test_trace_failures_are_logged),
         cmocka_unit_test(test_trace_several_in_flight),
@@ -1597,5 +1955,11 @@ int main(void)
         cmocka_unit_test(test_trace_digest_known_value),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest fault_matrix_via_wait_for[] = {
+        FAULT_TESTS(cmocka_unit_test)
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+
+    return failed + cmocka_run_group_tests(fault_matrix_via_wait_for,
+                                           through_wait_for, NULL);
 }

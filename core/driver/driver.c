@@ -152,6 +152,15 @@ int sf_driver_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
     return d->ops->wait(d, ticket, result, err);
 }
 
+int sf_driver_wait_for(sf_driver *d, uint64_t timeout_ms, uint64_t *ticket,
+                       sf_result *result, bool *timed_out, sf_error *err)
+{
+    *timed_out = false;
+    if (d->ops->wait_for == NULL)
+        return d->ops->wait(d, ticket, result, err);
+    return d->ops->wait_for(d, timeout_ms, ticket, result, timed_out, err);
+}
+
 int sf_driver_render(sf_driver *d, const sf_op *op, sf_buf *out, sf_error *err)
 {
     return d->ops->render(d, op, out, err);

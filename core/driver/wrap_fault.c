@@ -553,8 +553,11 @@ static void apply(fault_driver *f, const forwarded *w, sf_result *result)
     }
 }
 
-static int fault_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
-                      sf_error *err)
+/* wait() (limited false) and wait_for(timeout_ms): an injected completion
+ * is there at once; anything else is the inner driver's. */
+static int fault_wait_within(sf_driver *d, bool limited, uint64_t timeout_ms,
+                             uint64_t *ticket, sf_result *result,
+                             bool *timed_out, sf_error *err)
 {
     fault_driver *f = d->impl;
     uint64_t inner_ticket;
@@ -562,6 +565,7 @@ static int fault_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
     size_t i;
     forwarded w;
 
+    *timed_out = false;
     if (f->nqueue > 0) {
         *ticket = f->queue[0].ticket;
         *result = f->queue[0].result;
@@ -571,8 +575,15 @@ static int fault_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
     if (f->nfwd == 0)
         return sf_error_set(err, "internal", "", "fault driver: wait with "
                             "nothing in flight");
-    if (sf_driver_wait(f->inner, &inner_ticket, result, err) != SF_OK)
+    if (!limited) {
+        if (sf_driver_wait(f->inner, &inner_ticket, result, err) != SF_OK)
+            return SF_ERR;
+    } else if (sf_driver_wait_for(f->inner, timeout_ms, &inner_ticket, result,
+                                  timed_out, err) != SF_OK) {
         return SF_ERR;
+    } else if (*timed_out) {
+        return SF_OK;
+    }
     for (i = 0; i < f->nfwd && f->fwd[i].inner != inner_ticket; i++)
         ;
     if (i == f->nfwd)
@@ -589,6 +600,21 @@ static int fault_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
     }
     *ticket = w.outer;
     return SF_OK;
+}
+
+static int fault_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
+                      sf_error *err)
+{
+    bool timed_out;
+
+    return fault_wait_within(d, false, 0, ticket, result, &timed_out, err);
+}
+
+static int fault_wait_for(sf_driver *d, uint64_t timeout_ms, uint64_t *ticket,
+                          sf_result *result, bool *timed_out, sf_error *err)
+{
+    return fault_wait_within(d, true, timeout_ms, ticket, result, timed_out,
+                             err);
 }
 
 static int fault_render(sf_driver *d, const sf_op *op, sf_buf *out,
@@ -620,7 +646,7 @@ static void fault_destroy(sf_driver *d)
 
 static const sf_driver_ops fault_ops = {
     "fault", fault_submit, fault_wait, fault_render, fault_in_flight,
-    fault_destroy,
+    fault_destroy, fault_wait_for,
 };
 
 int sf_fault_driver_new(sf_driver *inner, const sf_fault_plan *plan,

@@ -91,20 +91,29 @@ static void detail(sf_buf *log, const sf_result *r)
     }
 }
 
-static int trace_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
-                      sf_error *err)
+/* wait() (limited false) and wait_for(timeout_ms). */
+static int trace_wait_within(sf_driver *d, bool limited, uint64_t timeout_ms,
+                             uint64_t *ticket, sf_result *result,
+                             bool *timed_out, sf_error *err)
 {
     trace_driver *t = d->impl;
     sf_error local;
     sf_error *e = err != NULL ? err : &local;
     size_t i;
+    int rc;
 
     sf_error_clear(e);
-    if (sf_driver_wait(t->inner, ticket, result, e) != SF_OK) {
+    *timed_out = false;
+    rc = limited ? sf_driver_wait_for(t->inner, timeout_ms, ticket, result,
+                                      timed_out, e)
+                 : sf_driver_wait(t->inner, ticket, result, e);
+    if (rc != SF_OK) {
         sf_buf_printf(t->log, "t=%llu wait-failed %s\n", now(t),
                       kind_or_unknown(e));
         return SF_ERR;
     }
+    if (*timed_out) /* no operation changed: nothing to log */
+        return SF_OK;
     for (i = 0; i < t->nlive && t->live[i].ticket != *ticket; i++)
         ;
     if (i == t->nlive) {
@@ -120,6 +129,21 @@ static int trace_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
     sf_buf_putc(t->log, '\n');
     t->live[i] = t->live[--t->nlive];
     return SF_OK;
+}
+
+static int trace_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
+                      sf_error *err)
+{
+    bool timed_out;
+
+    return trace_wait_within(d, false, 0, ticket, result, &timed_out, err);
+}
+
+static int trace_wait_for(sf_driver *d, uint64_t timeout_ms, uint64_t *ticket,
+                          sf_result *result, bool *timed_out, sf_error *err)
+{
+    return trace_wait_within(d, true, timeout_ms, ticket, result, timed_out,
+                             err);
 }
 
 static int trace_render(sf_driver *d, const sf_op *op, sf_buf *out,
@@ -147,7 +171,7 @@ static void trace_destroy(sf_driver *d)
 
 static const sf_driver_ops trace_ops = {
     "trace", trace_submit, trace_wait, trace_render, trace_in_flight,
-    trace_destroy,
+    trace_destroy, trace_wait_for,
 };
 
 int sf_trace_driver_new(sf_driver *inner, const sf_clock *clock, sf_buf *log,

@@ -29,6 +29,9 @@ typedef struct mock {
     void *hook_ctx;
     size_t completed;
     uint64_t next_snapshot;
+    const sf_clock *clock;
+    size_t waits_for;
+    uint64_t last_timeout;
 } mock;
 
 static void *grow(void *p, size_t n, size_t size)
@@ -117,6 +120,9 @@ static int mock_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
     if (m->headorder < m->norder) {
         size_t i = m->order[m->headorder++];
 
+        if (i == SF_MOCK_TIMEOUT)
+            return sf_error_set(err, "internal", "", "mock: wait() reached "
+                                "a scripted time out");
         if (i >= m->nsubs || m->subs[i].done)
             return sf_error_set(err, "internal", "", "mock: scripted op %zu "
                                 "is not in flight", i);
@@ -142,6 +148,24 @@ static int mock_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
         m->hook(&s->op, result, m->hook_ctx);
     *ticket = s->ticket;
     return SF_OK;
+}
+
+static int mock_wait_for(sf_driver *d, uint64_t timeout_ms, uint64_t *ticket,
+                         sf_result *result, bool *timed_out, sf_error *err)
+{
+    mock *m = of(d);
+
+    m->waits_for++;
+    m->last_timeout = timeout_ms;
+    *timed_out = false;
+    if (m->headorder < m->norder && m->order[m->headorder] == SF_MOCK_TIMEOUT) {
+        m->headorder++;
+        if (m->clock != NULL)
+            sf_clock_sleep_ms(m->clock, timeout_ms);
+        *timed_out = true;
+        return SF_OK;
+    }
+    return mock_wait(d, ticket, result, err);
 }
 
 static int mock_render(sf_driver *d, const sf_op *op, sf_buf *out,
@@ -176,6 +200,7 @@ static void mock_destroy(sf_driver *d)
 
 static const sf_driver_ops mock_ops = {
     "mock", mock_submit, mock_wait, mock_render, mock_in_flight, mock_destroy,
+    mock_wait_for,
 };
 
 sf_driver *sf_mock_new(void)
@@ -242,4 +267,19 @@ size_t sf_mock_count(sf_driver *d, sf_op_kind kind)
 size_t sf_mock_completed(sf_driver *d)
 {
     return of(d)->completed;
+}
+
+void sf_mock_set_clock(sf_driver *d, const sf_clock *clock)
+{
+    of(d)->clock = clock;
+}
+
+size_t sf_mock_waits_for(sf_driver *d)
+{
+    return of(d)->waits_for;
+}
+
+uint64_t sf_mock_last_timeout(sf_driver *d)
+{
+    return of(d)->last_timeout;
 }

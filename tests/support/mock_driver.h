@@ -35,6 +35,18 @@ void sf_mock_script(sf_driver *m, sf_op_kind kind, sf_fail_class fail);
  * Waiting when the scripted op is not in flight is an "internal" error. */
 void sf_mock_order(sf_driver *m, size_t index);
 
+/* In sf_mock_order: that wait_for() times out (sleeping its timeout on
+ * the clock given to sf_mock_set_clock, if any) and completes nothing. A
+ * plain wait() reaching it is an "internal" error. */
+#define SF_MOCK_TIMEOUT ((size_t)-1)
+
+/* wait_for() with nothing scripted behaves as wait(): the mock has no
+ * time of its own. */
+void sf_mock_set_clock(sf_driver *m, const sf_clock *clock);
+/* wait_for() calls so far, and the timeout the last one was given. */
+size_t sf_mock_waits_for(sf_driver *m);
+uint64_t sf_mock_last_timeout(sf_driver *m);
+
 /* The next submit returns SF_ERR ("mock-refused") without recording. */
 void sf_mock_refuse_next_submit(sf_driver *m);
 

@@ -7,10 +7,13 @@
  * failure path the engine has.
  *
  * Asynchrony: submit() starts an operation and returns a ticket at once;
- * wait() returns the next completion of any operation in flight. A driver
- * may run several operations at once (the simulator completes them in
- * virtual time, the icp driver runs several children). sf_driver_run() is
- * the synchronous convenience for callers with nothing else in flight.
+ * wait() returns the next completion of any operation in flight, and
+ * wait_for() the same within a time limit (so a wrapper with work of its
+ * own due later, such as a retry, can wait for the driver and for its
+ * timer at once). A driver may run several operations at once (the
+ * simulator completes them in virtual time, the icp driver runs several
+ * children). sf_driver_run() is the synchronous convenience for callers
+ * with nothing else in flight.
  *
  * Failure classes tell the engine what it may do next:
  *   TRANSIENT  nothing happened; retrying the same operation is safe;
@@ -145,6 +148,19 @@ typedef struct sf_driver_ops {
     /* Number of operations in flight. */
     size_t (*in_flight)(sf_driver *d);
     void (*destroy)(sf_driver *d);
+    /* Entries below were added later and are optional: NULL means absent
+     * (a driver written before one existed and initialised in order
+     * leaves it NULL). New entries only ever go at the end. */
+
+    /* wait(), giving up once timeout_ms of the driver's own time has
+     * passed (the simulator's virtual clock, which it then moves to the
+     * limit; the wall clock for icp) with nothing completed: then SF_OK
+     * with *timed_out true and *ticket and *result left alone. A
+     * completion due within the limit is returned as wait() would
+     * (*timed_out false); timeout_ms 0 takes only what is already done.
+     * SF_ERR as for wait(), nothing in flight included. */
+    int (*wait_for)(sf_driver *d, uint64_t timeout_ms, uint64_t *ticket,
+                    sf_result *result, bool *timed_out, sf_error *err);
 } sf_driver_ops;
 
 struct sf_driver {
@@ -156,6 +172,12 @@ SF_API int sf_driver_submit(sf_driver *d, const sf_op *op, uint64_t *ticket,
                             sf_error *err);
 SF_API int sf_driver_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
                           sf_error *err);
+/* ops->wait_for. A driver without one blocks as in wait(): its completion
+ * comes no earlier than it would have and nothing is lost, but the limit
+ * is not kept (*timed_out is then always false). */
+SF_API int sf_driver_wait_for(sf_driver *d, uint64_t timeout_ms,
+                              uint64_t *ticket, sf_result *result,
+                              bool *timed_out, sf_error *err);
 SF_API int sf_driver_render(sf_driver *d, const sf_op *op, sf_buf *out, sf_error *err);
 SF_API size_t sf_driver_in_flight(sf_driver *d);
 SF_API void sf_driver_destroy(sf_driver *d);

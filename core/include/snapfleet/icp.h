@@ -3,7 +3,8 @@
  * CLI (1.5.0) as a child process: posix_spawn with an argv, never a
  * shell; a sanitized environment; a private empty working directory; a
  * timeout that kills the child's process group; stdout and stderr captured
- * with caps. Several children may run at once (wait() polls them all).
+ * with caps. Several children may run at once (wait() and wait_for(), its
+ * form with a time limit, poll them all).
  *
  * Commands (after the program), with the targeting flags appended, where
  * icp 1.5.0 accepts them (after the leaf subcommand):

@@ -16,8 +16,10 @@
  * trace wrapper passes the inner tickets through. Several operations may be
  * in flight; wait() returns completions in whatever order the inner driver
  * produces them, with completions the wrapper made up itself (injected
- * failures) first. render() and in_flight() mean what they mean for any
- * driver; render() is passed through unchanged.
+ * failures) first. render(), in_flight() and wait_for() mean what they
+ * mean for any driver; render() is passed through unchanged, and
+ * wait_for() waits on the inner driver's wait_for (a completion a wrapper
+ * made up itself is returned at once).
  *
  * Errors from the constructors: "usage" for bad arguments, "out-of-memory".
  */
@@ -70,14 +72,22 @@ SF_API int sf_fault_driver_new(sf_driver *inner, const sf_fault_plan *plan,
 /*
  * Retries operations that complete TRANSIENT (nothing happened, so
  * resubmitting the same op is safe), up to max_attempts attempts in all
- * (>= 1; 1 never retries). Before retry k (k = 1, 2, ...) it sleeps
- * min(base_delay_ms * 2^(k-1), max_delay_ms) through clock->sleep_ms:
- * no jitter, so a virtual clock sees the same delays on every run. The
- * sleep happens inside wait(), so other completions wait at most
- * max_delay_ms for it. PERMANENT and UNKNOWN are never retried. After the
- * last attempt the caller gets the last TRANSIENT result; the same happens
- * when the inner driver refuses the resubmission. The caller sees one
- * ticket and one completion per submitted op. clock must outlive the
+ * (>= 1; 1 never retries). Retry k (k = 1, 2, ...) is resubmitted
+ * min(base_delay_ms * 2^(k-1), max_delay_ms) after the failure was heard,
+ * on clock: no jitter, so a virtual clock sees the same delays on every
+ * run. The backoff blocks nothing: wait() waits on the inner driver with
+ * a limit (sf_driver_wait_for) until the earliest retry is due,
+ * resubmits what is due (earliest first, then by ticket) and returns the
+ * other operations' completions meanwhile; only when nothing else is in
+ * the inner driver does it sleep (clock->sleep_ms) until the next retry.
+ * clock should tell the inner driver's time (the simulator's virtual
+ * clock, the wall clock for icp); over a driver without wait_for a retry
+ * may go out later than due, never earlier. PERMANENT and UNKNOWN are
+ * never retried. After the last attempt the caller gets the last
+ * TRANSIENT result; the same happens when the inner driver refuses the
+ * resubmission. The caller sees one ticket and one completion per
+ * submitted op; in_flight() counts the retries waiting for their time.
+ * wait_for() is supported, its limit on clock. clock must outlive the
  * driver.
  */
 SF_API int sf_retry_driver_new(sf_driver *inner, const sf_clock *clock,
@@ -102,7 +112,8 @@ SF_API uint64_t sf_retry_driver_retries(sf_driver *d);
  * (status); nothing otherwise. Paths and messages are left out (they name
  * temporary directories), so with a virtual clock the log, and
  * sf_trace_digest of it, is the same on every run of the same seed. The
- * tickets are the inner driver's, passed through.
+ * tickets are the inner driver's, passed through. A wait_for() that
+ * times out writes nothing: no operation changed.
  */
 SF_API int sf_trace_driver_new(sf_driver *inner, const sf_clock *clock, sf_buf *log,
                                sf_driver **out, sf_error *err);

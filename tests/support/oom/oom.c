@@ -254,6 +254,7 @@ static void od_destroy(sf_driver *d)
 
 static const sf_driver_ops oom_driver_ops = {
     "oom", od_submit, od_wait, od_render, od_in_flight, od_destroy,
+    NULL, /* wait_for: none, waits without a limit */
 };
 
 sf_driver *sf_oom_driver_new(sf_driver *inner)
