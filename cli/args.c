@@ -8,7 +8,9 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void cli_args_begin(cli_args *a, int argc, char **argv)
@@ -61,4 +63,20 @@ int cli_args_usage(const cli_args *a, const char *cmd)
     if (a->missing)
         return cli_usage(cmd, "option requires a value: %s", a->bad);
     return cli_usage(cmd, "unknown option: %s", a->bad);
+}
+
+int cli_parse_jobs(const char *s, unsigned *out)
+{
+    unsigned long long n;
+    char *end;
+
+    /* digits only: strtoull would take a sign or leading blanks */
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    n = strtoull(s, &end, 10);
+    if (*end != '\0' || errno != 0 || n < 1 || n > CLI_JOBS_MAX)
+        return -1;
+    *out = (unsigned)n;
+    return 0;
 }

@@ -62,6 +62,10 @@ int cli_args_next(cli_args *a, const struct option *opts);
  * does not take ("unknown option: X" or "option requires a value: X");
  * returns 2. */
 int cli_args_usage(const cli_args *a, const char *cmd);
+/* --jobs of backup, snapshot download and restore run: 1 to CLI_JOBS_MAX
+ * (the engine's limit); -1 otherwise. */
+#define CLI_JOBS_MAX 64
+int cli_parse_jobs(const char *s, unsigned *out);
 
 /* True for -h / --help. */
 bool cli_is_help(const char *arg);

@@ -125,17 +125,6 @@ static int parse_limit(const char *s, uint64_t *out)
     return parse_keep(s, out) == 0 && *out >= 1 && *out <= 1000000 ? 0 : -1;
 }
 
-/* --jobs: 1 to 64. */
-static int parse_jobs(const char *s, unsigned *out)
-{
-    uint64_t n;
-
-    if (parse_keep(s, &n) != 0 || n < 1 || n > 64)
-        return -1;
-    *out = (unsigned)n;
-    return 0;
-}
-
 /* The IC's per-canister snapshot limit, a subnet setting: 10 today. */
 #define IC_SNAPSHOT_LIMIT 10
 
@@ -235,7 +224,7 @@ int cmd_snapshot_download(int argc, char **argv)
                                  "to 1000000");
             break;
         case 'J':
-            if (parse_jobs(optarg, &cfg.jobs) != 0)
+            if (cli_parse_jobs(optarg, &cfg.jobs) != 0)
                 return cli_usage(cmd, "--jobs takes a number from 1 to 64");
             break;
         default:
@@ -450,7 +439,7 @@ int cmd_backup_run(int argc, char **argv)
                 return cli_usage(cmd, "--schedule is fleet or per-canister");
             break;
         case 'J':
-            if (parse_jobs(optarg, &cfg.jobs) != 0)
+            if (cli_parse_jobs(optarg, &cfg.jobs) != 0)
                 return cli_usage(cmd, "--jobs takes a number from 1 to 64");
             break;
         case 'm':

@@ -17,7 +17,8 @@ static const char plan_usage[] =
 static const char run_usage[] =
     "usage: snapfleet restore run --backup DIR (--dry-run | --execute |\n"
     "           --unclaim-pending | --retry-failed) [--mapping FILE]\n"
-    "           [--restore-dir DIR] [--max-steps N] [--json] [driver options]\n\n"
+    "           [--restore-dir DIR] [--max-steps N] [--jobs N] [--json]\n"
+    "           [driver options]\n\n"
     "Restores a fleet from a backup: upload each artifact (from a verified\n"
     "private copy), stop the targets parents first, load the snapshots, start\n"
     "them children first (only those that were running), verify status and\n"
@@ -30,11 +31,19 @@ static const char run_usage[] =
     "it takes; restore status says which path each took.\n\n"
     "  --dry-run          print every command, change nothing\n"
     "  --execute          run until done, a failure, or --max-steps\n"
-    "  --unclaim-pending  after an interrupted run: the pending operation is\n"
-    "                     made ready again (its effect is reconciled when it runs)\n"
-    "  --retry-failed     the failed operation is made ready again\n"
+    "  --unclaim-pending  after an interrupted run: the pending operations are\n"
+    "                     made ready again (each effect is reconciled when it runs)\n"
+    "  --retry-failed     the failed operations are made ready again\n"
     "  --upload           upload every member, even one whose snapshot is\n"
     "                     still on its canister\n"
+    "  --jobs N           operations in flight at once, 1 to 64 (default 4):\n"
+    "                     different canisters' operations overlap within a\n"
+    "                     step of the plan (the uploads, the loads, the checks;\n"
+    "                     stops and starts one tree depth at a time), a\n"
+    "                     canister's own keep their order; 1 runs canic's order\n"
+    "                     one at a time. A run stopped by a crash leaves each\n"
+    "                     operation in flight pending: --unclaim-pending\n"
+    "                     releases them all\n"
     "  --json             print the journal report as JSON\n\n" CLI_DRIVER_USAGE;
 
 static const char status_usage[] =
@@ -102,6 +111,7 @@ int cmd_restore_run(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {"network", required_argument, NULL, 'N'},
         {"upload", no_argument, NULL, 'U'},
+        {"jobs", required_argument, NULL, 'J'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "restore run";
@@ -116,6 +126,7 @@ int cmd_restore_run(int argc, char **argv)
     char *end;
 
     memset(&cfg, 0, sizeof cfg);
+    cfg.jobs = 4;
     cli_driver_opts_init(&d);
     cli_args_begin(&a, argc, argv);
     while ((c = cli_args_next(&a, opts)) != -1) {
@@ -136,6 +147,10 @@ int cmd_restore_run(int argc, char **argv)
         case 'r': cfg.mode = SF_RESTORE_MODE_RETRY_FAILED; modes++; break;
         case 'j': json = true; break;
         case 'U': cfg.force_upload = true; break;
+        case 'J':
+            if (cli_parse_jobs(optarg, &cfg.jobs) != 0)
+                return cli_usage(cmd, "--jobs takes a number from 1 to 64");
+            break;
         case 'N': d.icp.network = optarg; break; /* icp's target network */
         case 's':
             cfg.max_steps = strtoull(optarg, &end, 10);

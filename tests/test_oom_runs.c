@@ -29,7 +29,7 @@ typedef struct run_ctx {
     sf_driver *od;
     char out[1200];
     int what; /* BACKUP, DOWNLOAD, RESTORE */
-    unsigned jobs; /* backup and snapshot download: operations at once */
+    unsigned jobs; /* operations at once */
     sf_backup_result br;
     sf_snapshot_download_result dr;
     sf_restore_result rr;
@@ -110,6 +110,7 @@ static int run(run_ctx *x, sf_restore_mode mode, sf_error *err)
         return sf_fx_download(&x->f, &dc, &x->dr, err);
     default:
         sf_rfx_config(&rc, x->out, mode);
+        rc.jobs = x->jobs;
         return sf_rfx_run(&x->f, &rc, &x->rr, err);
     }
 }
@@ -247,6 +248,21 @@ static void test_restore_out_of_memory(void **state)
     assert_true(sf_oom_sweep(&c, x, true) > 50);
 }
 
+/* The same with 4 operations in flight. */
+static void test_restore_jobs_out_of_memory(void **state)
+{
+    run_ctx *x = *state;
+    sf_oom_case c = {"restore --jobs 4", prep, body, check_ok, check_failed,
+                     cleanup};
+
+    fleet(x, "oom-restore-jobs");
+    sf_rfx_backup(&x->f, x->out, NULL, &x->cap);
+    sf_fx_snap_before(&x->f);
+    x->what = RESTORE;
+    x->jobs = 4;
+    assert_true(sf_oom_sweep(&c, x, true) > 50);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -259,6 +275,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_backup_jobs_out_of_memory, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_download_jobs_out_of_memory,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restore_jobs_out_of_memory,
                                         setup, teardown),
     };
 

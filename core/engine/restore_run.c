@@ -18,6 +18,7 @@
 
 #include "engine/engine.h"
 #include "engine/backup_log.h"
+#include "engine/pool.h"
 #include "engine/restore_log.h"
 #include "snapfleet/checksum.h"
 #include "snapfleet/fs.h"
@@ -51,6 +52,11 @@ typedef struct rrun {
      * without its receipt, a claim nobody made); the documents and the
      * log stay as the last append left them. */
     bool unlogged;
+    /* jobs: an operation ended with a change unlogged; its record is
+     * lost, so no later one is appended (it would carry what that one
+     * should have, receipts of another operation) and the run ends with
+     * the log where it stopped. */
+    bool lost;
     sf_backup_entry be; /* the backup's entry, read once (decide_path) */
     bool have_be;
 } rrun;
@@ -128,6 +134,10 @@ static int checkpoint(rrun *r, sf_error *err)
  * record; a checkpoint follows when one is due. */
 static int write_journal(rrun *r, uint64_t seq, sf_error *err)
 {
+    if (r->lost)
+        return sf_error_set(err, "log-stopped", "", "operation #%llu is not "
+                            "recorded: an earlier record of this run could "
+                            "not be written", (unsigned long long)seq);
     if (sf_restore_log_journal(r->rl, &r->j, seq, r->logged_receipts, err) !=
         SF_OK)
         return SF_ERR;
@@ -698,12 +708,20 @@ static int execute_op(rrun *r, const sf_restore_journal_op *jop,
     case SF_RESTORE_OP_STOP_CANISTER:
         return sf_engine_stop(&r->e, target, err);
     case SF_RESTORE_OP_LOAD_SNAPSHOT: {
-        const char *id = sf_restore_journal_uploaded_snapshot_id(&r->j, jop);
+        const char *found = sf_restore_journal_uploaded_snapshot_id(&r->j, jop);
+        char id[SF_SNAPSHOT_ID_MAX];
 
-        if (id == NULL)
+        if (found == NULL)
             return sf_error_set(err, "command-unavailable", "", "load #%llu has "
                                 "no completed upload to load",
                                 (unsigned long long)jop->sequence);
+        if (strlen(found) >= sizeof id)
+            return sf_error_set(err, "invalid-snapshot-id", "", "load #%llu: "
+                                "snapshot id %.32s... is too long",
+                                (unsigned long long)jop->sequence, found);
+        /* a copy: the receipts may move while the stop lets other
+         * operations run */
+        snprintf(id, sizeof id, "%s", found);
         /* The plan's stop for this canister has run; if the canister is
          * running again (containment after an earlier failure), it is
          * stopped again, with its status before the restore kept. */
@@ -818,17 +836,104 @@ static int refuse_if_not_runnable(rrun *r, sf_error *err)
     return SF_OK;
 }
 
+/* Ends operation seq: canic's transition with one job, the move beside
+ * others with several (the same journal for the next operation). */
+static int settle(rrun *r, uint64_t seq, sf_restore_state to,
+                  const char *reason, const char *now, sf_error *err)
+{
+    if (r->cfg->jobs > 1)
+        return sf_restore_journal_move_beside(&r->j, seq, to, reason, now, err);
+    if (to == SF_RESTORE_COMPLETED)
+        return sf_restore_journal_mark_completed(&r->j, seq, now, err);
+    return sf_restore_journal_mark_failed(&r->j, seq, reason, now, err);
+}
+
+/* Runs claimed operation seq (op: its driver op, attempt: its receipt's)
+ * and records its receipt, completed or failed with the cause, which is
+ * then the error returned. The journal's operations do not move, but its
+ * receipts may grow while a driver call lets other tasks run. */
+static int run_claimed(rrun *r, uint64_t seq, uint64_t attempt,
+                       const sf_op *op, const char *claimed_at, sf_error *err)
+{
+    const sf_restore_journal_op *jop = sf_restore_journal_find(&r->j, seq);
+    sf_restore_receipt rec;
+    sf_restore_command *cmd;
+    sf_error cause;
+    char now[32];
+    int rc;
+
+    cmd = command_for(r, jop, op, err);
+    if (cmd == NULL)
+        return SF_ERR;
+    rc = sf_restore_receipt_init(&rec, jop, SF_RESTORE_COMMAND_COMPLETED,
+                                 attempt, claimed_at, err);
+    if (rc != SF_OK) {
+        sf_restore_command_free(cmd);
+        free(cmd);
+        return SF_ERR;
+    }
+    rec.command = cmd;
+    rc = execute_op(r, jop, &rec, err);
+    marker(r, now);
+    free(rec.updated_at);
+    rec.updated_at = strdup(now);
+    if (rc == SF_OK) {
+        rec.status = strdup("0");
+        r->unlogged = true;
+        rc = settle(r, seq, SF_RESTORE_COMPLETED, NULL, now, err);
+        if (rc == SF_OK)
+            rc = sf_restore_journal_record_receipt(&r->j, &rec, err);
+        sf_restore_receipt_free(&rec);
+        if (rc != SF_OK || write_journal(r, seq, err) != SF_OK)
+            return SF_ERR;
+        r->result->executed++;
+        sweep_after(r, seq); /* a finished upload needs its copy no more */
+        return SF_OK;
+    }
+    cause = *err;
+    rec.outcome = SF_RESTORE_COMMAND_FAILED;
+    rec.status = strdup("1");
+    free(rec.uploaded_snapshot_id);
+    rec.uploaded_snapshot_id = NULL;
+    rec.failure_reason = strdup(cause.message);
+    r->unlogged = true;
+    rc = settle(r, seq, SF_RESTORE_FAILED, cause.message, now, err);
+    if (rc == SF_OK)
+        rc = sf_restore_journal_record_receipt(&r->j, &rec, err);
+    sf_restore_receipt_free(&rec);
+    if (rc != SF_OK || write_journal(r, seq, err) != SF_OK)
+        return SF_ERR;
+    r->result->executed++;
+    *err = cause;
+    return SF_ERR;
+}
+
+/* Claims operation jop (durable before anything happens) at now, with
+ * its driver op and attempt; beside: one of several in flight. */
+static int claim(rrun *r, const sf_restore_journal_op *jop, bool beside,
+                 sf_op *op, uint64_t *attempt, char now[32], sf_error *err)
+{
+    uint64_t seq = jop->sequence;
+
+    *attempt = sf_restore_journal_attempt(&r->j, seq);
+    if (op_for(r, jop, op, false, err) != SF_OK)
+        return SF_ERR;
+    marker(r, now);
+    r->unlogged = true;
+    if ((beside ? sf_restore_journal_move_beside(&r->j, seq, SF_RESTORE_PENDING,
+                                                 NULL, now, err)
+                : sf_restore_journal_mark_pending(&r->j, seq, now, err)) != SF_OK)
+        return SF_ERR;
+    return write_journal(r, seq, err);
+}
+
 static int run_execute(rrun *r, sf_error *err)
 {
     for (;;) {
         sf_restore_journal_op *jop;
-        sf_restore_receipt rec;
-        sf_restore_command *cmd;
         uint64_t seq, attempt;
         sf_op op;
-        sf_error cause;
         char now[32];
-        int rc;
 
         if (sf_restore_journal_is_complete(&r->j)) {
             r->result->complete = true;
@@ -842,61 +947,221 @@ static int run_execute(rrun *r, sf_error *err)
         if (jop == NULL)
             return sf_error_set(err, "no-transitionable-operation", "", "nothing to run");
         seq = jop->sequence;
-        attempt = sf_restore_journal_attempt(&r->j, seq);
-        if (op_for(r, jop, &op, false, err) != SF_OK)
+        if (claim(r, jop, false, &op, &attempt, now, err) != SF_OK ||
+            run_claimed(r, seq, attempt, &op, now, err) != SF_OK)
             return SF_ERR;
-        /* the claim is durable before anything happens */
-        marker(r, now);
-        r->unlogged = true;
-        if (sf_restore_journal_mark_pending(&r->j, seq, now, err) != SF_OK ||
-            write_journal(r, seq, err) != SF_OK)
-            return SF_ERR;
-        jop = sf_restore_journal_find(&r->j, seq);
-        cmd = command_for(r, jop, &op, err);
-        if (cmd == NULL)
-            return SF_ERR;
-        rc = sf_restore_receipt_init(&rec, jop, SF_RESTORE_COMMAND_COMPLETED,
-                                     attempt, now, err);
-        if (rc != SF_OK) {
-            sf_restore_command_free(cmd);
-            free(cmd);
-            return SF_ERR;
-        }
-        rec.command = cmd;
-        rc = execute_op(r, jop, &rec, err);
-        marker(r, now);
-        free(rec.updated_at);
-        rec.updated_at = strdup(now);
-        if (rc == SF_OK) {
-            rec.status = strdup("0");
-            r->unlogged = true;
-            rc = sf_restore_journal_mark_completed(&r->j, seq, now, err);
-            if (rc == SF_OK)
-                rc = sf_restore_journal_record_receipt(&r->j, &rec, err);
-            sf_restore_receipt_free(&rec);
-            if (rc != SF_OK || write_journal(r, seq, err) != SF_OK)
-                return SF_ERR;
-            r->result->executed++;
-            sweep_after(r, seq); /* a finished upload needs its copy no more */
+    }
+}
+
+/* ---- several operations at once (cfg->jobs > 1) ----
+ *
+ * Which operations may overlap, in the journal's (the plan's) order: the
+ * operations form waves, a wave being consecutive operations of one kind
+ * (stops and starts also of one tree depth), and one starts when every
+ * wave before it is completed and its canister's previous operation is
+ * (so at most one per canister is in flight). So the uploads run side by
+ * side, then the fleet is stopped top-down one depth at a time, the
+ * snapshots load side by side, the fleet starts bottom-up one depth at a
+ * time, and the checks run, as with one job but without waiting on each
+ * other. On a failure nothing new starts and the operations in flight end
+ * and are recorded. A crash leaves several pending, which
+ * --unclaim-pending releases, all of them. */
+
+typedef struct rtask {
+    rrun *r;
+    uint64_t seq, attempt;
+    sf_op op;
+    char claimed_at[32];
+} rtask;
+
+typedef struct rsched {
+    rrun *r;
+    sf_pool *pool;
+    size_t n;
+    size_t *prev_same;  /* the canister's previous operation, SIZE_MAX: none */
+    size_t *wave_of;    /* each operation's wave */
+    size_t *wave_left;  /* per wave: operations not completed */
+    size_t nwaves, waves_done;
+    bool *running;
+    rtask *tasks;
+} rsched;
+
+/* A member's depth in the plan's tree (0: no parent in the plan). */
+static size_t member_depth(const rrun *r, const char *target)
+{
+    const sf_restore_plan_member *m = member_for(r, target);
+    size_t depth = 0;
+
+    while (m != NULL && m->parent_target_canister != NULL &&
+           depth < r->plan.members_len) {
+        m = member_for(r, m->parent_target_canister);
+        depth++;
+    }
+    return depth;
+}
+
+static void rsched_free(rsched *s)
+{
+    free(s->prev_same);
+    free(s->wave_of);
+    free(s->wave_left);
+    free(s->running);
+    free(s->tasks);
+}
+
+static int rsched_init(rsched *s, rrun *r, sf_error *err)
+{
+    const sf_restore_journal *j = &r->j;
+    size_t i, k, n = j->operations_len;
+    size_t prev_depth = 0;
+
+    memset(s, 0, sizeof *s);
+    s->r = r;
+    s->n = n;
+    s->prev_same = calloc(n + 1, sizeof *s->prev_same);
+    s->wave_of = calloc(n + 1, sizeof *s->wave_of);
+    s->wave_left = calloc(n + 1, sizeof *s->wave_left);
+    s->running = calloc(n + 1, sizeof *s->running);
+    s->tasks = calloc(n + 1, sizeof *s->tasks);
+    if (!s->prev_same || !s->wave_of || !s->wave_left || !s->running ||
+        !s->tasks)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    for (i = 0; i < n; i++) {
+        const sf_restore_journal_op *op = &j->operations[i];
+        bool fleet = op->kind == SF_RESTORE_OP_STOP_CANISTER ||
+                     op->kind == SF_RESTORE_OP_START_CANISTER;
+        size_t depth = fleet ? member_depth(r, op->target_canister) : 0;
+
+        /* the canister's previous operation: a scan back is enough (a
+         * plan is a few operations per member, this runs once) */
+        s->prev_same[i] = SIZE_MAX;
+        for (k = i; k-- > 0;)
+            if (strcmp(j->operations[k].target_canister, op->target_canister) == 0) {
+                s->prev_same[i] = k;
+                break;
+            }
+        if (i == 0 || op->kind != j->operations[i - 1].kind ||
+            (fleet && depth != prev_depth))
+            s->nwaves++;
+        prev_depth = depth;
+        s->wave_of[i] = s->nwaves - 1;
+        if (op->state != SF_RESTORE_COMPLETED)
+            s->wave_left[s->nwaves - 1]++;
+    }
+    while (s->waves_done < s->nwaves && s->wave_left[s->waves_done] == 0)
+        s->waves_done++;
+    return SF_OK;
+}
+
+static int rtask_run(void *arg, sf_error *err)
+{
+    rtask *t = arg;
+    int rc = run_claimed(t->r, t->seq, t->attempt, &t->op, t->claimed_at, err);
+
+    if (rc != SF_OK && t->r->unlogged)
+        t->r->lost = true;
+    return rc;
+}
+
+/* Starts every operation the rules allow, while the pool has room. */
+static int rsched_fill(rsched *s, sf_error *err)
+{
+    rrun *r = s->r;
+    size_t i;
+
+    for (i = 0; i < s->n && sf_pool_has_room(s->pool); i++) {
+        const sf_restore_journal_op *op = &r->j.operations[i];
+        rtask *t = &s->tasks[i];
+
+        if (r->cfg->max_steps != 0 &&
+            r->result->executed + sf_pool_running(s->pool) >= r->cfg->max_steps)
+            break;
+        if (sf_pool_failed(s->pool))
+            break; /* one failed before its first call: nothing more starts */
+        if (s->running[i] || op->state == SF_RESTORE_COMPLETED)
             continue;
-        }
-        cause = *err;
-        rec.outcome = SF_RESTORE_COMMAND_FAILED;
-        rec.status = strdup("1");
-        free(rec.uploaded_snapshot_id);
-        rec.uploaded_snapshot_id = NULL;
-        rec.failure_reason = strdup(cause.message);
-        r->unlogged = true;
-        rc = sf_restore_journal_mark_failed(&r->j, seq, cause.message, now, err);
-        if (rc == SF_OK)
-            rc = sf_restore_journal_record_receipt(&r->j, &rec, err);
-        sf_restore_receipt_free(&rec);
-        if (rc != SF_OK || write_journal(r, seq, err) != SF_OK)
+        if (s->wave_of[i] > s->waves_done)
+            break; /* so is every later one */
+        if (s->prev_same[i] != SIZE_MAX &&
+            r->j.operations[s->prev_same[i]].state != SF_RESTORE_COMPLETED)
+            continue;
+        if (claim(r, op, true, &t->op, &t->attempt, t->claimed_at, err) != SF_OK) {
+            r->lost = r->unlogged;
             return SF_ERR;
-        r->result->executed++;
-        *err = cause;
+        }
+        s->running[i] = true;
+        t->r = r;
+        t->seq = op->sequence;
+        if (sf_pool_spawn(s->pool, rtask_run, t, err) != SF_OK)
+            return SF_ERR;
+    }
+    return SF_OK;
+}
+
+static void rsched_ended(rsched *s, size_t i)
+{
+    s->running[i] = false;
+    if (s->r->j.operations[i].state == SF_RESTORE_COMPLETED)
+        s->wave_left[s->wave_of[i]]--;
+    while (s->waves_done < s->nwaves && s->wave_left[s->waves_done] == 0)
+        s->waves_done++;
+}
+
+/* On a failure nothing new starts, the operations in flight end and are
+ * recorded, and the first error is returned. */
+static int run_jobs(rrun *r, sf_error *err)
+{
+    rsched s;
+    sf_error first;
+    bool failed = false;
+
+    if (sf_restore_journal_is_complete(&r->j)) {
+        r->result->complete = true;
+        return SF_OK;
+    }
+    if (refuse_if_not_runnable(r, err) != SF_OK)
+        return SF_ERR;
+    if (rsched_init(&s, r, err) != SF_OK ||
+        sf_pool_open(&s.pool, r->e.driver, r->cfg->jobs, err) != SF_OK) {
+        rsched_free(&s);
         return SF_ERR;
     }
+    r->e.pool = s.pool;
+    for (;;) {
+        void *arg;
+        sf_error terr;
+        int trc;
+
+        if (!failed && rsched_fill(&s, &first) != SF_OK)
+            failed = true;
+        if (sf_pool_running(s.pool) == 0)
+            break;
+        if (sf_pool_next(s.pool, &arg, &trc, &terr, err) != SF_OK) {
+            /* not reached: a running task always ends */
+            r->e.pool = NULL;
+            rsched_free(&s);
+            return SF_ERR;
+        }
+        rsched_ended(&s, (size_t)((rtask *)arg - s.tasks));
+        if (trc != SF_OK && !failed) {
+            failed = true;
+            first = terr;
+        }
+    }
+    r->e.pool = NULL;
+    sf_pool_close(s.pool);
+    rsched_free(&s);
+    if (failed) {
+        *err = first;
+        return SF_ERR;
+    }
+    if (sf_restore_journal_is_complete(&r->j)) {
+        r->result->complete = true;
+        return SF_OK;
+    }
+    if (r->cfg->max_steps != 0 && r->result->executed >= r->cfg->max_steps)
+        return SF_OK;
+    return sf_error_set(err, "no-transitionable-operation", "", "nothing to run");
 }
 
 static int run_dry(rrun *r, sf_error *err)
@@ -1130,6 +1395,9 @@ int sf_restore_run(const sf_restore_config *cfg, sf_driver *driver,
     memset(&r, 0, sizeof r);
     r.cfg = cfg;
     r.result = result;
+    if (cfg->jobs > SF_JOBS_MAX)
+        return sf_error_set(err, SF_EK_USAGE, "jobs", "--jobs takes 1 to %d, "
+                            "not %u", SF_JOBS_MAX, cfg->jobs);
     if (open_paths(&r, cfg->backup, cfg->restore_dir, err) != SF_OK)
         goto done;
     /* never through a link, neither in the backup nor --restore-dir */
@@ -1170,7 +1438,7 @@ int sf_restore_run(const sf_restore_config *cfg, sf_driver *driver,
         break;
     case SF_RESTORE_MODE_EXECUTE:
         sweep_staging(&r);
-        rc = run_execute(&r, err);
+        rc = cfg->jobs > 1 ? run_jobs(&r, err) : run_execute(&r, err);
         if (rc != SF_OK) {
             /* canisters the restore stopped go back to how they were,
              * except those a load may already have changed */
@@ -1185,7 +1453,7 @@ int sf_restore_run(const sf_restore_config *cfg, sf_driver *driver,
         }
         break;
     }
-    if (r.rl != NULL && !r.unlogged) {
+    if (r.rl != NULL && !r.unlogged && !r.lost) {
         /* every exit leaves the documents whole for canic and older
          * readers (unless memory holds what the log does not) */
         sf_error cp_err;

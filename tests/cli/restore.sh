@@ -48,7 +48,8 @@ run restore; expect_rc 2 "restore without verb"
 run restore frobnicate; expect_rc 2 "restore unknown verb"
 run restore help; expect_rc 0 "restore help"; expect_out "status" "restore verbs"
 run restore run --help; expect_out "--unclaim-pending" "run --help lists modes"
-expect_out "--retry-failed" "run --help lists retry"; expect_out "--sim-state FILE" "run --help lists driver options"
+expect_out "--retry-failed" "run --help lists retry"; expect_out "--jobs N" "run --help lists --jobs"
+expect_out "--sim-state FILE" "run --help lists driver options"
 
 # ---- a fleet, a backup of it, then changes ----
 S=$TMP/state.json
@@ -77,6 +78,10 @@ run restore run --backup "$B" --sim-state "$S" --dry-run --execute; expect_rc 2 
 run restore run --backup "$B" --sim-state "$S" --unclaim-pending --retry-failed; expect_rc 2 "two recovery modes"
 run restore run --backup "$B" --sim-state "$S" --execute --max-steps 0; expect_rc 2 "--max-steps 0"
 run restore run --backup "$B" --sim-state "$S" --execute --max-steps two; expect_rc 2 "--max-steps two"
+for j in 0 65 two -1 ""; do
+  run restore run --backup "$B" --sim-state "$S" --execute --jobs "$j"; expect_rc 2 "--jobs '$j'"
+  expect_err "--jobs takes a number from 1 to 64" "--jobs '$j' message"
+done
 run restore run --backup "$B" --sim-state "$S" --execute stray; expect_rc 2 "stray argument"
 run restore run --backup "$B" --execute; expect_rc 2 "run without --sim-state"
 run restore run --backup "$B" --sim-state "$S" --execute --driver icp9; expect_rc 2 "unknown driver"
@@ -174,9 +179,10 @@ expect_rc 0 "resumed"; expect_out "17 operation(s) run" "resumed summary"
 expect_fleet "$TMP/p.json" "$DIGESTS" "$WANT_DIGESTS" "paused restore restores"
 
 # ---- a failure after a load: nothing restarted, retry, done ----
+# (--jobs 1: canic's order, one load after the other)
 cp "$TMP/mutated.json" "$TMP/f.json"
 run restore run --backup "$B" --sim-state "$TMP/f.json" --restore-dir "$TMP/rf" --execute --upload \
-  --faults "load:$ID2:1=permanent"
+  --faults "load:$ID2:1=permanent" --jobs 1
 expect_rc 1 "load fails"; expect_err "(driver-permanent)" "load failure kind"
 expect_out "command-failed" "failure summary"
 expect_out "note: snapshots were already loaded" "the operator is told"
@@ -237,10 +243,11 @@ expect_fleet "$TMP/k.json" "$SNAPS" "[2, 2, 2, 2]" "nothing uploaded twice after
 
 # killed right after the first upload's completion was logged (write 8:
 # the plan, the journal, the log's first checkpoint marker, the claim, the
-# path choice and the listing before the upload come first, write-ahead)
+# path choice and the listing before the upload come first, write-ahead;
+# --jobs 1: no other claim in between)
 cp "$TMP/mutated.json" "$TMP/k6.json"
 { run restore run --backup "$B" --sim-state "$TMP/k6.json" --restore-dir "$TMP/rk6" --execute --upload \
-  --faults crash-after-writes=8; } 2>/dev/null
+  --faults crash-after-writes=8 --jobs 1; } 2>/dev/null
 expect_rc 137 "killed after the first upload"
 run restore run --backup "$B" --sim-state "$TMP/k6.json" --restore-dir "$TMP/rk6" --execute --upload
 expect_rc 0 "execute after a kill between operations"
@@ -250,6 +257,40 @@ expect_fleet "$TMP/k6.json" "$SNAPS" "[2, 2, 2, 2]" "nothing uploaded twice afte
 # core/engine/restore_run.c removes staging/<seq> only right after the upload's
 # completion is journaled, and the kill came in between.
 [[ -z $(ls -A "$TMP/rk6/staging" 2>/dev/null) ]] && ok || bad "no staged copy left after a kill: $(ls "$TMP/rk6/staging")"
+
+# ---- several operations in flight (--jobs 4, the default) ----
+# a load refused while the other loads are in flight: they end and are
+# recorded, the canisters loaded stay stopped for the operator
+cp "$TMP/mutated.json" "$TMP/fj.json"
+run restore run --backup "$B" --sim-state "$TMP/fj.json" --restore-dir "$TMP/rfj" --execute --upload \
+  --faults "load:$ID2:1=permanent" --jobs 4
+expect_rc 1 "a load fails among four"; expect_err "(driver-permanent)" "jobs load failure kind"
+expect_fleet "$TMP/fj.json" "$STATUSES" "['stopped', 'stopped', 'running', 'stopped']" "the loaded ones left stopped"
+run restore status --backup "$B" --restore-dir "$TMP/rfj" --json
+expect_py 'd["failed_operations"], d["pending_operations"], d["completed_operations"]' "(1, 0, 11)" "the loads in flight recorded"
+run restore run --backup "$B" --sim-state "$TMP/fj.json" --restore-dir "$TMP/rfj" --retry-failed; expect_rc 0 "jobs retry-failed"
+run restore run --backup "$B" --sim-state "$TMP/fj.json" --restore-dir "$TMP/rfj" --execute --upload
+expect_rc 0 "jobs execute after retry"
+expect_fleet "$TMP/fj.json" "$DIGESTS" "$WANT_DIGESTS" "jobs: restored after retry"
+expect_fleet "$TMP/fj.json" "$STATUSES" "['running', 'running', 'running', 'running']" "jobs: running after retry"
+# killed with four uploads in flight (write 10): four claims, each
+# released by --unclaim-pending, and nothing uploaded twice
+cp "$TMP/mutated.json" "$TMP/kj.json"
+{ run restore run --backup "$B" --sim-state "$TMP/kj.json" --restore-dir "$TMP/rkj" --execute --upload \
+  --faults crash-after-writes=10; } 2>/dev/null
+expect_rc 137 "killed with four in flight"
+run restore status --backup "$B" --restore-dir "$TMP/rkj" --json
+expect_py 'd["pending_operations"]' 4 "four claims after the kill"
+run restore run --backup "$B" --sim-state "$TMP/kj.json" --restore-dir "$TMP/rkj" --execute --upload
+expect_rc 1 "jobs: execute refuses pending operations"; expect_err "(pending)" "jobs pending kind"
+run restore run --backup "$B" --sim-state "$TMP/kj.json" --restore-dir "$TMP/rkj" --unclaim-pending
+expect_rc 0 "unclaim-pending releases them all"
+run restore status --backup "$B" --restore-dir "$TMP/rkj" --json
+expect_py 'd["pending_operations"], d["ready_operations"]' "(0, 20)" "none pending after unclaim"
+run restore run --backup "$B" --sim-state "$TMP/kj.json" --restore-dir "$TMP/rkj" --execute --upload --jobs 8
+expect_rc 0 "jobs: execute after a kill"; expect_out "restore complete" "jobs: complete after a kill"
+expect_fleet "$TMP/kj.json" "$DIGESTS" "$WANT_DIGESTS" "jobs: restored after a kill"
+expect_fleet "$TMP/kj.json" "$SNAPS" "[2, 2, 2, 2]" "jobs: nothing uploaded twice after a kill"
 
 # ---- relocation: one member onto another canister ----
 S2=$TMP/reloc.json

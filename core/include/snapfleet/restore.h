@@ -10,9 +10,10 @@
  * artifact, which is what gets uploaded).
  *
  * Modes, as canic's runner: dry-run (render every command, touch nothing),
- * execute (run operations in order until done, a failure, or max_steps),
- * unclaim-pending (after a crash: the pending operation becomes ready
- * again), retry-failed (the failed operation becomes ready again).
+ * execute (run operations in order until done, a failure, or max_steps;
+ * with jobs > 1 several at once), unclaim-pending (after a crash: the
+ * pending operations become ready again), retry-failed (the failed
+ * operations become ready again).
  *
  * Safety: the backup must verify before anything is planned; the uploaded
  * copy must have the manifest's checksum; an upload whose response was
@@ -65,6 +66,12 @@ typedef struct sf_restore_config {
      * loaded from there: no upload. Its local artifact is still verified
      * first. force_upload (--upload) uploads every member instead. */
     bool force_upload;
+    /* Operations in flight at once, 1 to 64 (0 counts as 1: one at a
+     * time, canic's order). Operations of different canisters overlap
+     * within a wave of the plan (the uploads; the stops and starts one
+     * tree depth at a time, top-down and bottom-up; the loads; the
+     * checks); a canister's own keep their order. */
+    unsigned jobs;
 } sf_restore_config;
 
 typedef struct sf_restore_result {
