@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "snapfleet/buf.h"
+#include "snapfleet/backup.h"
 #include "snapfleet/error.h"
 
 #define EXIT_OK 0
@@ -66,6 +67,10 @@ int cli_args_usage(const cli_args *a, const char *cmd);
  * (the engine's limit); -1 otherwise. */
 #define CLI_JOBS_MAX 64
 int cli_parse_jobs(const char *s, unsigned *out);
+/* A run's stopped times for a person (backup, restore run): the fleet's
+ * span and the canister held longest, then any left stopped. */
+void cli_print_stopped(const sf_backup_stopped *s, size_t n, bool has_span,
+                       uint64_t span_ms);
 
 /* True for -h / --help. */
 bool cli_is_help(const char *arg);

@@ -271,25 +271,26 @@ int cmd_snapshot_download(int argc, char **argv)
     return rc == SF_OK ? EXIT_OK : cli_fail(cfg.out, &err);
 }
 
-/* What the JSON's "stopped" says, for a person: the fleet's span, the
- * canister held longest, and any this run left stopped. */
-static void print_stopped(const sf_backup_result *r)
+/* What the JSON's "stopped" says, for a person (backup and restore run):
+ * the fleet's span, the canister held longest, and any this run left
+ * stopped. */
+void cli_print_stopped(const sf_backup_stopped *s, size_t n, bool has_span,
+                       uint64_t span_ms)
 {
     const sf_backup_stopped *longest = NULL;
     size_t i;
 
-    for (i = 0; i < r->stopped_count; i++)
-        if (longest == NULL || r->stopped[i].stopped_ms > longest->stopped_ms)
-            longest = &r->stopped[i];
-    if (r->has_fleet_stopped_span && longest != NULL)
+    for (i = 0; i < n; i++)
+        if (longest == NULL || s[i].stopped_ms > longest->stopped_ms)
+            longest = &s[i];
+    if (has_span && longest != NULL)
         printf("stopped: %zu canister%s, the fleet for %llu ms (first stop to "
-               "last start), the longest %s, %llu ms\n", r->stopped_count,
-               r->stopped_count == 1 ? "" : "s",
-               (unsigned long long)r->fleet_stopped_span_ms,
+               "last start), the longest %s, %llu ms\n", n,
+               n == 1 ? "" : "s", (unsigned long long)span_ms,
                longest->canister_id, (unsigned long long)longest->stopped_ms);
-    for (i = 0; i < r->stopped_count; i++)
-        if (!r->stopped[i].restarted)
-            printf("still stopped: %s\n", r->stopped[i].canister_id);
+    for (i = 0; i < n; i++)
+        if (!s[i].restarted)
+            printf("still stopped: %s\n", s[i].canister_id);
 }
 
 static void print_backup_result(const sf_backup_config *cfg,
@@ -324,23 +325,9 @@ static void print_backup_result(const sf_backup_config *cfg,
         sf_jw_kv_string(&w, "out", cfg->out);
         /* what this run held stopped, in the clock's ms */
         sf_jw_key(&w, "stopped");
-        sf_jw_begin_object(&w);
-        sf_jw_key(&w, "fleet_span_ms");
-        if (r->has_fleet_stopped_span)
-            sf_jw_u64(&w, r->fleet_stopped_span_ms);
-        else
-            sf_jw_null(&w);
-        sf_jw_key(&w, "canisters");
-        sf_jw_begin_array(&w);
-        for (size_t i = 0; i < r->stopped_count; i++) {
-            sf_jw_begin_object(&w);
-            sf_jw_kv_string(&w, "canister_id", r->stopped[i].canister_id);
-            sf_jw_kv_u64(&w, "stopped_ms", r->stopped[i].stopped_ms);
-            sf_jw_kv_bool(&w, "restarted", r->stopped[i].restarted);
-            sf_jw_end_object(&w);
-        }
-        sf_jw_end_array(&w);
-        sf_jw_end_object(&w);
+        sf_stopped_write_json(&w, r->stopped, r->stopped_count,
+                              r->has_fleet_stopped_span,
+                              r->fleet_stopped_span_ms);
         sf_jw_end_object(&w);
         sf_jw_finish(&w, &ignored);
         cli_print(&b);
@@ -355,7 +342,8 @@ static void print_backup_result(const sf_backup_config *cfg,
            (unsigned long long)r->target_count,
            (unsigned long long)r->total_operations,
            (unsigned long long)r->executed, cfg->out);
-    print_stopped(r);
+    cli_print_stopped(r->stopped, r->stopped_count, r->has_fleet_stopped_span,
+                      r->fleet_stopped_span_ms);
 }
 
 int cmd_backup_run(int argc, char **argv)

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "drivers.h"
+#include "snapfleet/backup.h"
 #include "snapfleet/fs.h"
 #include "snapfleet/restore.h"
 
@@ -44,7 +45,10 @@ static const char run_usage[] =
     "                     one at a time. A run stopped by a crash leaves each\n"
     "                     operation in flight pending: --unclaim-pending\n"
     "                     releases them all\n"
-    "  --json             print the journal report as JSON\n\n" CLI_DRIVER_USAGE;
+    "  --json             print the journal report as JSON; with --execute also\n"
+    "                     \"stopped\": how long the run held each canister\n"
+    "                     stopped and the fleet's span, in the clock's ms\n\n"
+    CLI_DRIVER_USAGE;
 
 static const char status_usage[] =
     "usage: snapfleet restore status --backup DIR [--restore-dir DIR] [--json]\n\n"
@@ -197,6 +201,8 @@ int cmd_restore_run(int argc, char **argv)
         if (!res.complete && res.loads_done)
             printf("note: snapshots were already loaded into some canisters; "
                    "those stay stopped until you decide (see restore status)\n");
+        cli_print_stopped(res.stopped, res.stopped_count,
+                          res.has_fleet_stopped_span, res.fleet_stopped_span_ms);
     }
     sf_restore_result_free(&res);
     if (cli_stack_close(&s, rc == SF_OK ? &err : NULL) != SF_OK && rc == SF_OK)

@@ -296,31 +296,60 @@ static void larger_fleet_with_jitter(void **state)
     }
 }
 
-/* Several jobs restore the same fleet as one, in less virtual time. */
+/* The result's stopped times: each target once, started again, within
+ * the fleet's span. */
+static void check_stopped(const rj *t, const sf_restore_result *r)
+{
+    size_t i, k;
+
+    assert_int_equal(r->stopped_count, t->n);
+    assert_true(r->has_fleet_stopped_span);
+    for (i = 0; i < r->stopped_count; i++) {
+        for (k = 0; k < t->n && strcmp(t->id[k], r->stopped[i].canister_id) != 0; k++)
+            ;
+        assert_true(k < t->n);
+        assert_true(r->stopped[i].restarted);
+        assert_true(r->stopped[i].stopped_ms > 0);
+        assert_true(r->stopped[i].stopped_ms <= r->fleet_stopped_span_ms);
+    }
+    assert_non_null(strstr(sf_buf_cstr(&r->report), "\"stopped\": {"));
+}
+
+/* Several jobs restore the same fleet as one, in less virtual time, and
+ * hold it stopped for a shorter span. */
 static void sooner_than_one_job(void **state)
 {
-    uint64_t took[2];
+    uint64_t took[2], span[2];
     size_t i;
 
     (void)state;
     for (i = 0; i < 2; i++) {
         rj t;
         sf_restore_config c;
+        sf_restore_result r;
+        sf_error err;
         uint64_t t0;
 
         prepare(&t, 5, 14, 10);
         sf_fx_stack(&t.f, NULL, false);
         config(&t, &c, i == 0 ? 1 : 8);
         t0 = sf_clock_now_ms(&t.f.clock);
-        sf_rfx_run_complete(&t.f, &c);
+        if (sf_rfx_run(&t.f, &c, &r, &err) != SF_OK || !r.complete)
+            fail_msg("restore: %s", err.message);
         took[i] = sf_clock_now_ms(&t.f.clock) - t0;
+        check_stopped(&t, &r);
+        span[i] = r.fleet_stopped_span_ms;
+        sf_restore_result_free(&r);
         sf_fx_unstack(&t.f);
         assert_restored_once(&t);
         sf_fx_teardown(&t.f);
     }
-    print_message("virtual ms: one job %llu, 8 jobs %llu\n",
-                  (unsigned long long)took[0], (unsigned long long)took[1]);
+    print_message("virtual ms: one job %llu, 8 jobs %llu; stopped span %llu "
+                  "and %llu\n", (unsigned long long)took[0],
+                  (unsigned long long)took[1], (unsigned long long)span[0],
+                  (unsigned long long)span[1]);
     assert_true(took[1] < took[0]);
+    assert_true(span[1] < span[0]);
 }
 
 /* ---- failures with others in flight ---- */

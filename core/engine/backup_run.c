@@ -24,6 +24,7 @@
 #include "engine/engine.h"
 #include "engine/manifest_build.h"
 #include "engine/pool.h"
+#include "engine/stopped.h"
 #include "snapfleet/checksum.h"
 #include "snapfleet/execjournal.h"
 #include "snapfleet/journal.h"
@@ -1286,25 +1287,14 @@ static int dry_run_commands(runner *r, sf_error *err)
     return SF_OK;
 }
 
-/* The engine's stopped times into the result (a report: without memory
- * for it the result simply has none). */
+/* The engine's stopped times into the result. */
 static void stopped_times(runner *r)
 {
     sf_backup_result *res = r->result;
-    size_t i, n = r->e.stopped_count;
 
-    res->has_fleet_stopped_span =
-        sf_engine_fleet_span(&r->e, &res->fleet_stopped_span_ms);
-    if (n == 0 || (res->stopped = calloc(n, sizeof *res->stopped)) == NULL)
-        return;
-    for (i = 0; i < n; i++) {
-        memcpy(res->stopped[i].canister_id, r->e.stopped[i].canister_id,
-               sizeof res->stopped[i].canister_id);
-        res->stopped[i].stopped_ms = r->e.stopped[i].stopped_ms;
-        res->stopped[i].restarted = r->e.stopped[i].restarted &&
-                                    !r->e.stopped[i].open;
-    }
-    res->stopped_count = n;
+    sf_engine_stopped_result(&r->e, &res->stopped, &res->stopped_count,
+                             &res->has_fleet_stopped_span,
+                             &res->fleet_stopped_span_ms);
 }
 
 int sf_backup_run(const sf_backup_config *cfg, sf_driver *driver,

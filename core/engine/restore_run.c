@@ -20,6 +20,7 @@
 #include "engine/backup_log.h"
 #include "engine/pool.h"
 #include "engine/restore_log.h"
+#include "engine/stopped.h"
 #include "snapfleet/checksum.h"
 #include "snapfleet/fs.h"
 #include "snapfleet/inventory.h"
@@ -63,6 +64,7 @@ typedef struct rrun {
 
 void sf_restore_result_free(sf_restore_result *r)
 {
+    free(r->stopped);
     sf_buf_free(&r->commands);
     sf_buf_free(&r->report);
     sf_buf_free(&r->paths);
@@ -1232,7 +1234,31 @@ static void finish_report(rrun *r)
     r->result->loads_done = any_load_started(r) || any_load_issued(r);
     fill_paths(r, &r->e.obs);
     sf_buf_reset(&r->result->report);
-    sf_restore_report_write_json(&rep, &r->result->report, &ignored);
+    if (r->cfg->mode != SF_RESTORE_MODE_EXECUTE || !r->engine_open) {
+        sf_restore_report_write_json(&rep, &r->result->report, &ignored);
+        return;
+    }
+    /* a run that acted: what it held stopped, after the report's fields */
+    {
+        sf_restore_result *res = r->result;
+        sf_jw w;
+
+        free(res->stopped);
+        sf_engine_stopped_result(&r->e, &res->stopped, &res->stopped_count,
+                                 &res->has_fleet_stopped_span,
+                                 &res->fleet_stopped_span_ms);
+        sf_jw_init(&w, &res->report);
+        sf_jw_begin_object(&w);
+        sf_jw_kv_string(&w, "backup_id", rep.backup_id);
+        sf_restore_report_write_fields(&w, &rep);
+        sf_jw_key(&w, "stopped");
+        sf_stopped_write_json(&w, res->stopped, res->stopped_count,
+                              res->has_fleet_stopped_span,
+                              res->fleet_stopped_span_ms);
+        sf_jw_end_object(&w);
+        if (sf_jw_finish(&w, &ignored) != SF_OK)
+            sf_buf_reset(&res->report);
+    }
 }
 
 static int open_paths(rrun *r, const char *backup, const char *restore_dir,

@@ -145,6 +145,7 @@ expect_fleet "$S" "$MODULES" "$WANT_MODULES" "modules restored"
 expect_fleet "$S" "$STATUSES" "['running', 'running', 'running', 'running']" "running again"
 expect_fleet "$S" "$SNAPS" "[2, 2, 2, 2]" "one upload each"
 run restore run --backup "$B" --sim-state "$S" --execute --upload --json; expect_rc 0 "rerun --json"
+expect_py 'd["stopped"]' "{'fleet_span_ms': None, 'canisters': []}" "a rerun that stops nothing reports no stopped times"
 expect_py 'd["complete"], d["outcome"]' "(True, 'complete')" "rerun report"
 expect_py 'd["progress"]["completed_operations"], d["operation_count"]' "(20, 20)" "rerun counts"
 expect_fleet "$S" "$SNAPS" "[2, 2, 2, 2]" "a complete rerun uploads nothing"
@@ -273,6 +274,17 @@ run restore run --backup "$B" --sim-state "$TMP/fj.json" --restore-dir "$TMP/rfj
 expect_rc 0 "jobs execute after retry"
 expect_fleet "$TMP/fj.json" "$DIGESTS" "$WANT_DIGESTS" "jobs: restored after retry"
 expect_fleet "$TMP/fj.json" "$STATUSES" "['running', 'running', 'running', 'running']" "jobs: running after retry"
+# the stopped times, as backup --json reports them: every canister once,
+# started again, each within the fleet's span; the text says it too
+cp "$TMP/mutated.json" "$TMP/sj.json"
+run restore run --backup "$B" --sim-state "$TMP/sj.json" --restore-dir "$TMP/rsj" --execute --upload --json
+expect_rc 0 "execute --json"
+expect_py 'sorted(c["canister_id"] for c in d["stopped"]["canisters"]) == sorted(["'"$ROOT"'", "'"$ID1"'", "'"$ID2"'", "'"$ID3"'"])' True "each canister's stopped time"
+expect_py 'all(c["restarted"] for c in d["stopped"]["canisters"])' True "all started again"
+expect_py 'd["stopped"]["fleet_span_ms"] >= max(c["stopped_ms"] for c in d["stopped"]["canisters"]) > 0' True "the span holds each"
+cp "$TMP/mutated.json" "$TMP/st.json"
+run restore run --backup "$B" --sim-state "$TMP/st.json" --restore-dir "$TMP/rst" --execute --upload
+expect_out "stopped: 4 canisters, the fleet for " "the text summary's stopped line"
 # killed with four uploads in flight (write 10): four claims, each
 # released by --unclaim-pending, and nothing uploaded twice
 cp "$TMP/mutated.json" "$TMP/kj.json"

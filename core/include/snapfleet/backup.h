@@ -27,6 +27,7 @@
 #include "snapfleet/error.h"
 #include "snapfleet/execjournal.h"
 #include "snapfleet/journal.h"
+#include "snapfleet/json.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -160,6 +161,13 @@ typedef struct sf_backup_stopped {
     uint64_t stopped_ms;
     bool restarted;
 } sf_backup_stopped;
+
+/* A run's "stopped" object (the value; the caller has written its key),
+ * as backup --json and restore run --json report it:
+ * {"fleet_span_ms": the span or null, "canisters": [{"canister_id",
+ * "stopped_ms", "restarted"}, ...]}. */
+SF_API void sf_stopped_write_json(sf_jw *w, const sf_backup_stopped *s,
+                                  size_t n, bool has_span, uint64_t span_ms);
 
 /* A backup directory's execution journal and download journal as they
  * stand: the documents (the last checkpoints) with the later records of

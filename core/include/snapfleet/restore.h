@@ -81,11 +81,21 @@ typedef struct sf_restore_result {
     const char *next_action;    /* done, inspect-failed-operation, unclaim-pending, ... */
     bool loads_done;            /* a load was attempted: it may have happened */
     sf_buf commands;            /* dry run: one command a line */
-    sf_buf report;              /* the journal report (JSON) */
+    sf_buf report;              /* the journal report (JSON); execute: with
+                                   "stopped" last */
     /* One line per member, which path its snapshot takes: "<target>
      * canister <snapshot>" (loaded from the canister), "<target> upload",
      * or "<target> undecided" (status: not run yet). */
     sf_buf paths;
+    /* execute: how long this run held canisters stopped, as a backup's
+     * result says it (snapfleet/backup.h: sf_backup_stopped, in the order
+     * of the first stops; the fleet's span from the first stop to the last
+     * start, when a canister was started again); also in the report, as
+     * its "stopped" object. */
+    struct sf_backup_stopped *stopped;
+    size_t stopped_count;
+    bool has_fleet_stopped_span;
+    uint64_t fleet_stopped_span_ms;
 } sf_restore_result;
 
 /* Verifies the backup and builds canic's restore plan JSON (no files
