@@ -53,7 +53,8 @@ typedef struct scenario {
     uint64_t crash_at;
     uint64_t restore_crash_at;
     bool force_upload; /* restore --upload, drawn from the seed */
-    unsigned jobs;     /* --jobs of the backup, 1 to 8, drawn from the seed */
+    unsigned jobs;     /* --jobs of the backup and the restore, 1 to 8, drawn
+                        * from the seed */
     sf_buf trace;
     /* the simulated disk (cfg->disk == SF_SIMRUN_DISK_SIM) */
     sf_simdisk *disk;
@@ -324,6 +325,7 @@ static int restore_once(scenario *sc, const char *out, sf_restore_mode mode,
     c.backup = out;
     c.mode = mode;
     c.force_upload = sc->force_upload;
+    c.jobs = sc->jobs; /* the backup's, drawn from the seed */
     rc = sf_restore_run(&c, trace, &clock, &r, err);
     if (rc == SF_OK && mode == SF_RESTORE_MODE_EXECUTE && !r.complete)
         rc = sf_error_set(err, "incomplete", "", "restore ended incomplete");

@@ -69,7 +69,8 @@ typedef struct sf_simrun_config {
 typedef struct sf_simrun_result {
     bool ok;
     char mode[32];          /* "backup", "backup-per-canister", "snapshot-download" */
-    unsigned jobs;          /* the run's --jobs, drawn from the seed (1 to 8) */
+    unsigned jobs;          /* the run's --jobs (backup and restore), drawn
+                               from the seed (1 to 8) */
     uint64_t link;          /* the fleet's shared link, bytes per virtual ms
                                (0: none), drawn from the seed */
     char faults[512];       /* the plan, canonical text ("" for none) */
