@@ -6,8 +6,8 @@
  * backup with each schedule, the span in which the fleet stands stopped
  * (first stop to last start) and the median time one canister stands
  * stopped, each at the given numbers of jobs; and a restore of the same
- * fleet from the first backup (every member uploaded), which runs one
- * operation at a time (the restore has no jobs setting). Virtual time
+ * fleet from the first backup (every member uploaded) at the same numbers
+ * of jobs, each from the fleet as that backup left it. Virtual time
  * depends only on the operations and the model, so the figures are the
  * same on every machine; CPU seconds are this machine's.
  *   bench_jobs [--scale K] [--canisters N] [--jobs A,B,...]
@@ -199,13 +199,15 @@ done:
     return rc;
 }
 
-/* A restore in place of sim from the backup in dir, every member
- * uploaded, its state in restore_dir. */
-static int restore_row(sf_sim *sim, const char *dir, const char *restore_dir,
-                       figures *f)
+/* A restore in place, with `jobs`, of the fleet whose state is state
+ * from the backup in dir, every member uploaded, its own state in
+ * restore_dir. */
+static int restore_row(const sf_buf *state, const char *dir,
+                       const char *restore_dir, unsigned jobs, figures *f)
 {
+    sf_sim *sim = NULL;
     sf_driver *d = NULL, *t = NULL;
-    sf_clock clock = sf_sim_clock(sim);
+    sf_clock clock;
     sf_restore_config c;
     sf_restore_result r;
     sf_buf trace;
@@ -216,6 +218,9 @@ static int restore_row(sf_sim *sim, const char *dir, const char *restore_dir,
 
     sf_buf_init(&trace);
     memset(&r, 0, sizeof r);
+    if (sf_sim_load_json(state->data, state->len, &sim, &err) != SF_OK)
+        goto done;
+    clock = sf_sim_clock(sim);
     if (sf_sim_driver_new(sim, NULL, &d, &err) != SF_OK ||
         sf_trace_driver_new(d, &clock, &trace, &t, &err) != SF_OK)
         goto done;
@@ -224,6 +229,7 @@ static int restore_row(sf_sim *sim, const char *dir, const char *restore_dir,
     c.restore_dir = restore_dir;
     c.mode = SF_RESTORE_MODE_EXECUTE;
     c.force_upload = true;
+    c.jobs = jobs;
     c0 = cpu_s();
     t0 = sf_sim_now_ms(sim);
     if (sf_restore_run(&c, t, &clock, &r, &err) != SF_OK)
@@ -243,6 +249,7 @@ done:
     sf_restore_result_free(&r);
     sf_driver_destroy(t);
     sf_driver_destroy(d);
+    sf_sim_free(sim);
     sf_buf_free(&trace);
     return rc;
 }
@@ -291,6 +298,8 @@ int main(int argc, char **argv)
     const char *tmp = getenv("SF_BENCH_DIR");
     figures f, base = {0};
     sf_sim *sim = NULL;
+    sf_buf state;
+    sf_error err;
     int i;
 
     for (i = 1; i < argc; i++) {
@@ -339,16 +348,25 @@ int main(int argc, char **argv)
             print_row(schedules[s].name, jobs[j], &f, &base);
         }
     }
-    /* a restore of the fleet the first backup left, from that backup: at
-     * one job, as the restore runs one operation at a time */
-    snprintf(dir, sizeof dir, "%s/backup-0-%u", scratch, jobs[0]);
-    snprintf(rdir, sizeof rdir, "%s/restore", dir);
-    memset(&f, 0, sizeof f);
-    if (restore_row(sim, dir, rdir, &f) != SF_OK)
+    /* restores of the fleet the first backup left, from that backup, each
+     * from that fleet (a copy of its state) into its own directory */
+    sf_buf_init(&state);
+    if (sf_sim_state_json(sim, &state, &err) != SF_OK) {
+        fprintf(stderr, "bench_jobs: %s\n", err.message);
         return 1;
-    base = f;
-    print_row("restore, every member uploaded", 1, &f, &base);
+    }
     sf_sim_free(sim);
+    snprintf(dir, sizeof dir, "%s/backup-0-%u", scratch, jobs[0]);
+    for (j = 0; j < njobs; j++) {
+        snprintf(rdir, sizeof rdir, "%s/restore-%u", scratch, jobs[j]);
+        memset(&f, 0, sizeof f);
+        if (restore_row(&state, dir, rdir, jobs[j], &f) != SF_OK)
+            return 1;
+        if (j == 0)
+            base = f;
+        print_row("restore, every member uploaded", jobs[j], &f, &base);
+    }
+    sf_buf_free(&state);
     if (tmp != NULL)
         return 0;
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
