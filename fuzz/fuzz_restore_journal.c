@@ -2,7 +2,8 @@
  * Fuzz target for the restore apply journal: whatever parses must validate
  * without crashing; a valid journal must survive write -> parse -> write
  * with identical bytes. Then the state machine runs on a copy, steered by
- * the input's last byte: after every successful transition or receipt the
+ * the input's last byte (canic's transitions and snapfleet's moves beside
+ * others): after every successful transition or receipt the
  * journal is still valid and its counters are what the operations say;
  * after every refused one it is byte for byte what it was (all or
  * nothing). Reports, command specs and the preview must never crash and
@@ -104,14 +105,24 @@ static int record(sf_restore_journal *j, unsigned choice)
     return rc;
 }
 
-/* One transition chosen by `choice`; returns its result. */
+/* One transition chosen by `choice`; returns its result. With bit 128,
+ * choices 2 to 6 are snapfleet's moves beside others to the same state
+ * (any operation, a canister's own in order). */
 static int transition(sf_restore_journal *j, unsigned choice, unsigned step)
 {
+    static const sf_restore_state beside_to[8] = {
+        SF_RESTORE_READY, SF_RESTORE_READY, SF_RESTORE_PENDING,
+        SF_RESTORE_COMPLETED, SF_RESTORE_FAILED, SF_RESTORE_READY,
+        SF_RESTORE_READY, SF_RESTORE_READY};
     const sf_restore_journal_op *next = sf_restore_journal_next_transition(j);
     uint64_t seq = (choice & 8) && next ? next->sequence : step % 8;
     const char *marker = (choice & 64) ? NULL : "unix:7";
     sf_error err;
 
+    if ((choice & 128) && choice % 8 >= 2 && choice % 8 <= 6)
+        return sf_restore_journal_move_beside(
+            j, seq, beside_to[choice % 8],
+            (choice & 16) ? "runner-command-exit-1" : " ", marker, &err);
     switch (choice % 8) {
     case 0:
         return sf_restore_journal_mark_next_pending(j, marker, &err);
