@@ -261,8 +261,48 @@ static int open_entry(int dirfd, const char *name, const char *display,
     return SF_OK;
 }
 
-static int hash_fd(int fd, unsigned char *buf, const char *display,
-                   char out_hex[SF_SHA256_HEX_SIZE], sf_error *err)
+/*
+ * open_entry for an entry the directory listing already typed: a regular
+ * file or directory is opened straight away (no-follow, non-blocking) and
+ * its type checked on the descriptor, which saves the lstat-style call on
+ * every entry of a walk. Anything else, a failed open or a type other than
+ * the listing's falls back to open_entry, so every error (and its message)
+ * is the one open_entry gives.
+ */
+static int open_typed_entry(int dirfd, const char *name, unsigned char d_type,
+                            const char *display, struct stat *st, int *fd_out,
+                            sf_error *err)
+{
+#ifdef DT_REG
+    if (d_type == DT_REG || d_type == DT_DIR) {
+        int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK |
+                    (d_type == DT_DIR ? O_DIRECTORY : 0);
+        int fd;
+
+        do
+            fd = openat(dirfd, name, flags);
+        while (fd < 0 && errno == EINTR);
+        if (fd >= 0) {
+            if (fstat(fd, st) == 0 &&
+                (d_type == DT_DIR ? S_ISDIR(st->st_mode)
+                                  : S_ISREG(st->st_mode))) {
+                *fd_out = fd;
+                return SF_OK;
+            }
+            close(fd);
+        }
+    }
+#else
+    (void)d_type;
+#endif
+    return open_entry(dirfd, name, display, st, fd_out, err);
+}
+
+/* size: the file's size when it was opened; the read-ahead hint is only
+ * worth its call for a file larger than one read. */
+static int hash_fd(int fd, uint64_t size, unsigned char *buf,
+                   const char *display, char out_hex[SF_SHA256_HEX_SIZE],
+                   sf_error *err)
 {
     sf_sha256 *h = sf_sha256_new();
     int rc = SF_ERR;
@@ -271,7 +311,10 @@ static int hash_fd(int fd, unsigned char *buf, const char *display,
         return sf_error_set(err, SF_EK_NOMEM, NULL,
                             "out of memory hashing %s", display);
 #ifdef POSIX_FADV_SEQUENTIAL
-    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    if (size > SF_CHECKSUM_BUFFER)
+        (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#else
+    (void)size;
 #endif
     for (;;) {
         ssize_t n = sf_checksum_read_fn(fd, buf, SF_CHECKSUM_BUFFER);
@@ -489,7 +532,8 @@ static void hash_job(walk *w, job *j, unsigned char *buf)
         rc = sf_error_set(&err, SF_EK_NOMEM, NULL,
                           "out of memory while checksumming %s", j->display);
     else
-        rc = hash_fd(j->fd, buf, j->display, hex, &err);
+        /* only files of at least sf_checksum_parallel_min come here */
+        rc = hash_fd(j->fd, UINT64_MAX, buf, j->display, hex, &err);
     close(j->fd);
     settle(w, j->idx, rc, hex, &err);
     free(j->display);
@@ -629,7 +673,8 @@ static int hash_file(walk *w, int fd, const struct stat *st)
         int rc;
 
         sf_error_clear(&err);
-        rc = hash_fd(fd, w->buf, w->path.data, hex, &err);
+        rc = hash_fd(fd, (uint64_t)st->st_size, w->buf, w->path.data, hex,
+                     &err);
         close(fd);
         settle(w, idx, rc, hex, &err);
         return has_failed(w) ? SF_ERR : SF_OK;
@@ -668,12 +713,14 @@ static int hash_file(walk *w, int fd, const struct stat *st)
 static int walk_dir(walk *w, int fd, unsigned depth);
 
 /* One entry below the artifact; w->path already names it. */
-static int visit(walk *w, int dirfd, const char *name, unsigned depth)
+static int visit(walk *w, int dirfd, const char *name, unsigned char d_type,
+                 unsigned depth)
 {
     struct stat st;
     int fd;
 
-    if (open_entry(dirfd, name, w->path.data, &st, &fd, w->err) != SF_OK)
+    if (open_typed_entry(dirfd, name, d_type, w->path.data, &st, &fd,
+                         w->err) != SF_OK)
         return SF_ERR;
     if (S_ISDIR(st.st_mode))
         return walk_dir(w, fd, depth + 1);
@@ -729,7 +776,7 @@ static int walk_dir(walk *w, int fd, unsigned depth)
             rc = nomem(w);
             break;
         }
-        rc = visit(w, dirfd(d), de->d_name, depth);
+        rc = visit(w, dirfd(d), de->d_name, de->d_type, depth);
         w->path.len = mark;
         w->path.data[mark] = '\0';
         if (rc != SF_OK)
@@ -823,7 +870,7 @@ out:
     return rc;
 }
 
-static int checksum_file_fd(int fd, const char *path,
+static int checksum_file_fd(int fd, uint64_t size, const char *path,
                             char out_hex[SF_SHA256_HEX_SIZE], sf_error *err)
 {
     unsigned char *buf = malloc(SF_CHECKSUM_BUFFER);
@@ -834,7 +881,7 @@ static int checksum_file_fd(int fd, const char *path,
         return sf_error_set(err, SF_EK_NOMEM, NULL,
                             "out of memory while checksumming %s", path);
     }
-    rc = hash_fd(fd, buf, path, out_hex, err);
+    rc = hash_fd(fd, size, buf, path, out_hex, err);
     free(buf);
     close(fd);
     return rc;
@@ -874,7 +921,7 @@ static int checksum_any(const char *path, int want, const char *const *skip,
         close(fd);
         rc = sf_error_set_errno(err, ENOTDIR, NULL, "cannot checksum %s", own);
     } else {
-        rc = checksum_file_fd(fd, own, out_hex, err);
+        rc = checksum_file_fd(fd, (uint64_t)st.st_size, own, out_hex, err);
     }
     free(own);
     return rc;
