@@ -199,6 +199,17 @@ static void matrix(mode m, uint64_t stride, bool tear)
         assert_true(sf_fx_writes_count(&w, SF_DOWNLOAD_JOURNAL_FILE_NAME) >= 1);
         assert_true(sf_fx_writes_count(&w, SF_OBSERVATIONS_FILE_NAME) >= 1);
     }
+    {
+        /* each artifact's publish (its rename into place and the sync of
+         * the backup directory) is a durable write too, so the matrix
+         * also kills the run right after it */
+        size_t i;
+
+        for (i = 0; i < CANISTERS; i++)
+            if (sf_fx_writes_count(&w, sf_fx_id(ref.sim, i)) != 1)
+                fail_msg("the publish of %s's artifact is not a counted "
+                         "durable write", sf_fx_id(ref.sim, i));
+    }
     sf_buf_init(&names);
     sf_fx_writes_names(&w, &names);
     sf_fx_writes_free(&w);
@@ -368,6 +379,17 @@ static void crash_matrix_recovery_after_failure(void **state)
     sf_fx_writes_end(&w);
     sf_fx_unstack(&ref);
     n = w.n;
+    {
+        /* each artifact's publish (its rename into place and the sync of
+         * the backup directory) is a durable write too, so the matrix
+         * also kills the run right after it */
+        size_t i;
+
+        for (i = 0; i < CANISTERS; i++)
+            if (sf_fx_writes_count(&w, sf_fx_id(ref.sim, i)) != 1)
+                fail_msg("the publish of %s's artifact is not a counted "
+                         "durable write", sf_fx_id(ref.sim, i));
+    }
     sf_buf_init(&names);
     sf_fx_writes_names(&w, &names);
     sf_fx_writes_free(&w);

@@ -402,12 +402,18 @@ static void journal_writes_one_target(void **state)
     sf_fx_writes_end(&w);
     /* the log starts with a marker of the (absent) documents; the
      * observations before the stop, before the create (the snapshot list)
-     * and after it (the id); W1..W7; before finalize a checkpoint (its
-     * marker, the journal, the observations); the manifest; the exit
+     * and after it (the id); W1..W6; the artifact's publish (its rename
+     * into place, named by the artifact); W7; before finalize a checkpoint
+     * (its marker, the journal, the observations); the manifest; the exit
      * checkpoint, where nothing changed but its marker */
-    assert_string_equal(sf_buf_cstr(&js.seq),
-                        "B O O O D D D D D D D B download-journal.json "
-                        "snapfleet-observations.json fleet-backup-manifest.json B");
+    {
+        char want[512];
+
+        snprintf(want, sizeof want, "B O O O D D D D D D %s D B "
+                 "download-journal.json snapfleet-observations.json "
+                 "fleet-backup-manifest.json B", leaf.s);
+        assert_string_equal(sf_buf_cstr(&js.seq), want);
+    }
     assert_int_equal(js.n, 7);
     for (i = 0; i < 7; i++) {
         const sf_download_metrics *m = &js.m[i];
@@ -454,7 +460,8 @@ static void journal_writes_several_targets(void **state)
     sf_buf_init(&want);
     sf_buf_puts(&want, "B");
     for (i = 0; i < 4; i++) {
-        sf_buf_puts(&want, " O O O D D D D D D D");
+        /* W1..W6, the publish, W7 */
+        sf_buf_printf(&want, " O O O D D D D D D %s D", sf_fx_id(f->sim, i));
         /* the restart is recorded after W7 */
         sf_buf_puts(&want, " O");
     }
@@ -464,7 +471,7 @@ static void journal_writes_several_targets(void **state)
     assert_string_equal(sf_buf_cstr(&js.seq), sf_buf_cstr(&want));
     assert_int_equal(js.n, 28);
     assert_int_equal(sf_fx_writes_count(&w, SF_TRANSITION_LOG_FILE_NAME), 47);
-    assert_int_equal(w.n, 50);
+    assert_int_equal(w.n, 54); /* and 4 publishes */
     sf_buf_free(&want);
     sf_buf_free(&js.seq);
     sf_fx_writes_free(&w);
@@ -1305,9 +1312,10 @@ static int single_fn(sf_fx *f, void *ctx)
     return SF_OK;
 }
 
-/* Crash after durable write k of a one-target capture (writes: 3
- * observations, W1..W7 as 4..10, the manifest as 11), check the journal on
- * disk, rerun and pin what the rerun had to do. */
+/* Crash after durable write k of a one-target capture (writes: the log's
+ * first marker, 3 observations as 2..4, W1..W6 as 5..10, the artifact's
+ * publish as 11, W7 as 12), check the journal on disk, rerun and pin what
+ * the rerun had to do. */
 static void resume_after_crash(sf_fx *f, uint64_t k, int want_entries,
                                sf_artifact_state want_state,
                                const char *want_rerun_ops)
@@ -1446,9 +1454,16 @@ static void resume_from_finalize_started(void **state)
     resume_after_crash(*state, 10, 1, SF_ARTIFACT_CHECKSUM_VERIFIED, "");
 }
 
+static void resume_after_publish(void **state)
+{
+    /* the artifact is in place, the journal still says finalize started:
+     * the rerun accepts it by its checksum, fetches nothing */
+    resume_after_crash(*state, 11, 1, SF_ARTIFACT_CHECKSUM_VERIFIED, "");
+}
+
 static void resume_from_durable(void **state)
 {
-    resume_after_crash(*state, 11, 1, SF_ARTIFACT_DURABLE, "");
+    resume_after_crash(*state, 12, 1, SF_ARTIFACT_DURABLE, "");
 }
 
 /* Created with a temp directory holding metadata.json: an interrupted
@@ -1720,6 +1735,7 @@ int main(void)
         T(resume_from_downloaded),
         T(resume_from_checksum_verified),
         T(resume_from_finalize_started),
+        T(resume_after_publish),
         T(resume_from_durable),
         T(resume_interrupted_transfer),
         T(rerun_of_complete_download_does_nothing),

@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -779,21 +778,6 @@ static bool exists(const char *p)
     return p != NULL && lstat(p, &st) == 0;
 }
 
-static void fsync_parent(const char *path)
-{
-    char *copy = strdup(path);
-    int fd;
-
-    if (copy == NULL)
-        return;
-    fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(copy);
-}
-
 int sf_engine_publish(const char *temp_path, const char *final_path,
                       const char *checksum, sf_error *err)
 {
@@ -813,12 +797,10 @@ int sf_engine_publish(const char *temp_path, const char *final_path,
         return sf_error_set(err, "missing-artifact-entry", "", "neither the "
                             "temporary nor the final artifact exists: %s",
                             final_path);
-    if (rename(temp_path, final_path) != 0)
-        return sf_error_set_errno(err, errno, "", "cannot rename %s to %s",
-                                  temp_path, final_path);
-    /* the rename is durable only once the directory is */
-    fsync_parent(final_path);
-    return SF_OK;
+    /* through the storage seam: the rename and its directory's sync are a
+     * durable write like any document's, so crash injection counts it and
+     * the simulated disk decides what a crash keeps */
+    return sf_fs_rename_durable(temp_path, final_path, err);
 }
 
 static int copy_file(int from_dir, int to_dir, const char *name, sf_error *err)

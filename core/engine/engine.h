@@ -190,7 +190,9 @@ int sf_restore_snapshot_on_canister(sf_engine *e,
 int sf_engine_set_load_from(sf_engine *e, const char *canister,
                             const char *from, sf_error *err);
 
-/* Moves a verified artifact from temp_path to final_path, durably.
+/* Moves a verified artifact from temp_path to final_path, durably, through
+ * the storage seam (sf_fs_rename_durable: a durable write the crash
+ * injection counts).
  * Repeatable: when final_path already exists (a crash came between the
  * rename and the journal write) it is accepted if, and only if, its
  * checksum is `checksum`, and a leftover temp is removed. */
