@@ -156,8 +156,7 @@ static int drv_submit(sf_driver *d, const sf_op *op, uint64_t *ticket,
     if (op->kind == SF_OP_STOP && c != NULL) {
         f->began_stop = c->status != SF_STATUS_STOPPED;
         if (c->status == SF_STATUS_RUNNING) {
-            c->status = SF_STATUS_STOPPING;
-            c->stop_due_ms = add_sat(due, sim->config.stop_ms);
+            sf_sim_stopping(sim, c, add_sat(due, sim->config.stop_ms));
             changed = true;
         }
         /* The call returns once the canister has stopped. */
@@ -452,8 +451,7 @@ static int requeue_stop(sim_driver *sd, flight *f, sf_error *err)
         (c->status == SF_STATUS_RUNNING && f->began_stop))
         return SF_OK;
     if (c->status == SF_STATUS_RUNNING) {
-        c->status = SF_STATUS_STOPPING;
-        c->stop_due_ms = add_sat(sim->now_ms, sim->config.stop_ms);
+        sf_sim_stopping(sim, c, add_sat(sim->now_ms, sim->config.stop_ms));
         if (save(sd, err) != SF_OK)
             return SF_ERR;
     }

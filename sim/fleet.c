@@ -518,15 +518,34 @@ uint64_t sf_sim_image_total_size(const sim_image *img)
 
 void sf_sim_settle(sf_sim *sim)
 {
+    uint64_t next = UINT64_MAX;
     size_t i;
 
+    /* every wait and sleep settles: the fleet is looked at only when a
+     * stop may be due, and the look finds when the next one is */
+    if (sim->now_ms < sim->settle_due_ms)
+        return;
     for (i = 0; i < sim->count; i++) {
         sim_canister *c = &sim->canisters[i];
-        if (c->status == SF_STATUS_STOPPING && c->stop_due_ms <= sim->now_ms) {
+
+        if (c->status != SF_STATUS_STOPPING)
+            continue;
+        if (c->stop_due_ms <= sim->now_ms) {
             c->status = SF_STATUS_STOPPED;
             c->stop_due_ms = 0;
+        } else if (c->stop_due_ms < next) {
+            next = c->stop_due_ms;
         }
     }
+    sim->settle_due_ms = next;
+}
+
+void sf_sim_stopping(sf_sim *sim, sim_canister *c, uint64_t due)
+{
+    c->status = SF_STATUS_STOPPING;
+    c->stop_due_ms = due;
+    if (due < sim->settle_due_ms)
+        sim->settle_due_ms = due;
 }
 
 /* ---- building ---- */

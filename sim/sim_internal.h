@@ -153,6 +153,10 @@ struct sf_sim {
     /* not state: canister id -> position, for sf_sim_find (fleet.c);
      * rebuilt when the array moved, grew or was reordered */
     struct sim_find_index *find;
+    /* not state: no stopping canister is due before this moment (0: not
+     * known, look), so sf_sim_settle looks at the fleet only when a stop
+     * may have come due instead of at every call */
+    uint64_t settle_due_ms;
 };
 
 /* fleet.c */
@@ -173,6 +177,9 @@ int sf_sim_image_digest(const sf_sim *sim, const sim_image *img,
 uint64_t sf_sim_image_total_size(const sim_image *img);
 /* Stopping canisters whose stop is due become stopped. */
 void sf_sim_settle(sf_sim *sim);
+/* c starts stopping, stopped at due: the only way a canister becomes
+ * stopping (it keeps sf_sim_settle's watermark true). */
+void sf_sim_stopping(sf_sim *sim, sim_canister *c, uint64_t due);
 int sf_sim_canister_id_bytes(const char *id,
                              uint8_t out[SF_PRINCIPAL_MAX_BYTES], size_t *len);
 

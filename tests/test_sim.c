@@ -991,6 +991,68 @@ static void test_clock(void **state)
     assert_int_equal(info.status, SF_STATUS_STOPPED);
 }
 
+/* Stops come due however the fleet got its stopping canisters: two stops
+ * in flight each settle at their own moment, after a sleep that found
+ * nothing due, and a fleet loaded from a state saved mid-stop settles its
+ * stopping canisters at the same moments. A stop is due 20 ms (latency)
+ * + 50 ms (stop_ms) after its call. */
+static void test_settle_when_due(void **state)
+{
+    fixture *f = *state;
+    sf_sim_canister_info a, b;
+    sf_sim *loaded = NULL;
+    sf_clock clk, lclk;
+    sf_buf json;
+    sf_error err;
+    uint64_t t;
+
+    start_sim(f, NULL);
+    clk = sf_sim_clock(f->sim);
+    sf_clock_sleep_ms(&clk, 10); /* nothing stopping: nothing due */
+    info_at(f->sim, 1, &a);
+    submit(f->drv, SF_OP_STOP, a.canister_id, NULL, NULL, &t); /* due +70 */
+    sf_clock_sleep_ms(&clk, 30);
+    info_at(f->sim, 2, &b);
+    submit(f->drv, SF_OP_STOP, b.canister_id, NULL, NULL, &t); /* due +100 */
+    info_at(f->sim, 1, &a);
+    info_at(f->sim, 2, &b);
+    assert_int_equal(a.status, SF_STATUS_STOPPING);
+    assert_int_equal(b.status, SF_STATUS_STOPPING);
+
+    sf_buf_init(&json);
+    assert_int_equal(sf_sim_state_json(f->sim, &json, &err), SF_OK);
+    assert_int_equal(sf_sim_load_json(json.data, json.len, &loaded, &err),
+                     SF_OK);
+    sf_buf_free(&json);
+
+    sf_clock_sleep_ms(&clk, 39);
+    info_at(f->sim, 1, &a);
+    assert_int_equal(a.status, SF_STATUS_STOPPING);
+    sf_clock_sleep_ms(&clk, 1);
+    info_at(f->sim, 1, &a);
+    info_at(f->sim, 2, &b);
+    assert_int_equal(a.status, SF_STATUS_STOPPED);
+    assert_int_equal(b.status, SF_STATUS_STOPPING);
+    sf_clock_sleep_ms(&clk, 30);
+    info_at(f->sim, 2, &b);
+    assert_int_equal(b.status, SF_STATUS_STOPPED);
+
+    /* the loaded copy: the same moments */
+    lclk = sf_sim_clock(loaded);
+    sf_clock_sleep_ms(&lclk, 39);
+    info_at(loaded, 1, &a);
+    assert_int_equal(a.status, SF_STATUS_STOPPING);
+    sf_clock_sleep_ms(&lclk, 1);
+    info_at(loaded, 1, &a);
+    info_at(loaded, 2, &b);
+    assert_int_equal(a.status, SF_STATUS_STOPPED);
+    assert_int_equal(b.status, SF_STATUS_STOPPING);
+    sf_clock_sleep_ms(&lclk, 30);
+    info_at(loaded, 2, &b);
+    assert_int_equal(b.status, SF_STATUS_STOPPED);
+    sf_sim_free(loaded);
+}
+
 static void test_set_status(void **state)
 {
     fixture *f = *state;
@@ -2455,6 +2517,7 @@ int main(void)
         T(test_stop_after_start_in_flight),
         T(test_create_while_stopping),
         T(test_clock),
+        T(test_settle_when_due),
         T(test_set_status),
         T(test_create_refused_running),
         T(test_create_shape),
