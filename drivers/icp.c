@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -403,6 +404,7 @@ static int drv_submit(sf_driver *base, const sf_op *op, uint64_t *ticket,
             job->ready.fail = SF_FAIL_PERMANENT;
             job->ready.err = e;
         }
+        sf_icp_finished_now(d, job);
         rc = SF_OK;
     } else {
         job->reported_ms = sf_icp_now_ms();
@@ -538,6 +540,8 @@ static void drv_destroy(sf_driver *base)
     for (i = 0; i < d->job_count; i++)
         job_free(d->jobs[i]); /* kills what still runs */
     free(d->jobs);
+    if (d->exit_fd >= 0)
+        close(d->exit_fd);
     if (d->workdir != NULL)
         rmdir(d->workdir);
     free(d->workdir);
@@ -619,6 +623,9 @@ int sf_icp_driver_new(const sf_icp_config *cfg, sf_driver **out,
         return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
     d->base.ops = &icp_ops;
     d->base.impl = d;
+    /* without it (out of descriptors), exits are ordered as they are
+     * seen: a coarser order, not a failure */
+    d->exit_fd = epoll_create1(EPOLL_CLOEXEC);
     d->cfg = *cfg;
     d->cfg.icp = cfg->icp == NULL ? strdup("icp")
                  : strchr(cfg->icp, '/') ? copy_path(cwd, cfg->icp, &oom)

@@ -24,6 +24,8 @@ typedef struct icp_job {
     bool exited, timed_out;
     int status;       /* waitpid status once exited */
     uint64_t reported_ms; /* when on_bytes was last called for it */
+    uint64_t finish_seq; /* 0 until seen finished; then its place in the
+                            order the jobs finished */
     sf_result ready;
 } icp_job;
 
@@ -35,6 +37,11 @@ typedef struct icp_driver {
     icp_job **jobs;
     size_t job_count, job_cap;
     uint64_t next_ticket;
+    /* the children's pidfds, one-shot: epoll reports them in the order
+     * they became readable, i.e. the order the children exited, however
+     * long after; -1 without epoll (then: the order they are seen) */
+    int exit_fd;
+    uint64_t finish_seq; /* the last finish_seq given */
 } icp_driver;
 
 /* icp_proc.c */
@@ -49,6 +56,8 @@ int sf_icp_poll(icp_driver *d, uint64_t limit_ms, size_t *index,
                 sf_error *err);
 /* Kills a running child's group and reaps it. */
 void sf_icp_kill(icp_job *job);
+/* Gives job the next place in the finishing order, unless it has one. */
+void sf_icp_finished_now(icp_driver *d, icp_job *job);
 
 /* icp_parse.c: hex of a Candid reply into bytes (malloc'd). */
 int sf_icp_hex_decode(const char *hex, unsigned char **out, size_t *len);

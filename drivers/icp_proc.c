@@ -11,6 +11,14 @@
  * waiting for EOF: a grandchild may hold the pipe open) or when its
  * deadline passes (SIGKILL to the group, then reap). Only our own pids are
  * ever waited for.
+ *
+ * Completions go out in the order the children finished, also when
+ * several finished while nobody waited: each pidfd is also registered,
+ * one-shot, with an epoll instance, whose ready list keeps the order in
+ * which they became readable; each wait reads it first and numbers the
+ * exits in that order (finish_seq). A child whose exit epoll has not
+ * reported (no pidfd, a timeout kill, an exit in the instant between
+ * the two looks) is numbered when it is seen finished.
  */
 /* posix_spawn_file_actions_addchdir_np (glibc >= 2.29) */
 #define _GNU_SOURCE 1
@@ -28,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -165,8 +174,15 @@ int sf_icp_spawn(icp_driver *d, icp_job *job, char **argv, sf_error *err)
     job->pid = pid;
 #ifdef SYS_pidfd_open
     job->pid_fd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (job->pid_fd >= 0)
+    if (job->pid_fd >= 0) {
+        /* not registered: the exit is numbered when seen, as without a
+         * pidfd */
+        struct epoll_event ev = {EPOLLIN | EPOLLONESHOT, {.ptr = job}};
+
         fcntl(job->pid_fd, F_SETFD, FD_CLOEXEC);
+        if (d->exit_fd >= 0)
+            epoll_ctl(d->exit_fd, EPOLL_CTL_ADD, job->pid_fd, &ev);
+    }
 #endif
     job->out_fd = out[0];
     job->err_fd = errp[0];
@@ -285,30 +301,55 @@ static bool reap(icp_job *job)
     return job->exited;
 }
 
-/* A finished job's index, or SIZE_MAX. */
+void sf_icp_finished_now(icp_driver *d, icp_job *job)
+{
+    if (job->finish_seq == 0)
+        job->finish_seq = ++d->finish_seq;
+}
+
+/* Numbers the exits epoll has seen, in its order. A job's pidfd is
+ * closed before the job is freed, and closing it takes it out of the
+ * epoll set with any event not yet read: ptr is never a freed job. */
+static void number_exits(icp_driver *d)
+{
+    struct epoll_event ev[32];
+    int n, k;
+
+    if (d->exit_fd < 0)
+        return;
+    do {
+        n = epoll_wait(d->exit_fd, ev, 32, 0);
+        for (k = 0; k < n; k++)
+            sf_icp_finished_now(d, ev[k].data.ptr);
+    } while (n == 32 || (n < 0 && errno == EINTR));
+}
+
+/* The index of the job that finished first, or SIZE_MAX. */
 static size_t finished(icp_driver *d, uint64_t now)
 {
-    size_t i;
+    size_t i, first = SIZE_MAX;
 
+    number_exits(d);
     for (i = 0; i < d->job_count; i++) {
         icp_job *job = d->jobs[i];
 
-        if (job->pid < 0)
-            return i; /* completed without a child */
-        if (!job->exited && reap(job)) {
+        if (job->pid >= 0 && !job->exited && reap(job)) {
             drain(d, job, &job->out_fd, true);
             drain(d, job, &job->err_fd, false);
             close_pipes(job);
         }
-        if (job->exited)
-            return i;
-        if (now >= job->deadline_ms) {
+        if (job->pid >= 0 && !job->exited && now >= job->deadline_ms) {
             job->timed_out = true;
             sf_icp_kill(job);
-            return i;
         }
+        if (job->pid >= 0 && !job->exited)
+            continue;
+        sf_icp_finished_now(d, job); /* no-op once numbered */
+        if (first == SIZE_MAX ||
+            job->finish_seq < d->jobs[first]->finish_seq)
+            first = i;
     }
-    return SIZE_MAX;
+    return first;
 }
 
 static bool is_transfer(const icp_job *job)

@@ -1,11 +1,13 @@
 /*
  * The icp driver with several children at once, against the fake icp:
  * completions come back in the order the children finish, not the order
- * they were submitted; each child has its own deadline (from its own
- * start, control or transfer timeout) and its own output caps; a child
- * that hangs, or writes without end, is killed at its deadline while the
- * others complete normally; destroying the driver with children still
- * running (or exited and not yet waited for) kills and reaps every one.
+ * they were submitted, also when all finished before the wait; each child
+ * has its own deadline (from its own start, control or transfer timeout)
+ * and its own output caps; a child that hangs, or writes without end, is
+ * killed at its deadline while the others complete normally; destroying
+ * the driver with children still running (or exited and not yet waited
+ * for) kills and reaps every one; wait_for keeps its limit, and a retry's
+ * backoff lets other children's completions through.
  */
 #include <errno.h>
 #include <limits.h>
@@ -501,6 +503,85 @@ static void test_destroy_reaps_every_child(void **state)
     expect_no_children();
 }
 
+/* Until every child the fake logged has exited, left unreaped (WNOWAIT)
+ * for the driver. */
+static void wait_exited(size_t n)
+{
+    icp_calls k;
+    size_t i, gone = 0;
+    int tries;
+
+    wait_logged(n, &k);
+    for (tries = 0; tries < 1000 && gone < n; tries++) {
+        for (i = 0, gone = 0; i < k.count; i++) {
+            pid_t pid = (pid_t)cJSON_GetObjectItem(k.items[i], "pid")->valueint;
+            siginfo_t si;
+
+            memset(&si, 0, sizeof si);
+            if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) ==
+                    0 && si.si_pid == pid)
+                gone++;
+        }
+        if (gone < n)
+            usleep(20000);
+    }
+    icp_free_calls(&k);
+    if (gone < n)
+        fail_msg("only %zu of %zu children exited", gone, n);
+}
+
+/* Children that all finished while nobody waited (a busy spell) come
+ * back in the order they finished, not the order they were submitted:
+ * held back 1200, 600 and 0 ms, they finish last, second and first. */
+static void test_finish_order_after_a_busy_spell(void **state)
+{
+    static const struct {
+        const char *op, *canister;
+        sf_op_kind kind;
+        int ms;
+    } kids[] = {
+        {"status", ROOT, SF_OP_STATUS, 1200},
+        {"list", STORE, SF_OP_LIST, 600},
+        {"status", APP, SF_OP_STATUS, 0},
+    };
+    sf_icp_config c = icp_base_config();
+    char faults[1024];
+    size_t n = 0, i;
+    uint64_t t[3];
+    sf_driver *d;
+    sf_result r;
+    sf_op op;
+
+    (void)state;
+    n += (size_t)snprintf(faults + n, sizeof faults - n, "[");
+    for (i = 0; i < 3; i++)
+        n += (size_t)snprintf(faults + n, sizeof faults - n,
+                              "%s{\"op\": \"%s\", \"canister\": \"%s\", "
+                              "\"mode\": \"delay\", \"ms\": %d}",
+                              i ? ", " : "", kids[i].op, kids[i].canister,
+                              kids[i].ms);
+    snprintf(faults + n, sizeof faults - n, "]");
+    icp_write_state(faults);
+    d = icp_new_driver(&c);
+    for (i = 0; i < 3; i++)
+        t[i] = submit(d, (op = icp_op_of(kids[i].kind, kids[i].canister, NULL,
+                                         NULL), &op));
+    wait_exited(3);
+    for (i = 0; i < 3; i++) {
+        uint64_t got = next_done(d, &r);
+
+        if (got != t[2 - i])
+            fail_msg("completion %zu: ticket %llu, wanted %llu (%s of %s)", i,
+                     (unsigned long long)got, (unsigned long long)t[2 - i],
+                     kids[2 - i].op, kids[2 - i].canister);
+        icp_expect_ok(&r);
+        assert_int_equal(r.kind, kids[2 - i].kind);
+        sf_result_free(&r);
+    }
+    sf_driver_destroy(d);
+    expect_no_children();
+}
+
 /* wait_for keeps its limit on the wall clock: a child held back 1.5 s is
  * still in flight after a 300 ms wait_for and after a 0 ms one, then
  * completes within a long one; with nothing in flight it fails. */
@@ -643,6 +724,8 @@ int main(void)
                                         icp_teardown),
         cmocka_unit_test_setup_teardown(test_output_caps_per_child, icp_setup,
                                         icp_teardown),
+        cmocka_unit_test_setup_teardown(test_finish_order_after_a_busy_spell,
+                                        icp_setup, icp_teardown),
         cmocka_unit_test_setup_teardown(test_wait_for_keeps_its_limit,
                                         icp_setup, icp_teardown),
         cmocka_unit_test_setup_teardown(test_wait_for_sees_a_timeout_kill,
