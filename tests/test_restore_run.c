@@ -38,7 +38,7 @@ typedef struct rt {
     char out[700];
     char id[N][SF_PRINCIPAL_TEXT_MAX];
     const char *ids[N];
-    const void *param; /* the fault-matrix row, when there is one */
+    const void *param; /* the fault-matrix case, when there is one */
 } rt;
 
 static int setup(void **state)
@@ -824,10 +824,17 @@ static const matrix_row rows[] = {
     {"start", "lost-response", 0, ONE_RUN, NULL},
 };
 
+/* A row, with one job or with 4 (several in flight beside the fault). */
+typedef struct matrix_case {
+    const matrix_row *row;
+    unsigned jobs;
+} matrix_case;
+
 static void test_fault_matrix(void **state)
 {
     rt *t = *state;
-    const matrix_row *row = t->param;
+    const matrix_case *mc = t->param;
+    const matrix_row *row = mc->row;
     char faults[200];
     sf_restore_config c;
     sf_restore_result r, st;
@@ -843,9 +850,10 @@ static void test_fault_matrix(void **state)
     else
         snprintf(faults, sizeof faults, "%s:%s=%s", row->op, t->id[A],
                  row->effect);
-    print_message("faults %s\n", faults);
+    print_message("faults %s, jobs %u\n", faults, mc->jobs);
     sf_fx_stack(&t->f, faults, false);
     sf_rfx_config(&c, t->out, SF_RESTORE_MODE_EXECUTE);
+    c.jobs = mc->jobs;
     rc = sf_rfx_run(&t->f, &c, &r, &err);
     loads_done = r.loads_done;
     print_message("%s\n", rc == SF_OK ? "completed in one run" : err.message);
@@ -867,8 +875,16 @@ static void test_fault_matrix(void **state)
     assert_int_equal(j.failed_operations, 1);
     assert_int_equal(j.pending_operations, 0);
     if (row->failed != NULL) {
-        const sf_restore_journal_op *op = sf_restore_journal_next_transition(&j);
+        /* the failed one (with one job also the next: nothing passes it) */
+        const sf_restore_journal_op *op = NULL;
+        size_t i;
+
+        for (i = 0; i < j.operations_len && op == NULL; i++)
+            if (j.operations[i].state == SF_RESTORE_FAILED)
+                op = &j.operations[i];
         assert_non_null(op);
+        if (mc->jobs <= 1)
+            assert_ptr_equal(op, sf_restore_journal_next_transition(&j));
         assert_int_equal(op->state, SF_RESTORE_FAILED);
         assert_string_equal(sf_restore_op_kind_name(op->kind), row->failed);
         assert_string_equal(op->target_canister, t->id[A]);
@@ -1456,8 +1472,19 @@ static void test_failure_with_null_error(void **state)
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+/* every row with one job, then with 4 */
+static const matrix_case cases[] = {
+#define C(i) {&rows[i], 1}, {&rows[i], 4}
+    C(0), C(1), C(2), C(3), C(4), C(5), C(6), C(7), C(8), C(9), C(10),
+    C(11), C(12), C(13), C(14), C(15), C(16), C(17), C(18), C(19), C(20),
+    C(21), C(22), C(23), C(24), C(25), C(26), C(27),
+#undef C
+};
 #define M(i)                                                                    \
-    {"fault_matrix_" #i, test_fault_matrix, setup, teardown, (void *)&rows[i]}
+    {"fault_matrix_" #i, test_fault_matrix, setup, teardown,                    \
+     (void *)&cases[2 * (i)]},                                                  \
+    {"fault_matrix_" #i "_jobs_4", test_fault_matrix, setup, teardown,          \
+     (void *)&cases[2 * (i) + 1]}
 
 int main(void)
 {
@@ -1503,5 +1530,6 @@ int main(void)
     };
 
     _Static_assert(sizeof rows / sizeof rows[0] == 28, "one M() per row");
+    _Static_assert(sizeof cases / sizeof cases[0] == 2 * 28, "two per row");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
