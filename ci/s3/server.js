@@ -28,7 +28,8 @@
 // file is rewritten with the count left. "N STATUS TEXT" takes only
 // requests whose URL holds TEXT (e.g. "partNumber=3&").
 // When "<SF_S3_FAULTS>.delay" holds a number of milliseconds, every request
-// waits that long first (to kill a client in the middle of an upload).
+// waits that long first (to kill a client in the middle of an upload); a
+// request whose client has gone by then is dropped, not passed on.
 // When SF_S3_LOG names a file, each request appends "METHOD URL STATUS
 // INFLIGHT", INFLIGHT the number of requests the front held when this one
 // arrived, itself included (the tests of push --jobs read it).
@@ -163,10 +164,18 @@ async function main() {
 
   const handler = (req, res) => {
     const chunks = [];
+    let gone = false;
+    res.on('close', () => { if (!res.writableFinished) gone = true; });
     req.on('data', c => chunks.push(c));
     req.on('end', async () => {
       const delay = readDelay();
       if (delay > 0) await new Promise(done => setTimeout(done, delay));
+      // A client that went away while its request waited (a push killed in
+      // the middle of an upload) is not acted for. s3rver writes a part file
+      // in place, so a dead client's stale copy of a part landing while the
+      // resumed push completes the upload would be read half-written; S3
+      // itself replaces a part atomically, which makes such a copy harmless.
+      if (gone || req.socket.destroyed) return;
       const body = Buffer.concat(chunks);
       const fault = takeFault(req.url);
       if (fault === 0) { req.socket.destroy(); return; }
