@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "order_driver.h"
 #include "sim_fixture.h"
 #include "snapfleet/backup.h"
 #include "snapfleet/execjournal.h"
@@ -86,107 +87,6 @@ static size_t depth_of(const sf_sim *sim, const char *id)
         snprintf(cur, sizeof cur, "%s", info.parent_canister_id);
         d++;
     }
-}
-
-/* ---- a driver that hands completions back in a scripted order ----
- * wait() collects every completion of the driver below (their effects
- * have happened), then returns one of them chosen by a small generator
- * seeded per run: across seeds, operations in flight together complete
- * in every order. */
-
-typedef struct held {
-    uint64_t ticket;
-    sf_result res;
-} held;
-
-typedef struct order_driver {
-    sf_driver self;
-    sf_driver *inner;
-    uint64_t rng;
-    held *h;
-    size_t n, cap;
-} order_driver;
-
-static uint64_t next_rand(order_driver *o)
-{
-    o->rng = o->rng * 6364136223846793005ull + 1442695040888963407ull;
-    return o->rng >> 33;
-}
-
-static int order_submit(sf_driver *d, const sf_op *op, uint64_t *ticket,
-                        sf_error *err)
-{
-    order_driver *o = d->impl;
-
-    return sf_driver_submit(o->inner, op, ticket, err);
-}
-
-static int order_wait(sf_driver *d, uint64_t *ticket, sf_result *result,
-                      sf_error *err)
-{
-    order_driver *o = d->impl;
-    size_t k;
-
-    while (sf_driver_in_flight(o->inner) > 0) {
-        if (o->n == o->cap) {
-            o->cap = o->cap ? o->cap * 2 : 8;
-            o->h = realloc(o->h, o->cap * sizeof *o->h);
-            assert_non_null(o->h);
-        }
-        if (sf_driver_wait(o->inner, &o->h[o->n].ticket, &o->h[o->n].res,
-                           err) != SF_OK)
-            return SF_ERR;
-        o->n++;
-    }
-    if (o->n == 0)
-        return sf_error_set(err, SF_EK_USAGE, "", "nothing in flight");
-    k = (size_t)(next_rand(o) % o->n);
-    *ticket = o->h[k].ticket;
-    *result = o->h[k].res;
-    o->h[k] = o->h[--o->n];
-    return SF_OK;
-}
-
-static int order_render(sf_driver *d, const sf_op *op, sf_buf *out,
-                        sf_error *err)
-{
-    order_driver *o = d->impl;
-
-    return sf_driver_render(o->inner, op, out, err);
-}
-
-static size_t order_in_flight(sf_driver *d)
-{
-    order_driver *o = d->impl;
-
-    return sf_driver_in_flight(o->inner) + o->n;
-}
-
-static void order_destroy(sf_driver *d)
-{
-    order_driver *o = d->impl;
-
-    while (o->n > 0)
-        sf_result_free(&o->h[--o->n].res);
-    free(o->h);
-    free(o);
-}
-
-static const sf_driver_ops order_ops = {
-    "order", order_submit, order_wait, order_render, order_in_flight,
-    order_destroy, NULL,
-};
-
-static sf_driver *order_driver_new(sf_driver *inner, uint64_t seed)
-{
-    order_driver *o = calloc(1, sizeof *o);
-
-    assert_non_null(o);
-    o->inner = inner;
-    o->rng = seed * 2654435761u + 1;
-    o->self.ops = &order_ops;
-    o->self.impl = o;
-    return &o->self;
 }
 
 /* ---- the trace: what overlapped ---- */
@@ -389,7 +289,8 @@ static void scripted_orders(sf_backup_schedule schedule, unsigned jobs)
         fresh(&f, 2, 4, 0);
         sf_fx_stack(&f, NULL, false);
         top = f.top;
-        f.top = order_driver_new(top, seed);
+        f.top = sf_order_driver_new(top, seed);
+        assert_non_null(f.top);
         sf_fx_backup_config(&c, &f, sf_fx_path(&f, "bk"));
         c.schedule = schedule;
         c.jobs = jobs;
@@ -1009,7 +910,8 @@ static void download_every_order(void **state)
         fresh(&f, 2, 4, 0);
         sf_fx_stack(&f, NULL, false);
         top = f.top;
-        f.top = order_driver_new(top, seed);
+        f.top = sf_order_driver_new(top, seed);
+        assert_non_null(f.top);
         sf_fx_download_config(&c, &f, sf_fx_path(&f, "dl"));
         c.jobs = seed % 2 ? 4 : 2;
         c.verify_transfer = seed % 3 == 0;
