@@ -1179,14 +1179,132 @@ static void test_refused_transition_changes_nothing(void **s)
     assert_int_equal(j.operations[0].state, SF_RESTORE_READY);
     assert_int_equal(j.pending_operations, 0);
     sf_buf_free(&after);
-    /* An already invalid journal refuses every transition, unchanged. */
-    set_str(&j.operations[10].role, "");
-    FAILS(sf_restore_journal_mark_failed(&j, 0, "x", M1, &e_),
-          "missing-field", "operations[10].role", NULL);
-    assert_int_equal(j.operations[0].state, SF_RESTORE_READY);
-    assert_null(j.operations[0].state_updated_at);
+    /* A transition checks the operation it moves (the journal was valid
+     * before: it was read, built or replayed whole); here that operation
+     * is invalid: refused, unchanged. */
+    set_str(&j.operations[3].role, "");
+    FAILS(sf_restore_journal_move_beside(&j, 3, SF_RESTORE_FAILED, "x", M1,
+                                         &e_),
+          "missing-field", "operations[3].role", NULL);
+    assert_int_equal(j.operations[3].state, SF_RESTORE_READY);
+    assert_null(j.operations[3].state_updated_at);
     assert_int_equal(j.failed_operations, 0);
+    assert_int_equal(j.ready_operations, N_OPS);
+    /* Another operation's fault is the whole validation's to find, at the
+     * next checkpoint write or read. */
+    OK(sf_restore_journal_mark_failed(&j, 0, "x", M1, &e_));
+    FAILS(sf_restore_journal_write_json(&j, &after, &e_), "missing-field",
+          "operations[3].role", NULL);
     sf_buf_free(&before);
+    sf_restore_journal_free(&j);
+}
+
+static void same_bytes(const sf_restore_journal *j, const sf_buf *before)
+{
+    sf_buf after;
+
+    bytes(j, &after);
+    assert_same(before, &after);
+    sf_buf_free(&after);
+}
+
+/* The one rule of the whole validation a transition can break (a blank
+ * state_updated_at at the operation it moves), through every entry point
+ * and from every state it can leave; each refusal leaves the journal as it
+ * was, each move keeps the counters right. */
+static void test_every_transition_refuses_a_blank_marker(void **s)
+{
+    sf_restore_journal j;
+    sf_buf before;
+
+#define BLANK(call)                                                           \
+    do {                                                                      \
+        bytes(&j, &before);                                                   \
+        FAILS(call, "missing-field", "operations[0].state_updated_at",        \
+              "restore apply journal field operations[].state_updated_at "    \
+              "is required");                                                 \
+        same_bytes(&j, &before);                                              \
+        sf_buf_free(&before);                                                 \
+    } while (0)
+
+    (void)s;
+    load("valid-ready.json", &j);
+    /* from ready */
+    BLANK(sf_restore_journal_mark_next_pending(&j, " ", &e_));
+    BLANK(sf_restore_journal_mark_pending(&j, 0, "\t", &e_));
+    BLANK(sf_restore_journal_mark_completed(&j, 0, "", &e_));
+    BLANK(sf_restore_journal_mark_failed(&j, 0, "x", " ", &e_));
+    BLANK(sf_restore_journal_move_beside(&j, 0, SF_RESTORE_PENDING, NULL, " ",
+                                         &e_));
+    BLANK(sf_restore_journal_move_beside(&j, 0, SF_RESTORE_COMPLETED, NULL,
+                                         " ", &e_));
+    BLANK(sf_restore_journal_move_beside(&j, 0, SF_RESTORE_FAILED, "x", " ",
+                                         &e_));
+    /* from pending */
+    OK(sf_restore_journal_mark_pending(&j, 0, M1, &e_));
+    assert_valid(&j);
+    BLANK(sf_restore_journal_mark_next_ready(&j, " ", &e_));
+    BLANK(sf_restore_journal_mark_ready(&j, 0, " ", &e_));
+    BLANK(sf_restore_journal_mark_pending(&j, 0, " ", &e_));
+    BLANK(sf_restore_journal_mark_completed(&j, 0, " ", &e_));
+    BLANK(sf_restore_journal_mark_failed(&j, 0, "x", " ", &e_));
+    BLANK(sf_restore_journal_move_beside(&j, 0, SF_RESTORE_READY, NULL, " ",
+                                         &e_));
+    /* from failed */
+    OK(sf_restore_journal_mark_failed(&j, 0, "x", M1, &e_));
+    assert_valid(&j);
+    assert_int_equal(j.failed_operations, 1);
+    assert_int_equal(j.pending_operations, 0);
+    BLANK(sf_restore_journal_retry_failed(&j, 0, " ", &e_));
+    BLANK(sf_restore_journal_mark_failed(&j, 0, "y", " ", &e_));
+    BLANK(sf_restore_journal_move_beside(&j, 0, SF_RESTORE_READY, NULL, " ",
+                                         &e_));
+    /* from completed */
+    OK(sf_restore_journal_retry_failed(&j, 0, M1, &e_));
+    OK(sf_restore_journal_mark_completed(&j, 0, M2, &e_));
+    assert_valid(&j);
+    assert_int_equal(j.completed_operations, 1);
+    assert_int_equal(j.ready_operations, N_OPS - 1);
+    assert_int_equal(j.failed_operations, 0);
+    BLANK(sf_restore_journal_mark_completed(&j, 0, " ", &e_));
+    BLANK(sf_restore_journal_move_beside(&j, 0, SF_RESTORE_COMPLETED, NULL,
+                                         " ", &e_));
+#undef BLANK
+    sf_restore_journal_free(&j);
+}
+
+/* A journal whose operations are not stored in sequence order (valid: the
+ * sequences are 0..n-1): transitions and receipts find the right one and
+ * name its position. */
+static void test_operations_out_of_array_order(void **s)
+{
+    sf_restore_journal j;
+    sf_restore_journal_op t;
+    sf_restore_receipt r;
+
+    (void)s;
+    load("valid-ready.json", &j);
+    t = j.operations[0];
+    j.operations[0] = j.operations[1];
+    j.operations[1] = t;
+    assert_valid(&j);
+    FAILS(sf_restore_journal_mark_pending(&j, 0, " ", &e_), "missing-field",
+          "operations[1].state_updated_at", NULL);
+    OK(sf_restore_journal_mark_pending(&j, 0, M1, &e_));
+    assert_int_equal(j.operations[1].state, SF_RESTORE_PENDING);
+    assert_int_equal(j.operations[0].state, SF_RESTORE_READY);
+    OK(sf_restore_receipt_init(&r, &j.operations[0],
+                               SF_RESTORE_COMMAND_FAILED, 1, M1, &e_));
+    r.failure_reason = xstrdup("runner-command-exit-1");
+    OK(sf_restore_journal_record_receipt(&j, &r, &e_));
+    assert_int_equal(j.receipts[0].sequence, S_UP_APP);
+    set_str(&r.target_canister, T1);
+    FAILS(sf_restore_journal_record_receipt(&j, &r, &e_),
+          "operation-receipt-mismatch",
+          "operation_receipts[1].target_canister", NULL);
+    assert_int_equal(j.receipt_count, 1);
+    sf_restore_receipt_free(&r);
+    assert_valid(&j);
     sf_restore_journal_free(&j);
 }
 
@@ -1273,6 +1391,80 @@ static void test_receipt_init_and_record(void **s)
     sf_restore_receipt_free(&r);
     sf_buf_free(&before);
     sf_buf_free(&after);
+    sf_restore_journal_free(&j);
+}
+
+/* Every receipt rule of the whole validation, and the receipt's shape,
+ * refused at recording with the new receipt's slot; the journal is left as
+ * it was. */
+static void test_record_receipt_refusals(void **s)
+{
+    sf_restore_journal j;
+    sf_restore_receipt r;
+    sf_restore_command cmd;
+    sf_restore_output out;
+    sf_buf before;
+
+#define REFUSED(kind, field)                                                  \
+    do {                                                                      \
+        FAILS(sf_restore_journal_record_receipt(&j, &r, &e_), kind, field,    \
+              NULL);                                                          \
+        assert_int_equal(j.receipt_count, 1);                                 \
+        same_bytes(&j, &before);                                              \
+    } while (0)
+
+    (void)s;
+    load("valid-ready.json", &j);
+    completed_upload_receipt(&j, S_UP_APP, "up-app", &r);
+    OK(sf_restore_journal_record_receipt(&j, &r, &e_));
+    sf_restore_receipt_free(&r);
+    bytes(&j, &before);
+    completed_upload_receipt(&j, S_UP_ROOT, "up-root", &r);
+    r.sequence = N_OPS;
+    REFUSED("operation-receipt-operation-not-found",
+            "operation_receipts[1].sequence");
+    r.sequence = S_UP_ROOT;
+    r.kind = SF_RESTORE_OP_LOAD_SNAPSHOT;
+    REFUSED("operation-receipt-mismatch", "operation_receipts[1].operation");
+    r.kind = SF_RESTORE_OP_UPLOAD_SNAPSHOT;
+    set_str(&r.source_canister, APP);
+    REFUSED("operation-receipt-mismatch",
+            "operation_receipts[1].source_canister");
+    set_str(&r.source_canister, ROOT);
+    set_str(&r.target_canister, NULL);
+    REFUSED("operation-receipt-mismatch",
+            "operation_receipts[1].target_canister");
+    set_str(&r.target_canister, ROOT);
+    set_str(&r.source_snapshot_id, " ");
+    REFUSED("missing-field", "operation_receipts[1].source_snapshot_id");
+    set_str(&r.source_snapshot_id, "snap-root");
+    set_str(&r.artifact_path, NULL);
+    REFUSED("missing-field", "operation_receipts[1].artifact_path");
+    set_str(&r.artifact_path, j.operations[S_UP_ROOT].artifact_path);
+    set_str(&r.uploaded_snapshot_id, "");
+    REFUSED("missing-field", "operation_receipts[1].uploaded_snapshot_id");
+    r.outcome = SF_RESTORE_COMMAND_FAILED;
+    REFUSED("missing-field", "operation_receipts[1].failure_reason");
+    set_str(&r.failure_reason, "runner-command-exit-1");
+    /* the shape the document needs */
+    r.outcome = (sf_restore_outcome)7;
+    REFUSED("usage", NULL);
+    r.outcome = SF_RESTORE_COMMAND_FAILED;
+    memset(&cmd, 0, sizeof cmd);
+    cmd.note = "n";
+    r.command = &cmd;
+    REFUSED("usage", NULL);
+    r.command = NULL;
+    memset(&out, 0, sizeof out);
+    r.cmd_stderr = &out;
+    REFUSED("usage", NULL);
+    r.cmd_stderr = NULL;
+    OK(sf_restore_journal_record_receipt(&j, &r, &e_));
+    assert_int_equal(j.receipt_count, 2);
+    assert_valid(&j);
+#undef REFUSED
+    sf_restore_receipt_free(&r);
+    sf_buf_free(&before);
     sf_restore_journal_free(&j);
 }
 
@@ -1902,7 +2094,10 @@ int main(void)
         cmocka_unit_test(test_mark_failed_and_retry),
         cmocka_unit_test(test_move_beside),
         cmocka_unit_test(test_refused_transition_changes_nothing),
+        cmocka_unit_test(test_every_transition_refuses_a_blank_marker),
+        cmocka_unit_test(test_operations_out_of_array_order),
         cmocka_unit_test(test_receipt_init_and_record),
+        cmocka_unit_test(test_record_receipt_refusals),
         cmocka_unit_test(test_output_capture),
         cmocka_unit_test(test_uploaded_snapshot_id_lookup),
         cmocka_unit_test(test_command_specs),

@@ -689,8 +689,8 @@ static int op_check(const sf_restore_journal_op *op, size_t i, sf_error *err)
     return SF_OK;
 }
 
-/* Position of the operation with this sequence: through `index` when the
- * sequences are known to be 0..n-1, else by a scan. SIZE_MAX if none. */
+/* canic's receipt rules: receipt `slot` against its operation (found
+ * through `index` when the sequences are known to be 0..n-1). */
 static int receipt_check(const sf_restore_receipt *r,
                          const sf_restore_journal *j, size_t slot,
                          const size_t *index, sf_error *err)
@@ -741,6 +741,44 @@ static int receipt_check(const sf_restore_receipt *r,
         snprintf(name, sizeof name, "operation_receipts[].%s", what);
         return required(name, field, NULL, err);
     }
+    return SF_OK;
+}
+
+int sf_rj_check_operation(const sf_restore_journal *j, size_t pos,
+                          sf_error *err)
+{
+    return op_check(&j->operations[pos], pos, err);
+}
+
+static bool strv_complete(char *const *v, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (v[i] == NULL)
+            return false;
+    return true;
+}
+
+static bool receipt_shaped(const sf_restore_receipt *r)
+{
+    const sf_restore_command *c = r->command;
+
+    return sf_restore_outcome_name(r->outcome) != NULL &&
+           (c == NULL || (c->program != NULL && c->note != NULL &&
+                          strv_complete(c->args, c->arg_count))) &&
+           (r->cmd_stdout == NULL || r->cmd_stdout->text != NULL) &&
+           (r->cmd_stderr == NULL || r->cmd_stderr->text != NULL);
+}
+
+int sf_rj_check_receipt(const sf_restore_journal *j, size_t slot,
+                        sf_error *err)
+{
+    if (receipt_check(&j->receipts[slot], j, slot, NULL, err) != SF_OK)
+        return SF_ERR;
+    if (!receipt_shaped(&j->receipts[slot]))
+        return sf_error_set(err, SF_EK_USAGE, "", "receipt %zu is malformed",
+                            slot);
     return SF_OK;
 }
 
@@ -885,16 +923,6 @@ static void write_receipt(sf_jw *w, const sf_restore_receipt *r)
     sf_jw_end_object(w);
 }
 
-static bool strv_complete(char *const *v, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        if (v[i] == NULL)
-            return false;
-    return true;
-}
-
 /* Validation cannot see what only a hand-built journal can hold (enums out
  * of range, NULL where the document needs a string); such a journal must
  * not be written with nulls. */
@@ -913,17 +941,10 @@ int sf_rj_check_shape(const sf_restore_journal *j, sf_error *err)
             return sf_error_set(err, SF_EK_USAGE, "",
                                 "operation %zu is malformed", i);
     }
-    for (i = 0; i < j->receipt_count; i++) {
-        const sf_restore_receipt *r = &j->receipts[i];
-        const sf_restore_command *c = r->command;
-        if (sf_restore_outcome_name(r->outcome) == NULL ||
-            (c != NULL && (c->program == NULL || c->note == NULL ||
-                           !strv_complete(c->args, c->arg_count))) ||
-            (r->cmd_stdout != NULL && r->cmd_stdout->text == NULL) ||
-            (r->cmd_stderr != NULL && r->cmd_stderr->text == NULL))
+    for (i = 0; i < j->receipt_count; i++)
+        if (!receipt_shaped(&j->receipts[i]))
             return sf_error_set(err, SF_EK_USAGE, "",
                                 "receipt %zu is malformed", i);
-    }
     return SF_OK;
 }
 

@@ -107,6 +107,12 @@ static inline size_t op_position(const sf_restore_journal *j,
 
     if (index != NULL)
         return sequence < j->operations_len ? index[sequence] : SIZE_MAX;
+    /* A journal's operations are built in sequence order: try the slot
+     * first (the same answer whenever the sequences are unique, as
+     * validation requires). */
+    if (sequence < j->operations_len &&
+        j->operations[sequence].sequence == sequence)
+        return (size_t)sequence;
     for (i = 0; i < j->operations_len; i++)
         if (j->operations[i].sequence == sequence)
             return i;
@@ -115,6 +121,13 @@ static inline size_t op_position(const sf_restore_journal *j,
 
 /* Defined in restore_journal.c, used by its state machine too. */
 int sf_rj_check_shape(const sf_restore_journal *j, sf_error *err);
+/* What sf_restore_journal_validate checks of operation `pos` alone, and
+ * of receipt `slot` alone (against its operation, and its shape); see
+ * the state machine in restore_journal_ops.c for when that suffices. */
+int sf_rj_check_operation(const sf_restore_journal *j, size_t pos,
+                          sf_error *err);
+int sf_rj_check_receipt(const sf_restore_journal *j, size_t slot,
+                        sf_error *err);
 int sf_rj_finish(sf_jw *w, sf_buf *out, size_t start, sf_error *err);
 
 #endif

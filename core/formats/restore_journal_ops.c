@@ -238,8 +238,40 @@ static int out_of_order_beside(const sf_restore_journal *j,
                         ULL(op->sequence), ULL(first->sequence));
 }
 
+/* The counter of operations in state s (s is in range). */
+static uint64_t *state_counter(sf_restore_journal *j, sf_restore_state s)
+{
+    switch (s) {
+    case SF_RESTORE_PENDING:
+        return &j->pending_operations;
+    case SF_RESTORE_READY:
+        return &j->ready_operations;
+    case SF_RESTORE_BLOCKED:
+        return &j->blocked_operations;
+    case SF_RESTORE_COMPLETED:
+        return &j->completed_operations;
+    default:
+        return &j->failed_operations;
+    }
+}
+
 /* canic's transition_operation (spec 3.5 steps 1-6), all or nothing;
- * beside: the order rule of out_of_order_beside instead of canic's. */
+ * beside: the order rule of out_of_order_beside instead of canic's.
+ *
+ * canic validates the whole journal after every transition, which makes
+ * each one O(n) and a restore O(n^2). A transition changes one
+ * operation's state, state_updated_at and blocking_reasons, and the two
+ * state counters of its old and new state. Of sf_restore_journal_validate's
+ * checks, the header (version, backup_id, backup_root), operation_count
+ * and operation_counts, the sequences, every other operation and every
+ * receipt (which compares kind and canisters only) read none of these.
+ * The state counters are moved by one each, so on counters that matched
+ * they still match. The ready rule reads blocked_operations, which no
+ * transition changes (none leads to or from blocked). What is left is
+ * this operation's own check (a blank state_updated_at; the reasons its
+ * state needs), so on a journal valid before (every journal is validated
+ * whole when it is read, built, replayed and at each checkpoint write)
+ * checking it gives the whole validation's verdict. */
 static int transition(sf_restore_journal *j, uint64_t sequence,
                       sf_restore_state to, const char *reason,
                       const char *updated_at, bool beside, sf_error *err)
@@ -298,14 +330,15 @@ static int transition(sf_restore_journal *j, uint64_t sequence,
     }
     saved = *op;
     counters_save(j, &before);
+    --*state_counter(j, op->state);
+    ++*state_counter(j, to);
     op->state = to;
     op->state_updated_at = new_at;
     op->blocking_reasons = new_reasons;
     op->blocking_reason_count = new_reasons != NULL ? 1 : 0;
-    recount(j);
     /* canic 0.35.10 kept the new state in memory when this validation
      * failed; we put everything back. */
-    if (sf_restore_journal_validate(j, err) != SF_OK) {
+    if (sf_rj_check_operation(j, pos, err) != SF_OK) {
         free(new_at);
         sf_strv_free(new_reasons, op->blocking_reason_count);
         *op = saved;
@@ -422,8 +455,10 @@ int sf_restore_journal_record_receipt(sf_restore_journal *j,
     }
     j->receipts = grown;
     j->receipts[j->receipt_count++] = copy;
-    if (sf_restore_journal_validate(j, err) != SF_OK ||
-        sf_rj_check_shape(j, err) != SF_OK) {
+    /* A new receipt changes nothing the journal's other checks read: on a
+     * journal valid and writable before (see transition), checking it
+     * against its operation, and its shape, is the whole verdict. */
+    if (sf_rj_check_receipt(j, j->receipt_count - 1, err) != SF_OK) {
         sf_restore_receipt_free(&j->receipts[--j->receipt_count]);
         if (j->receipt_count == 0) {
             free(j->receipts);
