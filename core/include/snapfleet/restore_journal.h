@@ -235,9 +235,11 @@ SF_API bool sf_restore_journal_is_complete(const sf_restore_journal *j);
  * no-transitionable-operation and out-of-order-operation-transition
  * ("restore apply journal operation 4 cannot advance before operation
  * 2"). The operation takes the new state, updated_at (NULL removes the
- * marker) and no reasons ([reason] for failed); the counters are
- * recomputed and the journal validated (a blank updated_at is then
- * missing-field). On any failure the journal is unchanged.
+ * marker) and no reasons ([reason] for failed); the state counters
+ * follow and the operation is validated (a blank updated_at is then
+ * missing-field): on a valid journal, the whole validation's verdict
+ * (the journal is validated whole when read, built and written). On any
+ * failure the journal is unchanged.
  */
 SF_API int sf_restore_journal_mark_pending(sf_restore_journal *j, uint64_t sequence,
                                            const char *updated_at, sf_error *err);
@@ -291,7 +293,8 @@ SF_API int sf_restore_journal_move_beside(sf_restore_journal *j,
 
 /* ---- receipts ---- */
 
-/* Appends a copy and validates the journal; a refused receipt is not
+/* Appends a copy and validates it against the journal (on a valid
+ * journal, the whole validation's verdict); a refused receipt is not
  * kept (its error is validation's, with the new receipt's path). */
 SF_API int sf_restore_journal_record_receipt(sf_restore_journal *j,
                                              const sf_restore_receipt *r,
