@@ -450,6 +450,85 @@ static void unknown_ticket_breaks_the_pool(void **state)
     broken(true);
 }
 
+/* ---- sf_pool_drive: the runners' loop ---- */
+
+typedef struct drive_ctx {
+    sf_pool *pool;
+    ctx t[6];
+    size_t n, next;
+    size_t fill_fails_at; /* fill fails when it would spawn this one */
+    sf_buf ended;
+} drive_ctx;
+
+static int drive_fill(void *arg, sf_error *err)
+{
+    drive_ctx *c = arg;
+
+    while (c->next < c->n && sf_pool_has_room(c->pool)) {
+        if (c->next == c->fill_fails_at)
+            return sf_error_set(err, "fill-failed", "", "scripted fill failure");
+        assert_int_equal(sf_pool_spawn(c->pool, c->t[c->next].calls ? task : fails_at_once,
+                                       &c->t[c->next], err), SF_OK);
+        c->next++;
+    }
+    return SF_OK;
+}
+
+static void drive_ended(void *arg, void *task_arg)
+{
+    drive_ctx *c = arg;
+
+    sf_buf_printf(&c->ended, "%s ", ((ctx *)task_arg)->name);
+}
+
+/* Six tasks over two workers: every one is started and handed to ended,
+ * in the order they end; a failed task (the fourth) stops the spawning,
+ * the tasks in flight are collected and its error is the one returned; a
+ * fill that fails does the same. */
+static void drive_runs_and_stops_at_the_first_failure(void **state)
+{
+    static const char *const names[6] = {"A", "B", "C", "D", "E", "F"};
+    script d;
+    drive_ctx c;
+    sf_buf ev;
+    sf_error err;
+    int round;
+
+    (void)state;
+    for (round = 0; round < 3; round++) {
+        size_t i;
+
+        script_init(&d, false);
+        sf_buf_init(&ev);
+        memset(&c, 0, sizeof c);
+        sf_buf_init(&c.ended);
+        assert_int_equal(sf_pool_open(&c.pool, &d.self, 2, &err), SF_OK);
+        c.n = 6;
+        c.fill_fails_at = round == 2 ? 3 : SIZE_MAX;
+        for (i = 0; i < 6; i++)
+            c.t[i] = make(c.pool, &d, &ev, names[i], round == 1 && i == 3 ? 0 : 2);
+        sf_error_clear(&err);
+        if (round == 0) {
+            assert_int_equal(sf_pool_drive(c.pool, drive_fill, drive_ended, &c, &err),
+                             SF_OK);
+            assert_int_equal(c.next, 6);
+            assert_string_equal(sf_buf_cstr(&c.ended), "A B C D E F ");
+        } else {
+            assert_int_equal(sf_pool_drive(c.pool, drive_fill, drive_ended, &c, &err),
+                             SF_ERR);
+            assert_string_equal(err.kind, round == 1 ? "refused" : "fill-failed");
+            /* nothing after the failure was started; all started ended */
+            assert_int_equal(c.next, round == 1 ? 4 : 3);
+            assert_string_equal(sf_buf_cstr(&c.ended),
+                                round == 1 ? "A B D C " : "A B C ");
+        }
+        assert_int_equal(sf_pool_running(c.pool), 0);
+        sf_pool_close(c.pool);
+        sf_buf_free(&c.ended);
+        sf_buf_free(&ev);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -461,6 +540,7 @@ int main(void)
         cmocka_unit_test(failure_before_any_call_is_seen),
         cmocka_unit_test(wait_failure_breaks_the_pool),
         cmocka_unit_test(unknown_ticket_breaks_the_pool),
+        cmocka_unit_test(drive_runs_and_stops_at_the_first_failure),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

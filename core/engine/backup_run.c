@@ -1189,13 +1189,23 @@ static void sched_ended(sched *s, size_t i)
         s->lo++;
 }
 
+static int sched_fill_cb(void *ctx, sf_error *err)
+{
+    return sched_fill(ctx, err);
+}
+
+static void sched_ended_cb(void *ctx, void *arg)
+{
+    sched *s = ctx;
+
+    sched_ended(s, (size_t)((op_task *)arg - s->tasks));
+}
+
 /* On a failure nothing new starts, the operations in flight end and are
  * recorded, and the first error is returned. */
 static int run_jobs(runner *r, sf_error *err)
 {
     sched s;
-    sf_error first;
-    bool failed = false;
     int rc;
 
     /* positions are sequences: the integrity check after the log's replay
@@ -1209,34 +1219,12 @@ static int run_jobs(runner *r, sf_error *err)
         return SF_ERR;
     }
     r->e.pool = s.pool;
-    for (;;) {
-        void *arg;
-        sf_error terr;
-        int trc;
-
-        if (!failed && sched_fill(&s, &first) != SF_OK)
-            failed = true;
-        if (sf_pool_running(s.pool) == 0)
-            break;
-        if (sf_pool_next(s.pool, &arg, &trc, &terr, err) != SF_OK) {
-            /* not reached: a running task always ends */
-            r->e.pool = NULL;
-            sched_free(&s);
-            return SF_ERR;
-        }
-        sched_ended(&s, (size_t)((op_task *)arg - s.tasks));
-        if (trc != SF_OK && !failed) {
-            failed = true;
-            first = terr;
-        }
-    }
+    rc = sf_pool_drive(s.pool, sched_fill_cb, sched_ended_cb, &s, err);
     r->e.pool = NULL;
     sf_pool_close(s.pool);
     sched_free(&s);
-    if (failed) {
-        *err = first;
+    if (rc != SF_OK)
         return SF_ERR;
-    }
     {
         sf_exec_resume_summary sum;
 

@@ -335,3 +335,36 @@ int sf_pool_call(sf_pool *p, sf_driver *driver, const sf_op *op,
     }
     return SF_OK;
 }
+
+int sf_pool_drive(sf_pool *p, sf_pool_fill_fn fill, sf_pool_ended_fn ended,
+                  void *ctx, sf_error *err)
+{
+    sf_error first;
+    bool failed = false;
+
+    sf_error_clear(&first);
+    for (;;) {
+        void *arg;
+        sf_error terr;
+        int trc;
+
+        if (!failed && fill(ctx, &first) != SF_OK)
+            failed = true;
+        if (p->running == 0)
+            break;
+        if (sf_pool_next(p, &arg, &trc, &terr, err) != SF_OK)
+            return SF_ERR; /* not reached: a running task always ends */
+        if (ended != NULL)
+            ended(ctx, arg);
+        if (trc != SF_OK && !failed) {
+            failed = true;
+            first = terr;
+        }
+    }
+    if (failed) {
+        if (err != NULL)
+            *err = first;
+        return SF_ERR;
+    }
+    return SF_OK;
+}

@@ -68,6 +68,17 @@ int sf_pool_spawn(sf_pool *p, sf_pool_fn fn, void *arg, sf_error *err);
 int sf_pool_next(sf_pool *p, void **arg, int *rc, sf_error *task_err,
                  sf_error *err);
 
+/* The runners' scheduling loop: fill(ctx, err) spawns what may start now
+ * (SF_ERR with err set when it cannot go on); every task that ends is
+ * handed to ended(ctx, arg) (NULL: nothing to do). After the first
+ * failure, a task's or fill's, nothing new starts and the tasks in flight
+ * are collected. Returns when none is running: SF_OK, or SF_ERR with the
+ * first failure in err. */
+typedef int (*sf_pool_fill_fn)(void *ctx, sf_error *err);
+typedef void (*sf_pool_ended_fn)(void *ctx, void *arg);
+int sf_pool_drive(sf_pool *p, sf_pool_fill_fn fill, sf_pool_ended_fn ended,
+                  void *ctx, sf_error *err);
+
 /* The engine's driver call: from a task, submit and sleep until the
  * result; from the scheduler (or with p NULL), sf_driver_run. *result is
  * initialised in every case. */

@@ -1109,13 +1109,24 @@ static void rsched_ended(rsched *s, size_t i)
         s->waves_done++;
 }
 
+static int rsched_fill_cb(void *ctx, sf_error *err)
+{
+    return rsched_fill(ctx, err);
+}
+
+static void rsched_ended_cb(void *ctx, void *arg)
+{
+    rsched *s = ctx;
+
+    rsched_ended(s, (size_t)((rtask *)arg - s->tasks));
+}
+
 /* On a failure nothing new starts, the operations in flight end and are
  * recorded, and the first error is returned. */
 static int run_jobs(rrun *r, sf_error *err)
 {
     rsched s;
-    sf_error first;
-    bool failed = false;
+    int rc;
 
     if (sf_restore_journal_is_complete(&r->j)) {
         r->result->complete = true;
@@ -1129,34 +1140,12 @@ static int run_jobs(rrun *r, sf_error *err)
         return SF_ERR;
     }
     r->e.pool = s.pool;
-    for (;;) {
-        void *arg;
-        sf_error terr;
-        int trc;
-
-        if (!failed && rsched_fill(&s, &first) != SF_OK)
-            failed = true;
-        if (sf_pool_running(s.pool) == 0)
-            break;
-        if (sf_pool_next(s.pool, &arg, &trc, &terr, err) != SF_OK) {
-            /* not reached: a running task always ends */
-            r->e.pool = NULL;
-            rsched_free(&s);
-            return SF_ERR;
-        }
-        rsched_ended(&s, (size_t)((rtask *)arg - s.tasks));
-        if (trc != SF_OK && !failed) {
-            failed = true;
-            first = terr;
-        }
-    }
+    rc = sf_pool_drive(s.pool, rsched_fill_cb, rsched_ended_cb, &s, err);
     r->e.pool = NULL;
     sf_pool_close(s.pool);
     rsched_free(&s);
-    if (failed) {
-        *err = first;
+    if (rc != SF_OK)
         return SF_ERR;
-    }
     if (sf_restore_journal_is_complete(&r->j)) {
         r->result->complete = true;
         return SF_OK;

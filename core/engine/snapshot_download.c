@@ -352,13 +352,36 @@ static int order_artifacts(run *r, const sf_target *t, size_t n,
     return SF_OK;
 }
 
+/* What capture_all's scheduler starts: the targets in order, as the pool
+ * has room. */
+typedef struct capture_fill_ctx {
+    run *r;
+    const sf_target *t;
+    size_t n, next;
+    capture_task *tasks;
+    sf_pool *pool;
+} capture_fill_ctx;
+
+static int capture_fill(void *ctx, sf_error *err)
+{
+    capture_fill_ctx *c = ctx;
+
+    while (c->next < c->n && sf_pool_has_room(c->pool) && !sf_pool_failed(c->pool)) {
+        c->tasks[c->next].r = c->r;
+        c->tasks[c->next].t = &c->t[c->next];
+        if (sf_pool_spawn(c->pool, capture_task_run, &c->tasks[c->next++], err) != SF_OK)
+            return SF_ERR; /* not reached: the pool has room */
+    }
+    return SF_OK;
+}
+
 static int capture_all(run *r, const sf_target *t, size_t n, sf_error *err)
 {
     capture_task *tasks;
+    capture_fill_ctx fill;
     sf_pool *pool;
-    sf_error first;
-    bool failed = false;
-    size_t i, next = 0;
+    size_t i;
+    int rc;
 
     if (r->cfg->jobs <= 1 || r->cfg->dry_run) {
         for (i = 0; i < n; i++)
@@ -373,35 +396,18 @@ static int capture_all(run *r, const sf_target *t, size_t n, sf_error *err)
         return SF_ERR;
     }
     r->e.pool = pool;
-    for (;;) {
-        void *arg;
-        sf_error terr;
-        int trc;
-
-        while (!failed && next < n && sf_pool_has_room(pool) &&
-               !sf_pool_failed(pool)) {
-            tasks[next].r = r;
-            tasks[next].t = &t[next];
-            if (sf_pool_spawn(pool, capture_task_run, &tasks[next], &first) != SF_OK)
-                failed = true; /* not reached: the pool has room */
-            next++;
-        }
-        if (sf_pool_running(pool) == 0)
-            break;
-        if (sf_pool_next(pool, &arg, &trc, &terr, err) != SF_OK)
-            break; /* not reached: a running task always ends */
-        if (trc != SF_OK && !failed) {
-            failed = true;
-            first = terr;
-        }
-    }
+    fill.r = r;
+    fill.t = t;
+    fill.n = n;
+    fill.next = 0;
+    fill.tasks = tasks;
+    fill.pool = pool;
+    rc = sf_pool_drive(pool, capture_fill, NULL, &fill, err);
     r->e.pool = NULL;
     sf_pool_close(pool);
     free(tasks);
-    if (failed) {
-        *err = first;
+    if (rc != SF_OK)
         return SF_ERR;
-    }
     return order_artifacts(r, t, n, err);
 }
 
