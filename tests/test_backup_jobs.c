@@ -69,68 +69,6 @@ static void read_file(const char *dir, const char *name, char **out,
         fail_msg("%s: %s", path, err.message);
 }
 
-/* A canister's depth in the fleet's tree (the root is 0). */
-static size_t depth_of(const sf_sim *sim, const char *id)
-{
-    sf_sim_canister_info info;
-    sf_error err;
-    size_t i, d = 0;
-    char cur[SF_PRINCIPAL_TEXT_MAX];
-
-    snprintf(cur, sizeof cur, "%s", id);
-    for (;;) {
-        if (sf_sim_canister_find(sim, cur, &i, &err) != SF_OK ||
-            sf_sim_canister_at(sim, i, &info, &err) != SF_OK)
-            fail_msg("%s: %s", cur, err.message);
-        if (info.parent_canister_id[0] == '\0')
-            return d;
-        snprintf(cur, sizeof cur, "%s", info.parent_canister_id);
-        d++;
-    }
-}
-
-/* ---- the trace: what overlapped ---- */
-
-typedef struct flight_line {
-    bool submit;
-    uint64_t ticket;
-    char op[16];
-    char id[SF_PRINCIPAL_TEXT_MAX];
-} flight_line;
-
-static size_t parse_trace(const sf_buf *log, flight_line **out)
-{
-    const char *p = sf_buf_cstr(log);
-    flight_line *v = NULL;
-    size_t n = 0;
-
-    while (*p != '\0') {
-        size_t len = strcspn(p, "\n");
-        char line[1024];
-        flight_line l;
-
-        snprintf(line, sizeof line, "%.*s", (int)(len < 1023 ? len : 1023), p);
-        memset(&l, 0, sizeof l);
-        if (sscanf(line, "t=%*u submit #%llu %15s %63s",
-                   (unsigned long long *)&l.ticket, l.op, l.id) == 3) {
-            l.submit = true;
-        } else if (sscanf(line, "t=%*u done #%llu %15s %63s",
-                          (unsigned long long *)&l.ticket, l.op, l.id) != 3) {
-            l.op[0] = '\0';
-        }
-        if (l.op[0] != '\0') {
-            v = realloc(v, (n + 1) * sizeof *v);
-            assert_non_null(v);
-            v[n++] = l;
-        }
-        p += len;
-        if (*p == '\n')
-            p++;
-    }
-    *out = v;
-    return n;
-}
-
 /* Checks, over the trace of a complete backup with up to `jobs`
  * operations at once:
  *   - at most jobs driver calls in flight, and at most one per canister;
@@ -141,8 +79,8 @@ static size_t parse_trace(const sf_buf *log, flight_line **out)
 static size_t check_trace(const sf_fx *f, const sf_buf *log, unsigned jobs,
                           bool fleet)
 {
-    flight_line *v;
-    size_t n = parse_trace(log, &v), i, k, most = 0;
+    sf_fx_flight *v;
+    size_t n = sf_fx_flights(log, &v), i, k, most = 0;
     size_t stops_total = 0, creates_total = 0, starts_total = 0;
     size_t stops_done = 0, creates_done = 0, starts_done = 0;
 
@@ -180,8 +118,8 @@ static size_t check_trace(const sf_fx *f, const sf_buf *log, unsigned jobs,
                          v[k].op);
             if (fleet && strcmp(v[k].op, "stop") == 0 &&
                 strcmp(v[i].op, "stop") == 0) {
-                size_t dk = depth_of(f->before, v[k].id);
-                size_t di = depth_of(f->before, v[i].id);
+                size_t dk = sf_fx_depth(f->before, v[k].id);
+                size_t di = sf_fx_depth(f->before, v[i].id);
 
                 if (dk != di)
                     fail_msg("line %zu: stops of depths %zu and %zu overlap",
@@ -515,7 +453,7 @@ static void failure_in_a_wave_stops_the_next(void **state)
     (void)state;
     fresh(&f, 5, 14, 10);
     /* a canister at depth 1 */
-    for (i = 1; depth_of(f.before, sf_fx_id(f.before, i)) != 1; i++)
+    for (i = 1; sf_fx_depth(f.before, sf_fx_id(f.before, i)) != 1; i++)
         ;
     victim = sf_fx_id(f.before, i);
     snprintf(faults, sizeof faults, "stop:%s=permanent", victim);

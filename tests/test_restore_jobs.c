@@ -90,68 +90,6 @@ static void assert_restored_once(const rj *t)
     sf_rfx_assert_journal_complete(t->out, NULL);
 }
 
-/* A canister's depth in the fleet's tree (the root is 0). */
-static size_t depth_of(const sf_sim *sim, const char *id)
-{
-    sf_sim_canister_info info;
-    sf_error err;
-    size_t i, d = 0;
-    char cur[SF_PRINCIPAL_TEXT_MAX];
-
-    snprintf(cur, sizeof cur, "%s", id);
-    for (;;) {
-        if (sf_sim_canister_find(sim, cur, &i, &err) != SF_OK ||
-            sf_sim_canister_at(sim, i, &info, &err) != SF_OK)
-            fail_msg("%s: %s", cur, err.message);
-        if (info.parent_canister_id[0] == '\0')
-            return d;
-        snprintf(cur, sizeof cur, "%s", info.parent_canister_id);
-        d++;
-    }
-}
-
-/* ---- the trace: what overlapped ---- */
-
-typedef struct flight_line {
-    bool submit;
-    uint64_t ticket;
-    char op[16];
-    char id[SF_PRINCIPAL_TEXT_MAX];
-} flight_line;
-
-static size_t parse_trace(const sf_buf *log, flight_line **out)
-{
-    const char *p = sf_buf_cstr(log);
-    flight_line *v = NULL;
-    size_t n = 0;
-
-    while (*p != '\0') {
-        size_t len = strcspn(p, "\n");
-        char line[1024];
-        flight_line l;
-
-        snprintf(line, sizeof line, "%.*s", (int)(len < 1023 ? len : 1023), p);
-        memset(&l, 0, sizeof l);
-        if (sscanf(line, "t=%*u submit #%llu %15s %63s",
-                   (unsigned long long *)&l.ticket, l.op, l.id) == 3) {
-            l.submit = true;
-        } else if (sscanf(line, "t=%*u done #%llu %15s %63s",
-                          (unsigned long long *)&l.ticket, l.op, l.id) != 3) {
-            l.op[0] = '\0';
-        }
-        if (l.op[0] != '\0') {
-            v = realloc(v, (n + 1) * sizeof *v);
-            assert_non_null(v);
-            v[n++] = l;
-        }
-        p += len;
-        if (*p == '\n')
-            p++;
-    }
-    *out = v;
-    return n;
-}
-
 enum { UPLOAD, STOP, LOAD, START, KINDS };
 
 static int kind_of(const char *op)
@@ -176,8 +114,8 @@ static int kind_of(const char *op)
  * Returns the most calls seen in flight at once. */
 static size_t check_trace(const sf_fx *f, const sf_buf *log, unsigned jobs)
 {
-    flight_line *v;
-    size_t n = parse_trace(log, &v), i, k, most = 0;
+    sf_fx_flight *v;
+    size_t n = sf_fx_flights(log, &v), i, k, most = 0;
     size_t total[KINDS] = {0}, done[KINDS] = {0};
 
     for (i = 0; i < n; i++)
@@ -217,7 +155,7 @@ static size_t check_trace(const sf_fx *f, const sf_buf *log, unsigned jobs)
                      v[i].op, v[i].id);
         if (kind != STOP && kind != START)
             continue;
-        d = depth_of(f->before, v[i].id);
+        d = sf_fx_depth(f->before, v[i].id);
         /* every stop of a smaller depth / start of a greater one ended */
         for (k = 0; k < n; k++) {
             size_t m, dk;
@@ -225,7 +163,7 @@ static size_t check_trace(const sf_fx *f, const sf_buf *log, unsigned jobs)
 
             if (!v[k].submit || strcmp(v[k].op, v[i].op) != 0 || k == i)
                 continue;
-            dk = depth_of(f->before, v[k].id);
+            dk = sf_fx_depth(f->before, v[k].id);
             if (kind == STOP ? dk >= d : dk <= d)
                 continue;
             for (m = k + 1; m < i && !ended; m++)

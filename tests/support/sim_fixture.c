@@ -886,3 +886,58 @@ void sf_fx_assert_clean_end(const sf_fx *f, const char *out, size_t members)
     assert_int_equal(sf_fx_assert_verifies(out), members);
     assert_int_equal(sf_fx_leftovers(out, NULL), 0);
 }
+
+/* ---- the trace of several operations in flight ---- */
+
+/* A canister's depth in the fleet's tree (the root is 0). */
+size_t sf_fx_depth(const sf_sim *sim, const char *id)
+{
+    sf_sim_canister_info info;
+    sf_error err;
+    size_t i, d = 0;
+    char cur[SF_PRINCIPAL_TEXT_MAX];
+
+    snprintf(cur, sizeof cur, "%s", id);
+    for (;;) {
+        if (sf_sim_canister_find(sim, cur, &i, &err) != SF_OK ||
+            sf_sim_canister_at(sim, i, &info, &err) != SF_OK)
+            fail_msg("%s: %s", cur, err.message);
+        if (info.parent_canister_id[0] == '\0')
+            return d;
+        snprintf(cur, sizeof cur, "%s", info.parent_canister_id);
+        d++;
+    }
+}
+
+size_t sf_fx_flights(const sf_buf *log, sf_fx_flight **out)
+{
+    const char *p = sf_buf_cstr(log);
+    sf_fx_flight *v = NULL;
+    size_t n = 0;
+
+    while (*p != '\0') {
+        size_t len = strcspn(p, "\n");
+        char line[1024];
+        sf_fx_flight l;
+
+        snprintf(line, sizeof line, "%.*s", (int)(len < 1023 ? len : 1023), p);
+        memset(&l, 0, sizeof l);
+        if (sscanf(line, "t=%*u submit #%llu %15s %63s",
+                   (unsigned long long *)&l.ticket, l.op, l.id) == 3) {
+            l.submit = true;
+        } else if (sscanf(line, "t=%*u done #%llu %15s %63s",
+                          (unsigned long long *)&l.ticket, l.op, l.id) != 3) {
+            l.op[0] = '\0';
+        }
+        if (l.op[0] != '\0') {
+            v = realloc(v, (n + 1) * sizeof *v);
+            assert_non_null(v);
+            v[n++] = l;
+        }
+        p += len;
+        if (*p == '\n')
+            p++;
+    }
+    *out = v;
+    return n;
+}

@@ -94,6 +94,22 @@ size_t sf_fx_trace_count(const sf_buf *log, const char *op);
  * sf_fx_trace_ops), printing both on a difference. */
 void sf_fx_assert_ops(const sf_buf *log, const char *want);
 
+/* ---- the trace of several operations in flight ---- */
+
+/* A canister's depth in the fleet's tree (the root is 0). */
+size_t sf_fx_depth(const sf_sim *sim, const char *id);
+
+/* One submit or completion line of the trace driver's log. */
+typedef struct sf_fx_flight {
+    bool submit; /* a submit, else a completion */
+    uint64_t ticket;
+    char op[16];
+    char id[SF_PRINCIPAL_TEXT_MAX];
+} sf_fx_flight;
+
+/* The submits and completions in log, in order (the caller frees *out). */
+size_t sf_fx_flights(const sf_buf *log, sf_fx_flight **out);
+
 /* ---- durable writes (sf_fs_set_write_hook) ---- */
 
 #define SF_FX_MAX_WRITES 4096
