@@ -185,7 +185,7 @@ static void chunks_match_names(const char *artifact)
     ls = popen(cmd, "r");
     assert_non_null(ls);
     while (fgets(path, sizeof path, ls) != NULL) {
-        char file[PATH_MAX * 2], sum[SF_SHA256_HEX_SIZE];
+        char file[PATH_MAX * 3], sum[SF_SHA256_HEX_SIZE];
         sf_error err;
 
         path[strcspn(path, "\n")] = '\0';

@@ -151,7 +151,7 @@ static char dir[64];
 
 static void put(const char *name, const void *data, size_t len)
 {
-    char p[256];
+    char p[sizeof dir + 256];
     sf_error err;
 
     snprintf(p, sizeof p, "%s/%s", dir, name);
