@@ -805,11 +805,13 @@ done:
     return rc;
 }
 
-static int d_list(void *ctx, const char *dir, sf_storage_list_fn fn,
-                  void *payload, sf_error *err)
+/* list and list_kind: kfn set for list_kind, else fn. */
+static int list_names(sf_simdisk *d, const char *dir, sf_storage_list_fn fn,
+                      sf_storage_list_kind_fn kfn, void *payload,
+                      sf_error *err)
 {
-    sf_simdisk *d = ctx;
     sd_list names = {0};
+    sf_storage_kind *kinds = NULL;
     sd_where w;
     int rc = SF_OK;
 
@@ -827,12 +829,100 @@ static int d_list(void *ctx, const char *dir, sf_storage_list_fn fn,
         rc = oom(err);
         goto done;
     }
+    if (kfn != NULL && names.n > 0) {
+        /* the kinds as listed, before fn can change anything */
+        kinds = malloc(names.n * sizeof *kinds);
+        if (kinds == NULL) {
+            rc = oom(err);
+            goto done;
+        }
+        for (size_t i = 0; i < names.n; i++)
+            kinds[i] = d->inodes[names.v[i].ino].is_dir ? SF_STORAGE_DIRECTORY
+                                                        : SF_STORAGE_REGULAR;
+    }
     for (size_t i = 0; i < names.n && rc == 0; i++)
-        rc = fn(names.v[i].name, payload);
+        rc = kfn != NULL ? kfn(names.v[i].name, kinds[i], payload)
+                         : fn(names.v[i].name, payload);
 done:
+    free(kinds);
     list_free(&names);
     free(w.comps);
     return rc;
+}
+
+static int d_list(void *ctx, const char *dir, sf_storage_list_fn fn,
+                  void *payload, sf_error *err)
+{
+    return list_names(ctx, dir, fn, NULL, payload, err);
+}
+
+static int d_list_kind(void *ctx, const char *dir, sf_storage_list_kind_fn fn,
+                       void *payload, sf_error *err)
+{
+    return list_names(ctx, dir, NULL, fn, payload, err);
+}
+
+static int d_info(void *ctx, const char *path, sf_storage_info *out,
+                  sf_error *err)
+{
+    sf_simdisk *d = ctx;
+    sd_where w;
+
+    if (resolve(d, path, &w, "cannot stat", err) != SF_OK) {
+        if (w.errnum == ENOENT)
+            return SF_OK; /* lstat's ENOENT: the wrapper set ABSENT */
+        return SF_ERR;
+    }
+    free(w.comps);
+    if (w.ino == NO_INO)
+        return SF_OK;
+    if (d->inodes[w.ino].is_dir) {
+        out->kind = SF_STORAGE_DIRECTORY;
+    } else {
+        out->kind = SF_STORAGE_REGULAR;
+        out->size = d->inodes[w.ino].len;
+    }
+    return SF_OK;
+}
+
+/* No symbolic links: the canonical name is the lexical one, "/" followed
+ * by the components. */
+static int d_canonical(void *ctx, const char *path, char **out, sf_error *err)
+{
+    sf_simdisk *d = ctx;
+    size_t count = 0, n = strlen(path) + 2;
+    sd_where w;
+    char *p, *at;
+    const char *c;
+
+    if (resolve(d, path, &w, "cannot resolve", err) != SF_OK)
+        return SF_ERR;
+    if (w.ino == NO_INO) {
+        free(w.comps);
+        return fail(err, ENOENT, "cannot resolve", path);
+    }
+    if ((p = malloc(n)) == NULL) {
+        free(w.comps);
+        return oom(err);
+    }
+    at = p;
+    c = w.comps;
+    if (w.parent != NO_INO)
+        count = depth(path);
+    for (size_t i = 0; i < count; i++) {
+        size_t len = strlen(c);
+
+        *at++ = '/';
+        memcpy(at, c, len);
+        at += len;
+        c += len + 1;
+    }
+    if (at == p)
+        *at++ = '/';
+    *at = '\0';
+    free(w.comps);
+    *out = p;
+    return SF_OK;
 }
 
 static int d_lock(void *ctx, const char *path, sf_storage_lock **out,
@@ -940,6 +1030,11 @@ int sf_simdisk_new(sf_simdisk **out, const sf_simdisk_options *opts,
         .list = d_list,
         .lock = d_lock,
         .unlock = d_unlock,
+        /* not SF_STORAGE_CONCURRENT: one thread at a time, in an order
+         * the seed decides (faults and temp names count calls) */
+        .list_kind = d_list_kind,
+        .info = d_info,
+        .canonical = d_canonical,
     };
     *out = d;
     return SF_OK;

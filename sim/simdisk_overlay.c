@@ -386,6 +386,35 @@ static int o_list(void *ctx, const char *dir, sf_storage_list_fn fn,
     return sf_storage_list(ov->real, dir, fn, payload, err);
 }
 
+static int o_list_kind(void *ctx, const char *dir, sf_storage_list_kind_fn fn,
+                       void *payload, sf_error *err)
+{
+    sf_simdisk_overlay *ov = ctx;
+
+    if (ov->crashed)
+        return crashed(err, "cannot read directory", dir);
+    return sf_storage_list_kind(ov->real, dir, fn, payload, err);
+}
+
+static int o_info(void *ctx, const char *path, sf_storage_info *out,
+                  sf_error *err)
+{
+    sf_simdisk_overlay *ov = ctx;
+
+    if (ov->crashed)
+        return crashed(err, "cannot stat", path);
+    return sf_storage_info_of(ov->real, path, out, err);
+}
+
+static int o_canonical(void *ctx, const char *path, char **out, sf_error *err)
+{
+    sf_simdisk_overlay *ov = ctx;
+
+    if (ov->crashed)
+        return crashed(err, "cannot resolve", path);
+    return sf_storage_canonical(ov->real, path, out, err);
+}
+
 static int o_lock(void *ctx, const char *path, sf_storage_lock **out,
                   sf_error *err)
 {
@@ -438,6 +467,11 @@ int sf_simdisk_overlay_new(sf_simdisk *disk, const sf_storage *real,
     ov->storage.list = o_list;
     ov->storage.lock = o_lock;
     ov->storage.unlock = o_unlock;
+    /* not concurrent (the simulated disk is not); no remove_tree: the
+     * wrapper's goes through remove, so the simulated disk sees each */
+    ov->storage.list_kind = o_list_kind;
+    ov->storage.info = o_info;
+    ov->storage.canonical = o_canonical;
     *out = ov;
     return SF_OK;
 }

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "snapfleet/fs.h"
+#include "snapfleet/simdisk.h"
 #include "tmpdir.h"
 
 static int hook_calls;
@@ -453,6 +454,42 @@ static void test_temp_name_too_long(void **state)
     assert_int_equal(sf_tmpdir_count_entries(p), 0);
 }
 
+/* sf_fs_dir_nofollow, sf_remove_tree and sf_fs_same_dir through an
+ * installed storage: the simulated disk, which holds no real file. */
+static void test_fs_over_the_simulated_disk(void **state)
+{
+    sf_simdisk *d = NULL;
+    const sf_storage *st;
+    sf_storage_kind kind;
+    sf_error err;
+
+    (void)state;
+    assert_int_equal(sf_simdisk_new(&d, NULL, &err), SF_OK);
+    st = sf_simdisk_storage(d);
+    sf_fs_set_storage(st);
+    assert_int_equal(sf_fs_dir_nofollow("/sim/a", false, &err), SF_OK);
+    assert_int_equal(sf_fs_dir_nofollow("/sim/a", true, &err), SF_OK);
+    assert_int_equal(sf_storage_kind_of(st, "/sim/a", &kind, &err), SF_OK);
+    assert_int_equal(kind, SF_STORAGE_DIRECTORY);
+    assert_int_equal(sf_fs_write_atomic("/sim/a/b/doc", "x", 1, &err), SF_OK);
+    assert_int_equal(sf_fs_dir_nofollow("/sim/a/b/doc", true, &err), SF_ERR);
+    assert_string_equal(err.kind, SF_EK_IO);
+    assert_non_null(strstr(err.message, "/sim/a/b/doc: not a directory"));
+    assert_int_equal(sf_fs_dir_nofollow("/sim/a/b/doc/x", false, &err), SF_ERR);
+    assert_non_null(strstr(err.message, "cannot stat"));
+    assert_true(sf_fs_same_dir("/sim/a", "sim//a/./"));
+    assert_false(sf_fs_same_dir("/sim/a", "/sim/a/b"));
+    assert_false(sf_fs_same_dir("/sim/none", "/sim/none"));
+    assert_int_equal(sf_remove_tree("/sim/a", &err), SF_OK);
+    assert_int_equal(sf_storage_kind_of(st, "/sim/a", &kind, &err), SF_OK);
+    assert_int_equal(kind, SF_STORAGE_ABSENT);
+    assert_int_equal(sf_remove_tree("/sim/a", &err), SF_OK);
+    sf_fs_set_storage(NULL);
+    /* nothing of it reached the real file system */
+    assert_int_equal(access("/sim", F_OK), -1);
+    sf_simdisk_free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -470,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_dir_nofollow),
         cmocka_unit_test(test_mkdir_p_refusals),
         cmocka_unit_test(test_remove_tree),
+        cmocka_unit_test(test_fs_over_the_simulated_disk),
         cmocka_unit_test(test_read_empty_and_exact),
         cmocka_unit_test(test_rename_over_directory_fails),
         cmocka_unit_test(test_temp_name_too_long),

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -714,6 +715,172 @@ static void test_overlay_faults_and_untracked(void **state)
     overlay_close(&x);
 }
 
+/* ---- version 2: list_kind, info, canonical, remove_tree ---- */
+
+typedef struct kinds_seen {
+    char names[256];
+    int calls;
+} kinds_seen;
+
+static int note_kind(const char *name, sf_storage_kind kind, void *payload)
+{
+    kinds_seen *k = payload;
+    size_t n = strlen(k->names);
+
+    snprintf(k->names + n, sizeof k->names - n, "%s=%d;", name, (int)kind);
+    k->calls++;
+    return 0;
+}
+
+/* Removes every entry as it is listed: the kinds are the listing's. */
+static int remove_each(const char *name, sf_storage_kind kind, void *payload)
+{
+    const sf_storage *st = payload;
+    char p[64];
+
+    snprintf(p, sizeof p, "/t/%s", name);
+    assert_int_equal(sf_storage_remove_tree(st, p, NULL), SF_OK);
+    return kind == SF_STORAGE_ABSENT ? 1 : 0;
+}
+
+static void test_v2_methods(void **state)
+{
+    sf_simdisk *d = new_disk(7, 0);
+    const sf_storage *st = sf_simdisk_storage(d);
+    sf_storage_info info;
+    kinds_seen k = {0};
+    char *c = NULL;
+    sf_error err;
+
+    (void)state;
+    assert_false(sf_storage_concurrent(st));
+    assert_int_equal(sf_storage_mkdir(st, "/t", &err), SF_OK);
+    put(st, "/t/f", "abc", true, false);
+    assert_int_equal(sf_storage_mkdir_p(st, "/t/sub/deeper", &err), SF_OK);
+    put(st, "/t/sub/deeper/g", "xy", false, false);
+    /* list_kind: in the order names were made, each with its kind */
+    assert_int_equal(sf_storage_list_kind(st, "t", note_kind, &k, &err), SF_OK);
+    assert_string_equal(k.names, "f=1;sub=2;");
+    assert_int_equal(sf_storage_list_kind(st, "/t/f", note_kind, &k, &err),
+                     SF_ERR);
+    assert_non_null(strstr(err.message, strerror(ENOTDIR)));
+    assert_int_equal(sf_storage_list_kind(st, "/none", note_kind, &k, &err),
+                     SF_ERR);
+    assert_non_null(strstr(err.message, "cannot read directory /none"));
+    /* info */
+    assert_int_equal(sf_storage_info_of(st, "t//f", &info, &err), SF_OK);
+    assert_int_equal(info.kind, SF_STORAGE_REGULAR);
+    assert_int_equal(info.size, 3);
+    assert_int_equal(sf_storage_info_of(st, "/t/sub/deeper/g", &info, &err),
+                     SF_OK);
+    assert_int_equal(info.size, 2); /* live bytes, synced or not */
+    assert_int_equal(sf_storage_info_of(st, "/t/sub", &info, &err), SF_OK);
+    assert_int_equal(info.kind, SF_STORAGE_DIRECTORY);
+    assert_int_equal(sf_storage_info_of(st, "/t/none", &info, &err), SF_OK);
+    assert_int_equal(info.kind, SF_STORAGE_ABSENT);
+    assert_int_equal(sf_storage_info_of(st, "/t/none/x", &info, &err), SF_OK);
+    assert_int_equal(info.kind, SF_STORAGE_ABSENT);
+    assert_int_equal(sf_storage_info_of(st, "/t/f/x", &info, &err), SF_ERR);
+    assert_non_null(strstr(err.message, "cannot stat"));
+    /* canonical: lexical */
+    assert_int_equal(sf_storage_canonical(st, "t//sub/./deeper/", &c, &err),
+                     SF_OK);
+    assert_string_equal(c, "/t/sub/deeper");
+    free(c);
+    assert_int_equal(sf_storage_canonical(st, "/", &c, &err), SF_OK);
+    assert_string_equal(c, "/");
+    free(c);
+    assert_int_equal(sf_storage_canonical(st, "/t/none", &c, &err), SF_ERR);
+    assert_null(c);
+    assert_non_null(strstr(err.message, "cannot resolve /t/none"));
+    assert_int_equal(sf_storage_canonical(st, "/t/none/x", &c, &err), SF_ERR);
+    assert_int_equal(sf_storage_canonical(st, "/t/../t", &c, &err), SF_ERR);
+    assert_true(sf_storage_same(st, "t/sub", "/t//sub/."));
+    assert_false(sf_storage_same(st, "/t/sub", "/t"));
+    /* remove_tree: the wrapper's, one remove at a time */
+    assert_int_equal(sf_storage_remove_tree(st, "/t/sub", &err), SF_OK);
+    assert_int_equal(sf_storage_info_of(st, "/t/sub", &info, &err), SF_OK);
+    assert_int_equal(info.kind, SF_STORAGE_ABSENT);
+    assert_int_equal(sf_storage_remove_tree(st, "/t/sub", &err), SF_OK);
+    assert_int_equal(sf_storage_remove_tree(st, "/t/f/x", &err), SF_ERR);
+    assert_int_equal(sf_storage_mkdir_p(st, "/t/a/b", &err), SF_OK);
+    put(st, "/t/a/b/c", "c", false, false);
+    assert_int_equal(sf_storage_list_kind(st, "/t", remove_each, (void *)st,
+                                          &err), SF_OK);
+    memset(&k, 0, sizeof k);
+    assert_int_equal(sf_storage_list_kind(st, "/t", note_kind, &k, &err), SF_OK);
+    assert_int_equal(k.calls, 0);
+    /* a fault while the tree is removed stops it, with the fault's error */
+    assert_int_equal(sf_storage_mkdir_p(st, "/u/v", &err), SF_OK);
+    {
+        sf_simdisk_fault f = {SF_SIMDISK_REMOVE, 1, EIO, 0, false};
+
+        assert_int_equal(sf_simdisk_fault_add(d, &f, &err), SF_OK);
+        assert_int_equal(sf_storage_remove_tree(st, "/u", &err), SF_ERR);
+        assert_non_null(strstr(err.message, strerror(EIO)));
+        sf_simdisk_faults_clear(d);
+        f.ops = SF_SIMDISK_LIST;
+        assert_int_equal(sf_simdisk_fault_add(d, &f, &err), SF_OK);
+        assert_int_equal(sf_storage_remove_tree(st, "/u", &err), SF_ERR);
+        assert_non_null(strstr(err.message, "cannot read directory"));
+        sf_simdisk_faults_clear(d);
+    }
+    assert_int_equal(sf_storage_remove_tree(st, "/u", &err), SF_OK);
+    sf_simdisk_free(d);
+}
+
+/* The overlay: list_kind, info and canonical are the real storage's; a
+ * tree removed through it is removed on the simulated disk too, one
+ * remove at a time; after a crash each fails. */
+static void test_overlay_v2_methods(void **state)
+{
+    overlay_fx x;
+    const sf_storage *shadow;
+    sf_storage_info info;
+    kinds_seen k = {0};
+    sf_storage_kind kind;
+    char *c = NULL;
+    sf_error err;
+
+    (void)state;
+    overlay_open(&x, 3);
+    shadow = sf_simdisk_storage(x.disk);
+    assert_false(sf_storage_concurrent(x.st));
+    assert_int_equal(sf_storage_write_atomic(x.st, in(&x, "t/a/doc"), "v1", 2,
+                                             &err), SF_OK);
+    assert_int_equal(symlink("doc", in(&x, "t/a/link")), 0); /* real only */
+    assert_int_equal(sf_storage_list_kind(x.st, in(&x, "t/a"), note_kind, &k,
+                                          &err), SF_OK);
+    assert_int_equal(k.calls, 2);
+    assert_non_null(strstr(k.names, "doc=1;"));
+    assert_non_null(strstr(k.names, "link=3;"));
+    assert_int_equal(sf_storage_info_of(x.st, in(&x, "t/a/link"), &info, &err),
+                     SF_OK);
+    assert_int_equal(info.other, SF_STORAGE_OTHER_SYMLINK);
+    assert_int_equal(sf_storage_canonical(x.st, in(&x, "t/a/../a"), &c, &err),
+                     SF_OK);
+    assert_non_null(strstr(c, "/t/a"));
+    free(c);
+    assert_int_equal(sf_storage_kind_of(shadow, in(&x, "t/a/doc"), &kind, &err),
+                     SF_OK);
+    assert_int_equal(kind, SF_STORAGE_REGULAR);
+    assert_int_equal(sf_storage_remove_tree(x.st, in(&x, "t"), &err), SF_OK);
+    assert_int_equal(sf_storage_kind_of(x.real, in(&x, "t"), &kind, &err), SF_OK);
+    assert_int_equal(kind, SF_STORAGE_ABSENT);
+    assert_int_equal(sf_storage_kind_of(shadow, in(&x, "t"), &kind, &err), SF_OK);
+    assert_int_equal(kind, SF_STORAGE_ABSENT);
+    sf_simdisk_overlay_crash(x.ov);
+    assert_int_equal(sf_storage_list_kind(x.st, x.dir, note_kind, &k, &err),
+                     SF_ERR);
+    assert_non_null(strstr(err.message, "crashed"));
+    assert_int_equal(sf_storage_info_of(x.st, x.dir, &info, &err), SF_ERR);
+    assert_non_null(strstr(err.message, "crashed"));
+    assert_int_equal(sf_storage_canonical(x.st, x.dir, &c, &err), SF_ERR);
+    assert_non_null(strstr(err.message, "crashed"));
+    assert_int_equal(sf_simdisk_overlay_recover(x.ov, &err), SF_OK);
+    overlay_close(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -731,6 +898,8 @@ int main(void)
         cmocka_unit_test(test_overlay_crash_drops_unsynced),
         cmocka_unit_test(test_overlay_torn_write),
         cmocka_unit_test(test_overlay_faults_and_untracked),
+        cmocka_unit_test(test_v2_methods),
+        cmocka_unit_test(test_overlay_v2_methods),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

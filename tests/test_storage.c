@@ -4,6 +4,7 @@
  * sf_fs routed through an installed storage. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -406,6 +407,363 @@ static void test_fs_routes_through_installed_storage(void **state)
     assert_int_equal(c.counts.bytes_written, 4);
 }
 
+/* ---- version 2: list_kind, info, canonical, remove_tree ---- */
+
+typedef struct kinds_seen {
+    char names[512];
+    int calls, stop_after;
+} kinds_seen;
+
+static int note_kind(const char *name, sf_storage_kind kind, void *payload)
+{
+    kinds_seen *k = payload;
+    size_t n = strlen(k->names);
+
+    snprintf(k->names + n, sizeof k->names - n, "%s=%d;", name, (int)kind);
+    k->calls++;
+    return k->stop_after != 0 && k->calls == k->stop_after ? 9 : 0;
+}
+
+/* "name=kind;" appears in k (the listing's order is not promised). */
+static bool listed(const kinds_seen *k, const char *name, sf_storage_kind kind)
+{
+    char want[128];
+
+    snprintf(want, sizeof want, "%s=%d;", name, (int)kind);
+    return strncmp(k->names, want, strlen(want)) == 0 ||
+           (strstr(k->names, want) != NULL &&
+            strstr(k->names, want)[-1] == ';');
+}
+
+/* d holds f (3 bytes), sub/, link -> f and a FIFO. */
+static void make_mixed(const char *d)
+{
+    char p[512];
+    FILE *fp;
+
+    snprintf(p, sizeof p, "%s/sub", d);
+    assert_int_equal(sf_storage_mkdir_p(sf_storage_posix(), p, NULL), SF_OK);
+    snprintf(p, sizeof p, "%s/f", d);
+    fp = fopen(p, "w");
+    assert_non_null(fp);
+    fputs("abc", fp);
+    fclose(fp);
+    snprintf(p, sizeof p, "%s/link", d);
+    assert_int_equal(symlink("f", p), 0);
+    snprintf(p, sizeof p, "%s/pipe", d);
+    assert_int_equal(mkfifo(p, 0600), 0);
+}
+
+static void check_list_kind(const sf_storage *st, const char *d)
+{
+    kinds_seen k = {0};
+    char p[512];
+    sf_error err;
+
+    assert_int_equal(sf_storage_list_kind(st, d, note_kind, &k, &err), SF_OK);
+    assert_int_equal(k.calls, 4);
+    assert_true(listed(&k, "f", SF_STORAGE_REGULAR));
+    assert_true(listed(&k, "sub", SF_STORAGE_DIRECTORY));
+    assert_true(listed(&k, "link", SF_STORAGE_OTHER));
+    assert_true(listed(&k, "pipe", SF_STORAGE_OTHER));
+    /* a non-zero return stops the listing and is returned */
+    memset(&k, 0, sizeof k);
+    k.stop_after = 1;
+    assert_int_equal(sf_storage_list_kind(st, d, note_kind, &k, &err), 9);
+    assert_int_equal(k.calls, 1);
+    /* a link to a directory is not listed through; a missing one fails */
+    snprintf(p, sizeof p, "%s/dirlink", d);
+    assert_int_equal(symlink("sub", p), 0);
+    assert_int_equal(sf_storage_list_kind(st, p, note_kind, &k, &err), SF_ERR);
+    assert_non_null(strstr(err.message, "cannot read directory"));
+    assert_int_equal(unlink(p), 0);
+    snprintf(p, sizeof p, "%s/missing", d);
+    assert_int_equal(sf_storage_list_kind(st, p, note_kind, &k, &err), SF_ERR);
+    assert_string_equal(err.kind, SF_EK_IO);
+    assert_non_null(strstr(err.message, "missing"));
+}
+
+static void check_info(const sf_storage *st, const char *d, bool exact_other)
+{
+    sf_storage_info info;
+    char p[512];
+    sf_error err;
+
+    snprintf(p, sizeof p, "%s/f", d);
+    assert_int_equal(sf_storage_info_of(st, p, &info, &err), SF_OK);
+    assert_int_equal(info.kind, SF_STORAGE_REGULAR);
+    assert_int_equal(info.size, 3);
+    assert_int_equal(info.other, SF_STORAGE_OTHER_NONE);
+    snprintf(p, sizeof p, "%s/sub", d);
+    assert_int_equal(sf_storage_info_of(st, p, &info, &err), SF_OK);
+    assert_int_equal(info.kind, SF_STORAGE_DIRECTORY);
+    assert_int_equal(info.size, 0);
+    snprintf(p, sizeof p, "%s/link", d);
+    assert_int_equal(sf_storage_info_of(st, p, &info, &err), SF_OK);
+    assert_int_equal(info.kind, SF_STORAGE_OTHER);
+    assert_int_equal(info.other, exact_other ? SF_STORAGE_OTHER_SYMLINK
+                                             : SF_STORAGE_OTHER_UNKNOWN);
+    snprintf(p, sizeof p, "%s/pipe", d);
+    assert_int_equal(sf_storage_info_of(st, p, &info, &err), SF_OK);
+    assert_int_equal(info.kind, SF_STORAGE_OTHER);
+    assert_int_equal(info.other, exact_other ? SF_STORAGE_OTHER_FIFO
+                                             : SF_STORAGE_OTHER_UNKNOWN);
+    snprintf(p, sizeof p, "%s/missing", d);
+    assert_int_equal(sf_storage_info_of(st, p, &info, &err), SF_OK);
+    assert_int_equal(info.kind, SF_STORAGE_ABSENT);
+    /* through a file: not absent, an error */
+    snprintf(p, sizeof p, "%s/f/x", d);
+    assert_int_equal(sf_storage_info_of(st, p, &info, &err), SF_ERR);
+    assert_non_null(strstr(err.message, "cannot stat"));
+}
+
+static void test_posix_list_kind_and_info(void **state)
+{
+    char d[512];
+
+    (void)state;
+    sf_tmpdir_path(d, sizeof d, "v2");
+    make_mixed(d);
+    check_list_kind(sf_storage_posix(), d);
+    check_info(sf_storage_posix(), d, true);
+    assert_true(sf_storage_concurrent(sf_storage_posix()));
+    assert_false(sf_storage_concurrent(NULL));
+}
+
+static void test_posix_canonical_and_same(void **state)
+{
+    const sf_storage *st = sf_storage_posix();
+    char d[512], p[512], q[1024], *c = NULL;
+    sf_error err;
+
+    (void)state;
+    sf_tmpdir_path(d, sizeof d, "canon/real");
+    assert_int_equal(sf_storage_mkdir_p(st, d, &err), SF_OK);
+    sf_tmpdir_path(p, sizeof p, "canon/alias");
+    assert_int_equal(symlink("real", p), 0);
+    assert_int_equal(sf_storage_canonical(st, p, &c, &err), SF_OK);
+    assert_non_null(c);
+    assert_int_equal(c[0], '/');
+    assert_non_null(strstr(c, "canon/real"));
+    free(c);
+    snprintf(q, sizeof q, "%s/./", d);
+    assert_true(sf_storage_same(st, p, q));
+    assert_true(sf_storage_same(st, d, d));
+    sf_tmpdir_path(q, sizeof q, "canon");
+    assert_false(sf_storage_same(st, d, q));
+    sf_tmpdir_path(q, sizeof q, "canon/none");
+    assert_false(sf_storage_same(st, q, q));
+    assert_false(sf_storage_same(st, d, NULL));
+    assert_int_equal(sf_storage_canonical(st, q, &c, &err), SF_ERR);
+    assert_null(c);
+    assert_string_equal(err.kind, SF_EK_IO);
+    assert_non_null(strstr(err.message, "cannot resolve"));
+    assert_non_null(strstr(err.message, "none"));
+}
+
+static void test_posix_remove_tree(void **state)
+{
+    const sf_storage *st = sf_storage_posix();
+    char d[512], p[1024], outside[512];
+    sf_error err;
+
+    (void)state;
+    sf_tmpdir_path(outside, sizeof outside, "rt-outside");
+    assert_int_equal(sf_storage_write_atomic(st, outside, "keep", 4, &err),
+                     SF_OK);
+    sf_tmpdir_path(d, sizeof d, "rt-tree");
+    make_mixed(d);
+    snprintf(p, sizeof p, "%s/sub/deeper/x", d);
+    assert_int_equal(sf_storage_write_atomic(st, p, "x", 1, &err), SF_OK);
+    snprintf(p, sizeof p, "%s/sub/out", d);
+    assert_int_equal(symlink(outside, p), 0);
+    assert_int_equal(sf_storage_remove_tree(st, d, &err), SF_OK);
+    assert_int_equal(access(d, F_OK), -1);
+    assert_int_equal(access(outside, F_OK), 0); /* the link went, not this */
+    assert_int_equal(sf_storage_remove_tree(st, d, &err), SF_OK); /* absent */
+    /* a single file, and a link at the top (removed, not followed) */
+    assert_int_equal(symlink(outside, d), 0);
+    assert_int_equal(sf_storage_remove_tree(st, d, &err), SF_OK);
+    assert_int_equal(access(outside, F_OK), 0);
+    assert_int_equal(sf_storage_remove_tree(st, outside, &err), SF_OK);
+    assert_int_equal(access(outside, F_OK), -1);
+}
+
+/* Any call of these fails the test: a version-1 storage's wrappers must
+ * never read the version-2 fields. */
+static int v2_list_kind_never(void *ctx, const char *dir,
+                              sf_storage_list_kind_fn fn, void *payload,
+                              sf_error *err)
+{
+    (void)ctx, (void)dir, (void)fn, (void)payload, (void)err;
+    fail();
+    return SF_ERR;
+}
+
+static int v2_info_never(void *ctx, const char *path, sf_storage_info *out,
+                         sf_error *err)
+{
+    (void)ctx, (void)path, (void)out, (void)err;
+    fail();
+    return SF_ERR;
+}
+
+static int v2_canonical_never(void *ctx, const char *path, char **out,
+                              sf_error *err)
+{
+    (void)ctx, (void)path, (void)out, (void)err;
+    fail();
+    return SF_ERR;
+}
+
+static int v2_remove_tree_never(void *ctx, const char *path, sf_error *err)
+{
+    (void)ctx, (void)path, (void)err;
+    fail();
+    return SF_ERR;
+}
+
+/* A version-1 storage: the wrappers fall back on the version-1 methods. */
+static void test_v1_storage_falls_back(void **state)
+{
+    sf_storage v1 = *sf_storage_posix();
+    char d[512], p[1024], *c = NULL;
+    sf_error err;
+
+    (void)state;
+    v1.version = 1;
+    v1.list_kind = v2_list_kind_never;
+    v1.info = v2_info_never;
+    v1.canonical = v2_canonical_never;
+    v1.remove_tree = v2_remove_tree_never;
+    assert_false(sf_storage_concurrent(&v1));
+    sf_tmpdir_path(d, sizeof d, "v1");
+    make_mixed(d);
+    check_list_kind(&v1, d);
+    check_info(&v1, d, false);
+    assert_int_equal(sf_storage_canonical(&v1, d, &c, &err), SF_ERR);
+    assert_string_equal(err.kind, SF_EK_NOT_SUPPORTED);
+    assert_null(c);
+    assert_false(sf_storage_same(&v1, d, d));
+    snprintf(p, sizeof p, "%s/sub/deeper/x", d);
+    assert_int_equal(sf_storage_write_atomic(&v1, p, "x", 1, &err), SF_OK);
+    assert_int_equal(sf_storage_remove_tree(&v1, d, &err), SF_OK);
+    assert_int_equal(access(d, F_OK), -1);
+    assert_int_equal(sf_storage_remove_tree(&v1, d, &err), SF_OK);
+}
+
+/* The fallbacks' own failures: a kind that fails per entry, a listing
+ * that fails inside a tree, an open that fails for the size. */
+static int kind_fails(void *ctx, const char *path, sf_storage_kind *out,
+                      sf_error *err)
+{
+    (void)ctx;
+    (void)out;
+    if (strstr(path, "/sub") != NULL || strstr(path, "/f") != NULL)
+        return sf_error_set(err, SF_EK_IO, "", "cannot stat %s (test)", path);
+    return sf_storage_kind_of(sf_storage_posix(), path, out, err);
+}
+
+static int list_fails(void *ctx, const char *dir, sf_storage_list_fn fn,
+                      void *payload, sf_error *err)
+{
+    (void)ctx, (void)fn, (void)payload;
+    return sf_error_set(err, SF_EK_IO, "", "cannot read directory %s (test)",
+                        dir);
+}
+
+static int open_fails(void *ctx, const char *path, unsigned flags,
+                      sf_storage_file **out, sf_error *err)
+{
+    (void)ctx, (void)flags, (void)out;
+    return sf_error_set(err, SF_EK_IO, "", "cannot open %s (test)", path);
+}
+
+static void test_v1_fallback_failures(void **state)
+{
+    sf_storage v1 = *sf_storage_posix();
+    sf_storage_info info;
+    kinds_seen k = {0};
+    char d[512], p[1024];
+    sf_error err;
+
+    (void)state;
+    v1.version = 1;
+    sf_tmpdir_path(d, sizeof d, "v1f");
+    make_mixed(d);
+    v1.kind = kind_fails;
+    assert_int_equal(sf_storage_list_kind(&v1, d, note_kind, &k, &err), SF_ERR);
+    assert_non_null(strstr(err.message, "(test)"));
+    v1 = *sf_storage_posix();
+    v1.version = 1;
+    v1.open = open_fails;
+    snprintf(p, sizeof p, "%s/f", d);
+    assert_int_equal(sf_storage_info_of(&v1, p, &info, &err), SF_ERR);
+    assert_non_null(strstr(err.message, "cannot open"));
+    v1 = *sf_storage_posix();
+    v1.version = 1;
+    v1.list = list_fails;
+    assert_int_equal(sf_storage_remove_tree(&v1, d, &err), SF_ERR);
+    assert_non_null(strstr(err.message, "cannot read directory"));
+    assert_int_equal(access(d, F_OK), 0); /* nothing removed */
+    v1.list = NULL;
+    assert_int_equal(sf_storage_list_kind(&v1, d, note_kind, &k, &err), SF_ERR);
+    assert_string_equal(err.kind, SF_EK_NOT_SUPPORTED);
+    assert_int_equal(sf_storage_remove_tree(sf_storage_posix(), d, &err), SF_OK);
+    /* bad calls */
+    assert_int_equal(sf_storage_list_kind(NULL, d, note_kind, &k, &err), SF_ERR);
+    assert_string_equal(err.kind, SF_EK_USAGE);
+    assert_int_equal(sf_storage_list_kind(sf_storage_posix(), d, NULL, &k,
+                                          &err), SF_ERR);
+    assert_string_equal(err.kind, SF_EK_USAGE);
+    assert_int_equal(sf_storage_info_of(sf_storage_posix(), "", &info, &err),
+                     SF_ERR);
+    assert_string_equal(err.kind, SF_EK_USAGE);
+    assert_int_equal(sf_storage_canonical(sf_storage_posix(), d, NULL, &err),
+                     SF_ERR);
+    assert_string_equal(err.kind, SF_EK_USAGE);
+    assert_int_equal(sf_storage_remove_tree(sf_storage_posix(), "", &err),
+                     SF_ERR);
+    assert_string_equal(err.kind, SF_EK_USAGE);
+}
+
+/* The counting shim passes the version-2 methods through, removes a tree
+ * one counted remove at a time, and is concurrent when its inner is. */
+static void test_counting_shim_v2(void **state)
+{
+    sf_storage_counting c;
+    sf_storage_info info;
+    kinds_seen k = {0};
+    char d[512], p[1024], *canon = NULL;
+    sf_error err;
+
+    (void)state;
+    sf_storage_counting_init(&c, sf_storage_posix());
+    assert_true(sf_storage_concurrent(&c.storage));
+    sf_tmpdir_path(d, sizeof d, "cv2");
+    make_mixed(d);
+    assert_int_equal(sf_storage_list_kind(&c.storage, d, note_kind, &k, &err),
+                     SF_OK);
+    assert_true(listed(&k, "sub", SF_STORAGE_DIRECTORY));
+    assert_true(listed(&k, "link", SF_STORAGE_OTHER));
+    snprintf(p, sizeof p, "%s/link", d);
+    assert_int_equal(sf_storage_info_of(&c.storage, p, &info, &err), SF_OK);
+    assert_int_equal(info.other, SF_STORAGE_OTHER_SYMLINK);
+    assert_int_equal(sf_storage_canonical(&c.storage, d, &canon, &err), SF_OK);
+    free(canon);
+    assert_int_equal(sf_storage_remove_tree(&c.storage, d, &err), SF_OK);
+    assert_int_equal(c.counts.removes, 5); /* f, sub, link, pipe, the top */
+    assert_int_equal(access(d, F_OK), -1);
+    {
+        sf_storage v1 = *sf_storage_posix();
+        sf_storage_counting c2;
+
+        v1.version = 1;
+        sf_storage_counting_init(&c2, &v1);
+        assert_false(sf_storage_concurrent(&c2.storage));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -419,6 +777,12 @@ int main(void)
         cmocka_unit_test(test_write_atomic_failures_clean_up),
         cmocka_unit_test(test_counting_shim),
         cmocka_unit_test(test_fs_routes_through_installed_storage),
+        cmocka_unit_test(test_posix_list_kind_and_info),
+        cmocka_unit_test(test_posix_canonical_and_same),
+        cmocka_unit_test(test_posix_remove_tree),
+        cmocka_unit_test(test_v1_storage_falls_back),
+        cmocka_unit_test(test_v1_fallback_failures),
+        cmocka_unit_test(test_counting_shim_v2),
     };
 
     return cmocka_run_group_tests(tests, sf_tmpdir_setup, sf_tmpdir_teardown);

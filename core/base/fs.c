@@ -9,23 +9,14 @@
  * type on the open descriptor: a FIFO or device planted where a document
  * belongs is refused at once instead of hanging the reader.
  *
- * The durable-file primitives (read, mkdir -p, atomic write, durable
- * rename) go through the storage seam (snapfleet/storage.h): the POSIX
- * storage unless sf_fs_set_storage installed another one.
+ * Everything here goes through the storage seam (snapfleet/storage.h):
+ * the POSIX storage unless sf_fs_set_storage installed another one.
  */
 #include "snapfleet/fs.h"
 #include "snapfleet/storage.h"
 
-#include <errno.h>
-#include <limits.h>
-#include <fcntl.h>
-#include <dirent.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 static sf_fs_write_hook write_hook;
 static void *write_hook_ctx;
@@ -116,22 +107,22 @@ int sf_fs_mkdir_p(const char *path, sf_error *err)
 
 int sf_fs_dir_nofollow(const char *path, bool create, sf_error *err)
 {
-    struct stat st;
+    const sf_storage *st = sf_fs_storage();
+    sf_storage_info info;
 
-    if (lstat(path, &st) != 0) {
-        if (errno != ENOENT)
-            return sf_error_set_errno(err, errno, "", "cannot stat %s", path);
+    if (sf_storage_info_of(st, path, &info, err) != SF_OK)
+        return SF_ERR;
+    if (info.kind == SF_STORAGE_ABSENT) {
         if (!create)
             return SF_OK;
-        if (sf_fs_mkdir_p(path, err) != SF_OK)
+        if (sf_fs_mkdir_p(path, err) != SF_OK ||
+            sf_storage_info_of(st, path, &info, err) != SF_OK)
             return SF_ERR;
-        if (lstat(path, &st) != 0)
-            return sf_error_set_errno(err, errno, "", "cannot stat %s", path);
     }
-    if (S_ISLNK(st.st_mode))
+    if (info.kind == SF_STORAGE_OTHER && info.other == SF_STORAGE_OTHER_SYMLINK)
         return sf_error_set(err, "symlink-refused", "", "%s is a symbolic link: "
                             "refusing to follow it", path);
-    if (!S_ISDIR(st.st_mode))
+    if (info.kind != SF_STORAGE_DIRECTORY)
         return sf_error_set(err, SF_EK_IO, "", "%s: not a directory", path);
     return SF_OK;
 }
@@ -168,81 +159,12 @@ int sf_fs_write_atomic_untracked(const char *path, const void *data,
     return sf_storage_write_atomic(sf_fs_storage(), path, data, len, err);
 }
 
-static int remove_dir_at(int parent, const char *name, int fd, sf_error *err);
-
-/* d_type: what the parent's listing says name is (DT_UNKNOWN at the top).
- * A listed non-directory is unlinked straight away, a listed directory
- * opened straight away, which saves a stat per entry; when that fails the
- * entry is looked at again as if unlisted, so the outcome and its errors
- * are the stat-first ones. */
-static int remove_at(int parent, const char *name, unsigned char d_type,
-                     sf_error *err)
-{
-    struct stat st;
-
-#ifdef DT_UNKNOWN
-    if (d_type == DT_DIR) {
-        int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                        O_CLOEXEC);
-
-        if (fd >= 0)
-            return remove_dir_at(parent, name, fd, err);
-    } else if (d_type != DT_UNKNOWN && unlinkat(parent, name, 0) == 0) {
-        return SF_OK;
-    }
-#else
-    (void)d_type;
-#endif
-    if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-        return errno == ENOENT ? SF_OK
-                               : sf_error_set_errno(err, errno, "", "cannot stat %s",
-                                                    name);
-    if (S_ISDIR(st.st_mode)) {
-        int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                        O_CLOEXEC);
-
-        if (fd < 0)
-            return sf_error_set_errno(err, errno, "", "cannot open %s", name);
-        return remove_dir_at(parent, name, fd, err);
-    }
-    if (unlinkat(parent, name, 0) != 0)
-        return sf_error_set_errno(err, errno, "", "cannot remove %s", name);
-    return SF_OK;
-}
-
-/* Empties the directory name (opened as fd, which this takes) and removes it. */
-static int remove_dir_at(int parent, const char *name, int fd, sf_error *err)
-{
-    DIR *d = fdopendir(fd);
-    struct dirent *de;
-    int rc = SF_OK;
-
-    if (d == NULL) {
-        close(fd);
-        return sf_error_set_errno(err, errno, "", "cannot read %s", name);
-    }
-    while (rc == SF_OK && (de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        rc = remove_at(dirfd(d), de->d_name, de->d_type, err);
-    }
-    closedir(d);
-    if (rc != SF_OK)
-        return rc;
-    if (unlinkat(parent, name, AT_REMOVEDIR) != 0)
-        return sf_error_set_errno(err, errno, "", "cannot remove %s", name);
-    return SF_OK;
-}
-
 int sf_remove_tree(const char *dir, sf_error *err)
 {
-    return remove_at(AT_FDCWD, dir, DT_UNKNOWN, err);
+    return sf_storage_remove_tree(sf_fs_storage(), dir, err);
 }
 
 bool sf_fs_same_dir(const char *a, const char *b)
 {
-    char ra[PATH_MAX], rb[PATH_MAX];
-
-    return realpath(a, ra) != NULL && realpath(b, rb) != NULL &&
-           strcmp(ra, rb) == 0;
+    return sf_storage_same(sf_fs_storage(), a, b);
 }

@@ -353,3 +353,211 @@ int sf_storage_rename_durable(const sf_storage *st, const char *from,
     free(dir);
     return rc;
 }
+
+/* ---- version 2: optional methods and their fallbacks ---- */
+
+/* Whether st is recent enough to have method m, and has it. */
+#define HAS_V2(st, m) ((st)->version >= 2 && (st)->m != NULL)
+
+bool sf_storage_concurrent(const sf_storage *st)
+{
+    return st != NULL && st->version >= 2 &&
+           (st->flags & SF_STORAGE_CONCURRENT) != 0;
+}
+
+/* "dir/name", malloc'd. */
+static char *join(const char *dir, const char *name)
+{
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = malloc(a + b + 2);
+
+    if (p != NULL) {
+        memcpy(p, dir, a);
+        if (a > 0 && dir[a - 1] != '/')
+            p[a++] = '/';
+        memcpy(p + a, name, b + 1);
+    }
+    return p;
+}
+
+typedef struct kind_adapter {
+    const sf_storage *st;
+    const char *dir;
+    sf_storage_list_kind_fn fn;
+    void *payload;
+    sf_error *err;
+} kind_adapter;
+
+/* list_kind over list: one kind per entry. */
+static int adapt_kind(const char *name, void *payload)
+{
+    kind_adapter *a = payload;
+    sf_storage_kind kind;
+    char *p = join(a->dir, name);
+    int rc;
+
+    if (p == NULL)
+        return sf_error_set(a->err, SF_EK_NOMEM, "", "out of memory");
+    rc = sf_storage_kind_of(a->st, p, &kind, a->err);
+    free(p);
+    if (rc != SF_OK)
+        return SF_ERR;
+    if (kind == SF_STORAGE_ABSENT)
+        return 0; /* gone since the listing: left out */
+    return a->fn(name, kind, a->payload);
+}
+
+int sf_storage_list_kind(const sf_storage *st, const char *dir,
+                         sf_storage_list_kind_fn fn, void *payload,
+                         sf_error *err)
+{
+    kind_adapter a;
+
+    CHECK_ST(st, list, err);
+    CHECK_ARG(dir != NULL && *dir != '\0' && fn != NULL, err);
+    if (HAS_V2(st, list_kind))
+        return st->list_kind(st->ctx, dir, fn, payload, err);
+    a.st = st;
+    a.dir = dir;
+    a.fn = fn;
+    a.payload = payload;
+    a.err = err;
+    return st->list(st->ctx, dir, adapt_kind, &a, err);
+}
+
+int sf_storage_info_of(const sf_storage *st, const char *path,
+                       sf_storage_info *out, sf_error *err)
+{
+    sf_storage_file *f = NULL;
+    int rc;
+
+    CHECK_ST(st, kind, err);
+    CHECK_ARG(path != NULL && *path != '\0' && out != NULL, err);
+    out->kind = SF_STORAGE_ABSENT;
+    out->other = SF_STORAGE_OTHER_NONE;
+    out->size = 0;
+    if (HAS_V2(st, info))
+        return st->info(st->ctx, path, out, err);
+    if (st->kind(st->ctx, path, &out->kind, err) != SF_OK)
+        return SF_ERR;
+    if (out->kind == SF_STORAGE_OTHER)
+        out->other = SF_STORAGE_OTHER_UNKNOWN;
+    if (out->kind != SF_STORAGE_REGULAR)
+        return SF_OK;
+    if (sf_storage_open(st, path, SF_STORAGE_READ, &f, err) != SF_OK)
+        return SF_ERR;
+    rc = sf_storage_size(st, f, &out->size, err);
+    sf_storage_close(st, &f, NULL);
+    return rc;
+}
+
+int sf_storage_canonical(const sf_storage *st, const char *path, char **out,
+                         sf_error *err)
+{
+    CHECK_ARG(out != NULL, err);
+    *out = NULL;
+    CHECK_ST(st, kind, err);
+    CHECK_ARG(path != NULL && *path != '\0', err);
+    if (!HAS_V2(st, canonical))
+        return sf_error_set(err, SF_EK_NOT_SUPPORTED, "", "storage %s does "
+                            "not support canonical",
+                            st->name ? st->name : "?");
+    return st->canonical(st->ctx, path, out, err);
+}
+
+bool sf_storage_same(const sf_storage *st, const char *a, const char *b)
+{
+    char *ca = NULL, *cb = NULL;
+    bool same;
+
+    if (a == NULL || b == NULL)
+        return false;
+    same = sf_storage_canonical(st, a, &ca, NULL) == SF_OK &&
+           sf_storage_canonical(st, b, &cb, NULL) == SF_OK &&
+           strcmp(ca, cb) == 0;
+    free(ca);
+    free(cb);
+    return same;
+}
+
+/* The entries of one directory, collected before any is removed. */
+typedef struct tree_names {
+    char **name;
+    sf_storage_kind *kind;
+    size_t n, cap;
+} tree_names;
+
+static int collect(const char *name, sf_storage_kind kind, void *payload)
+{
+    tree_names *t = payload;
+
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16;
+        char **nv = realloc(t->name, cap * sizeof *nv);
+        sf_storage_kind *kv;
+
+        if (nv == NULL)
+            return SF_ERR;
+        t->name = nv;
+        kv = realloc(t->kind, cap * sizeof *kv);
+        if (kv == NULL)
+            return SF_ERR;
+        t->kind = kv;
+        t->cap = cap;
+    }
+    if ((t->name[t->n] = strdup(name)) == NULL)
+        return SF_ERR;
+    t->kind[t->n++] = kind;
+    return 0;
+}
+
+static int tree_remove(const sf_storage *st, const char *path,
+                       sf_storage_kind kind, sf_error *err)
+{
+    tree_names t = {0};
+    int rc = SF_OK;
+
+    if (kind == SF_STORAGE_DIRECTORY) {
+        sf_error lerr;
+
+        sf_error_clear(&lerr);
+        rc = sf_storage_list_kind(st, path, collect, &t, &lerr);
+        if (rc != SF_OK) {
+            if (lerr.kind == NULL)
+                sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+            else if (err != NULL)
+                *err = lerr;
+        }
+        for (size_t i = 0; i < t.n && rc == SF_OK; i++) {
+            char *child = join(path, t.name[i]);
+
+            rc = child == NULL ? sf_error_set(err, SF_EK_NOMEM, "", "out of "
+                                              "memory")
+                               : tree_remove(st, child, t.kind[i], err);
+            free(child);
+        }
+        for (size_t i = 0; i < t.n; i++)
+            free(t.name[i]);
+        free(t.name);
+        free(t.kind);
+    }
+    if (rc == SF_OK)
+        rc = sf_storage_remove(st, path, err);
+    return rc;
+}
+
+int sf_storage_remove_tree(const sf_storage *st, const char *path,
+                           sf_error *err)
+{
+    sf_storage_kind kind;
+
+    CHECK_ST(st, remove, err);
+    CHECK_ARG(path != NULL && *path != '\0', err);
+    if (HAS_V2(st, remove_tree))
+        return st->remove_tree(st->ctx, path, err);
+    if (sf_storage_kind_of(st, path, &kind, err) != SF_OK)
+        return SF_ERR;
+    if (kind == SF_STORAGE_ABSENT)
+        return SF_OK;
+    return tree_remove(st, path, kind, err);
+}

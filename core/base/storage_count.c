@@ -13,18 +13,22 @@
 
 #define C(ctx) ((sf_storage_counting *)(ctx))
 #define IN(ctx) (C(ctx)->inner)
+/* Counted atomically: a concurrent inner storage (POSIX) stays concurrent
+ * through the shim, and the checksum's helper threads read through it. */
+#define ADD(ctx, field, n) \
+    __atomic_fetch_add(&C(ctx)->counts.field, (uint64_t)(n), __ATOMIC_RELAXED)
 
 static int c_open(void *ctx, const char *path, unsigned flags,
                   sf_storage_file **out, sf_error *err)
 {
-    C(ctx)->counts.opens++;
+    ADD(ctx, opens, 1);
     return sf_storage_open(IN(ctx), path, flags, out, err);
 }
 
 static int c_open_temp(void *ctx, char *templ, sf_storage_file **out,
                        sf_error *err)
 {
-    C(ctx)->counts.opens++;
+    ADD(ctx, opens, 1);
     return sf_storage_open_temp(IN(ctx), templ, out, err);
 }
 
@@ -38,16 +42,16 @@ static int c_read(void *ctx, sf_storage_file *file, uint64_t offset, void *buf,
 {
     int rc = sf_storage_read(IN(ctx), file, offset, buf, len, got, err);
 
-    C(ctx)->counts.reads++;
-    C(ctx)->counts.bytes_read += *got;
+    ADD(ctx, reads, 1);
+    ADD(ctx, bytes_read, *got);
     return rc;
 }
 
 static int c_write(void *ctx, sf_storage_file *file, uint64_t offset,
                    const void *buf, size_t len, sf_error *err)
 {
-    C(ctx)->counts.writes++;
-    C(ctx)->counts.bytes_written += len;
+    ADD(ctx, writes, 1);
+    ADD(ctx, bytes_written, len);
     return sf_storage_write(IN(ctx), file, offset, buf, len, err);
 }
 
@@ -60,7 +64,7 @@ static int c_size(void *ctx, sf_storage_file *file, uint64_t *out,
 static int c_truncate(void *ctx, sf_storage_file *file, uint64_t len,
                       sf_error *err)
 {
-    C(ctx)->counts.truncates++;
+    ADD(ctx, truncates, 1);
     return sf_storage_truncate(IN(ctx), file, len, err);
 }
 
@@ -68,9 +72,9 @@ static int c_sync(void *ctx, sf_storage_file *file, unsigned how,
                   sf_error *err)
 {
     if (how == SF_STORAGE_SYNC_DATA)
-        C(ctx)->counts.fdatasyncs++;
+        ADD(ctx, fdatasyncs, 1);
     else
-        C(ctx)->counts.fsyncs++;
+        ADD(ctx, fsyncs, 1);
     return sf_storage_sync(IN(ctx), file, how, err);
 }
 
@@ -87,19 +91,19 @@ static int c_mkdir(void *ctx, const char *path, sf_error *err)
 
 static int c_sync_dir(void *ctx, const char *path, sf_error *err)
 {
-    C(ctx)->counts.dir_syncs++;
+    ADD(ctx, dir_syncs, 1);
     return sf_storage_sync_dir(IN(ctx), path, err);
 }
 
 static int c_rename(void *ctx, const char *from, const char *to, sf_error *err)
 {
-    C(ctx)->counts.renames++;
+    ADD(ctx, renames, 1);
     return sf_storage_rename(IN(ctx), from, to, err);
 }
 
 static int c_remove(void *ctx, const char *path, sf_error *err)
 {
-    C(ctx)->counts.removes++;
+    ADD(ctx, removes, 1);
     return sf_storage_remove(IN(ctx), path, err);
 }
 
@@ -107,6 +111,23 @@ static int c_list(void *ctx, const char *dir, sf_storage_list_fn fn,
                   void *payload, sf_error *err)
 {
     return sf_storage_list(IN(ctx), dir, fn, payload, err);
+}
+
+static int c_list_kind(void *ctx, const char *dir, sf_storage_list_kind_fn fn,
+                       void *payload, sf_error *err)
+{
+    return sf_storage_list_kind(IN(ctx), dir, fn, payload, err);
+}
+
+static int c_info(void *ctx, const char *path, sf_storage_info *out,
+                  sf_error *err)
+{
+    return sf_storage_info_of(IN(ctx), path, out, err);
+}
+
+static int c_canonical(void *ctx, const char *path, char **out, sf_error *err)
+{
+    return sf_storage_canonical(IN(ctx), path, out, err);
 }
 
 static int c_lock(void *ctx, const char *path, sf_storage_lock **out,
@@ -141,6 +162,13 @@ void sf_storage_counting_init(sf_storage_counting *c, const sf_storage *inner)
     c->storage.rename = c_rename;
     c->storage.remove = c_remove;
     c->storage.list = c_list;
+    c->storage.list_kind = c_list_kind;
+    c->storage.info = c_info;
+    c->storage.canonical = c_canonical;
+    /* no remove_tree: the wrapper's, over list_kind and remove, so every
+     * remove is counted */
+    c->storage.flags = sf_storage_concurrent(inner) ? SF_STORAGE_CONCURRENT
+                                                    : 0;
     /* a lockless inner storage stays lockless through the shim */
     if (inner != NULL && inner->lock != NULL) {
         c->storage.lock = c_lock;

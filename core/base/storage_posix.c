@@ -200,6 +200,13 @@ static int p_sync(void *ctx, sf_storage_file *file, unsigned how, sf_error *err)
     return SF_OK;
 }
 
+static sf_storage_kind kind_of_mode(mode_t mode)
+{
+    return S_ISREG(mode)   ? SF_STORAGE_REGULAR
+           : S_ISDIR(mode) ? SF_STORAGE_DIRECTORY
+                           : SF_STORAGE_OTHER;
+}
+
 static int p_kind(void *ctx, const char *path, sf_storage_kind *out,
                   sf_error *err)
 {
@@ -213,9 +220,7 @@ static int p_kind(void *ctx, const char *path, sf_storage_kind *out,
         }
         return sf_error_set_errno(err, errno, "", "cannot stat %s", path);
     }
-    *out = S_ISREG(st.st_mode)   ? SF_STORAGE_REGULAR
-           : S_ISDIR(st.st_mode) ? SF_STORAGE_DIRECTORY
-                                 : SF_STORAGE_OTHER;
+    *out = kind_of_mode(st.st_mode);
     return SF_OK;
 }
 
@@ -305,6 +310,177 @@ static int p_list(void *ctx, const char *dir, sf_storage_list_fn fn,
     return rc;
 }
 
+/* p_list with d_type: a stat (fstatat, no follow) only where the file
+ * system does not say the type (DT_UNKNOWN). */
+static int p_list_kind(void *ctx, const char *dir, sf_storage_list_kind_fn fn,
+                       void *payload, sf_error *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct dirent *de;
+    DIR *d;
+    int rc = SF_OK;
+
+    (void)ctx;
+    if (fd < 0)
+        return sf_error_set_errno(err, errno, "", "cannot read directory %s",
+                                  dir);
+    d = fdopendir(fd);
+    if (d == NULL) {
+        int e = errno;
+        close(fd);
+        return sf_error_set_errno(err, e, "", "cannot read directory %s", dir);
+    }
+    for (;;) {
+        sf_storage_kind kind = SF_STORAGE_OTHER;
+
+        errno = 0;
+        de = readdir(d);
+        if (de == NULL) {
+            if (errno != 0)
+                rc = sf_error_set_errno(err, errno, "", "cannot read "
+                                        "directory %s", dir);
+            break;
+        }
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+#ifdef DT_UNKNOWN
+        if (de->d_type == DT_REG)
+            kind = SF_STORAGE_REGULAR;
+        else if (de->d_type == DT_DIR)
+            kind = SF_STORAGE_DIRECTORY;
+        else if (de->d_type == DT_UNKNOWN)
+#endif
+        {
+            struct stat st;
+
+            if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+                if (errno == ENOENT)
+                    continue; /* gone since readdir */
+                rc = sf_error_set_errno(err, errno, "", "cannot stat %s/%s",
+                                        dir, de->d_name);
+                break;
+            }
+            kind = kind_of_mode(st.st_mode);
+        }
+        rc = fn(de->d_name, kind, payload);
+        if (rc != 0)
+            break;
+    }
+    closedir(d);
+    return rc;
+}
+
+static int p_info(void *ctx, const char *path, sf_storage_info *out,
+                  sf_error *err)
+{
+    struct stat st;
+
+    (void)ctx;
+    if (lstat(path, &st) != 0) {
+        if (errno == ENOENT)
+            return SF_OK; /* the wrapper set ABSENT */
+        return sf_error_set_errno(err, errno, "", "cannot stat %s", path);
+    }
+    out->kind = kind_of_mode(st.st_mode);
+    if (out->kind == SF_STORAGE_REGULAR)
+        out->size = (uint64_t)st.st_size;
+    else if (out->kind == SF_STORAGE_OTHER)
+        out->other = S_ISLNK(st.st_mode)    ? SF_STORAGE_OTHER_SYMLINK
+                     : S_ISFIFO(st.st_mode) ? SF_STORAGE_OTHER_FIFO
+                     : S_ISSOCK(st.st_mode) ? SF_STORAGE_OTHER_SOCKET
+                     : S_ISCHR(st.st_mode)  ? SF_STORAGE_OTHER_CHAR_DEVICE
+                     : S_ISBLK(st.st_mode)  ? SF_STORAGE_OTHER_BLOCK_DEVICE
+                                            : SF_STORAGE_OTHER_UNKNOWN;
+    return SF_OK;
+}
+
+static int p_canonical(void *ctx, const char *path, char **out, sf_error *err)
+{
+    char *p;
+
+    (void)ctx;
+    p = realpath(path, NULL);
+    if (p == NULL)
+        return sf_error_set_errno(err, errno, "", "cannot resolve %s", path);
+    *out = p;
+    return SF_OK;
+}
+
+static int remove_dir_at(int parent, const char *name, int fd, sf_error *err);
+
+/* rm -rf over descriptors (openat, unlinkat), so nothing below the top is
+ * reached through a path a symbolic link could be swapped into. d_type:
+ * what the parent's listing says name is (DT_UNKNOWN at the top). A listed
+ * non-directory is unlinked straight away, a listed directory opened
+ * straight away, which saves a stat per entry; when that fails the entry
+ * is looked at again as if unlisted, so the outcome and its errors are the
+ * stat-first ones. */
+static int remove_at(int parent, const char *name, unsigned char d_type,
+                     sf_error *err)
+{
+    struct stat st;
+
+#ifdef DT_UNKNOWN
+    if (d_type == DT_DIR) {
+        int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                        O_CLOEXEC);
+
+        if (fd >= 0)
+            return remove_dir_at(parent, name, fd, err);
+    } else if (d_type != DT_UNKNOWN && unlinkat(parent, name, 0) == 0) {
+        return SF_OK;
+    }
+#else
+    (void)d_type;
+#endif
+    if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return errno == ENOENT ? SF_OK
+                               : sf_error_set_errno(err, errno, "", "cannot "
+                                                    "stat %s", name);
+    if (S_ISDIR(st.st_mode)) {
+        int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                        O_CLOEXEC);
+
+        if (fd < 0)
+            return sf_error_set_errno(err, errno, "", "cannot open %s", name);
+        return remove_dir_at(parent, name, fd, err);
+    }
+    if (unlinkat(parent, name, 0) != 0)
+        return sf_error_set_errno(err, errno, "", "cannot remove %s", name);
+    return SF_OK;
+}
+
+/* Empties the directory name (opened as fd, which this takes) and removes
+ * it. */
+static int remove_dir_at(int parent, const char *name, int fd, sf_error *err)
+{
+    DIR *d = fdopendir(fd);
+    struct dirent *de;
+    int rc = SF_OK;
+
+    if (d == NULL) {
+        close(fd);
+        return sf_error_set_errno(err, errno, "", "cannot read %s", name);
+    }
+    while (rc == SF_OK && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        rc = remove_at(dirfd(d), de->d_name, de->d_type, err);
+    }
+    closedir(d);
+    if (rc != SF_OK)
+        return rc;
+    if (unlinkat(parent, name, AT_REMOVEDIR) != 0)
+        return sf_error_set_errno(err, errno, "", "cannot remove %s", name);
+    return SF_OK;
+}
+
+static int p_remove_tree(void *ctx, const char *path, sf_error *err)
+{
+    (void)ctx;
+    return remove_at(AT_FDCWD, path, DT_UNKNOWN, err);
+}
+
 static int p_lock(void *ctx, const char *path, sf_storage_lock **out,
                   sf_error *err)
 {
@@ -369,6 +545,11 @@ static const sf_storage posix_storage = {
     .list = p_list,
     .lock = p_lock,
     .unlock = p_unlock,
+    .flags = SF_STORAGE_CONCURRENT,
+    .list_kind = p_list_kind,
+    .info = p_info,
+    .canonical = p_canonical,
+    .remove_tree = p_remove_tree,
 };
 
 const sf_storage *sf_storage_posix(void)

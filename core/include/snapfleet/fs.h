@@ -23,7 +23,8 @@ SF_API int sf_fs_read_file(const char *path, size_t max, char **out, size_t *len
                            sf_error *err);
 
 /* Whether two paths name the same existing directory (or file): both
- * resolve (realpath) to the same path. False when either does not. */
+ * have the same canonical name in the installed storage (realpath on
+ * POSIX; sf_storage_same). False when either does not. */
 SF_API bool sf_fs_same_dir(const char *a, const char *b);
 
 /* Atomic replace: creates the parent directory (0700) when missing, writes
@@ -54,7 +55,8 @@ SF_API int sf_fs_mkdir_p(const char *path, sf_error *err);
  * create, else fine (nothing to read there). */
 SF_API int sf_fs_dir_nofollow(const char *path, bool create, sf_error *err);
 
-/* rm -rf dir (refusing to follow links); absent is fine. */
+/* rm -rf dir (refusing to follow links) in the installed storage
+ * (sf_storage_remove_tree); absent is fine. */
 SF_API int sf_remove_tree(const char *dir, sf_error *err);
 
 /* Hook for tests and the crash simulator: called after every durable write

@@ -25,9 +25,15 @@
  *
  * Paths: one tree; "/a/b" and "a/b" name the same file; empty and "."
  * components are skipped; ".." is refused (EINVAL). There are no symbolic
- * links. Same seed, same calls: same results, same bytes.
+ * links, so a path's canonical name (the storage's canonical method) is
+ * the lexical one: "/" and the components ("/a/b"). Same seed, same
+ * calls: same results, same bytes.
  *
- * Not thread-safe: one disk belongs to one simulated process at a time.
+ * Not thread-safe, on purpose: one thread at a time calls a disk (the
+ * storage does not set SF_STORAGE_CONCURRENT, so the checksum hashes on
+ * its caller's thread). A lock would make concurrent calls safe but not
+ * reproducible: faults, random EIO and temp names count and draw per
+ * call, so the order threads arrive in would change a seed's run.
  */
 #ifndef SNAPFLEET_SIMDISK_H
 #define SNAPFLEET_SIMDISK_H
@@ -137,7 +143,9 @@ SF_API uint64_t sf_simdisk_faults_injected(const sf_simdisk *disk);
  *     rename and remove go to the simulated disk first; a fault it injects
  *     fails the call and the real storage is not touched (a failed write
  *     changes nothing); open_temp's name is the simulated disk's (seeded);
- *   - reads, kind, list and locks go to the real storage only;
+ *   - reads, kind, info, list, list_kind, canonical and locks go to the
+ *     real storage only (remove_tree is the wrapper's, one remove at a
+ *     time through the overlay);
  *   - nothing ever syncs the real storage: durability is the simulated
  *     disk's, so a run costs no fsync;
  *   - a name the simulated disk never saw (made outside the seam) is

@@ -46,12 +46,39 @@
  *   - lock / unlock: an exclusive, non-blocking lock on a lock file
  *     (created 0600 if absent, must be a regular file); held by another
  *     holder is kind "journal-locked". A lock dies with its process.
+ *
+ * Version 2 adds, at the end of the struct (a version-1 struct is still
+ * accepted; the wrappers never read past its end):
+ *   - flags: SF_STORAGE_CONCURRENT when the methods may be called from
+ *     several threads at once and what they do does not depend on the
+ *     order the threads' calls arrive in (POSIX); a storage without it is
+ *     called from one thread at a time (the simulated disk: its faults and
+ *     seeded names count calls, so a race would change a seed's run);
+ *   - list_kind: list, with each entry's kind as the listing saw it (no
+ *     stat per entry where the directory says the type, as d_type does);
+ *     an entry that vanishes while listed may be left out. Optional: the
+ *     wrapper falls back on list plus kind per entry;
+ *   - info: kind plus, for a regular file, its size and, for OTHER, which
+ *     kind of other (a symbolic link, a FIFO, ...), without following a
+ *     final symbolic link (lstat). Optional: falls back on kind (and an
+ *     open for the size; OTHER then says SF_STORAGE_OTHER_UNKNOWN);
+ *   - canonical: the name an existing path resolves to, absolute, with
+ *     no ".", ".." or symbolic link in it (realpath): two paths name the
+ *     same thing when their canonical names are equal. Optional:
+ *     "not-supported" without it;
+ *   - remove_tree: rm -rf without following a symbolic link anywhere
+ *     below (a link is removed, not followed); absent is fine. Optional:
+ *     the wrapper falls back on info, list_kind and remove, which is what
+ *     a storage without symbolic links needs; POSIX has its own, walking
+ *     descriptors, so a directory swapped for a link mid-walk is not
+ *     followed either.
  */
 #ifndef SNAPFLEET_STORAGE_H
 #define SNAPFLEET_STORAGE_H
 
 #include "snapfleet/export.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,7 +88,7 @@
 extern "C" {
 #endif
 
-#define SF_STORAGE_VERSION 1
+#define SF_STORAGE_VERSION 2
 
 /* Error kinds of the seam itself. */
 #define SF_EK_NOT_SUPPORTED "not-supported"
@@ -85,12 +112,36 @@ typedef enum sf_storage_kind {
     SF_STORAGE_OTHER = 3 /* a symbolic link, FIFO, device, socket */
 } sf_storage_kind;
 
+/* What an SF_STORAGE_OTHER is (info). */
+typedef enum sf_storage_other {
+    SF_STORAGE_OTHER_NONE = 0, /* not OTHER */
+    SF_STORAGE_OTHER_SYMLINK = 1,
+    SF_STORAGE_OTHER_FIFO = 2,
+    SF_STORAGE_OTHER_SOCKET = 3,
+    SF_STORAGE_OTHER_CHAR_DEVICE = 4,
+    SF_STORAGE_OTHER_BLOCK_DEVICE = 5,
+    SF_STORAGE_OTHER_UNKNOWN = 6
+} sf_storage_other;
+
+/* What info says about a path. */
+typedef struct sf_storage_info {
+    sf_storage_kind kind;
+    sf_storage_other other; /* when kind is SF_STORAGE_OTHER */
+    uint64_t size;          /* bytes, when kind is SF_STORAGE_REGULAR */
+} sf_storage_info;
+
+/* flags (version 2) */
+#define SF_STORAGE_CONCURRENT 1u
+
 /* Opaque handles, defined by each implementation. */
 typedef struct sf_storage_file sf_storage_file;
 typedef struct sf_storage_lock sf_storage_lock;
 
 /* One entry name; return 0 to go on, anything else stops the listing. */
 typedef int (*sf_storage_list_fn)(const char *name, void *payload);
+/* The same with the entry's kind (never ABSENT). */
+typedef int (*sf_storage_list_kind_fn)(const char *name, sf_storage_kind kind,
+                                       void *payload);
 
 typedef struct sf_storage {
     int version; /* SF_STORAGE_VERSION */
@@ -126,6 +177,15 @@ typedef struct sf_storage {
     int (*lock)(void *ctx, const char *path, sf_storage_lock **out,
                 sf_error *err);
     void (*unlock)(void *ctx, sf_storage_lock *lock);
+
+    /* version 2 (all optional; see the contracts above) */
+    unsigned flags; /* SF_STORAGE_CONCURRENT */
+    int (*list_kind)(void *ctx, const char *dir, sf_storage_list_kind_fn fn,
+                     void *payload, sf_error *err);
+    int (*info)(void *ctx, const char *path, sf_storage_info *out,
+                sf_error *err);
+    int (*canonical)(void *ctx, const char *path, char **out, sf_error *err);
+    int (*remove_tree)(void *ctx, const char *path, sf_error *err);
 } sf_storage;
 
 /* The real file system. Static storage; never freed. */
@@ -168,6 +228,26 @@ SF_API int sf_storage_lock_acquire(const sf_storage *st, const char *path,
                            sf_storage_lock **out, sf_error *err);
 /* NULL-tolerant; *lock is set to NULL. */
 SF_API void sf_storage_lock_release(const sf_storage *st, sf_storage_lock **lock);
+
+/* ---- version 2 (each falls back as the contracts above say) ---- */
+
+/* Whether st may be called from several threads at once
+ * (SF_STORAGE_CONCURRENT); false for a version-1 storage. */
+SF_API bool sf_storage_concurrent(const sf_storage *st);
+SF_API int sf_storage_list_kind(const sf_storage *st, const char *dir,
+                                sf_storage_list_kind_fn fn, void *payload,
+                                sf_error *err);
+SF_API int sf_storage_info_of(const sf_storage *st, const char *path,
+                              sf_storage_info *out, sf_error *err);
+/* *out is malloc'd (the caller frees it), NULL on failure. */
+SF_API int sf_storage_canonical(const sf_storage *st, const char *path,
+                                char **out, sf_error *err);
+SF_API int sf_storage_remove_tree(const sf_storage *st, const char *path,
+                                  sf_error *err);
+/* Whether a and b name the same existing file or directory: both have a
+ * canonical name and the two are equal. False when either has none. */
+SF_API bool sf_storage_same(const sf_storage *st, const char *a,
+                            const char *b);
 
 /* ---- compound operations built only on the methods ---- */
 
