@@ -382,6 +382,65 @@ static void test_writer_pretty_bytes(void **state)
     sf_buf_free(&b);
 }
 
+/* Numbers as serde writes them, at the edges of their types. */
+static void test_writer_numbers_at_the_edges(void **state)
+{
+    static const struct { int64_t v; const char *text; } signed_cases[] = {
+        {0, "0"}, {9, "9"}, {10, "10"}, {-1, "-1"}, {-10, "-10"},
+        {INT64_MAX, "9223372036854775807"},
+        {INT64_MIN, "-9223372036854775808"},
+    };
+    static const struct { uint64_t v; const char *text; } unsigned_cases[] = {
+        {0, "0"}, {7, "7"}, {100, "100"},
+        {UINT64_MAX, "18446744073709551615"},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof signed_cases / sizeof signed_cases[0]; i++) {
+        sf_buf b;
+        sf_jw w;
+
+        sf_buf_init(&b);
+        sf_jw_init(&w, &b);
+        sf_jw_i64(&w, signed_cases[i].v);
+        assert_string_equal(sf_buf_cstr(&b), signed_cases[i].text);
+        sf_buf_free(&b);
+    }
+    for (i = 0; i < sizeof unsigned_cases / sizeof unsigned_cases[0]; i++) {
+        sf_buf b;
+        sf_jw w;
+
+        sf_buf_init(&b);
+        sf_jw_init(&w, &b);
+        sf_jw_u64(&w, unsigned_cases[i].v);
+        assert_string_equal(sf_buf_cstr(&b), unsigned_cases[i].text);
+        sf_buf_free(&b);
+    }
+}
+
+/* sf_buf_printf appends whether or not the text fits the room left. */
+static void test_buf_printf_fits_or_grows(void **state)
+{
+    char big[3000];
+    sf_buf b;
+
+    (void)state;
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    sf_buf_init(&b);
+    assert_int_equal(sf_buf_printf(&b, "%d-%s", 42, "a"), SF_OK);
+    assert_string_equal(sf_buf_cstr(&b), "42-a");
+    assert_int_equal(sf_buf_printf(&b, "[%s]", big), SF_OK);
+    assert_int_equal(b.len, 4 + 2 + strlen(big));
+    assert_int_equal(strlen(sf_buf_cstr(&b)), b.len);
+    assert_memory_equal(b.data, "42-a[xxx", 8);
+    assert_string_equal(b.data + b.len - 2, "x]");
+    assert_int_equal(sf_buf_printf(&b, "%s", ""), SF_OK);
+    assert_int_equal(b.len, 4 + 2 + strlen(big));
+    sf_buf_free(&b);
+}
+
 static void test_writer_escapes_like_serde(void **state)
 {
     sf_buf b;
@@ -462,6 +521,8 @@ int main(void)
         cmocka_unit_test(test_string_escapes_decoded),
         cmocka_unit_test(test_bool_enum_object_array),
         cmocka_unit_test(test_writer_pretty_bytes),
+        cmocka_unit_test(test_writer_numbers_at_the_edges),
+        cmocka_unit_test(test_buf_printf_fits_or_grows),
         cmocka_unit_test(test_writer_escapes_like_serde),
         cmocka_unit_test(test_writer_detects_misuse),
         cmocka_unit_test(test_writer_round_trips_through_reader),

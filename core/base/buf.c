@@ -75,19 +75,33 @@ int sf_buf_putc(sf_buf *b, char c)
     return sf_buf_append(b, &c, 1);
 }
 
+/* One formatting pass when the text fits the room left (the common case:
+ * short keys and numbers into a grown buffer), a second only when not. */
 int sf_buf_printf(sf_buf *b, const char *fmt, ...)
 {
     va_list ap;
+    size_t room;
     int n;
 
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || grow(b, (size_t)n) != SF_OK)
+    if (grow(b, 0) != SF_OK)
         return SF_ERR;
+    room = b->cap - b->len;
     va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    n = vsnprintf(b->data + b->len, room, fmt, ap);
     va_end(ap);
+    if (n < 0) {
+        b->data[b->len] = '\0';
+        return SF_ERR;
+    }
+    if ((size_t)n >= room) {
+        if (grow(b, (size_t)n) != SF_OK) {
+            b->data[b->len] = '\0';
+            return SF_ERR;
+        }
+        va_start(ap, fmt);
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
     b->len += (size_t)n;
     return SF_OK;
 }

@@ -147,16 +147,32 @@ void sf_jw_bool(sf_jw *w, bool v)
     sf_buf_puts(w->out, v ? "true" : "false");
 }
 
+/* Decimal digits without printf: documents are mostly numbers and keys. */
+static void put_u64(sf_buf *out, bool negative, uint64_t v)
+{
+    char d[21];
+    size_t i = sizeof d;
+
+    do {
+        d[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    if (negative)
+        d[--i] = '-';
+    sf_buf_append(out, d + i, sizeof d - i);
+}
+
 void sf_jw_u64(sf_jw *w, uint64_t v)
 {
     before_value(w);
-    sf_buf_printf(w->out, "%" PRIu64, v);
+    put_u64(w->out, false, v);
 }
 
 void sf_jw_i64(sf_jw *w, int64_t v)
 {
     before_value(w);
-    sf_buf_printf(w->out, "%" PRId64, v);
+    /* the magnitude in unsigned arithmetic: -INT64_MIN overflows int64 */
+    put_u64(w->out, v < 0, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
 }
 
 void sf_jw_kv_string(sf_jw *w, const char *key, const char *s)
