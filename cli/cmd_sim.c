@@ -8,6 +8,7 @@
 #include "snapfleet/simrun.h"
 #include <poll.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -452,12 +453,14 @@ static void gather_line(gather *g, const char *text)
         g->n++;
 }
 
-/* `workers` processes, worker w taking seeds first+w, first+w+workers, ...;
- * each seed runs exactly as it does inline (every seed builds its own
- * fleet, disk and scratch directory), and the lines are printed in seed
- * order, so the output and the summary digest do not depend on workers. */
-static void run_workers(const run_opts *o, uint64_t first, uint64_t last,
-                        unsigned workers, sf_sha256 *summary, uint64_t *failures)
+/* `workers` processes, each taking the next seed not yet taken (a counter
+ * they share), so a worker that drew slow seeds holds nobody back; each
+ * seed runs exactly as it does inline (every seed builds its own fleet,
+ * disk and scratch directory), and the lines are printed in seed order, so
+ * the output and the summary digest do not depend on workers or on which
+ * worker ran which seed. */
+static int run_workers(const run_opts *o, uint64_t first, uint64_t last,
+                       unsigned workers, sf_sha256 *summary, uint64_t *failures)
 {
     struct pollfd fds[64];
     pid_t pids[64];
@@ -465,11 +468,17 @@ static void run_workers(const run_opts *o, uint64_t first, uint64_t last,
     size_t used[64];
     unsigned w, open_fds = 0;
     gather g;
+    uint64_t *taken; /* seeds handed out so far, shared with the workers */
 
     memset(&g, 0, sizeof g);
     g.next = first;
     if (last - first + 1 < workers)
         workers = (unsigned)(last - first + 1);
+    taken = mmap(NULL, sizeof *taken, PROT_READ | PROT_WRITE,
+                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (taken == MAP_FAILED)
+        return -1; /* nothing started: the caller runs the seeds inline */
+    *taken = 0;
     fflush(NULL);
     for (w = 0; w < workers; w++) {
         int pfd[2];
@@ -491,11 +500,16 @@ static void run_workers(const run_opts *o, uint64_t first, uint64_t last,
                 if (fds[k].fd >= 0)
                     close(fds[k].fd);
             close(pfd[0]);
-            for (seed = first + w; ; seed += workers) {
-                bool ok = run_seed(o, seed, line + 2, sizeof line - 3);
+            for (;;) {
+                uint64_t k0 = __atomic_fetch_add(taken, 1, __ATOMIC_RELAXED);
+                bool ok;
                 size_t n;
                 const char *p = line;
 
+                if (k0 > last - first)
+                    break;
+                seed = first + k0;
+                ok = run_seed(o, seed, line + 2, sizeof line - 3);
                 line[0] = ok ? 'P' : 'F';
                 line[1] = ' ';
                 n = strlen(line);
@@ -509,8 +523,6 @@ static void run_workers(const run_opts *o, uint64_t first, uint64_t last,
                     p += k2;
                     n -= (size_t)k2;
                 }
-                if (last - seed < workers)
-                    break;
             }
             _exit(0);
         }
@@ -571,8 +583,9 @@ static void run_workers(const run_opts *o, uint64_t first, uint64_t last,
             while (waitpid(pids[w], &status, 0) < 0 && errno == EINTR)
                 ;
     }
+    munmap(taken, sizeof *taken);
     gather_flush(&g, last, summary, failures);
-    /* a worker that died took its seeds with it: each is a failure */
+    /* a worker that died took the seed it ran with it: a failure */
     while (!g.done) {
         char line[96];
 
@@ -588,6 +601,7 @@ static void run_workers(const run_opts *o, uint64_t first, uint64_t last,
     for (size_t i = 0; i < g.n; i++)
         free(g.v[i].line);
     free(g.v);
+    return 0;
 }
 
 int cmd_sim_run(int argc, char **argv)
@@ -734,10 +748,9 @@ int cmd_sim_run(int argc, char **argv)
         fprintf(stderr, "snapfleet: out of memory\n");
         return EXIT_FAIL;
     }
-    if (workers == 1 || last - first == 0)
+    if (workers == 1 || last - first == 0 ||
+        run_workers(&o, first, last, (unsigned)workers, summary, &failures) != 0)
         run_inline(&o, first, last, summary, &failures);
-    else
-        run_workers(&o, first, last, (unsigned)workers, summary, &failures);
     if (sf_sha256_final(summary, digest) != SF_OK)
         digest[0] = '\0';
     sf_sha256_free(summary);

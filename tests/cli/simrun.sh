@@ -72,4 +72,25 @@ run sim run --canisters 4 --workers 3 --seeds 1..7 --work "$TMP/w"
 cmp -s "$TMP/w1.txt" "$TMP/out" && ok || bad "--workers 3 prints what --workers 1 does"
 run sim run --seeds 5 --canisters 4 --workers 4 --work "$TMP/w"
 expect_rc 0 "more workers than seeds"; expect_out "1 passed, 0 failed" "one seed, four workers"
+
+# a worker killed mid-run takes only the seed it ran: the others take the
+# seeds it would have run next (a worker's own stripe of seeds would lose
+# about half of those left)
+"$SF" sim run --seeds 1..200 --canisters 4 --workers 2 --work "$TMP/wk" \
+  >"$TMP/killed.txt" 2>/dev/null &
+parent=$!
+for _ in $(seq 1 200); do
+  [[ $(grep -c '^seed=' "$TMP/killed.txt") -ge 5 ]] && break
+  sleep 0.05
+done
+victim=$(pgrep -P "$parent" | head -1)
+[[ -n $victim ]] && kill -KILL "$victim"
+wait "$parent"
+summary=$(tail -1 "$TMP/killed.txt")
+k_failed=$(sed -n 's/^[0-9]* passed, \([0-9]*\) failed.*/\1/p' <<<"$summary")
+k_passed=$(sed -n 's/^\([0-9]*\) passed,.*/\1/p' <<<"$summary")
+[[ -n $victim && $((k_passed + k_failed)) -eq 200 && $k_failed -le 1 ]] && ok ||
+  bad "a killed worker loses at most its one seed ($summary)"
+[[ $k_failed -eq 0 ]] || grep -q 'error: its worker process died' "$TMP/killed.txt" && ok ||
+  bad "the lost seed is reported"
 finish
