@@ -110,7 +110,7 @@ int cmd_sim_init(int argc, char **argv)
     };
     uint64_t *fields[14];
     const char *state = NULL;
-    sf_sim_lock lock = {-1};
+    sf_sim_lock lock = {NULL};
     sf_sim_config cfg;
     sf_sim *sim;
     sf_error err;
@@ -197,7 +197,7 @@ static int sim_view(int argc, char **argv, int what)
     static const char *const names[] = {"sim show", "sim registry", "sim mutate"};
     static const char *const usages[] = {show_usage, registry_usage, mutate_usage};
     const char *state = NULL, *canister = NULL, *cmd = names[what];
-    sf_sim_lock lock = {-1};
+    sf_sim_lock lock = {NULL};
     bool json = false;
     sf_sim *sim;
     sf_error err;

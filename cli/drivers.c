@@ -168,7 +168,7 @@ int cli_stack_open(const cli_driver_opts *o, cli_stack *s, sf_error *err)
                             "needs --sim-state FILE (create one with "
                             "`snapfleet sim init`)");
     s->state_path = o->sim_state;
-    s->lock.fd = -1;
+    s->lock.held = NULL;
     s->dry_run = o->dry_run;
     sf_buf_init(&s->loaded);
     if (o->faults != NULL && sf_fault_plan_parse(o->faults, &s->plan, err) != SF_OK)

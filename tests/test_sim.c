@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
@@ -28,6 +29,8 @@
 #include "snapfleet/principal.h"
 #include "snapfleet/registry.h"
 #include "snapfleet/sim.h"
+#include "snapfleet/simdisk.h"
+#include "snapfleet/storage.h"
 
 /* ---- fixture: a temp directory, a simulator and its driver ---- */
 
@@ -2093,6 +2096,76 @@ static void test_state_round_trip(void **state)
     sf_sim_free(loaded);
 }
 
+/* The state stands for the IC: saved, loaded and locked on the real file
+ * system whatever storage the process installed, so a simulated disk's
+ * crash never takes it back; its lock refuses a second holder, a planted
+ * FIFO, a planted directory and a missing directory, each with its own
+ * message. */
+static void test_state_on_the_real_disk_whatever_storage(void **state)
+{
+    fixture *f = *state;
+    const char *file = tmp_path(f, "outside.json");
+    char lock_path[300], msg[700];
+    sf_simdisk *disk;
+    sf_storage_kind kind;
+    sf_sim_lock a = {NULL}, b = {NULL};
+    sf_sim *loaded;
+    sf_error err;
+    char *x, *y;
+
+    start_sim(f, NULL);
+    assert_int_equal(sf_simdisk_new(&disk, NULL, &err), SF_OK);
+    sf_fs_set_storage(sf_simdisk_storage(disk));
+    assert_int_equal(sf_sim_save(f->sim, file, &err), SF_OK);
+    assert_true(file_exists(file));
+    assert_int_equal(sf_storage_kind_of(sf_simdisk_storage(disk), file, &kind,
+                                        &err), SF_OK);
+    assert_int_equal(kind, SF_STORAGE_ABSENT);
+    assert_int_equal(sf_sim_load(file, &loaded, &err), SF_OK);
+    x = state_json(f->sim);
+    y = state_json(loaded);
+    assert_string_equal(x, y);
+    free(x);
+    free(y);
+    sf_sim_free(loaded);
+
+    assert_int_equal(sf_sim_lock_acquire(file, &a, &err), SF_OK);
+    snprintf(lock_path, sizeof lock_path, "%s.lock", file);
+    assert_true(file_exists(lock_path));
+    assert_int_equal(sf_sim_lock_acquire(file, &b, &err), SF_ERR);
+    assert_string_equal(err.kind, "sim-state-locked");
+    snprintf(msg, sizeof msg, "simulator state %s is in use by another "
+             "running snapfleet (lock %s)", file, lock_path);
+    assert_string_equal(err.message, msg);
+    assert_null(b.held);
+    sf_sim_lock_release(&a);
+    assert_null(a.held);
+    sf_sim_lock_release(&a); /* twice is harmless */
+    assert_int_equal(sf_sim_lock_acquire(file, &b, &err), SF_OK);
+    sf_sim_lock_release(&b);
+
+    file = tmp_path(f, "planted.json");
+    snprintf(lock_path, sizeof lock_path, "%s.lock", file);
+    assert_int_equal(mkfifo(lock_path, 0600), 0);
+    assert_int_equal(sf_sim_lock_acquire(file, &a, &err), SF_ERR);
+    snprintf(msg, sizeof msg, "lock file %s is not a regular file", lock_path);
+    assert_string_equal(err.message, msg);
+    file = tmp_path(f, "dir.json");
+    snprintf(lock_path, sizeof lock_path, "%s.lock", file);
+    assert_int_equal(mkdir(lock_path, 0700), 0);
+    assert_int_equal(sf_sim_lock_acquire(file, &a, &err), SF_ERR);
+    snprintf(msg, sizeof msg, "cannot open lock file %s: %s", lock_path,
+             strerror(EISDIR));
+    assert_string_equal(err.message, msg);
+
+    file = tmp_path(f, "no/such/dir.json");
+    assert_int_equal(sf_sim_lock_acquire(file, &a, &err), SF_ERR);
+    assert_string_equal(err.kind, "io");
+    assert_non_null(strstr(err.message, "cannot open lock file "));
+    sf_fs_set_storage(NULL);
+    sf_simdisk_free(disk);
+}
+
 static void test_state_file_continues(void **state)
 {
     fixture *f = *state;
@@ -2547,6 +2620,7 @@ int main(void)
         T(test_jitter_deterministic),
         T(test_state_round_trip),
         T(test_state_file_continues),
+        T(test_state_on_the_real_disk_whatever_storage),
         T(test_driver_saves_state),
         T(test_effects_survive_kill),
         T(test_state_load_refusals),

@@ -41,6 +41,7 @@
 #include "snapfleet/error.h"
 #include "snapfleet/principal.h"
 #include "snapfleet/registry.h"
+#include "snapfleet/storage.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -126,8 +127,10 @@ SF_API void sf_sim_free(sf_sim *sim);
 SF_API int sf_sim_state_json(const sf_sim *sim, sf_buf *out, sf_error *err);
 SF_API int sf_sim_load_json(const char *text, size_t len, sf_sim **out,
                             sf_error *err);
-/* Writes with sf_fs_write_atomic_untracked(): the state stands for the IC,
- * not for a backup's durable state. */
+/* The state stands for the IC, not for a backup's durable state: saved,
+ * loaded and locked on the real file system (sf_storage_posix(), an atomic
+ * replace), whatever storage the process installed (sf_fs_set_storage), and
+ * never counted by the crash hooks. */
 SF_API int sf_sim_save(const sf_sim *sim, const char *path, sf_error *err);
 /* Errors: "io", "json-syntax", "json-schema", "unsupported-sim-version",
  * "invalid-sim-state". */
@@ -140,7 +143,7 @@ SF_API int sf_sim_load(const char *path, sf_sim **out, sf_error *err);
  * the lock: every save renames a new file over it. Errors:
  * "sim-state-locked" (another live process holds it), "io". */
 typedef struct sf_sim_lock {
-    int fd;
+    sf_storage_lock *held; /* NULL: not held */
 } sf_sim_lock;
 SF_API int sf_sim_lock_acquire(const char *path, sf_sim_lock *lock,
                                sf_error *err);
