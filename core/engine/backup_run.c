@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/posmap.h"
@@ -25,6 +24,7 @@
 #include "engine/manifest_build.h"
 #include "engine/pool.h"
 #include "engine/stopped.h"
+#include "engine/walk.h"
 #include "snapfleet/checksum.h"
 #include "snapfleet/execjournal.h"
 #include "snapfleet/journal.h"
@@ -68,8 +68,7 @@ static void marker(const runner *r, char out[32])
 
 static bool exists(const char *p)
 {
-    struct stat st;
-    return lstat(p, &st) == 0;
+    return sf_walk_exists(p);
 }
 
 static bool exists_in(const char *dir, const char *name)

@@ -1,16 +1,14 @@
 #include "engine/engine.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "engine/pool.h"
+#include "engine/walk.h"
 #include "snapfleet/checksum.h"
 #include "snapfleet/fs.h"
 #include "snapfleet/layout.h"
@@ -96,34 +94,18 @@ static double wall_s(void)
  * the blobs and chunks, not icp's metadata.json and dot files (its lock
  * and progress files), so a finished download counts what the snapshot's
  * total size counts. */
-static uint64_t tree_bytes_at(const char *path, int depth)
+static bool not_snapshot_bytes(const char *name, int depth)
 {
-    DIR *d;
-    struct dirent *de;
-    uint64_t total = 0;
-
-    if (depth > 8 || (d = opendir(path)) == NULL)
-        return 0;
-    while ((de = readdir(d)) != NULL) {
-        struct stat st;
-        char *p;
-
-        if (de->d_name[0] == '.' ||
-            (depth == 0 && strcmp(de->d_name, "metadata.json") == 0))
-            continue;
-        p = sf_path_join(path, de->d_name);
-        if (p != NULL && lstat(p, &st) == 0)
-            total += S_ISDIR(st.st_mode) ? tree_bytes_at(p, depth + 1)
-                                         : (uint64_t)st.st_size;
-        free(p);
-    }
-    closedir(d);
-    return total;
+    return name[0] == '.' || (depth == 0 && strcmp(name, "metadata.json") == 0);
 }
 
 uint64_t sf_engine_transfer_bytes(const char *dir)
 {
-    return tree_bytes_at(dir, 0);
+    uint64_t n = 0;
+
+    /* a progress figure: a shortage counts what was counted before it */
+    sf_walk_bytes(dir, 8, not_snapshot_bytes, &n, NULL);
+    return n;
 }
 
 /* One progress line per effect (the CLI passes stderr when it is a
@@ -774,8 +756,63 @@ out:
 
 static bool exists(const char *p)
 {
-    struct stat st;
-    return p != NULL && lstat(p, &st) == 0;
+    return sf_walk_exists(p);
+}
+
+/* Makes the tree at path durable before it is published: every regular
+ * file synced (data and length), every directory synced after what it
+ * holds, bottom-up, as canic's artifact_commit does. icp syncs nothing it
+ * writes, and after a crash a published artifact must hold what its
+ * checksum says, not files a power loss emptied. */
+static int sync_file(const char *p, sf_error *err)
+{
+    const sf_storage *st = sf_fs_storage();
+    sf_storage_file *f = NULL;
+    int rc;
+
+    /* opened for writing: a storage that tracks writes (the simulated
+     * disk's overlay) sees the sync */
+    rc = sf_storage_open(st, p, SF_STORAGE_WRITE, &f, err);
+    if (rc == SF_OK)
+        rc = sf_storage_sync(st, f, SF_STORAGE_SYNC_DATA, err);
+    if (sf_storage_close(st, &f, rc == SF_OK ? err : NULL) != SF_OK)
+        rc = SF_ERR;
+    return rc;
+}
+
+static int sync_tree(const char *path, int depth, sf_error *err)
+{
+    sf_walk_dir d;
+    sf_storage_kind k;
+    size_t i;
+    int rc = SF_OK;
+
+    if (depth > SF_CHECKSUM_MAX_DEPTH)
+        return sf_error_set(err, SF_EK_IO, "", "artifact nested too deep");
+    if (sf_storage_kind_of(sf_fs_storage(), path, &k, err) != SF_OK)
+        return SF_ERR;
+    if (k == SF_STORAGE_REGULAR)
+        return sync_file(path, err);
+    if (k != SF_STORAGE_DIRECTORY)
+        return SF_OK; /* the checksum refuses what is neither */
+    if (sf_walk_read(path, &d, err) != SF_OK)
+        return SF_ERR;
+    for (i = 0; rc == SF_OK && i < d.n; i++) {
+        char *p;
+
+        if (d.v[i].kind != SF_STORAGE_REGULAR &&
+            d.v[i].kind != SF_STORAGE_DIRECTORY)
+            continue;
+        if ((p = sf_path_join(path, d.v[i].name)) == NULL)
+            rc = sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+        else
+            rc = sync_tree(p, depth + 1, err);
+        free(p);
+    }
+    sf_walk_dir_free(&d);
+    if (rc == SF_OK)
+        rc = sf_storage_sync_dir(sf_fs_storage(), path, err);
+    return rc;
 }
 
 int sf_engine_publish(const char *temp_path, const char *final_path,
@@ -797,104 +834,143 @@ int sf_engine_publish(const char *temp_path, const char *final_path,
         return sf_error_set(err, "missing-artifact-entry", "", "neither the "
                             "temporary nor the final artifact exists: %s",
                             final_path);
+    if (sync_tree(temp_path, 0, err) != SF_OK)
+        return SF_ERR;
     /* through the storage seam: the rename and its directory's sync are a
      * durable write like any document's, so crash injection counts it and
      * the simulated disk decides what a crash keeps */
     return sf_fs_rename_durable(temp_path, final_path, err);
 }
 
-static int copy_file(int from_dir, int to_dir, const char *name, sf_error *err)
+/* The seam's message "<verb> <path>: reason" as the copy always told it,
+ * "<as> <name>: reason". */
+static int name_it(sf_error *err, const char *verb, const char *path,
+                   const char *as, const char *name)
 {
-    char buf[1 << 16];
-    /* non-blocking, and the type checked on the descriptor: an entry
-     * swapped for a FIFO after the caller's fstatat never hangs the copy */
-    int in = openat(from_dir, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-    int out, rc = SF_OK;
-    struct stat st;
-    ssize_t n;
+    char was[SF_ERROR_MESSAGE_MAX];
 
-    if (in < 0)
-        return sf_error_set_errno(err, errno, "", "cannot open %s", name);
-    if (fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(in);
-        return sf_error_set(err, "unsupported-file-type", "", "%s is no longer "
-                            "a regular file", name);
+    snprintf(was, sizeof was, "%s %s", verb, path);
+    return sf_walk_reword(err, was, "%s %s", as, name);
+}
+
+/* Copies the regular file from/name to to/name (created, never there
+ * before). The seam's READ open refuses anything but a regular file
+ * without blocking: an entry swapped for a FIFO after the listing never
+ * hangs the copy. */
+static int copy_file(const char *a, const char *b, const char *name,
+                     sf_error *err)
+{
+    const sf_storage *st = sf_fs_storage();
+    char buf[1 << 16];
+    sf_storage_file *in = NULL, *out = NULL;
+    sf_storage_kind k;
+    uint64_t off = 0;
+    size_t got;
+    int rc = SF_ERR;
+
+    if (sf_storage_open(st, a, SF_STORAGE_READ, &in, err) != SF_OK) {
+        if (sf_storage_kind_of(st, a, &k, NULL) == SF_OK &&
+            k != SF_STORAGE_REGULAR && k != SF_STORAGE_ABSENT)
+            return sf_error_set(err, "unsupported-file-type", "", "%s is no "
+                                "longer a regular file", name);
+        return name_it(err, "cannot open", a, "cannot open", name);
     }
-    out = openat(to_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                 0600);
-    if (out < 0) {
-        close(in);
-        return sf_error_set_errno(err, errno, "", "cannot create %s", name);
+    if (sf_storage_open(st, b, SF_STORAGE_WRITE | SF_STORAGE_CREATE |
+                        SF_STORAGE_EXCL, &out, err) != SF_OK) {
+        name_it(err, "cannot open", b, "cannot create", name);
+        goto done;
     }
-    while ((n = read(in, buf, sizeof buf)) > 0) {
-        char *p = buf;
-        while (n > 0) {
-            ssize_t w = write(out, p, (size_t)n);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0) {
-                rc = sf_error_set_errno(err, errno, "", "cannot write %s", name);
-                goto done;
-            }
-            p += w;
-            n -= w;
+    do {
+        if (sf_storage_read(st, in, off, buf, sizeof buf, &got, err) != SF_OK) {
+            name_it(err, "cannot read", a, "cannot read", name);
+            goto done;
         }
+        if (got > 0 && sf_storage_write(st, out, off, buf, got, err) != SF_OK) {
+            name_it(err, "cannot write", b, "cannot write", name);
+            goto done;
+        }
+        off += got;
+    } while (got == sizeof buf);
+    /* the upload that follows, and a resumed one after a crash, read the
+     * copy as verified: its bytes must be on the disk first */
+    if (sf_storage_sync(st, out, SF_STORAGE_SYNC_DATA, err) != SF_OK) {
+        name_it(err, "cannot write", b, "cannot write", name);
+        goto done;
     }
-    if (n < 0)
-        rc = sf_error_set_errno(err, errno, "", "cannot read %s", name);
+    rc = SF_OK;
 done:
-    close(in);
-    if (close(out) != 0 && rc == SF_OK)
-        rc = sf_error_set_errno(err, errno, "", "cannot write %s", name);
+    sf_storage_close(st, &in, NULL);
+    if (out != NULL && sf_storage_close(st, &out, rc == SF_OK ? err : NULL) !=
+                           SF_OK && rc == SF_OK)
+        rc = name_it(err, "cannot write", b, "cannot write", name);
     return rc;
 }
 
-static int copy_tree(int from, int to, int depth, sf_error *err)
+static int copy_tree(const char *from, const char *to, int depth,
+                     sf_error *err)
 {
-    DIR *d;
-    struct dirent *de;
+    const sf_storage *st = sf_fs_storage();
+    sf_walk_dir d;
+    size_t i;
     int rc = SF_OK;
 
     if (depth > SF_CHECKSUM_MAX_DEPTH)
         return sf_error_set(err, SF_EK_IO, "", "artifact nested too deep");
-    d = fdopendir(dup(from));
-    if (d == NULL)
-        return sf_error_set_errno(err, errno, "", "cannot read directory");
-    while (rc == SF_OK && (de = readdir(d)) != NULL) {
-        struct stat st;
+    if (sf_walk_read(from, &d, err) != SF_OK)
+        return name_it(err, "cannot read directory", from, "cannot read",
+                       "directory");
+    for (i = 0; rc == SF_OK && i < d.n; i++) {
+        const sf_walk_entry *x = &d.v[i];
+        char *a = sf_path_join(from, x->name), *b = sf_path_join(to, x->name);
+        sf_storage_kind k = x->kind;
 
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        if (fstatat(from, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            rc = sf_error_set_errno(err, errno, "", "cannot stat %s", de->d_name);
-        } else if (S_ISDIR(st.st_mode)) {
-            int a, b;
-
-            if (mkdirat(to, de->d_name, 0700) != 0) {
-                rc = sf_error_set_errno(err, errno, "", "cannot create %s",
-                                        de->d_name);
-                break;
-            }
-            a = openat(from, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            b = openat(to, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (a < 0 || b < 0)
-                rc = sf_error_set_errno(err, errno, "", "cannot open %s", de->d_name);
+        if (a == NULL || b == NULL) {
+            rc = sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+        } else if (k == SF_STORAGE_DIRECTORY) {
+            if (sf_storage_mkdir(st, b, err) != SF_OK)
+                rc = name_it(err, "cannot create directory", b, "cannot create",
+                             x->name);
             else
                 rc = copy_tree(a, b, depth + 1, err);
-            if (a >= 0)
-                close(a);
-            if (b >= 0)
-                close(b);
-        } else if (S_ISREG(st.st_mode)) {
-            rc = copy_file(from, to, de->d_name, err);
+        } else if (k == SF_STORAGE_REGULAR) {
+            rc = copy_file(a, b, x->name, err);
         } else {
-            rc = sf_error_set(err, S_ISLNK(st.st_mode) ? "symlink-refused"
-                                                       : "unsupported-file-type",
+            /* OTHER: a link, FIFO, device or socket; which one decides the
+             * kind of the refusal */
+            sf_storage_info info;
+            bool link = sf_storage_info_of(st, a, &info, NULL) == SF_OK &&
+                        info.other == SF_STORAGE_OTHER_SYMLINK;
+
+            rc = sf_error_set(err, link ? "symlink-refused"
+                                        : "unsupported-file-type",
                               "", "artifact holds %s, which is not a regular file "
-                              "or directory", de->d_name);
+                              "or directory", x->name);
         }
+        free(a);
+        free(b);
     }
-    closedir(d);
+    sf_walk_dir_free(&d);
+    /* the names copied, durable as the bytes are */
+    if (rc == SF_OK && sf_storage_sync_dir(st, to, err) != SF_OK)
+        rc = SF_ERR;
+    return rc;
+}
+
+/* Makes path's own name durable: a sync of the directory holding it. */
+static int sync_parent(const char *path, sf_error *err)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir;
+    int rc;
+
+    if (slash == NULL)
+        return sf_storage_sync_dir(sf_fs_storage(), ".", err);
+    if (slash == path)
+        return sf_storage_sync_dir(sf_fs_storage(), "/", err);
+    if ((dir = strndup(path, (size_t)(slash - path))) == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    rc = sf_storage_sync_dir(sf_fs_storage(), dir, err);
+    free(dir);
     return rc;
 }
 
@@ -902,21 +978,20 @@ int sf_stage_artifact(const char *src, const char *dst, const char *checksum,
                       sf_error *err)
 {
     char sum[SF_SHA256_HEX_SIZE];
-    int from, to, rc;
+    sf_storage_kind k;
+    int rc;
 
     if (sf_remove_tree(dst, err) != SF_OK || sf_fs_mkdir_p(dst, err) != SF_OK)
         return SF_ERR;
-    from = open(src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (from < 0)
-        return sf_error_set_errno(err, errno, "", "cannot open artifact %s", src);
-    to = open(dst, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (to < 0) {
-        close(from);
-        return sf_error_set_errno(err, errno, "", "cannot open %s", dst);
-    }
-    rc = copy_tree(from, to, 0, err);
-    close(from);
-    close(to);
+    /* the source must be a directory of its own, never a link to one */
+    if (sf_storage_kind_of(sf_fs_storage(), src, &k, err) != SF_OK)
+        return name_it(err, "cannot stat", src, "cannot open artifact", src);
+    if (k != SF_STORAGE_DIRECTORY) /* what open(O_DIRECTORY|O_NOFOLLOW) says */
+        return sf_error_set_errno(err, k == SF_STORAGE_ABSENT ? ENOENT : ENOTDIR,
+                                  "", "cannot open artifact %s", src);
+    rc = copy_tree(src, dst, 0, err);
+    if (rc == SF_OK)
+        rc = sync_parent(dst, err);
     if (rc != SF_OK)
         return sf_error_prefix(err, "staging %s: ", src);
     /* the copy is what gets uploaded, so the copy is what must match */

@@ -120,7 +120,9 @@ int sf_engine_load(sf_engine *e, const char *id, const char *snapshot_id,
 /* Copies an artifact directory to dst (emptied first; only regular files
  * and directories) and checks the copy's checksum is `checksum`: what is
  * uploaded is then exactly the bytes that were verified, and icp's
- * progress files land in the copy, not in the backup. */
+ * progress files land in the copy, not in the backup. The copy is synced
+ * (files and directories) before it is checked: a crash during the upload
+ * leaves a copy a resumed upload can still verify. */
 int sf_stage_artifact(const char *src, const char *dst, const char *checksum,
                       sf_error *err);
 /* Starts id if, and only if, this backup stopped it and it was running
@@ -191,7 +193,8 @@ int sf_engine_set_load_from(sf_engine *e, const char *canister,
                             const char *from, sf_error *err);
 
 /* Moves a verified artifact from temp_path to final_path, durably, through
- * the storage seam (sf_fs_rename_durable: a durable write the crash
+ * the storage seam: every file and directory under temp_path synced,
+ * bottom-up, then sf_fs_rename_durable (a durable write the crash
  * injection counts).
  * Repeatable: when final_path already exists (a crash came between the
  * rename and the journal write) it is accepted if, and only if, its

@@ -8,8 +8,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "engine/walk.h"
 #include "snapfleet/execjournal.h"
 #include "snapfleet/journal.h"
 #include "snapfleet/json.h"
@@ -46,7 +46,7 @@ static int read_doc(const char *dir, const char *name, bool *has,
 
     if (p == NULL)
         return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
-    if (access(p, F_OK) == 0) {
+    if (sf_walk_exists(p)) {
         rc = fn(p, doc, err);
         if (rc == SF_OK)
             *has = true;
@@ -97,7 +97,7 @@ static int load(const char *dir, inspected *x, sf_error *err)
             /* a path that escapes the directory is not measured */
             if (sf_resolve_artifact_path(dir, x->m.fleet.members[i].source_snapshot.artifact_path,
                                          &p, &ignored) == SF_OK)
-                x->member_bytes[i] = sf_path_bytes(p);
+                sf_walk_bytes(p, 32, NULL, &x->member_bytes[i], &ignored);
             free(p);
             if (ignored.kind != NULL && strcmp(ignored.kind, SF_EK_NOMEM) == 0) {
                 /* a shortage is not a size of 0 */

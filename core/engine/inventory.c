@@ -9,19 +9,15 @@
 #include "snapfleet/backup.h"
 #include "snapfleet/inventory.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "engine/walk.h"
 #include "snapfleet/execjournal.h"
+#include "snapfleet/fs.h"
 #include "snapfleet/journal.h"
 #include "snapfleet/json.h"
 #include "snapfleet/layout.h"
@@ -60,30 +56,30 @@ static bool join_fixed(char p[PATH_MAX], const char *dir, const char *name)
 static bool exists(const char *dir, const char *name)
 {
     char p[PATH_MAX];
-    struct stat st;
 
-    return join_fixed(p, dir, name) && lstat(p, &st) == 0;
+    return join_fixed(p, dir, name) && sf_walk_exists(p);
 }
 
-/* A live holder of the flock the runs take. Opening the file read-only
- * and asking for the same exclusive lock without blocking tells, and
- * creates nothing. */
+/* A live holder of the lock the runs take. Asking for the same exclusive
+ * lock without blocking tells; only an existing regular lock file is
+ * asked, so the probe creates nothing. A lock had is let go at once. */
 static bool lock_held(const char *dir, const char *name)
 {
+    const sf_storage *st = sf_fs_storage();
     char p[PATH_MAX];
-    int fd, held = 0;
+    sf_storage_kind k;
+    sf_storage_lock *lock = NULL;
+    sf_error err;
 
-    if (!join_fixed(p, dir, name))
+    if (!join_fixed(p, dir, name) ||
+        sf_storage_kind_of(st, p, &k, NULL) != SF_OK || k != SF_STORAGE_REGULAR)
         return false;
-    fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
+    sf_error_clear(&err);
+    if (sf_storage_lock_acquire(st, p, &lock, &err) == SF_OK) {
+        sf_storage_lock_release(st, &lock);
         return false;
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0)
-        held = errno == EWOULDBLOCK;
-    else
-        flock(fd, LOCK_UN);
-    close(fd);
-    return held;
+    }
+    return err.kind != NULL && strcmp(err.kind, SF_EK_LOCKED) == 0;
 }
 
 /* "unix:<seconds>" -> seconds; 0 when it is not that form. */
@@ -134,49 +130,13 @@ static uint64_t run_id_seconds(const char *id)
     return t > 0 ? (uint64_t)t : 0;
 }
 
-/* Regular files under fd, links not followed; depth-bounded. */
-static uint64_t tree_bytes(int fd, int depth)
-{
-    DIR *d;
-    struct dirent *de;
-    struct stat st;
-    uint64_t sum = 0;
-
-    if (depth > 32 || (d = fdopendir(fd)) == NULL) {
-        close(fd);
-        return 0;
-    }
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-            continue;
-        if (S_ISREG(st.st_mode)) {
-            sum += (uint64_t)st.st_size;
-        } else if (S_ISDIR(st.st_mode)) {
-            int sub = openat(dirfd(d), de->d_name,
-                             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (sub >= 0)
-                sum += tree_bytes(sub, depth + 1);
-        }
-    }
-    closedir(d);
-    return sum;
-}
-
 uint64_t sf_path_bytes(const char *path)
 {
-    struct stat st;
-    int fd;
+    uint64_t n = 0;
 
-    if (lstat(path, &st) != 0)
-        return 0;
-    if (S_ISREG(st.st_mode))
-        return (uint64_t)st.st_size;
-    if (!S_ISDIR(st.st_mode))
-        return 0;
-    fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    return fd < 0 ? 0 : tree_bytes(fd, 0);
+    /* a shortage counts what was counted before it */
+    sf_walk_bytes(path, 32, NULL, &n, NULL);
+    return n;
 }
 
 /* ---- the names a layout may hold ---- */
@@ -268,23 +228,24 @@ static bool document_temp(const char *name)
 static int only_layout_names(const char *dir, names *known, bool *yes,
                              char **stray)
 {
-    DIR *d = opendir(dir);
-    struct dirent *de;
+    sf_walk_dir d;
+    sf_error err;
+    size_t i;
     int rc = SF_OK;
 
-    *yes = d != NULL;
-    if (d == NULL)
-        return errno == ENOMEM ? SF_ERR : SF_OK;
-    while (*yes && (de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        if (!names_has(known, de->d_name) && !document_temp(de->d_name)) {
+    sf_error_clear(&err);
+    *yes = sf_walk_read_through(dir, &d, &err) == SF_OK;
+    if (!*yes)
+        return err.kind != NULL && strcmp(err.kind, SF_EK_NOMEM) == 0 ? SF_ERR
+                                                                      : SF_OK;
+    for (i = 0; *yes && i < d.n; i++) {
+        if (!names_has(known, d.v[i].name) && !document_temp(d.v[i].name)) {
             *yes = false;
-            if ((*stray = strdup(de->d_name)) == NULL)
+            if ((*stray = strdup(d.v[i].name)) == NULL)
                 rc = SF_ERR;
         }
     }
-    closedir(d);
+    sf_walk_dir_free(&d);
     return rc;
 }
 
@@ -536,7 +497,8 @@ int sf_backup_entry_read(const char *path, bool verify, sf_backup_entry *e,
     e->path = strdup(path);
     if (e->name == NULL || e->path == NULL)
         goto nomem;
-    e->bytes = sf_path_bytes(path);
+    if (sf_walk_bytes(path, 32, NULL, &e->bytes, NULL) != SF_OK)
+        goto nomem;
     rc = read_docs(path, &d, e);
     if (rc == SF_ERR)
         goto nomem_docs;
@@ -629,34 +591,32 @@ static int by_name(const void *a, const void *b)
 int sf_inventory_scan(const char *root, bool verify, sf_inventory *inv,
                       sf_error *err)
 {
-    DIR *d;
-    struct dirent *de;
-    size_t cap = 0;
+    sf_walk_dir d;
+    sf_storage_kind k;
+    size_t i, cap = 0;
     int rc = SF_OK;
 
     memset(inv, 0, sizeof *inv);
     if ((inv->root = strdup(root)) == NULL)
         return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
-    if ((d = opendir(root)) == NULL) {
-        if (errno == ENOENT)
-            return SF_OK; /* no backups yet */
-        rc = sf_error_set_errno(err, errno, "", "cannot read the backup root %s",
-                                root);
+    if (sf_storage_kind_of(sf_fs_storage(), root, &k, NULL) == SF_OK &&
+        k == SF_STORAGE_ABSENT)
+        return SF_OK; /* no backups yet */
+    if (sf_walk_read_through(root, &d, err) != SF_OK) {
+        sf_walk_reword(err, "cannot read directory", "cannot read the backup "
+                       "root");
         sf_inventory_free(inv);
-        return rc;
+        return SF_ERR;
     }
-    while (rc == SF_OK && (de = readdir(d)) != NULL) {
-        struct stat st;
+    for (i = 0; rc == SF_OK && i < d.n; i++) {
+        const char *name = d.v[i].name;
         char *p;
 
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+        if (d.v[i].kind != SF_STORAGE_DIRECTORY)
             continue;
-        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-            !S_ISDIR(st.st_mode))
-            continue;
-        if (strncmp(de->d_name, SF_TRASH_PREFIX, strlen(SF_TRASH_PREFIX)) == 0) {
+        if (strncmp(name, SF_TRASH_PREFIX, strlen(SF_TRASH_PREFIX)) == 0) {
             char **t = realloc(inv->trash, (inv->trash_count + 1) * sizeof *t);
-            if (t == NULL || (t[inv->trash_count] = strdup(de->d_name)) == NULL) {
+            if (t == NULL || (t[inv->trash_count] = strdup(name)) == NULL) {
                 if (t != NULL)
                     inv->trash = t;
                 rc = sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
@@ -666,7 +626,7 @@ int sf_inventory_scan(const char *root, bool verify, sf_inventory *inv,
             inv->trash_count++;
             continue;
         }
-        if ((p = sf_path_join(root, de->d_name)) == NULL) {
+        if ((p = sf_path_join(root, name)) == NULL) {
             rc = sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
             break;
         }
@@ -688,7 +648,7 @@ int sf_inventory_scan(const char *root, bool verify, sf_inventory *inv,
         }
         free(p);
     }
-    closedir(d);
+    sf_walk_dir_free(&d);
     if (rc != SF_OK) {
         sf_inventory_free(inv);
         return rc;

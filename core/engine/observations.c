@@ -1,9 +1,7 @@
 #include "engine/observations.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "snapfleet/fs.h"
 #include "snapfleet/json.h"
@@ -241,7 +239,12 @@ int sf_obs_read_file(const char *path, sf_observations *out, sf_error *err)
     int rc;
 
     memset(out, 0, sizeof *out);
-    if (access(path, F_OK) != 0 && errno == ENOENT)
+    sf_storage_kind k;
+
+    /* absent: nothing observed yet; anything else is read (and refused
+     * there when it is not a regular file) */
+    if (sf_storage_kind_of(sf_fs_storage(), path, &k, NULL) == SF_OK &&
+        k == SF_STORAGE_ABSENT)
         return SF_OK;
     if (sf_fs_read_file(path, SF_JSON_MAX_BYTES, &text, &len, err) != SF_OK)
         return SF_ERR;

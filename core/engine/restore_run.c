@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "engine/engine.h"
@@ -21,6 +20,7 @@
 #include "engine/pool.h"
 #include "engine/restore_log.h"
 #include "engine/stopped.h"
+#include "engine/walk.h"
 #include "snapfleet/checksum.h"
 #include "snapfleet/fs.h"
 #include "snapfleet/inventory.h"
@@ -73,8 +73,7 @@ void sf_restore_result_free(sf_restore_result *r)
 
 static bool exists(const char *p)
 {
-    struct stat st;
-    return lstat(p, &st) == 0;
+    return sf_walk_exists(p);
 }
 
 static int build_plan(const char *backup, const char *mapping,
@@ -1253,8 +1252,21 @@ static void finish_report(rrun *r)
 static int open_paths(rrun *r, const char *backup, const char *restore_dir,
                       sf_error *err)
 {
-    if (realpath(backup, r->backup_root) == NULL)
-        return sf_error_set_errno(err, errno, "", "cannot open backup %s", backup);
+    char *canon = NULL, was[SF_ERROR_MESSAGE_MAX];
+    size_t n;
+
+    if (sf_storage_canonical(sf_fs_storage(), backup, &canon, err) != SF_OK) {
+        snprintf(was, sizeof was, "cannot resolve %s", backup);
+        return sf_walk_reword(err, was, "cannot open backup %s", backup);
+    }
+    n = strlen(canon);
+    if (n >= sizeof r->backup_root) {
+        free(canon);
+        return sf_error_set_errno(err, ENAMETOOLONG, "", "cannot open backup %s",
+                                  backup);
+    }
+    memcpy(r->backup_root, canon, n + 1);
+    free(canon);
     r->dir = restore_dir != NULL ? strdup(restore_dir)
                                  : sf_path_join(r->backup_root, SF_RESTORE_DIR_NAME);
     if (r->dir == NULL)

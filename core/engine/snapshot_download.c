@@ -9,13 +9,13 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "engine/backup_log.h"
 #include "engine/engine.h"
 #include "engine/manifest_build.h"
 #include "engine/pool.h"
+#include "engine/walk.h"
 #include "base/posmap.h"
 #include "snapfleet/checksum.h"
 #include "snapfleet/fs.h"
@@ -144,8 +144,7 @@ static int dry_run_target(run *r, const sf_target *t, const char *final_path,
 
 static bool path_exists(const char *p)
 {
-    struct stat st;
-    return lstat(p, &st) == 0;
+    return sf_walk_exists(p);
 }
 
 static int entry_index(const run *r, const char *id, size_t *out)
@@ -537,12 +536,12 @@ static int resolve_targets(run *r, sf_target **t, size_t *n, char hash[65],
 
 static int load_existing_journal(run *r, sf_error *err)
 {
-    if (access(r->journal_path, F_OK) != 0) {
-        if (errno != ENOENT)
-            return sf_error_set_errno(err, errno, "", "cannot access %s",
-                                      r->journal_path);
+    sf_storage_kind k;
+
+    if (sf_storage_kind_of(sf_fs_storage(), r->journal_path, &k, err) != SF_OK)
+        return sf_walk_reword(err, "cannot stat", "cannot access");
+    if (k == SF_STORAGE_ABSENT)
         return SF_OK;
-    }
     sf_download_journal_free(&r->j);
     if (sf_download_journal_read_file(r->journal_path, &r->j, err) != SF_OK)
         return sf_error_prefix(err, "%s: ", r->journal_path);
@@ -626,7 +625,7 @@ int sf_snapshot_download(const sf_snapshot_download_config *cfg_in,
         goto done;
     if (!cfg.dry_run) {
         char *plan = sf_path_join(cfg.out, SF_PLAN_FILE_NAME);
-        bool planned = plan != NULL && access(plan, F_OK) == 0;
+        bool planned = sf_walk_exists(plan);
 
         free(plan);
         if (planned) {

@@ -25,10 +25,10 @@
  *    made again, a bounded number of times.
  */
 #include "engine/engine.h"
+#include "engine/walk.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <string.h>
 
 #include "snapfleet/fs.h"
@@ -75,9 +75,8 @@ int sf_engine_tmp_describes(sf_engine *e, const char *id,
 
 static bool upload_in_progress(const char *dir)
 {
-    struct stat st;
     char *p = sf_path_join(dir, ".upload_progress.json");
-    bool yes = p != NULL && lstat(p, &st) == 0;
+    bool yes = sf_walk_exists(p);
 
     free(p);
     return yes;
