@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -463,6 +464,155 @@ static void test_staged_copy_survives_a_crash(void **state)
     assert_string_equal(after, sum);
 }
 
+/* ---- the staging copy's failures, each as the copy always told it ---- */
+
+#define SRC "/nonexistent-sf-test/s/src"
+#define DST "/nonexistent-sf-test/s/dst"
+
+static void stage_tree(world *w)
+{
+    const sf_storage *st = sf_simdisk_storage(w->disk);
+    sf_error err;
+
+    assert_int_equal(sf_storage_mkdir_p(st, SRC "/sub", &err), SF_OK);
+    put_file(st, SRC "/a", "hello", 5);
+    put_file(st, SRC "/sub/b", "world", 5);
+}
+
+/* Stages SRC with the nth call of ops failing with errnum; the error. */
+static sf_error stage_failing(world *w, unsigned ops, uint64_t nth, int errnum)
+{
+    sf_simdisk_fault f = {ops, nth, errnum, 0, false};
+    sf_error err;
+
+    stage_tree(w);
+    use_disk(w);
+    assert_int_equal(sf_simdisk_fault_add(w->disk, &f, &err), SF_OK);
+    assert_int_equal(sf_stage_artifact(SRC, DST, "unused", &err), SF_ERR);
+    sf_simdisk_faults_clear(w->disk);
+    use_posix();
+    return err;
+}
+
+static void test_stage_failures(void **state)
+{
+    static const struct {
+        unsigned ops;
+        uint64_t nth;
+        int errnum;
+        const char *message;
+    } cases[] = {
+        {SF_SIMDISK_LIST, 1, EIO, "staging " SRC ": cannot read directory: "
+                                  "Input/output error"},
+        {SF_SIMDISK_OPEN, 1, EIO, "staging " SRC ": cannot open a: "
+                                  "Input/output error"},
+        {SF_SIMDISK_OPEN, 2, ENOSPC, "staging " SRC ": cannot create a: No "
+                                     "space left on device"},
+        {SF_SIMDISK_READ, 1, EIO, "staging " SRC ": cannot read a: "
+                                  "Input/output error"},
+        {SF_SIMDISK_WRITE, 1, ENOSPC, "staging " SRC ": cannot write a: No "
+                                      "space left on device"},
+        /* mkdir -p of DST makes its three, then sub */
+        {SF_SIMDISK_MKDIR, 4, EIO, "staging " SRC ": cannot create sub: "
+                                   "Input/output error"},
+        {SF_SIMDISK_SYNC, 3, EIO, "staging " SRC ": cannot sync directory "
+                                  DST "/sub: Input/output error"},
+    };
+    world *w = *state;
+    size_t i;
+
+    for (i = 0; i < sizeof cases / sizeof *cases; i++) {
+        sf_error err;
+
+        fresh(state);
+        err = stage_failing(w, cases[i].ops, cases[i].nth, cases[i].errnum);
+        assert_string_equal(err.kind, SF_EK_IO);
+        assert_string_equal(err.message, cases[i].message);
+    }
+    /* the file's own sync: the storage's words for it */
+    fresh(state);
+    {
+        sf_error err = stage_failing(w, SF_SIMDISK_SYNC, 1, EIO);
+
+        assert_string_equal(err.kind, SF_EK_IO);
+        assert_true(strncmp(err.message, "staging " SRC ": cannot write",
+                            strlen("staging " SRC ": cannot write")) == 0);
+        assert_non_null(strstr(err.message, "Input/output error"));
+    }
+}
+
+static void test_stage_source_not_a_directory(void **state)
+{
+    world *w = *state;
+    sf_error err;
+
+    assert_int_equal(sf_storage_mkdir_p(sf_simdisk_storage(w->disk),
+                                        "/nonexistent-sf-test/s", &err), SF_OK);
+    put_file(sf_simdisk_storage(w->disk), "/nonexistent-sf-test/s/file", "x",
+             1);
+    use_disk(w);
+    assert_int_equal(sf_stage_artifact("/nonexistent-sf-test/s/none", DST,
+                                       "unused", &err), SF_ERR);
+    assert_string_equal(err.message, "cannot open artifact "
+                        "/nonexistent-sf-test/s/none: No such file or "
+                        "directory");
+    assert_int_equal(sf_stage_artifact("/nonexistent-sf-test/s/file", DST,
+                                       "unused", &err), SF_ERR);
+    use_posix();
+    assert_string_equal(err.message, "cannot open artifact "
+                        "/nonexistent-sf-test/s/file: Not a directory");
+}
+
+/* A link or a FIFO in an artifact (the real file system: the simulated
+ * disk has neither) is refused by its kind, the FIFO never opened. */
+static void test_stage_refuses_links_and_fifos(void **state)
+{
+    world *w = *state;
+    char src[1200], dst[1200], p[1300];
+    sf_error err;
+
+    use_posix();
+    snprintf(src, sizeof src, "%s/odd", w->f.dir);
+    snprintf(dst, sizeof dst, "%s/odd-staged", w->f.dir);
+    assert_int_equal(sf_fs_mkdir_p(src, &err), SF_OK);
+    snprintf(p, sizeof p, "%s/link", src);
+    unlink(p);
+    assert_int_equal(symlink("/etc/passwd", p), 0);
+    assert_int_equal(sf_stage_artifact(src, dst, "unused", &err), SF_ERR);
+    assert_string_equal(err.kind, "symlink-refused");
+    assert_non_null(strstr(err.message, "artifact holds link, which is not a "
+                           "regular file or directory"));
+    unlink(p);
+    snprintf(p, sizeof p, "%s/fifo", src);
+    assert_int_equal(mkfifo(p, 0600), 0);
+    assert_int_equal(sf_stage_artifact(src, dst, "unused", &err), SF_ERR);
+    assert_string_equal(err.kind, "unsupported-file-type");
+    unlink(p);
+}
+
+/* A sync that fails leaves the artifact unpublished: no rename. */
+static void test_publish_sync_fails(void **state)
+{
+    world *w = *state;
+    const sf_storage *st = sf_simdisk_storage(w->disk);
+    sf_simdisk_fault f = {SF_SIMDISK_SYNC, 1, EIO, 0, false};
+    sf_error err;
+
+    assert_int_equal(sf_storage_mkdir_p(st, "/nonexistent-sf-test/d/a.tmp",
+                                        &err), SF_OK);
+    put_file(st, "/nonexistent-sf-test/d/a.tmp/blob", "x", 1);
+    assert_int_equal(sf_simdisk_fault_add(w->disk, &f, &err), SF_OK);
+    use_disk(w);
+    assert_int_equal(sf_engine_publish("/nonexistent-sf-test/d/a.tmp",
+                                       "/nonexistent-sf-test/d/a", "unused",
+                                       &err), SF_ERR);
+    assert_non_null(strstr(err.message, "Input/output error"));
+    assert_false(sf_walk_exists("/nonexistent-sf-test/d/a"));
+    assert_true(sf_walk_exists("/nonexistent-sf-test/d/a.tmp/blob"));
+    use_posix();
+    sf_simdisk_faults_clear(w->disk);
+}
+
 /* ---- observations.c ---- */
 
 static void test_observations_absent_and_present(void **state)
@@ -497,6 +647,10 @@ int main(void)
         cmocka_unit_test_setup(test_publish, fresh),
         cmocka_unit_test_setup(test_publish_survives_a_crash, fresh),
         cmocka_unit_test_setup(test_staged_copy_survives_a_crash, fresh),
+        cmocka_unit_test_setup(test_stage_failures, fresh),
+        cmocka_unit_test_setup(test_stage_source_not_a_directory, fresh),
+        cmocka_unit_test_setup(test_stage_refuses_links_and_fifos, fresh),
+        cmocka_unit_test_setup(test_publish_sync_fails, fresh),
         cmocka_unit_test_setup(test_observations_absent_and_present, fresh),
     };
 
