@@ -630,6 +630,8 @@ int sf_engine_load(sf_engine *e, const char *id, const char *snapshot_id,
     return SF_ERR;
 }
 
+static int sync_tree(const char *path, int depth, sf_error *err);
+
 static int download_once(sf_engine *e, const char *id, const char *snapshot_id,
                          const char *dir, bool resume, sf_error *err)
 {
@@ -751,6 +753,11 @@ out:
         sf_remove_tree(second, &ignored);
     }
     free(second);
+    /* the journal says "downloaded" next (write-ahead): what icp wrote,
+     * unsynced, must be on the disk first, or a crash keeps the record
+     * and empties the files it speaks of */
+    if (rc == SF_OK)
+        rc = sync_tree(dir, 0, err);
     return rc;
 }
 
@@ -770,9 +777,9 @@ static int sync_file(const char *p, sf_error *err)
     sf_storage_file *f = NULL;
     int rc;
 
-    /* opened for writing: a storage that tracks writes (the simulated
-     * disk's overlay) sees the sync */
-    rc = sf_storage_open(st, p, SF_STORAGE_WRITE, &f, err);
+    /* read-only is enough to sync (and a file icp left read-only is
+     * synced too); the seam's READ open never blocks on a FIFO */
+    rc = sf_storage_open(st, p, SF_STORAGE_READ, &f, err);
     if (rc == SF_OK)
         rc = sf_storage_sync(st, f, SF_STORAGE_SYNC_DATA, err);
     if (sf_storage_close(st, &f, rc == SF_OK ? err : NULL) != SF_OK)

@@ -139,7 +139,8 @@ int sf_engine_contain(sf_engine *e, sf_error *err);
  * the SHA-256 in its name is removed and the download resumed. With verify_transfer the
  * snapshot is read a second time into "<dir>.verify" and both copies must
  * have the same checksum; a disagreement is retried a few times and then
- * fails with "transfer-mismatch". */
+ * fails with "transfer-mismatch". A download that succeeds is synced
+ * (every file and directory of dir) before this returns. */
 int sf_engine_download(sf_engine *e, const char *id, const char *snapshot_id,
                        const char *dir, bool resume, sf_error *err);
 /* transfer.c: *yes when dir's metadata.json describes snapshot_id of id
