@@ -634,6 +634,63 @@ static void test_observations_absent_and_present(void **state)
     assert_non_null(strstr(err.message, "/nonexistent-sf-test/obs.json: "));
 }
 
+/* ---- walk.c's edges ---- */
+
+static void test_walk_edges(void **state)
+{
+    world *w = *state;
+    const sf_storage *st = sf_simdisk_storage(w->disk);
+    char deep[512] = "/nonexistent-sf-test/deep", link[1200], file[1200];
+    sf_inventory inv;
+    uint64_t n = 7;
+    sf_error err;
+    int i;
+
+    /* a file's size: only a regular file has one */
+    assert_int_equal(sf_storage_mkdir_p(st, "/nonexistent-sf-test/w", &err),
+                     SF_OK);
+    put_file(st, "/nonexistent-sf-test/w/f", "123", 3);
+    use_disk(w);
+    assert_int_equal(sf_walk_file_size("/nonexistent-sf-test/w/f", &n, &err),
+                     SF_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(sf_walk_file_size("/nonexistent-sf-test/w", &n, &err),
+                     SF_ERR);
+    assert_string_equal(err.message, "/nonexistent-sf-test/w: not a regular "
+                        "file");
+    assert_int_equal(n, 0);
+    /* a plain file's bytes are its size */
+    assert_int_equal(sf_walk_bytes("/nonexistent-sf-test/w/f", 0, NULL, &n,
+                                   &err), SF_OK);
+    assert_int_equal(n, 3);
+    use_posix();
+    /* directories below the depth bound are not entered */
+    for (i = 0; i < 10; i++)
+        strcat(deep, "/d");
+    assert_int_equal(sf_storage_mkdir_p(st, deep, &err), SF_OK);
+    strcat(deep, "/f");
+    put_file(st, deep, "12345", 5);
+    put_file(st, "/nonexistent-sf-test/deep/top", "1", 1);
+    use_disk(w);
+    assert_int_equal(sf_engine_transfer_bytes("/nonexistent-sf-test/deep"), 1);
+    assert_int_equal(sf_walk_bytes("/nonexistent-sf-test/deep", 32, NULL, &n,
+                                   &err), SF_OK);
+    assert_int_equal(n, 6);
+    use_posix();
+    sf_walk_dir_free(NULL);
+
+    /* a root named through a link to a file: the link's name in the error */
+    snprintf(file, sizeof file, "%s/plain", w->f.dir);
+    snprintf(link, sizeof link, "%s/plain-link", w->f.dir);
+    put_file(sf_storage_posix(), file, "x", 1);
+    unlink(link);
+    assert_int_equal(symlink(file, link), 0);
+    assert_int_equal(sf_inventory_scan(link, false, &inv, &err), SF_ERR);
+    assert_non_null(strstr(err.message, "cannot read the backup root "));
+    assert_non_null(strstr(err.message, link));
+    assert_non_null(strstr(err.message, ": Not a directory"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -652,6 +709,7 @@ int main(void)
         cmocka_unit_test_setup(test_stage_refuses_links_and_fifos, fresh),
         cmocka_unit_test_setup(test_publish_sync_fails, fresh),
         cmocka_unit_test_setup(test_observations_absent_and_present, fresh),
+        cmocka_unit_test_setup(test_walk_edges, fresh),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
