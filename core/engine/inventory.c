@@ -289,6 +289,7 @@ static int read_docs(const char *dir, docs *d, sf_backup_entry *e)
 {
     sf_error err;
     char *p;
+    bool replayed = false;
     int rc = SF_OK;
 
     memset(d, 0, sizeof *d);
@@ -306,11 +307,38 @@ static int read_docs(const char *dir, docs *d, sf_backup_entry *e)
         free(p);                                                          \
     }
     READ(SF_MANIFEST_FILE_NAME, has_m, sf_manifest_read_file, m)
-    READ(SF_DOWNLOAD_JOURNAL_FILE_NAME, has_dj, sf_download_journal_read_file, dj)
-    READ(SF_PLAN_FILE_NAME, has_plan, sf_plan_read_file, plan)
-    READ(SF_EXEC_JOURNAL_FILE_NAME, has_ej, sf_exec_journal_read_file, ej)
-#undef READ
+    /* With a transition log the journals are read once, as they stand
+     * (checkpoint + log), not a second time as the checkpoints alone: the
+     * replay reads the same files with the same readers, so it succeeds
+     * only where they would. When it fails, or the plan turns out broken,
+     * the journals are read as before, so every verdict, detail and
+     * identity stays what it was. */
     if (rc == SF_OK && exists(dir, SF_TRANSITION_LOG_FILE_NAME)) {
+        if (sf_backup_state_read(dir, &d->ej, &d->has_ej, &d->dj, &d->has_dj,
+                                 &err) == SF_OK)
+            replayed = true;
+        else if (err.kind != NULL && strcmp(err.kind, SF_EK_NOMEM) == 0)
+            return SF_ERR;
+        sf_error_clear(&err);
+    }
+    if (!replayed) {
+        READ(SF_DOWNLOAD_JOURNAL_FILE_NAME, has_dj, sf_download_journal_read_file, dj)
+    }
+    READ(SF_PLAN_FILE_NAME, has_plan, sf_plan_read_file, plan)
+    if (replayed && rc == 1) {
+        if (d->has_dj)
+            sf_download_journal_free(&d->dj);
+        if (d->has_ej)
+            sf_exec_journal_free(&d->ej);
+        d->has_dj = d->has_ej = false;
+        replayed = false;
+        READ(SF_DOWNLOAD_JOURNAL_FILE_NAME, has_dj, sf_download_journal_read_file, dj)
+    }
+    if (!replayed) {
+        READ(SF_EXEC_JOURNAL_FILE_NAME, has_ej, sf_exec_journal_read_file, ej)
+    }
+#undef READ
+    if (!replayed && rc == SF_OK && exists(dir, SF_TRANSITION_LOG_FILE_NAME)) {
         /* the journals as they stand: a killed run's last records are in
          * its transition log only */
         if (d->has_dj)
