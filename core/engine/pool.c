@@ -1,30 +1,52 @@
 /*
  * Cooperative tasks over a driver with several operations in flight
- * (pool.h). Control is a baton: `holder` names the worker that may run,
- * NULL the scheduler; every hand-over goes through the mutex, which also
- * orders each thread's memory effects before the next holder's.
+ * (pool.h), on the caller's thread: each task is a context (ucontext) on
+ * a stack of its own, and control passes by swapcontext between the
+ * scheduler's context and a task's, only at spawn, at a task's driver
+ * call and end, and at the delivery of a completion. Worker threads
+ * handing a baton through a mutex did the same, at the price of a futex
+ * wake and a scheduler switch per hand-over (about a fifth of `sim run`'s
+ * CPU) and the threads' creation per pool.
  */
 #include "engine/pool.h"
 
-#include <pthread.h>
+#include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
 
-/* Each worker's stack, instead of the default 8 MiB (64 workers: 512 MiB
- * of address space). A task runs engine steps (journals, the transition
- * log, a driver's submit); painted and measured under ASan+UBSan over the
- * tests (backups, downloads, restores and sim runs with --jobs, over the
- * simulator and the fake icp; 9,247 worker stacks in two runs), the
- * deepest used 77.4 KiB, thread descriptor and TLS included. 512 KiB
- * leaves six times that for paths the tests miss. */
+/* ASan follows the stack in use through a switch only when told (it
+ * keeps each stack's shadow and fake frames apart), gcc or clang. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SF_POOL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SF_POOL_ASAN 1
+#endif
+#endif
+#ifdef SF_POOL_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+/* Each worker's stack, instead of a thread's default 8 MiB (64 workers:
+ * 512 MiB of address space). A task runs engine steps (journals, the
+ * transition log, a driver's submit); painted and measured under
+ * ASan+UBSan over the tests (backups, downloads, restores and sim runs
+ * with --jobs, over the simulator and the fake icp; 9,247 worker stacks
+ * in two runs, when workers were threads), the deepest used 77.4 KiB,
+ * thread descriptor and TLS included. 512 KiB leaves six times that for
+ * paths the tests miss; a guard page below each stack turns an overflow
+ * into a fault instead of a write over whatever lies below. */
 #define SF_POOL_STACK ((size_t)512 << 10)
 
 typedef struct worker {
-    sf_pool *pool;
-    pthread_t thread;
-    pthread_cond_t cond;
+    ucontext_t ctx;
+    unsigned char *stack; /* its lowest byte; the guard page is below */
     /* the task, from spawn to collection */
     sf_pool_fn fn;
     void *arg;
@@ -37,77 +59,108 @@ typedef struct worker {
     sf_result *result;
     int call_rc;
     sf_error call_err;
+#ifdef SF_POOL_ASAN
+    void *fake_stack; /* ASan's, while the task is switched out */
+#endif
 } worker;
 
 struct sf_pool {
     sf_driver *driver;
-    pthread_mutex_t mu;
-    pthread_cond_t sched_cond;
-    worker *holder; /* who runs; NULL: the scheduler */
-    bool closing;
-    bool broken; /* the driver's wait failed: every call fails */
+    ucontext_t sched; /* the scheduler, while a task runs */
+    worker *current;  /* the task running; NULL: the scheduler */
+    bool broken;      /* the driver's wait failed: every call fails */
     sf_error broken_err;
-    unsigned jobs, started;
+    unsigned jobs;
     worker *w;
+    unsigned char *map; /* every stack and guard, one mapping */
+    size_t map_len, stack;
     size_t running;
     unsigned *done; /* ended tasks in the order they ended (a ring) */
     size_t done_head, done_n;
+#ifdef SF_POOL_ASAN
+    void *sched_fake;
+    const void *sched_bottom;
+    size_t sched_size;
+#endif
 };
 
-/* The worker this thread is, NULL on the scheduler's thread. */
-static _Thread_local worker *self;
-
-/* With mu held: control to w (NULL: the scheduler). */
-static void give(sf_pool *p, worker *w)
+/* ASan's side of a switch: before it, the stack switched to (fake: where
+ * the leaving side's fake frames are kept, NULL when it ends); after it,
+ * on the side switched to. */
+static void switch_out(void **fake, const void *bottom, size_t size)
 {
-    p->holder = w;
-    pthread_cond_signal(w != NULL ? &w->cond : &p->sched_cond);
+#ifdef SF_POOL_ASAN
+    __sanitizer_start_switch_fiber(fake, bottom, size);
+#else
+    (void)fake;
+    (void)bottom;
+    (void)size;
+#endif
 }
 
-/* With mu held: sleeps until control comes to w. */
-static void await_turn(sf_pool *p, worker *w)
+static void switched_in(void *fake, const void **bottom, size_t *size)
 {
-    while (p->holder != w)
-        pthread_cond_wait(w != NULL ? &w->cond : &p->sched_cond, &p->mu);
+#ifdef SF_POOL_ASAN
+    __sanitizer_finish_switch_fiber(fake, bottom, size);
+#else
+    (void)fake;
+    (void)bottom;
+    (void)size;
+#endif
 }
 
-/* The scheduler runs w until it hands control back. */
+#ifdef SF_POOL_ASAN
+#define FAKE(x) (x)
+#define SCHED_STACK(p) &(p)->sched_bottom, &(p)->sched_size
+#define SCHED_STACK_VAL(p) (p)->sched_bottom, (p)->sched_size
+#else
+#define FAKE(x) NULL
+#define SCHED_STACK(p) NULL, NULL
+#define SCHED_STACK_VAL(p) NULL, 0
+#endif
+
+/* From the scheduler: w runs until it calls the driver or ends. */
 static void run(sf_pool *p, worker *w)
 {
-    pthread_mutex_lock(&p->mu);
-    give(p, w);
-    await_turn(p, NULL);
-    pthread_mutex_unlock(&p->mu);
+    p->current = w;
+    switch_out(FAKE(&p->sched_fake), w->stack, p->stack);
+    swapcontext(&p->sched, &w->ctx);
+    switched_in(FAKE(p->sched_fake), NULL, NULL);
+    p->current = NULL;
 }
 
-static void *worker_main(void *arg)
+/* From the task running: control back to the scheduler until a
+ * completion (or the pool's breakage) is delivered to it. */
+static void yield(sf_pool *p, worker *w)
 {
-    worker *w = arg;
-    sf_pool *p = w->pool;
-
-    self = w;
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        await_turn(p, w);
-        if (p->closing)
-            break;
-        pthread_mutex_unlock(&p->mu);
-        sf_error_clear(&w->err);
-        w->rc = w->fn(w->arg, &w->err);
-        pthread_mutex_lock(&p->mu);
-        p->done[(p->done_head + p->done_n++) % p->jobs] = (unsigned)(w - p->w);
-        give(p, NULL);
-    }
-    give(p, NULL);
-    pthread_mutex_unlock(&p->mu);
-    return NULL;
+    switch_out(FAKE(&w->fake_stack), SCHED_STACK_VAL(p));
+    swapcontext(&w->ctx, &p->sched);
+    switched_in(FAKE(w->fake_stack), SCHED_STACK(p));
 }
 
-static int threads_error(sf_error *err, int rc, const char *fmt, ...)
+/* A task's context starts here (makecontext passes ints: the pool's
+ * address in two halves), runs the task and hands it to the scheduler as
+ * ended; the context is made again at the worker's next spawn. */
+static void task_main(unsigned hi, unsigned lo)
+{
+    sf_pool *p = (sf_pool *)(((uintptr_t)hi << 16 << 16) | (uintptr_t)lo);
+    worker *w = p->current;
+
+    switched_in(NULL, SCHED_STACK(p));
+    sf_error_clear(&w->err);
+    w->rc = w->fn(w->arg, &w->err);
+    p->done[(p->done_head + p->done_n++) % p->jobs] = (unsigned)(w - p->w);
+    switch_out(NULL, SCHED_STACK_VAL(p));
+    setcontext(&p->sched);
+    abort(); /* not reached: setcontext returns only when it fails */
+}
+
+static int stacks_error(sf_error *err, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* "pool-threads", with the system's reason. */
-static int threads_error(sf_error *err, int rc, const char *fmt, ...)
+/* "pool-threads" (the kind from when workers were threads), with the
+ * system's reason. */
+static int stacks_error(sf_error *err, int rc, const char *fmt, ...)
 {
     char what[256];
     va_list ap;
@@ -119,6 +172,32 @@ static int threads_error(sf_error *err, int rc, const char *fmt, ...)
                         strerror(rc));
 }
 
+/* Every worker's stack, each above a guard page, in one mapping mapped
+ * inaccessible and opened stack by stack: two calls per worker at open,
+ * none per task. errno set when it fails. */
+static int map_stacks(sf_pool *p, size_t page)
+{
+    unsigned i;
+    size_t slot = page + p->stack;
+
+    if (__builtin_mul_overflow(slot, (size_t)p->jobs, &p->map_len)) {
+        errno = ENOMEM;
+        return SF_ERR;
+    }
+    p->map = mmap(NULL, p->map_len, PROT_NONE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (p->map == MAP_FAILED) {
+        p->map = NULL;
+        return SF_ERR;
+    }
+    for (i = 0; i < p->jobs; i++) {
+        p->w[i].stack = p->map + i * slot + page;
+        if (mprotect(p->w[i].stack, p->stack, PROT_READ | PROT_WRITE) != 0)
+            return SF_ERR; /* sf_pool_close unmaps it */
+    }
+    return SF_OK;
+}
+
 int sf_pool_open(sf_pool **out, sf_driver *driver, unsigned jobs,
                  sf_error *err)
 {
@@ -128,75 +207,47 @@ int sf_pool_open(sf_pool **out, sf_driver *driver, unsigned jobs,
 int sf_pool_open_stack(sf_pool **out, sf_driver *driver, unsigned jobs,
                        size_t stack, sf_error *err)
 {
-    pthread_attr_t attr;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
     sf_pool *p;
-    unsigned i;
-    int rc;
 
     *out = NULL;
     if (jobs < 2 || jobs > SF_JOBS_MAX)
         return sf_error_set(err, SF_EK_USAGE, "jobs", "a pool runs 2 to %d "
                             "tasks, not %u", SF_JOBS_MAX, jobs);
+    if (stack < SF_POOL_STACK_MIN)
+        return sf_error_set(err, "pool-threads", "", "cannot give tasks a "
+                            "stack of %zu bytes: the least is %zu", stack,
+                            SF_POOL_STACK_MIN);
     p = calloc(1, sizeof *p);
     if (p == NULL)
         return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
     p->w = calloc(jobs, sizeof *p->w);
     p->done = calloc(jobs, sizeof *p->done);
     if (p->w == NULL || p->done == NULL) {
-        free(p->w);
-        free(p->done);
-        free(p);
+        sf_pool_close(p);
         return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
     }
     p->driver = driver;
     p->jobs = jobs;
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->sched_cond, NULL);
-    if ((rc = pthread_attr_init(&attr)) != 0) {
-        sf_pool_close(p);
-        return threads_error(err, rc, "cannot set up worker threads");
-    }
-    if ((rc = pthread_attr_setstacksize(&attr, stack)) != 0) {
-        pthread_attr_destroy(&attr);
-        sf_pool_close(p);
-        return threads_error(err, rc, "cannot give worker threads a stack "
-                             "of %zu bytes", stack);
-    }
-    for (i = 0; i < jobs; i++) {
-        worker *w = &p->w[i];
+    /* whole pages, without overflowing */
+    p->stack = stack + (page - stack % page) % page;
+    if (p->stack < stack || map_stacks(p, page) != SF_OK) {
+        int rc = p->stack < stack ? ENOMEM : errno;
 
-        w->pool = p;
-        pthread_cond_init(&w->cond, NULL);
-        if (pthread_create(&w->thread, &attr, worker_main, w) != 0) {
-            pthread_cond_destroy(&w->cond);
-            pthread_attr_destroy(&attr);
-            sf_pool_close(p);
-            return sf_error_set(err, "pool-threads", "", "cannot start "
-                                "worker thread %u of %u", i + 1, jobs);
-        }
-        p->started++;
+        sf_pool_close(p);
+        return stacks_error(err, rc, "cannot map %u task stacks of %zu "
+                            "bytes", jobs, stack);
     }
-    pthread_attr_destroy(&attr);
     *out = p;
     return SF_OK;
 }
 
 void sf_pool_close(sf_pool *p)
 {
-    unsigned i;
-
     if (p == NULL)
         return;
-    pthread_mutex_lock(&p->mu);
-    p->closing = true;
-    pthread_mutex_unlock(&p->mu);
-    for (i = 0; i < p->started; i++) {
-        run(p, &p->w[i]);
-        pthread_join(p->w[i].thread, NULL);
-        pthread_cond_destroy(&p->w[i].cond);
-    }
-    pthread_cond_destroy(&p->sched_cond);
-    pthread_mutex_destroy(&p->mu);
+    if (p->map != NULL)
+        munmap(p->map, p->map_len);
     free(p->w);
     free(p->done);
     free(p);
@@ -224,6 +275,8 @@ bool sf_pool_failed(const sf_pool *p)
 
 int sf_pool_spawn(sf_pool *p, sf_pool_fn fn, void *arg, sf_error *err)
 {
+    uintptr_t self = (uintptr_t)p;
+    worker *w;
     unsigned i;
 
     for (i = 0; i < p->jobs && p->w[i].busy; i++)
@@ -231,11 +284,20 @@ int sf_pool_spawn(sf_pool *p, sf_pool_fn fn, void *arg, sf_error *err)
     if (i == p->jobs)
         return sf_error_set(err, "pool-full", "", "all %u workers are busy",
                             p->jobs);
-    p->w[i].fn = fn;
-    p->w[i].arg = arg;
-    p->w[i].busy = true;
+    w = &p->w[i];
+    w->fn = fn;
+    w->arg = arg;
+    w->busy = true;
     p->running++;
-    run(p, &p->w[i]);
+    /* getcontext only fills in what makecontext needs (it cannot fail
+     * here: no signal mask to read wrong) */
+    getcontext(&w->ctx);
+    w->ctx.uc_stack.ss_sp = w->stack;
+    w->ctx.uc_stack.ss_size = p->stack;
+    w->ctx.uc_link = NULL;
+    makecontext(&w->ctx, (void (*)(void))task_main, 2,
+                (unsigned)(self >> 16 >> 16), (unsigned)(self & 0xffffffffu));
+    run(p, w);
     return SF_OK;
 }
 
@@ -312,9 +374,9 @@ int sf_pool_next(sf_pool *p, void **arg, int *rc, sf_error *task_err,
 int sf_pool_call(sf_pool *p, sf_driver *driver, const sf_op *op,
                  sf_result *result, sf_error *err)
 {
-    worker *w = self;
+    worker *w = p != NULL ? p->current : NULL;
 
-    if (p == NULL || w == NULL || w->pool != p)
+    if (w == NULL)
         return sf_driver_run(driver, op, result, err);
     sf_result_init(result, op->kind);
     if (p->broken) {
@@ -325,15 +387,21 @@ int sf_pool_call(sf_pool *p, sf_driver *driver, const sf_op *op,
         return SF_ERR;
     w->waiting = true;
     w->result = result;
-    pthread_mutex_lock(&p->mu);
-    give(p, NULL);
-    await_turn(p, w);
-    pthread_mutex_unlock(&p->mu);
+    yield(p, w);
     if (w->call_rc != SF_OK) {
         *err = w->call_err;
         return SF_ERR;
     }
     return SF_OK;
+}
+
+bool sf_pool_task_stack(const sf_pool *p, void **lowest, size_t *size)
+{
+    if (p->current == NULL)
+        return false;
+    *lowest = p->current->stack;
+    *size = p->stack;
+    return true;
 }
 
 int sf_pool_drive(sf_pool *p, sf_pool_fill_fn fill, sf_pool_ended_fn ended,

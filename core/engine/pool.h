@@ -1,17 +1,18 @@
 /*
  * Several operations in flight, each written as sequential code.
  *
- * A pool runs up to `jobs` tasks (functions) on worker threads as
- * cooperative tasks: exactly one thread runs at any time, the scheduler
- * (the thread that opened the pool) or one worker, and control passes only
- * at driver calls. A task's driver call (sf_pool_call) submits the
- * operation, hands control back to the scheduler and sleeps until that
- * operation completes; the scheduler (sf_pool_next) waits on the driver
- * and hands control to the task whose operation completed. Whoever holds
- * control is the only thread touching the journals, the log, the engine's
- * memory and the storage, so nothing races, and the interleaving depends
- * only on the order in which the driver completes operations: under the
- * simulator (virtual time) the same seed gives the same run.
+ * A pool runs up to `jobs` tasks (functions) as cooperative tasks on the
+ * thread that opened it, each on a stack of its own: exactly one runs at
+ * any time, the scheduler (the caller of the pool's functions) or one
+ * task, and control passes only at driver calls. A task's driver call
+ * (sf_pool_call) submits the operation, hands control back to the
+ * scheduler and sleeps until that operation completes; the scheduler
+ * (sf_pool_next) waits on the driver and hands control to the task whose
+ * operation completed. Whoever holds control is the only one touching the
+ * journals, the log, the engine's memory and the storage, so nothing
+ * races, and the interleaving depends only on the order in which the
+ * driver completes operations: under the simulator (virtual time) the
+ * same seed gives the same run.
  *
  * Pointers into arrays another task may grow (journal receipts, download
  * journal artifacts, observations) must be looked up again after a driver
@@ -33,16 +34,19 @@ typedef struct sf_pool sf_pool;
 /* A task: returns SF_OK or SF_ERR with err set. */
 typedef int (*sf_pool_fn)(void *arg, sf_error *err);
 
-/* A pool of `jobs` workers (2 to SF_JOBS_MAX) over driver, its threads
- * started here. "pool-threads" when a thread cannot be started. */
+/* A pool of `jobs` workers (2 to SF_JOBS_MAX) over driver, their stacks
+ * mapped here (each with a guard page below it, reused by every task the
+ * worker runs). "pool-threads" when the stacks cannot be mapped. */
 int sf_pool_open(sf_pool **out, sf_driver *driver, unsigned jobs,
                  sf_error *err);
-/* sf_pool_open with each worker's stack `stack` bytes (sf_pool_open's is
- * 512 KiB: pool.c says why). "pool-threads" when the system refuses that
- * size (below PTHREAD_STACK_MIN, say). */
+/* sf_pool_open with each worker's stack `stack` bytes, rounded up to
+ * whole pages (sf_pool_open's is 512 KiB: pool.c says why).
+ * "pool-threads" when that size is below SF_POOL_STACK_MIN or cannot be
+ * mapped. */
+#define SF_POOL_STACK_MIN ((size_t)64 << 10)
 int sf_pool_open_stack(sf_pool **out, sf_driver *driver, unsigned jobs,
                        size_t stack, sf_error *err);
-/* Joins the workers. Every task spawned must have been collected by
+/* Unmaps the stacks. Every task spawned must have been collected by
  * sf_pool_next first. NULL is a no-op. */
 void sf_pool_close(sf_pool *p);
 
@@ -84,5 +88,9 @@ int sf_pool_drive(sf_pool *p, sf_pool_fill_fn fill, sf_pool_ended_fn ended,
  * initialised in every case. */
 int sf_pool_call(sf_pool *p, sf_driver *driver, const sf_op *op,
                  sf_result *result, sf_error *err);
+
+/* For tests: the stack p's running task is on (its lowest byte and its
+ * size; the page below is the guard). false outside p's tasks. */
+bool sf_pool_task_stack(const sf_pool *p, void **lowest, size_t *size);
 
 #endif
