@@ -20,6 +20,9 @@
 
 #include "formats/checksum_internal.h"
 #include "snapfleet/checksum.h"
+#include "snapfleet/fs.h"
+#include "snapfleet/simdisk.h"
+#include "snapfleet/storage.h"
 
 #define EMPTY_SHA256 \
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -782,18 +785,83 @@ static void test_utf8_lossy_cases(void **state)
 
 /* ---- hashing on several threads ---- */
 
-/* Files of this size fail to read under fail_magic_read. */
+/* Files of this size fail to read ("cannot read P: Input/output error")
+ * through the storage failing_reads installs: POSIX, but for that, and as
+ * concurrent as POSIX, so the helper threads read through it. */
 #define FAIL_SIZE 777
 
-static ssize_t fail_magic_read(int fd, void *buf, size_t len)
-{
-    struct stat st;
+struct sf_storage_file {
+    sf_storage_file *posix;
+    char path[];
+};
 
-    if (fstat(fd, &st) == 0 && st.st_size == FAIL_SIZE) {
-        errno = EIO;
-        return -1;
+static int fr_open(void *ctx, const char *path, unsigned flags,
+                   sf_storage_file **out, sf_error *err)
+{
+    size_t n = strlen(path) + 1;
+    sf_storage_file *f = malloc(sizeof *f + n);
+
+    (void)ctx;
+    assert_non_null(f);
+    memcpy(f->path, path, n);
+    if (sf_storage_open(sf_storage_posix(), path, flags, &f->posix, err) !=
+        SF_OK) {
+        free(f);
+        return SF_ERR;
     }
-    return read(fd, buf, len);
+    *out = f;
+    return SF_OK;
+}
+
+static int fr_close(void *ctx, sf_storage_file *f, sf_error *err)
+{
+    int rc = sf_storage_close(sf_storage_posix(), &f->posix, err);
+
+    (void)ctx;
+    free(f);
+    return rc;
+}
+
+static int fr_size(void *ctx, sf_storage_file *f, uint64_t *out, sf_error *err)
+{
+    (void)ctx;
+    return sf_storage_size(sf_storage_posix(), f->posix, out, err);
+}
+
+static int fr_read(void *ctx, sf_storage_file *f, uint64_t offset, void *buf,
+                   size_t len, size_t *got, sf_error *err)
+{
+    uint64_t size = 0;
+
+    (void)ctx;
+    if (sf_storage_size(sf_storage_posix(), f->posix, &size, err) != SF_OK)
+        return SF_ERR;
+    if (size == FAIL_SIZE)
+        return sf_error_set_errno(err, EIO, "", "cannot read %s", f->path);
+    return sf_storage_read(sf_storage_posix(), f->posix, offset, buf, len, got,
+                           err);
+}
+
+static sf_storage failing;
+
+static void failing_reads(bool on)
+{
+    if (!on) {
+        sf_fs_set_storage(NULL);
+        return;
+    }
+    failing = *sf_storage_posix();
+    failing.name = "failing-reads";
+    failing.open = fr_open;
+    failing.open_temp = NULL;
+    failing.close = fr_close;
+    failing.size = fr_size;
+    failing.read = fr_read;
+    failing.write = NULL;
+    failing.truncate = NULL;
+    failing.sync = NULL;
+    assert_true(sf_storage_concurrent(&failing));
+    sf_fs_set_storage(&failing);
 }
 
 static void write_sized(const fixture *f, const char *rel, size_t len,
@@ -924,9 +992,9 @@ static void test_pool_reports_first_failed_file(void **state)
         snprintf(rel, sizeof rel, "art/d%u/f%02u.bin", i % 4, i);
         write_sized(f, rel, (i % 9 == 5) ? FAIL_SIZE : 2000 + i, i);
     }
-    sf_checksum_read_fn = fail_magic_read;
+    failing_reads(true);
     assert_same_error_as_one_thread(path_in(f, "art"), "io", "cannot read");
-    sf_checksum_read_fn = read;
+    failing_reads(false);
 }
 
 /* A bad file among the hashed ones and a fifo met later by the walk: the
@@ -942,7 +1010,7 @@ static void test_pool_file_error_and_walk_error_ordered(void **state)
         write_sized(f, rel, i == 17 ? FAIL_SIZE : 3000 + i, i);
     }
     assert_int_equal(mkfifo(path_in(f, "art/pipe"), 0600), 0);
-    sf_checksum_read_fn = fail_magic_read;
+    failing_reads(true);
     {
         char hex[SF_SHA256_HEX_SIZE];
         sf_error first;
@@ -957,7 +1025,7 @@ static void test_pool_file_error_and_walk_error_ordered(void **state)
                     strcmp(kind, "unsupported-file-type") == 0);
         assert_same_error_as_one_thread(path_in(f, "art"), kind, NULL);
     }
-    sf_checksum_read_fn = read;
+    failing_reads(false);
 }
 
 /* A failure stops the walk: nothing after it is reported, and no
@@ -977,15 +1045,191 @@ static void test_pool_failure_leaves_nothing_open(void **state)
     }
     probe_before = dup(0);
     close(probe_before);
-    sf_checksum_read_fn = fail_magic_read;
+    failing_reads(true);
     assert_fails(hash_with(path_in(f, "art"), 4, false, hex, &err), &err,
                  "io", "cannot read");
-    sf_checksum_read_fn = read;
+    failing_reads(false);
     assert_non_null(strstr(err.message, "f003.bin"));
     assert_non_null(strstr(err.message, strerror(EIO)));
     probe_after = dup(0);
     close(probe_after);
     assert_int_equal(probe_after, probe_before);
+}
+
+
+/* ---- over the simulated disk (sf_fs_set_storage) ---- */
+
+/* Writes rel under root on storage st (parents made). */
+static void put_on(const sf_storage *st, const char *root, const char *rel,
+                   const void *data, size_t len)
+{
+    char p[512], *slash;
+    sf_storage_file *f = NULL;
+    sf_error err;
+
+    snprintf(p, sizeof p, "%s/%s", root, rel);
+    slash = strrchr(p, '/');
+    *slash = '\0';
+    assert_int_equal(sf_storage_mkdir_p(st, p, &err), SF_OK);
+    *slash = '/';
+    assert_int_equal(sf_storage_open(st, p, SF_STORAGE_WRITE | SF_STORAGE_CREATE |
+                                     SF_STORAGE_TRUNCATE, &f, &err), SF_OK);
+    assert_int_equal(sf_storage_write(st, f, 0, data, len, &err), SF_OK);
+    assert_int_equal(sf_storage_close(st, &f, &err), SF_OK);
+}
+
+/* The same artifact tree on storage st under root: a large file (more
+ * than one read), an empty one, nested directories, a skipped name. */
+static void make_tree_on(const sf_storage *st, const char *root)
+{
+    size_t big = SF_CHECKSUM_BUFFER + 5;
+    unsigned char *data = malloc(big);
+
+    assert_non_null(data);
+    for (size_t i = 0; i < big; i++)
+        data[i] = (unsigned char)(i * 13u + (i >> 11));
+    put_on(st, root, "wasm_memory.bin", data, big);
+    put_on(st, root, "metadata.json", "{}", 2);
+    put_on(st, root, "empty.bin", "", 0);
+    put_on(st, root, "wasm_chunk_store/a", "chunk a", 7);
+    put_on(st, root, "wasm_chunk_store/deeper/b", "chunk b", 7);
+    put_on(st, root, ".icp-progress", "skip me", 7);
+    free(data);
+}
+
+static sf_simdisk *install_simdisk(void)
+{
+    sf_simdisk *d = NULL;
+    sf_error err;
+
+    assert_int_equal(sf_simdisk_new(&d, NULL, &err), SF_OK);
+    sf_fs_set_storage(sf_simdisk_storage(d));
+    return d;
+}
+
+static void uninstall_simdisk(sf_simdisk *d)
+{
+    sf_fs_set_storage(NULL);
+    sf_simdisk_free(d);
+}
+
+/* The digests of a tree on the simulated disk are those of the same tree
+ * on POSIX: directory, directory skipping a name, file, path. */
+static void test_simdisk_same_digests_as_posix(void **state)
+{
+    static const char *const skip[] = {".icp-progress", NULL};
+    fixture *f = *state;
+    char want[4][SF_SHA256_HEX_SIZE], got[SF_SHA256_HEX_SIZE];
+    sf_simdisk *d;
+    sf_error err;
+
+    make_tree_on(sf_storage_posix(), path_in(f, "art"));
+    assert_int_equal(sf_checksum_dir(path_in(f, "art"), want[0], &err), SF_OK);
+    assert_int_equal(sf_checksum_dir_skipping(path_in(f, "art"), skip, want[1],
+                                              &err), SF_OK);
+    assert_int_equal(sf_checksum_file(path_in(f, "art/wasm_memory.bin"),
+                                      want[2], &err), SF_OK);
+    assert_int_equal(sf_checksum_path(path_in(f, "art/empty.bin"), want[3],
+                                      &err), SF_OK);
+    assert_string_not_equal(want[0], want[1]);
+    d = install_simdisk();
+    make_tree_on(sf_simdisk_storage(d), "/sim/art");
+    assert_int_equal(sf_checksum_dir("/sim/art/", got, &err), SF_OK);
+    assert_string_equal(got, want[0]);
+    assert_int_equal(sf_checksum_path("/sim/art", got, &err), SF_OK);
+    assert_string_equal(got, want[0]);
+    assert_int_equal(sf_checksum_dir_skipping("/sim/art", skip, got, &err),
+                     SF_OK);
+    assert_string_equal(got, want[1]);
+    assert_int_equal(sf_checksum_file("/sim/art/wasm_memory.bin", got, &err),
+                     SF_OK);
+    assert_string_equal(got, want[2]);
+    assert_int_equal(sf_checksum_path("/sim/art/empty.bin", got, &err), SF_OK);
+    assert_string_equal(got, want[3]);
+    uninstall_simdisk(d);
+}
+
+/* Every refusal over the simulated disk, with the POSIX messages. */
+static void test_simdisk_errors(void **state)
+{
+    char hex[SF_SHA256_HEX_SIZE], rel[4 * (SF_CHECKSUM_MAX_DEPTH + 2)];
+    sf_simdisk_fault fault = {SF_SIMDISK_READ, 1, EIO, 0, false};
+    const sf_storage *st;
+    sf_simdisk *d;
+    sf_error err;
+    size_t n = 0;
+
+    (void)state;
+    d = install_simdisk();
+    st = sf_simdisk_storage(d);
+    make_tree_on(st, "/sim/art");
+    assert_fails(sf_checksum_dir("/sim/none", hex, &err), &err, "io",
+                 "cannot stat /sim/none");
+    assert_non_null(strstr(err.message, strerror(ENOENT)));
+    assert_fails(sf_checksum_file("/sim/art", hex, &err), &err, "io",
+                 strerror(EISDIR));
+    assert_fails(sf_checksum_dir("/sim/art/metadata.json", hex, &err), &err,
+                 "io", strerror(ENOTDIR));
+    assert_fails(sf_checksum_path("/sim/art/metadata.json/x", hex, &err), &err,
+                 "io", "cannot stat");
+    assert_int_equal(sf_simdisk_fault_add(d, &fault, &err), SF_OK);
+    assert_fails(sf_checksum_file("/sim/art/metadata.json", hex, &err), &err,
+                 "io", "cannot read /sim/art/metadata.json");
+    assert_non_null(strstr(err.message, strerror(EIO)));
+    sf_simdisk_faults_clear(d);
+    fault.ops = SF_SIMDISK_LIST;
+    fault.nth = 2;
+    assert_int_equal(sf_simdisk_fault_add(d, &fault, &err), SF_OK);
+    assert_fails(sf_checksum_dir("/sim/art", hex, &err), &err, "io",
+                 "cannot read directory /sim/art/wasm_chunk_store");
+    sf_simdisk_faults_clear(d);
+    fault.ops = SF_SIMDISK_OPEN;
+    fault.nth = 1;
+    assert_int_equal(sf_simdisk_fault_add(d, &fault, &err), SF_OK);
+    assert_fails(sf_checksum_dir("/sim/art", hex, &err), &err, "io",
+                 "cannot open /sim/art/");
+    sf_simdisk_faults_clear(d);
+    /* nested deeper than the limit */
+    for (unsigned i = 0; i <= SF_CHECKSUM_MAX_DEPTH + 1; i++)
+        n += (size_t)snprintf(rel + n, sizeof rel - n, "d/");
+    snprintf(rel + n, sizeof rel - n, "f");
+    put_on(st, "/sim/deep", rel, "x", 1);
+    assert_fails(sf_checksum_dir("/sim/deep", hex, &err), &err, "io",
+                 "nested deeper than");
+    uninstall_simdisk(d);
+}
+
+/* The simulated disk is called from one thread only, even with a pool of
+ * helpers configured: a fault on its third read always hits the same
+ * file (with helpers, whichever thread read third would decide). */
+static void test_simdisk_hashes_on_one_thread(void **state)
+{
+    sf_simdisk_fault fault = {SF_SIMDISK_READ, 3, EIO, 0, false};
+    char hex[SF_SHA256_HEX_SIZE], first[SF_ERROR_MESSAGE_MAX] = "";
+    const sf_storage *st;
+    sf_simdisk *d;
+    sf_error err;
+
+    (void)state;
+    d = install_simdisk();
+    st = sf_simdisk_storage(d);
+    for (unsigned i = 0; i < 24; i++) {
+        char rel[32], data[64];
+
+        snprintf(rel, sizeof rel, "d%u/f%02u", i % 3, i);
+        memset(data, 'a' + (int)i, sizeof data);
+        put_on(st, "/sim/many", rel, data, sizeof data);
+    }
+    for (int round = 0; round < 20; round++) {
+        sf_simdisk_faults_clear(d);
+        assert_int_equal(sf_simdisk_fault_add(d, &fault, &err), SF_OK);
+        assert_int_equal(hash_with("/sim/many", 4, false, hex, &err), SF_ERR);
+        if (round == 0)
+            snprintf(first, sizeof first, "%s", err.message);
+        assert_string_equal(err.message, first);
+    }
+    sf_simdisk_faults_clear(d);
+    uninstall_simdisk(d);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1056,6 +1300,9 @@ int main(void)
         T(test_pool_reports_first_failed_file),
         T(test_pool_file_error_and_walk_error_ordered),
         T(test_pool_failure_leaves_nothing_open),
+        T(test_simdisk_same_digests_as_posix),
+        cmocka_unit_test(test_simdisk_errors),
+        cmocka_unit_test(test_simdisk_hashes_on_one_thread),
     };
     int failed;
 

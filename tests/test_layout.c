@@ -19,6 +19,7 @@
 #include "snapfleet/layout.h"
 #include "snapfleet/manifest.h"
 #include "snapfleet/sim.h"
+#include "snapfleet/simdisk.h"
 
 static char root[64];
 static char out[128];
@@ -569,6 +570,54 @@ static void test_observations_refusals(void **state)
     }
 }
 
+/* Locks, artifact paths and the layout checks over the simulated disk
+ * (installed with sf_fs_set_storage): the same answers, nothing real. */
+static void test_over_the_simulated_disk(void **state)
+{
+    sf_integrity_report rep;
+    sf_simdisk *d = NULL;
+    sf_lock a = SF_LOCK_INIT, b = SF_LOCK_INIT;
+    char *p = NULL;
+    sf_error err;
+
+    (void)state;
+    assert_int_equal(sf_simdisk_new(&d, NULL, &err), SF_OK);
+    sf_fs_set_storage(sf_simdisk_storage(d));
+    assert_int_equal(sf_lock_acquire_named("/sim/run", "restore directory", &a,
+                                           &err), SF_OK);
+    assert_int_equal(sf_lock_acquire("/sim/run", &b, &err), SF_ERR);
+    assert_string_equal(err.kind, "journal-locked");
+    assert_non_null(strstr(err.message, "backup directory is locked by "
+                           "another running snapfleet: /sim/run/"
+                           SF_LOCK_FILE_NAME));
+    assert_int_equal(b.fd, -1);
+    sf_lock_release(&a);
+    assert_int_equal(sf_lock_acquire("/sim/run", &b, &err), SF_OK);
+    sf_lock_release(&b);
+    sf_lock_release(&b);
+    /* a directory where the lock file belongs */
+    assert_int_equal(sf_fs_mkdir_p("/sim/odd/" SF_LOCK_FILE_NAME, &err), SF_OK);
+    assert_int_equal(sf_lock_acquire("/sim/odd", &a, &err), SF_ERR);
+    assert_string_equal(err.kind, "io");
+    assert_int_equal(sf_resolve_artifact_path("/sim/run", "a/b", &p, &err),
+                     SF_OK);
+    assert_string_equal(p, "/sim/run/a/b");
+    free(p);
+    /* a plan and no manifest: a dry run's layout */
+    assert_int_equal(sf_fs_write_atomic("/sim/run/" SF_PLAN_FILE_NAME, "{}", 2,
+                                        &err), SF_OK);
+    assert_int_equal(sf_verify_integrity("/sim/run", &rep, &err), SF_ERR);
+    assert_string_equal(err.kind, "dry-run-not-complete");
+    /* a manifest that is not one names its file */
+    assert_int_equal(sf_fs_write_atomic("/sim/run/" SF_MANIFEST_FILE_NAME, "{}",
+                                        2, &err), SF_OK);
+    assert_int_equal(sf_verify_integrity("/sim/run", &rep, &err), SF_ERR);
+    assert_non_null(strstr(err.message, "/sim/run/" SF_MANIFEST_FILE_NAME));
+    sf_fs_set_storage(NULL);
+    assert_int_equal(access("/sim", F_OK), -1);
+    sf_simdisk_free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -592,6 +641,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lock_on_a_file_is_io, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resolve_artifact_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_path_join, setup, teardown),
+        cmocka_unit_test(test_over_the_simulated_disk),
         cmocka_unit_test_setup_teardown(test_observations_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_observations_missing_file_is_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_observations_refusals, setup, teardown),

@@ -1208,7 +1208,7 @@ static void test_restore_dir_locked(void **state)
     sf_restore_config c;
     sf_restore_result r;
     sf_error err;
-    sf_lock lock = {-1};
+    sf_lock lock = SF_LOCK_INIT;
     char *dir;
 
     backup_and_mutate(t);

@@ -276,7 +276,7 @@ static void test_refuses_snapshots_not_made_by_snapfleet(void **state)
 static void test_refuses_a_backup_in_use(void **state)
 {
     sf_fx *f = *state;
-    sf_lock lock = {-1};
+    sf_lock lock = SF_LOCK_INIT;
     sf_error err;
 
     fill(f);

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #include "snapfleet/checksum.h"
 #include "snapfleet/fs.h"
+#include "snapfleet/simdisk.h"
 #include "snapfleet/snapshot_meta.h"
 
 static const char chunk[] = "chunk bytes";
@@ -281,6 +283,68 @@ static void test_chunk_content(void **state)
     drop_dir();
 }
 
+/* The same checks and the repair over the simulated disk (installed with
+ * sf_fs_set_storage): nothing of it on the real file system. */
+static void test_over_the_simulated_disk(void **state)
+{
+    char doc[4096], arr[400], name[128], p[600];
+    sf_simdisk_fault fault = {SF_SIMDISK_REMOVE, 1, EIO, 0, false};
+    const sf_storage *st;
+    sf_storage_kind kind;
+    sf_simdisk *d = NULL;
+    size_t removed = 9;
+    sf_error err;
+
+    (void)state;
+    assert_int_equal(sf_simdisk_new(&d, NULL, &err), SF_OK);
+    st = sf_simdisk_storage(d);
+    sf_fs_set_storage(st);
+    strcpy(dir, "/sim/meta");
+    bytes_of(chunk_hash, arr, sizeof arr);
+    good(doc, sizeof doc, arr);
+    put("metadata.json", doc, strlen(doc));
+    put("wasm_module.bin", module, sizeof module - 1);
+    put("wasm_memory.bin", "heap", 4);
+    snprintf(name, sizeof name, "wasm_chunk_store/%s.bin", chunk_hash);
+    put(name, chunk, sizeof chunk - 1);
+    /* stable memory absent: 0 bytes */
+    assert_int_equal(sf_snapshot_dir_check(dir, module_hash, &err), SF_OK);
+    put("wasm_memory.bin", "heap!", 5);
+    assert_int_equal(sf_snapshot_dir_check(dir, module_hash, &err), SF_ERR);
+    assert_string_equal(err.field, "wasm_memory.bin");
+    assert_non_null(strstr(err.message, "holds 5 bytes, metadata.json says 4"));
+    put("wasm_memory.bin", "heap", 4);
+    assert_int_equal(sf_storage_mkdir(st, "/sim/meta/stable_memory.bin", &err),
+                     SF_OK);
+    assert_int_equal(sf_snapshot_dir_check(dir, module_hash, &err), SF_ERR);
+    assert_non_null(strstr(err.message, "not a regular file"));
+    assert_int_equal(sf_storage_remove(st, "/sim/meta/stable_memory.bin", &err),
+                     SF_OK);
+    /* a short chunk: named by the check, removed by the repair, which
+     * reports a failed remove about that chunk */
+    put(name, chunk, (sizeof chunk - 1) / 2);
+    assert_int_equal(sf_snapshot_dir_check(dir, module_hash, &err), SF_ERR);
+    assert_string_equal(err.field, name);
+    assert_int_equal(sf_simdisk_fault_add(d, &fault, &err), SF_OK);
+    assert_int_equal(sf_snapshot_chunks_repair(dir, &removed, &err), SF_ERR);
+    assert_string_equal(err.field, name);
+    assert_non_null(strstr(err.message, "cannot remove"));
+    sf_simdisk_faults_clear(d);
+    assert_int_equal(sf_snapshot_chunks_repair(dir, &removed, &err), SF_OK);
+    assert_int_equal(removed, 1);
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    assert_int_equal(sf_storage_kind_of(st, p, &kind, &err), SF_OK);
+    assert_int_equal(kind, SF_STORAGE_ABSENT);
+    assert_int_equal(sf_snapshot_dir_check(dir, module_hash, &err), SF_ERR);
+    assert_non_null(strstr(err.message, "is missing"));
+    drop_dir();
+    assert_int_equal(sf_storage_kind_of(st, dir, &kind, &err), SF_OK);
+    assert_int_equal(kind, SF_STORAGE_ABSENT);
+    sf_fs_set_storage(NULL);
+    assert_int_equal(access("/sim", F_OK), -1);
+    sf_simdisk_free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_dir_check),
         cmocka_unit_test(test_dir_check_module_absent),
         cmocka_unit_test(test_chunk_content),
+        cmocka_unit_test(test_over_the_simulated_disk),
     };
     return cmocka_run_group_tests_name("snapshot_meta", tests, setup, NULL);
 }

@@ -1288,7 +1288,7 @@ int sf_backup_run(const sf_backup_config *cfg, sf_driver *driver,
                   const sf_clock *clock, sf_backup_result *result, sf_error *err)
 {
     runner r;
-    sf_lock lock = {-1};
+    sf_lock lock = SF_LOCK_INIT;
     int rc = SF_ERR, engine_open = 0, effects = 0;
 
     memset(result, 0, sizeof *result);

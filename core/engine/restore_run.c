@@ -1408,7 +1408,7 @@ int sf_restore_run(const sf_restore_config *cfg, sf_driver *driver,
                    sf_error *err)
 {
     rrun r;
-    sf_lock lock = {-1};
+    sf_lock lock = SF_LOCK_INIT;
     bool dry = cfg->mode == SF_RESTORE_MODE_DRY_RUN;
     sf_error local;
     int rc = SF_ERR;

@@ -595,7 +595,7 @@ int sf_snapshot_download(const sf_snapshot_download_config *cfg_in,
 {
     sf_snapshot_download_config cfg = *cfg_in;
     run r;
-    sf_lock lock = {-1};
+    sf_lock lock = SF_LOCK_INIT;
     sf_target *t = NULL, *t2 = NULL;
     size_t n = 0, n2 = 0, i;
     char discovery[65], pre[65];

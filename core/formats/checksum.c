@@ -4,21 +4,20 @@
  */
 #include "snapfleet/checksum.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "formats/checksum_internal.h"
+#include "snapfleet/fs.h"
+#include "snapfleet/storage.h"
 
 #define SHA256_LEN 32
 
@@ -192,146 +191,101 @@ int sf_checksum_verify(const char *algorithm, const char *expected,
     return SF_OK;
 }
 
-/* ---- descriptor-based, no-follow access ---- */
+/* ---- no-follow access through the storage seam ---- */
 
-static const char *type_name(mode_t mode)
+static const char *type_name(sf_storage_other other)
 {
-    if (S_ISFIFO(mode))
+    switch (other) {
+    case SF_STORAGE_OTHER_FIFO:
         return "fifo";
-    if (S_ISSOCK(mode))
+    case SF_STORAGE_OTHER_SOCKET:
         return "socket";
-    if (S_ISCHR(mode))
+    case SF_STORAGE_OTHER_CHAR_DEVICE:
         return "character device";
-    if (S_ISBLK(mode))
+    case SF_STORAGE_OTHER_BLOCK_DEVICE:
         return "block device";
-    return "unknown file type";
+    default:
+        return "unknown file type";
+    }
 }
 
-/*
- * Opens `name` relative to dirfd without following a symlink, refusing
- * anything but a directory or regular file. The lstat-style check gives the
- * precise error; the descriptor is then compared with it so an entry
- * replaced between the two calls is noticed instead of trusted.
- */
-static int open_entry(int dirfd, const char *name, const char *display,
-                      struct stat *st, int *fd_out, sf_error *err)
+/* The error for something that is neither a directory nor a regular
+ * file: a symbolic link is refused as one, anything else as a type no
+ * artifact holds. */
+static int refuse_other(sf_storage_other other, const char *display,
+                        sf_error *err)
 {
-    struct stat fst;
-    int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
-    int fd;
-
-    if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) != 0)
-        return sf_error_set_errno(err, errno, NULL, "cannot stat %s",
-                                  display);
-    if (S_ISLNK(st->st_mode))
+    if (other == SF_STORAGE_OTHER_SYMLINK)
         return sf_error_set(err, "symlink-refused", NULL,
                             "refusing to follow symlink %s", display);
-    if (!S_ISDIR(st->st_mode) && !S_ISREG(st->st_mode))
-        return sf_error_set(err, "unsupported-file-type", NULL,
-                            "unsupported file type (%s) at %s: artifacts "
-                            "hold only regular files and directories",
-                            type_name(st->st_mode), display);
-    if (S_ISDIR(st->st_mode))
-        flags |= O_DIRECTORY;
-    do
-        fd = openat(dirfd, name, flags);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0) {
-        if (errno == ELOOP)
-            return sf_error_set(err, "symlink-refused", NULL,
-                                "refusing to follow symlink %s", display);
-        return sf_error_set_errno(err, errno, NULL, "cannot open %s",
-                                  display);
-    }
-    if (fstat(fd, &fst) != 0) {
-        int e = errno;
+    return sf_error_set(err, "unsupported-file-type", NULL,
+                        "unsupported file type (%s) at %s: artifacts "
+                        "hold only regular files and directories",
+                        type_name(other), display);
+}
 
-        close(fd);
-        return sf_error_set_errno(err, e, NULL, "cannot stat %s", display);
-    }
-    if (fst.st_dev != st->st_dev || fst.st_ino != st->st_ino ||
-        (fst.st_mode & S_IFMT) != (st->st_mode & S_IFMT)) {
-        close(fd);
-        return sf_error_set(err, SF_EK_IO, NULL,
-                            "%s changed while it was being checksummed",
-                            display);
-    }
-    *st = fst;
-    *fd_out = fd;
+/* What path is now (lstat-style), refusing anything but a directory or a
+ * regular file; a missing path is "cannot stat P: No such file...". */
+static int look(const sf_storage *st, const char *path, sf_storage_info *info,
+                sf_error *err)
+{
+    if (sf_storage_info_of(st, path, info, err) != SF_OK)
+        return SF_ERR;
+    if (info->kind == SF_STORAGE_ABSENT)
+        return sf_error_set_errno(err, ENOENT, NULL, "cannot stat %s", path);
+    if (info->kind == SF_STORAGE_OTHER)
+        return refuse_other(info->other, path, err);
     return SF_OK;
 }
 
 /*
- * open_entry for an entry the directory listing already typed: a regular
- * file or directory is opened straight away (no-follow, non-blocking) and
- * its type checked on the descriptor, which saves the lstat-style call on
- * every entry of a walk. Anything else, a failed open or a type other than
- * the listing's falls back to open_entry, so every error (and its message)
- * is the one open_entry gives.
+ * Opens a regular file the listing (or look) said is one: no-follow and
+ * non-blocking, the type checked on the open handle (the storage's open
+ * contract), so a FIFO swapped in is refused, never waited on. When the
+ * open fails the path is looked at again, so a file replaced by a link or
+ * a FIFO meanwhile gets the error it would have had from the start.
  */
-static int open_typed_entry(int dirfd, const char *name, unsigned char d_type,
-                            const char *display, struct stat *st, int *fd_out,
-                            sf_error *err)
+static int open_file(const sf_storage *st, const char *path,
+                     sf_storage_file **out, sf_error *err)
 {
-#ifdef DT_REG
-    if (d_type == DT_REG || d_type == DT_DIR) {
-        int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK |
-                    (d_type == DT_DIR ? O_DIRECTORY : 0);
-        int fd;
+    sf_storage_info info;
+    sf_error again;
 
-        do
-            fd = openat(dirfd, name, flags);
-        while (fd < 0 && errno == EINTR);
-        if (fd >= 0) {
-            if (fstat(fd, st) == 0 &&
-                (d_type == DT_DIR ? S_ISDIR(st->st_mode)
-                                  : S_ISREG(st->st_mode))) {
-                *fd_out = fd;
-                return SF_OK;
-            }
-            close(fd);
-        }
-    }
-#else
-    (void)d_type;
-#endif
-    return open_entry(dirfd, name, display, st, fd_out, err);
+    if (sf_storage_open(st, path, SF_STORAGE_READ, out, err) == SF_OK)
+        return SF_OK;
+    if (look(st, path, &info, &again) != SF_OK && again.kind != NULL &&
+        strcmp(again.kind, SF_EK_IO) != 0 && err != NULL)
+        *err = again;
+    return SF_ERR;
 }
 
-/* size: the file's size when it was opened; the read-ahead hint is only
- * worth its call for a file larger than one read. */
-static int hash_fd(int fd, uint64_t size, unsigned char *buf,
-                   const char *display, char out_hex[SF_SHA256_HEX_SIZE],
-                   sf_error *err)
+/* Hashes an opened file to its end (the storage's reads are positional:
+ * one read per buffer, and a short one is the end). */
+static int hash_file_bytes(const sf_storage *st, sf_storage_file *f,
+                           unsigned char *buf, const char *display,
+                           char out_hex[SF_SHA256_HEX_SIZE], sf_error *err)
 {
     sf_sha256 *h = sf_sha256_new();
+    uint64_t offset = 0;
     int rc = SF_ERR;
 
     if (h == NULL)
         return sf_error_set(err, SF_EK_NOMEM, NULL,
                             "out of memory hashing %s", display);
-#ifdef POSIX_FADV_SEQUENTIAL
-    if (size > SF_CHECKSUM_BUFFER)
-        (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-#else
-    (void)size;
-#endif
     for (;;) {
-        ssize_t n = sf_checksum_read_fn(fd, buf, SF_CHECKSUM_BUFFER);
+        size_t got = 0;
 
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            sf_error_set_errno(err, errno, NULL, "cannot read %s", display);
+        if (sf_storage_read(st, f, offset, buf, SF_CHECKSUM_BUFFER, &got,
+                            err) != SF_OK)
             goto out;
-        }
-        if (n == 0)
-            break;
-        if (sf_sha256_update(h, buf, (size_t)n) != SF_OK) {
+        if (sf_sha256_update(h, buf, got) != SF_OK) {
             sf_error_set(err, SF_EK_NOMEM, NULL, "sha256 failed on %s",
                          display);
             goto out;
         }
+        offset += got;
+        if (got < SF_CHECKSUM_BUFFER)
+            break;
     }
     if (sf_sha256_final(h, out_hex) != SF_OK) {
         sf_error_set(err, SF_EK_NOMEM, NULL, "sha256 failed on %s", display);
@@ -345,7 +299,6 @@ out:
 
 /* ---- thread count ---- */
 
-ssize_t (*sf_checksum_read_fn)(int fd, void *buf, size_t len) = read;
 size_t sf_checksum_parallel_min = SF_CHECKSUM_BUFFER;
 
 static unsigned configured_threads; /* 0: one per usable CPU */
@@ -356,12 +309,14 @@ void sf_checksum_set_threads(unsigned n)
                                                      : n;
 }
 
-unsigned sf_checksum_threads(void)
+static unsigned usable_cpus;
+static pthread_once_t usable_cpus_once = PTHREAD_ONCE_INIT;
+
+/* Counted once per process: sysconf reads a file in /sys on every call. */
+static void count_usable_cpus(void)
 {
     long n;
 
-    if (configured_threads != 0)
-        return configured_threads;
 #ifdef CPU_COUNT
     {
         cpu_set_t set;
@@ -380,15 +335,28 @@ have:
 #endif
     if (n < 1)
         n = 1;
-    return n > SF_CHECKSUM_MAX_THREADS ? SF_CHECKSUM_MAX_THREADS : (unsigned)n;
+    usable_cpus = n > SF_CHECKSUM_MAX_THREADS ? SF_CHECKSUM_MAX_THREADS
+                                              : (unsigned)n;
+}
+
+unsigned sf_checksum_threads(void)
+{
+    if (configured_threads != 0)
+        return configured_threads;
+    pthread_once(&usable_cpus_once, count_usable_cpus);
+    return usable_cpus;
 }
 
 /* ---- directory walk ---- */
 
 /*
- * The walk itself is sequential (descriptors, the no-follow checks, the
+ * The walk itself is sequential (listings, the no-follow checks, the
  * order of errors), and the walker hashes files smaller than
- * sf_checksum_parallel_min itself. The first large file starts a pool of
+ * sf_checksum_parallel_min itself. Helper threads exist only over a
+ * storage that may be called from several threads at once
+ * (sf_storage_concurrent: POSIX); over the simulated disk every file is
+ * hashed on the caller's thread, so its calls come in one order. The
+ * first large file starts a pool of
  * helper threads (one per usable CPU, less the walker), and from then on
  * large files go to them through a short queue; each helper has its own read
  * buffer, so memory stays at one buffer per thread. The walker works the
@@ -407,7 +375,7 @@ typedef struct entry {
 } entry;
 
 typedef struct job {
-    int fd;
+    sf_storage_file *f;
     size_t idx;
     char *display;
 } job;
@@ -428,6 +396,7 @@ typedef struct pool {
 } pool;
 
 struct walk {
+    const sf_storage *st;
     entry *v;
     size_t n, cap;
     sf_buf path;  /* display path: root, then "/rel" of the current entry */
@@ -533,8 +502,8 @@ static void hash_job(walk *w, job *j, unsigned char *buf)
                           "out of memory while checksumming %s", j->display);
     else
         /* only files of at least sf_checksum_parallel_min come here */
-        rc = hash_fd(j->fd, UINT64_MAX, buf, j->display, hex, &err);
-    close(j->fd);
+        rc = hash_file_bytes(w->st, j->f, buf, j->display, hex, &err);
+    sf_storage_close(w->st, &j->f, NULL);
     settle(w, j->idx, rc, hex, &err);
     free(j->display);
 }
@@ -551,7 +520,7 @@ static bool pop_job(pool *p, job *out)
         pthread_cond_signal(&p->not_full);
         if (p->w->failed && j.idx > p->w->fail_idx) {
             /* Cannot be reported: an earlier file already failed. */
-            close(j.fd);
+            sf_storage_close(p->w->st, &j.f, NULL);
             free(j.display);
             continue;
         }
@@ -654,38 +623,42 @@ static void pool_stop(walk *w)
     free(p);
 }
 
-/* Hashes an opened regular file (takes fd), here or on a helper. */
-static int hash_file(walk *w, int fd, const struct stat *st)
+/* Hashes the regular file w->path names, here or on a helper. */
+static int hash_file(walk *w)
 {
+    sf_storage_file *f = NULL;
+    uint64_t size = 0;
     size_t idx = 0;
     job j;
 
-    if (push_file(w, &idx) != SF_OK) {
-        close(fd);
+    if (open_file(w->st, w->path.data, &f, w->err) != SF_OK)
+        return SF_ERR;
+    if (sf_storage_size(w->st, f, &size, w->err) != SF_OK ||
+        push_file(w, &idx) != SF_OK) {
+        sf_storage_close(w->st, &f, NULL);
         return SF_ERR;
     }
     if (w->pool == NULL && w->threads > 1 &&
-        (uint64_t)st->st_size >= sf_checksum_parallel_min)
+        size >= sf_checksum_parallel_min)
         (void)pool_start(w);
-    if (w->pool == NULL || (uint64_t)st->st_size < sf_checksum_parallel_min) {
+    if (w->pool == NULL || size < sf_checksum_parallel_min) {
         char hex[SF_SHA256_HEX_SIZE];
         sf_error err;
         int rc;
 
         sf_error_clear(&err);
-        rc = hash_fd(fd, (uint64_t)st->st_size, w->buf, w->path.data, hex,
-                     &err);
-        close(fd);
+        rc = hash_file_bytes(w->st, f, w->buf, w->path.data, hex, &err);
+        sf_storage_close(w->st, &f, NULL);
         settle(w, idx, rc, hex, &err);
         return has_failed(w) ? SF_ERR : SF_OK;
     }
-    j.fd = fd;
+    j.f = f;
     j.idx = idx;
     j.display = strdup(w->path.data);
     if (j.display == NULL) {
         sf_error err;
 
-        close(fd);
+        sf_storage_close(w->st, &f, NULL);
         sf_error_set(&err, SF_EK_NOMEM, NULL,
                      "out of memory while checksumming %s", w->path.data);
         settle(w, idx, SF_ERR, NULL, &err);
@@ -710,80 +683,65 @@ static int hash_file(walk *w, int fd, const struct stat *st)
     return has_failed(w) ? SF_ERR : SF_OK;
 }
 
-static int walk_dir(walk *w, int fd, unsigned depth);
+static int walk_dir(walk *w, unsigned depth);
 
-/* One entry below the artifact; w->path already names it. */
-static int visit(walk *w, int dirfd, const char *name, unsigned char d_type,
-                 unsigned depth)
+/* One entry below the artifact, of the kind its directory listed; w->path
+ * already names it. */
+static int visit(walk *w, sf_storage_kind kind, unsigned depth)
 {
-    struct stat st;
-    int fd;
+    if (kind == SF_STORAGE_OTHER) {
+        sf_storage_info info;
 
-    if (open_typed_entry(dirfd, name, d_type, w->path.data, &st, &fd,
-                         w->err) != SF_OK)
-        return SF_ERR;
-    if (S_ISDIR(st.st_mode))
-        return walk_dir(w, fd, depth + 1);
-    return hash_file(w, fd, &st);
+        /* which kind of other: the error says (or it changed since) */
+        if (look(w->st, w->path.data, &info, w->err) != SF_OK)
+            return SF_ERR;
+        kind = info.kind;
+    }
+    if (kind == SF_STORAGE_DIRECTORY)
+        return walk_dir(w, depth + 1);
+    return hash_file(w);
 }
 
-/* Takes ownership of fd. */
-static int walk_dir(walk *w, int fd, unsigned depth)
-{
-    DIR *d;
-    int rc = SF_OK;
+typedef struct list_ctx {
+    walk *w;
+    unsigned depth;
+} list_ctx;
 
-    if (depth > SF_CHECKSUM_MAX_DEPTH) {
-        close(fd);
+static int visit_listed(const char *name, sf_storage_kind kind, void *payload)
+{
+    list_ctx *c = payload;
+    walk *w = c->w;
+    size_t mark = w->path.len;
+    int rc;
+
+    if (c->depth == 0 && w->skip != NULL) {
+        for (const char *const *k = w->skip; *k != NULL; k++)
+            if (strcmp(*k, name) == 0)
+                return 0;
+    }
+    if (sf_buf_putc(&w->path, '/') != SF_OK ||
+        sf_buf_puts(&w->path, name) != SF_OK)
+        rc = nomem(w);
+    else
+        rc = visit(w, kind, c->depth);
+    w->path.len = mark;
+    w->path.data[mark] = '\0';
+    return rc == SF_OK ? 0 : SF_ERR;
+}
+
+/* Walks the directory w->path names (listed without following it). */
+static int walk_dir(walk *w, unsigned depth)
+{
+    list_ctx c = {w, depth};
+
+    if (depth > SF_CHECKSUM_MAX_DEPTH)
         return sf_error_set(w->err, SF_EK_IO, NULL,
                             "%s: directories nested deeper than %d levels",
                             sf_buf_cstr(&w->path), SF_CHECKSUM_MAX_DEPTH);
-    }
-    d = fdopendir(fd);
-    if (d == NULL) {
-        int e = errno;
-
-        close(fd);
-        return sf_error_set_errno(w->err, e, NULL, "cannot read directory %s",
-                                  sf_buf_cstr(&w->path));
-    }
-    for (;;) {
-        struct dirent *de;
-        size_t mark = w->path.len;
-
-        errno = 0;
-        de = readdir(d);
-        if (de == NULL) {
-            if (errno != 0)
-                rc = sf_error_set_errno(w->err, errno, NULL,
-                                        "cannot read directory %s",
-                                        sf_buf_cstr(&w->path));
-            break;
-        }
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        if (depth == 0 && w->skip != NULL) {
-            const char *const *k;
-            bool skipped = false;
-
-            for (k = w->skip; *k != NULL && !skipped; k++)
-                skipped = strcmp(*k, de->d_name) == 0;
-            if (skipped)
-                continue;
-        }
-        if (sf_buf_putc(&w->path, '/') != SF_OK ||
-            sf_buf_puts(&w->path, de->d_name) != SF_OK) {
-            rc = nomem(w);
-            break;
-        }
-        rc = visit(w, dirfd(d), de->d_name, de->d_type, depth);
-        w->path.len = mark;
-        w->path.data[mark] = '\0';
-        if (rc != SF_OK)
-            break;
-    }
-    closedir(d);
-    return rc;
+    return sf_storage_list_kind(w->st, sf_buf_cstr(&w->path), visit_listed,
+                                &c, w->err) == SF_OK
+               ? SF_OK
+               : SF_ERR;
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -826,9 +784,10 @@ out:
     return rc;
 }
 
-/* Walks an opened artifact directory (takes ownership of fd). */
-static int checksum_dir_fd(int fd, const char *path, const char *const *skip,
-                           char out_hex[SF_SHA256_HEX_SIZE], sf_error *err)
+/* Walks the artifact directory path. */
+static int checksum_dir(const sf_storage *st, const char *path,
+                        const char *const *skip,
+                        char out_hex[SF_SHA256_HEX_SIZE], sf_error *err)
 {
     walk w;
     size_t root_len = strlen(path);
@@ -836,22 +795,22 @@ static int checksum_dir_fd(int fd, const char *path, const char *const *skip,
 
     memset(&w, 0, sizeof w);
     sf_buf_init(&w.path);
+    w.st = st;
     w.err = err;
     w.skip = skip;
-    w.threads = sf_checksum_threads();
+    w.threads = sf_storage_concurrent(st) ? sf_checksum_threads() : 1;
     if (sf_buf_append(&w.path, path, root_len) != SF_OK) {
-        close(fd);
+        sf_buf_free(&w.path);
         return sf_error_set(err, SF_EK_NOMEM, NULL,
                             "out of memory while checksumming %s", path);
     }
     w.base = root_len + 1;
     w.buf = malloc(SF_CHECKSUM_BUFFER);
     if (w.buf == NULL) {
-        close(fd);
         nomem(&w);
         goto out;
     }
-    rc = walk_dir(&w, fd, 0);
+    rc = walk_dir(&w, 0);
     pool_stop(&w);
     if (w.failed) {
         /* A file's own error comes before anything the walk met later. */
@@ -870,20 +829,24 @@ out:
     return rc;
 }
 
-static int checksum_file_fd(int fd, uint64_t size, const char *path,
-                            char out_hex[SF_SHA256_HEX_SIZE], sf_error *err)
+static int checksum_file(const sf_storage *st, const char *path,
+                         char out_hex[SF_SHA256_HEX_SIZE], sf_error *err)
 {
-    unsigned char *buf = malloc(SF_CHECKSUM_BUFFER);
+    unsigned char *buf;
+    sf_storage_file *f = NULL;
     int rc;
 
+    if (open_file(st, path, &f, err) != SF_OK)
+        return SF_ERR;
+    buf = malloc(SF_CHECKSUM_BUFFER);
     if (buf == NULL) {
-        close(fd);
+        sf_storage_close(st, &f, NULL);
         return sf_error_set(err, SF_EK_NOMEM, NULL,
                             "out of memory while checksumming %s", path);
     }
-    rc = hash_fd(fd, size, buf, path, out_hex, err);
+    rc = hash_file_bytes(st, f, buf, path, out_hex, err);
     free(buf);
-    close(fd);
+    sf_storage_close(st, &f, NULL);
     return rc;
 }
 
@@ -891,10 +854,11 @@ static int checksum_file_fd(int fd, uint64_t size, const char *path,
 static int checksum_any(const char *path, int want, const char *const *skip,
                         char out_hex[SF_SHA256_HEX_SIZE], sf_error *err)
 {
-    struct stat st;
+    const sf_storage *st = sf_fs_storage();
+    sf_storage_info info;
     char *own;
     size_t len;
-    int fd, rc;
+    int rc;
 
     if (path == NULL || path[0] == '\0')
         return sf_error_set_errno(err, ENOENT, NULL, "cannot checksum \"\"");
@@ -907,22 +871,16 @@ static int checksum_any(const char *path, int want, const char *const *skip,
     if (own == NULL)
         return sf_error_set(err, SF_EK_NOMEM, NULL,
                             "out of memory while checksumming %s", path);
-    if (open_entry(AT_FDCWD, own, own, &st, &fd, err) != SF_OK) {
+    if (look(st, own, &info, err) != SF_OK)
         rc = SF_ERR;
-    } else if (S_ISDIR(st.st_mode)) {
-        if (want == 'f') {
-            close(fd);
-            rc = sf_error_set_errno(err, EISDIR, NULL, "cannot checksum %s",
-                                    own);
-        } else {
-            rc = checksum_dir_fd(fd, own, skip, out_hex, err);
-        }
-    } else if (want == 'd') {
-        close(fd);
+    else if (info.kind == SF_STORAGE_DIRECTORY)
+        rc = want == 'f' ? sf_error_set_errno(err, EISDIR, NULL,
+                                              "cannot checksum %s", own)
+                         : checksum_dir(st, own, skip, out_hex, err);
+    else if (want == 'd')
         rc = sf_error_set_errno(err, ENOTDIR, NULL, "cannot checksum %s", own);
-    } else {
-        rc = checksum_file_fd(fd, (uint64_t)st.st_size, own, out_hex, err);
-    }
+    else
+        rc = checksum_file(st, own, out_hex, err);
     free(own);
     return rc;
 }

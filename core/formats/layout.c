@@ -1,19 +1,15 @@
 #include "snapfleet/layout.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "snapfleet/fs.h"
 #include "snapfleet/journal.h"
 #include "snapfleet/json.h"
 #include "snapfleet/manifest.h"
 #include "snapfleet/snapshot_meta.h"
+#include "snapfleet/storage.h"
 
 char *sf_path_join(const char *dir, const char *name)
 {
@@ -29,66 +25,48 @@ char *sf_path_join(const char *dir, const char *name)
     return p;
 }
 
-/* A lock file planted as a FIFO, device or directory is refused. */
-static bool regular_fd(int fd)
-{
-    struct stat st;
-
-    return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 int sf_lock_acquire(const char *dir, sf_lock *lock, sf_error *err)
 {
     return sf_lock_acquire_named(dir, "backup directory", lock, err);
 }
 
+/* The storage's lock (flock on POSIX): a lock file planted as a FIFO,
+ * device or directory is refused, and never waited on. */
 int sf_lock_acquire_named(const char *dir, const char *what, sf_lock *lock,
                           sf_error *err)
 {
+    const sf_storage *st = sf_fs_storage();
     char *path;
-    int fd;
+    int rc;
 
     lock->fd = -1;
+    lock->st = NULL;
+    lock->held = NULL;
     if (sf_fs_mkdir_p(dir, err) != SF_OK)
         return SF_ERR;
     path = sf_path_join(dir, SF_LOCK_FILE_NAME);
     if (path == NULL)
         return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
-    fd = open(path, O_RDWR | O_CREAT | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        sf_error_set_errno(err, errno, "", "cannot open lock file %s", path);
-        free(path);
-        return SF_ERR;
-    }
-    if (!regular_fd(fd)) {
-        close(fd);
-        sf_error_set(err, SF_EK_IO, "", "lock file %s is not a regular file", path);
-        free(path);
-        return SF_ERR;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
-        close(fd);
-        if (e == EWOULDBLOCK)
-            sf_error_set(err, "journal-locked", "", "%s is locked by another "
-                         "running snapfleet: %s", what, path);
-        else
-            sf_error_set_errno(err, e, "", "cannot lock %s", path);
-        free(path);
-        return SF_ERR;
-    }
+    rc = sf_storage_lock_acquire(st, path, &lock->held, err);
+    if (rc != SF_OK && err != NULL && err->kind != NULL &&
+        strcmp(err->kind, SF_EK_LOCKED) == 0)
+        sf_error_set(err, SF_EK_LOCKED, "", "%s is locked by another running "
+                     "snapfleet: %s", what, path);
     free(path);
-    lock->fd = fd;
+    if (rc != SF_OK)
+        return SF_ERR;
+    lock->fd = 0;
+    lock->st = st;
     return SF_OK;
 }
 
 void sf_lock_release(sf_lock *lock)
 {
-    if (lock->fd >= 0) {
-        flock(lock->fd, LOCK_UN);
-        close(lock->fd);
-    }
+    if (lock->fd >= 0 && lock->held != NULL)
+        sf_storage_lock_release(lock->st, &lock->held);
     lock->fd = -1;
+    lock->st = NULL;
+    lock->held = NULL;
 }
 
 int sf_resolve_artifact_path(const char *root, const char *rel, char **out,
@@ -114,12 +92,12 @@ int sf_resolve_artifact_path(const char *root, const char *rel, char **out,
     full = sf_path_join(root, rel);
     if (full == NULL)
         return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
-    /* Check every component below root with lstat: a link anywhere on the
-     * way could point outside the backup. */
+    /* Check every component below root (lstat-style): a link anywhere on
+     * the way could point outside the backup. */
     rootlen = strlen(root);
     walk = full + rootlen;
     for (;;) {
-        struct stat st;
+        sf_storage_info info;
         char saved;
 
         while (*walk == '/')
@@ -130,7 +108,9 @@ int sf_resolve_artifact_path(const char *root, const char *rel, char **out,
             walk++;
         saved = *walk;
         *walk = '\0';
-        if (lstat(full, &st) == 0 && S_ISLNK(st.st_mode)) {
+        if (sf_storage_info_of(sf_fs_storage(), full, &info, NULL) == SF_OK &&
+            info.kind == SF_STORAGE_OTHER &&
+            info.other == SF_STORAGE_OTHER_SYMLINK) {
             sf_error_set(err, "symlink-refused", "", "artifact path %s goes "
                          "through a symbolic link: %s", rel, full);
             free(full);
@@ -162,10 +142,19 @@ void sf_integrity_report_free(sf_integrity_report *r)
     memset(r, 0, sizeof *r);
 }
 
+/* Whether path names anything (a dangling link too, as lstat says). */
+static bool exists(const char *path)
+{
+    sf_storage_kind kind;
+
+    return sf_storage_kind_of(sf_fs_storage(), path, &kind, NULL) == SF_OK &&
+           kind != SF_STORAGE_ABSENT;
+}
+
 static bool file_exists(const char *dir, const char *name)
 {
     char *p = sf_path_join(dir, name);
-    bool ok = p != NULL && access(p, F_OK) == 0;
+    bool ok = p != NULL && exists(p);
 
     free(p);
     return ok;
@@ -211,7 +200,7 @@ static int verify_member(const char *dir, const sf_manifest_member *mem,
     char field[64], actual[SF_SHA256_HEX_SIZE];
     char *resolved = NULL;
     sf_integrity_artifact *out;
-    struct stat st;
+    sf_storage_kind kind;
 
     snprintf(field, sizeof field, "fleet.members[%zu]", index);
     a = sf_download_journal_find(j, mem->canister_id, ss->snapshot_id);
@@ -244,7 +233,8 @@ static int verify_member(const char *dir, const sf_manifest_member *mem,
                  field);
         return SF_ERR;
     }
-    if (lstat(resolved, &st) != 0) {
+    if (sf_storage_kind_of(sf_fs_storage(), resolved, &kind, NULL) != SF_OK ||
+        kind == SF_STORAGE_ABSENT) {
         sf_error_set(err, "missing-artifact", field,
                      "artifact path does not exist: %s", resolved);
         free(resolved);
@@ -264,7 +254,8 @@ static int verify_member(const char *dir, const sf_manifest_member *mem,
     /* A snapshot directory must also agree with its own metadata.json
      * (sizes, listed chunks, the module against the recorded hash): the
      * checksum alone only proves the bytes are the ones the run saw. */
-    if (S_ISDIR(st.st_mode) && file_exists(resolved, SF_SNAPSHOT_META_FILE_NAME) &&
+    if (kind == SF_STORAGE_DIRECTORY &&
+        file_exists(resolved, SF_SNAPSHOT_META_FILE_NAME) &&
         sf_snapshot_dir_check(resolved, ss->module_hash, err) != SF_OK) {
         snprintf(err->field, sizeof err->field, "%s", field);
         free(resolved);
@@ -303,7 +294,7 @@ int sf_verify_integrity_with(const char *dir, sf_checksum_fn checksum, void *pay
         sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
         goto done;
     }
-    if (access(mpath, F_OK) != 0 && file_exists(dir, SF_PLAN_FILE_NAME)) {
+    if (!exists(mpath) && file_exists(dir, SF_PLAN_FILE_NAME)) {
         sf_error_set(err, "dry-run-not-complete", "", "%s: dry-run layout, not "
                      "a complete backup (a plan and no manifest)", dir);
         goto done;

@@ -6,8 +6,10 @@
 #include "snapfleet/restore_plan.h"
 
 #include "snapfleet/checksum.h"
+#include "snapfleet/fs.h"
 #include "snapfleet/json.h"
 #include "snapfleet/layout.h"
+#include "snapfleet/storage.h"
 #include "snapfleet/text.h"
 
 #include <stddef.h>
@@ -15,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define EK_ARTIFACT_ESCAPES "artifact-path-escapes-backup"
 #define EK_ARTIFACT_MISSING "artifact-missing"
@@ -165,7 +166,7 @@ static int validate_member(const sf_restore_plan_member *m, size_t i,
     const sf_manifest_snapshot *s = &m->source_snapshot;
     char field[SF_ERROR_FIELD_MAX], actual[SF_SHA256_HEX_SIZE];
     sf_error cause;
-    struct stat st;
+    sf_storage_kind kind;
     int oom = 0;
 
     snprintf(field, sizeof field, "members[%zu].source_snapshot.artifact_path",
@@ -183,9 +184,11 @@ static int validate_member(const sf_restore_plan_member *m, size_t i,
                             "restore artifact for %s is not usable: %s",
                             m->source_canister, cause.message);
     }
-    /* lstat, not stat: the resolver has refused links on the way, and the
-     * artifact itself is never followed either. */
-    if (lstat(c->resolved_path, &st) != 0)
+    /* lstat-style, not stat: the resolver has refused links on the way,
+     * and the artifact itself is never followed either. */
+    if (sf_storage_kind_of(sf_fs_storage(), c->resolved_path, &kind, NULL) !=
+            SF_OK ||
+        kind == SF_STORAGE_ABSENT)
         return sf_error_set(err, EK_ARTIFACT_MISSING, field,
                             "restore artifact for %s is missing: %s at %s",
                             m->source_canister, s->artifact_path,

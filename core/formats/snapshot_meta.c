@@ -4,16 +4,15 @@
  */
 #include "snapfleet/snapshot_meta.h"
 
-#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "snapfleet/checksum.h"
 #include "snapfleet/fs.h"
 #include "snapfleet/json.h"
+#include "snapfleet/storage.h"
 
 /* A JSON array of integers 0..255, at most max long. */
 static int read_bytes(sf_jr *r, const cJSON *arr, size_t min, size_t max,
@@ -234,23 +233,34 @@ static char *join(const char *dir, const char *name)
     return p;
 }
 
+/* Whether path is a regular file (not through a final link). */
+static bool is_regular(const char *path)
+{
+    sf_storage_kind kind;
+
+    return sf_storage_kind_of(sf_fs_storage(), path, &kind, NULL) == SF_OK &&
+           kind == SF_STORAGE_REGULAR;
+}
+
 static int check_size(const char *dir, const char *name, uint64_t want,
                       sf_error *err)
 {
     char *p = join(dir, name);
-    struct stat st;
+    sf_storage_info info;
     uint64_t have = 0;
     int rc = SF_OK;
 
     if (p == NULL)
         return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
-    if (lstat(p, &st) == 0) {
-        if (!S_ISREG(st.st_mode))
+    if (sf_storage_info_of(sf_fs_storage(), p, &info, err) != SF_OK) {
+        if (err != NULL) /* "cannot stat P: ...", about this file */
+            snprintf(err->field, sizeof err->field, "%s", name);
+        rc = SF_ERR;
+    } else if (info.kind != SF_STORAGE_ABSENT) {
+        if (info.kind != SF_STORAGE_REGULAR)
             rc = sf_error_set(err, "snapshot-content-mismatch", name, "%s is "
                               "not a regular file", p);
-        have = (uint64_t)st.st_size;
-    } else if (errno != ENOENT) {
-        rc = sf_error_set_errno(err, errno, name, "cannot stat %s", p);
+        have = info.size;
     }
     if (rc == SF_OK && have != want)
         rc = sf_error_set(err, "snapshot-content-mismatch", name, "%s holds %llu "
@@ -300,7 +310,7 @@ int sf_snapshot_dir_check(const char *dir, const char *module_hash,
     }
     for (i = 0; i < m.chunk_count; i++) {
         char name[sizeof SF_SNAPSHOT_CHUNKS_DIR_NAME + 72];
-        struct stat st;
+
         snprintf(name, sizeof name, "%s/%s.bin", SF_SNAPSHOT_CHUNKS_DIR_NAME,
                  m.chunk_hashes[i]);
         free(p);
@@ -308,7 +318,7 @@ int sf_snapshot_dir_check(const char *dir, const char *module_hash,
             sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
             goto done;
         }
-        if (lstat(p, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (!is_regular(p)) {
             sf_error_set(err, "snapshot-content-mismatch", name, "%s is missing: "
                          "metadata.json lists chunk %s", p, m.chunk_hashes[i]);
             goto done;
@@ -348,7 +358,6 @@ int sf_snapshot_chunks_repair(const char *dir, size_t *removed, sf_error *err)
     }
     for (i = 0; i < m.chunk_count; i++) {
         char name[sizeof SF_SNAPSHOT_CHUNKS_DIR_NAME + 72];
-        struct stat st;
         sf_error e;
 
         snprintf(name, sizeof name, "%s/%s.bin", SF_SNAPSHOT_CHUNKS_DIR_NAME,
@@ -358,13 +367,14 @@ int sf_snapshot_chunks_repair(const char *dir, size_t *removed, sf_error *err)
             sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
             goto done;
         }
-        if (lstat(p, &st) != 0 || !S_ISREG(st.st_mode))
+        if (!is_regular(p))
             continue; /* missing: a resume fetches it */
         if (sf_checksum_file(p, have, &e) == SF_OK &&
             strcmp(have, m.chunk_hashes[i]) == 0)
             continue;
-        if (unlink(p) != 0) {
-            sf_error_set_errno(err, errno, name, "cannot remove %s", p);
+        if (sf_storage_remove(sf_fs_storage(), p, err) != SF_OK) {
+            if (err != NULL) /* "cannot remove P: ..." */
+                snprintf(err->field, sizeof err->field, "%s", name);
             goto done;
         }
         (*removed)++;

@@ -26,16 +26,24 @@
  * belong to the caller (the backup root may sit behind a system symlink),
  * who has already refused paths that escape the backup.
  *
- * Files are read through descriptors opened with O_NOFOLLOW and walked with
- * openat, each one checked to be the same inode lstat saw, so a path swapped
- * for a symlink mid-walk is caught, not followed. Memory use is constant in
- * the file sizes (one 1 MiB read buffer per thread) and linear in the number
- * of files.
+ * Everything goes through the installed storage (sf_fs_storage(), POSIX
+ * unless the simulator installed its disk). Directories are listed with
+ * each entry's kind (d_type on POSIX: no stat per entry), without
+ * following a final symbolic link; files are opened no-follow and
+ * non-blocking with the type checked on the open handle, so an entry
+ * swapped for a symlink or a FIFO after the listing is refused, never
+ * followed or waited on. (A directory above the entry swapped for a
+ * symlink mid-walk is resolved by the kernel like any path: the caller
+ * owns the backup directory, as it owns the directories leading to it.)
+ * Memory use is constant in the file sizes (one 1 MiB read buffer per
+ * thread) and linear in the number of files.
  *
- * A directory's files are hashed on up to sf_checksum_threads() threads
- * (the walk itself stays on the caller's thread); the digest, and which
- * error is reported when several files are bad, are the same as with one
- * thread: the first in walk order.
+ * Over a storage that may be called from several threads at once
+ * (sf_storage_concurrent: POSIX) a directory's files are hashed on up to
+ * sf_checksum_threads() threads (the walk itself stays on the caller's
+ * thread); over any other (the simulated disk) on the caller's thread
+ * alone. The digest, and which error is reported when several files are
+ * bad, are the same either way: the first in walk order.
  *
  * Errors: "io" (message names the path and carries strerror),
  * "symlink-refused", "unsupported-file-type", "out-of-memory",
@@ -84,7 +92,8 @@ SF_API void sf_sha256_free(sf_sha256 *h);
 
 /* Threads a directory checksum may use: n (1 = hash on the caller's thread
  * only; capped at SF_CHECKSUM_MAX_THREADS), or 0 (the default) for one per
- * CPU this process may run on. Process-wide; set it before checksumming. */
+ * CPU this process may run on (counted once, at the first call).
+ * Process-wide; set it before checksumming. */
 SF_API void sf_checksum_set_threads(unsigned n);
 SF_API unsigned sf_checksum_threads(void);
 

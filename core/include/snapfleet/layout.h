@@ -14,6 +14,7 @@
 #include "snapfleet/buf.h"
 #include "snapfleet/checksum.h"
 #include "snapfleet/error.h"
+#include "snapfleet/storage.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -32,13 +33,19 @@ extern "C" {
 /* "<dir>/<name>", malloc'd; NULL when out of memory. */
 SF_API char *sf_path_join(const char *dir, const char *name);
 
-/* An exclusive flock(2) on <dir>/.snapfleet.lock, creating dir (0700) if
- * needed. The kernel drops it when the process dies, so a killed run never
- * blocks the next one; two live runs never share a directory. Errors:
+/* An exclusive lock on <dir>/.snapfleet.lock through the installed storage
+ * (sf_fs_storage(): flock(2) on POSIX), creating dir (0700) if needed. The
+ * kernel drops it when the process dies, so a killed run never blocks the
+ * next one; two live runs never share a directory. Errors:
  * "journal-locked" (another live run holds it), "io". */
 typedef struct sf_lock {
-    int fd;
+    int fd; /* -1 when not held, 0 when held */
+    const sf_storage *st;
+    sf_storage_lock *held;
 } sf_lock;
+
+/* A lock not held: sf_lock_release on it does nothing. */
+#define SF_LOCK_INIT {-1, NULL, NULL}
 
 SF_API int sf_lock_acquire(const char *dir, sf_lock *lock, sf_error *err);
 /* The same, with the directory named as `what` ("restore directory") in
