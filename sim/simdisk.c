@@ -6,7 +6,8 @@
  * copied from the live one by sync_dir, which is all a crash keeps. A file
  * keeps its live bytes and the bytes of its last sync, plus where its last
  * unsynced write went, so a crash can tear it. An inode is freed when no
- * list, handle or lock refers to it. Handles and locks carry the disk's
+ * list, handle or lock refers to it: each inode counts the directory list
+ * entries naming it (links), so that test costs nothing per call. Handles and locks carry the disk's
  * crash generation: after a crash they are stale.
  */
 #include "snapfleet/simdisk.h"
@@ -40,6 +41,7 @@ typedef struct sd_inode {
     uint64_t last_off;
     size_t last_len;
     unsigned handles;
+    uint32_t links; /* entries in live and durable lists naming it */
     /* directories */
     sd_list live, durable;
 } sd_inode;
@@ -61,7 +63,8 @@ struct sf_simdisk {
     sf_simdisk_options opts;
     sim_rng rng;
     sd_inode *inodes;
-    size_t ninodes;
+    size_t ninodes, capinodes;
+    size_t free_hint; /* no unused inode below this one */
     uint64_t gen;
     uint32_t *locked; /* inodes locked in this generation */
     size_t nlocked, caplocked;
@@ -83,7 +86,23 @@ static int fail(sf_error *err, int errnum, const char *what, const char *path)
     return sf_error_set_errno(err, errnum, "", "%s %s", what, path);
 }
 
-static int list_add(sd_list *l, const char *name, uint32_t ino)
+/* The list functions keep the inodes' link counts when given the disk
+ * (d NULL: a temporary copy, which counts nothing). */
+static void link_inc(sf_simdisk *d, uint32_t ino)
+{
+    if (d != NULL && ino != NO_INO)
+        d->inodes[ino].links++;
+}
+
+static void link_dec(sf_simdisk *d, uint32_t ino)
+{
+    /* an inode released before its parent's list (a crash, the disk
+     * freed) has nothing left to count */
+    if (d != NULL && ino != NO_INO && d->inodes[ino].used)
+        d->inodes[ino].links--;
+}
+
+static int list_add(sf_simdisk *d, sd_list *l, const char *name, uint32_t ino)
 {
     char *copy = strdup(name);
 
@@ -102,36 +121,40 @@ static int list_add(sd_list *l, const char *name, uint32_t ino)
     l->v[l->n].name = copy;
     l->v[l->n].ino = ino;
     l->n++;
+    link_inc(d, ino);
     return 0;
 }
 
-static void list_del(sd_list *l, size_t i)
+static void list_del(sf_simdisk *d, sd_list *l, size_t i)
 {
+    link_dec(d, l->v[i].ino);
     free(l->v[i].name);
     memmove(&l->v[i], &l->v[i + 1], (l->n - i - 1) * sizeof l->v[0]);
     l->n--;
 }
 
-static void list_clear(sd_list *l)
+static void list_clear(sf_simdisk *d, sd_list *l)
 {
-    for (size_t i = 0; i < l->n; i++)
+    for (size_t i = 0; i < l->n; i++) {
+        link_dec(d, l->v[i].ino);
         free(l->v[i].name);
+    }
     l->n = 0;
 }
 
-static void list_free(sd_list *l)
+static void list_free(sf_simdisk *d, sd_list *l)
 {
-    list_clear(l);
+    list_clear(d, l);
     free(l->v);
     l->v = NULL;
     l->cap = 0;
 }
 
-static int list_copy(sd_list *to, const sd_list *from)
+static int list_copy(sf_simdisk *d, sd_list *to, const sd_list *from)
 {
-    list_clear(to);
+    list_clear(d, to);
     for (size_t i = 0; i < from->n; i++)
-        if (list_add(to, from->v[i].name, from->v[i].ino) != 0)
+        if (list_add(d, to, from->v[i].name, from->v[i].ino) != 0)
             return -1;
     return 0;
 }
@@ -148,16 +171,23 @@ static int inode_new(sf_simdisk *d, bool is_dir, uint32_t *out)
 {
     size_t i;
 
-    for (i = 1; i < d->ninodes; i++)
+    /* the lowest unused number, as a scan from 1 finds it */
+    for (i = d->free_hint > 1 ? d->free_hint : 1; i < d->ninodes; i++)
         if (!d->inodes[i].used)
             break;
     if (i == d->ninodes) {
-        sd_inode *v = realloc(d->inodes, (d->ninodes + 1) * sizeof *v);
-        if (v == NULL)
-            return -1;
-        d->inodes = v;
+        if (d->ninodes == d->capinodes) {
+            size_t cap = d->capinodes * 2;
+            sd_inode *v = realloc(d->inodes, cap * sizeof *v);
+
+            if (v == NULL)
+                return -1;
+            d->inodes = v;
+            d->capinodes = cap;
+        }
         d->ninodes++;
     }
+    d->free_hint = i + 1;
     memset(&d->inodes[i], 0, sizeof d->inodes[i]);
     d->inodes[i].used = true;
     d->inodes[i].is_dir = is_dir;
@@ -172,9 +202,12 @@ static void inode_release(sf_simdisk *d, uint32_t ino)
     d->used -= n->len;
     free(n->data);
     free(n->synced);
-    list_free(&n->live);
-    list_free(&n->durable);
+    n->used = false; /* its own lists' entries may name it */
+    list_free(d, &n->live);
+    list_free(d, &n->durable);
     memset(n, 0, sizeof *n);
+    if (ino < d->free_hint)
+        d->free_hint = ino;
 }
 
 static bool is_locked(const sf_simdisk *d, uint32_t ino)
@@ -187,20 +220,8 @@ static bool is_locked(const sf_simdisk *d, uint32_t ino)
 
 static bool referenced(const sf_simdisk *d, uint32_t ino)
 {
-    if (d->inodes[ino].handles > 0 || is_locked(d, ino))
-        return true;
-    for (size_t i = 0; i < d->ninodes; i++) {
-        const sd_inode *n = &d->inodes[i];
-        if (!n->used || !n->is_dir)
-            continue;
-        for (size_t j = 0; j < n->live.n; j++)
-            if (n->live.v[j].ino == ino)
-                return true;
-        for (size_t j = 0; j < n->durable.n; j++)
-            if (n->durable.v[j].ino == ino)
-                return true;
-    }
-    return false;
+    return d->inodes[ino].handles > 0 || d->inodes[ino].links > 0 ||
+           is_locked(d, ino);
 }
 
 /* Frees ino when nothing refers to it any more, then what it held. */
@@ -433,7 +454,7 @@ static int d_open(void *ctx, const char *path, unsigned flags,
             oom(err);
             goto done;
         }
-        if (list_add(&d->inodes[w.parent].live, w.name, ino) != 0) {
+        if (list_add(d, &d->inodes[w.parent].live, w.name, ino) != 0) {
             inode_release(d, ino);
             oom(err);
             goto done;
@@ -638,8 +659,8 @@ static int d_mkdir(void *ctx, const char *path, sf_error *err)
         goto done;
     }
     /* durable at once (see the header) */
-    if (list_add(&d->inodes[w.parent].live, w.name, ino) != 0 ||
-        list_add(&d->inodes[w.parent].durable, w.name, ino) != 0) {
+    if (list_add(d, &d->inodes[w.parent].live, w.name, ino) != 0 ||
+        list_add(d, &d->inodes[w.parent].durable, w.name, ino) != 0) {
         oom(err);
         goto done;
     }
@@ -669,9 +690,9 @@ static int d_sync_dir(void *ctx, const char *path, sf_error *err)
     n = &d->inodes[w.ino];
     old = n->durable;
     memset(&n->durable, 0, sizeof n->durable);
-    if (list_copy(&n->durable, &n->live) != 0) {
+    if (list_copy(d, &n->durable, &n->live) != 0) {
         rc = oom(err);
-        list_free(&n->durable);
+        list_free(d, &n->durable);
         n->durable = old;
         memset(&old, 0, sizeof old);
         goto done;
@@ -680,11 +701,12 @@ static int d_sync_dir(void *ctx, const char *path, sf_error *err)
     for (size_t i = 0; i < old.n; i++) {
         uint32_t ino = old.v[i].ino;
 
+        link_dec(d, ino);
         old.v[i].ino = NO_INO;
         gc(d, ino);
     }
 done:
-    list_free(&old);
+    list_free(d, &old);
     free(w.comps);
     return rc;
 }
@@ -762,15 +784,15 @@ static int d_rename(void *ctx, const char *from, const char *to, sf_error *err)
         }
         k = list_find(&d->inodes[b.parent].live, b.name);
         old = b.ino;
-        list_del(&d->inodes[b.parent].live, k);
+        list_del(d, &d->inodes[b.parent].live, k);
     }
-    if (list_add(&d->inodes[b.parent].live, b.name, a.ino) != 0) {
+    if (list_add(d, &d->inodes[b.parent].live, b.name, a.ino) != 0) {
         oom(err);
         goto done;
     }
     src = &d->inodes[a.parent].live;
     k = list_find(src, a.name);
-    list_del(src, k);
+    list_del(d, src, k);
     gc(d, old);
     rc = SF_OK;
 done:
@@ -796,7 +818,7 @@ static int d_remove(void *ctx, const char *path, sf_error *err)
         fail(err, ENOTEMPTY, "cannot remove", path);
         goto done;
     }
-    list_del(&d->inodes[w.parent].live,
+    list_del(d, &d->inodes[w.parent].live,
              list_find(&d->inodes[w.parent].live, w.name));
     gc(d, w.ino);
     rc = SF_OK;
@@ -825,7 +847,7 @@ static int list_names(sf_simdisk *d, const char *dir, sf_storage_list_fn fn,
         goto done;
     }
     /* a copy: fn may change the directory */
-    if (list_copy(&names, &d->inodes[w.ino].live) != 0) {
+    if (list_copy(NULL, &names, &d->inodes[w.ino].live) != 0) {
         rc = oom(err);
         goto done;
     }
@@ -845,7 +867,7 @@ static int list_names(sf_simdisk *d, const char *dir, sf_storage_list_fn fn,
                          : fn(names.v[i].name, payload);
 done:
     free(kinds);
-    list_free(&names);
+    list_free(NULL, &names);
     free(w.comps);
     return rc;
 }
@@ -1000,12 +1022,14 @@ int sf_simdisk_new(sf_simdisk **out, const sf_simdisk_options *opts,
     d = calloc(1, sizeof *d);
     if (d == NULL)
         return oom(err);
-    d->inodes = calloc(1, sizeof *d->inodes);
+    d->inodes = calloc(16, sizeof *d->inodes);
     if (d->inodes == NULL) {
         free(d);
         return oom(err);
     }
     d->ninodes = 1;
+    d->capinodes = 16;
+    d->free_hint = 1;
     d->inodes[0].used = true;
     d->inodes[0].is_dir = true;
     d->opts = *opts;
@@ -1096,7 +1120,7 @@ static int crash(sf_simdisk *d, uint32_t forced, size_t keep)
         }
         n->handles = 0;
         if (n->is_dir) {
-            if (list_copy(&n->live, &n->durable) != 0) {
+            if (list_copy(d, &n->live, &n->durable) != 0) {
                 free(seen);
                 return -1;
             }
