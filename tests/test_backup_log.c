@@ -21,12 +21,14 @@
 #include <unistd.h>
 
 #include "engine/backup_log.h"
+#include "engine/runlog.h"
 #include "log_fixture.h"
 #include "sim_fixture.h"
 #include "snapfleet/backup.h"
 #include "snapfleet/fs.h"
 #include "snapfleet/layout.h"
 #include "snapfleet/txlog.h"
+#include "tmpdir.h"
 
 #define CANISTERS 3
 
@@ -745,6 +747,60 @@ static void test_index_after_replay(void **state)
     rerun_completes(x);
 }
 
+/* What replay hands back of each record. */
+typedef struct seen_json {
+    char json[256];
+    size_t n;
+} seen_json;
+
+static int keep_json(char tag, uint64_t arg, const char *json, size_t len,
+                     sf_error *err, void *payload)
+{
+    seen_json *s = payload;
+
+    (void)err;
+    assert_int_equal(tag, 'x');
+    assert_int_equal(arg, 7 + s->n);
+    assert_true(len < sizeof s->json);
+    memcpy(s->json, json, len);
+    s->json[len] = '\0';
+    s->n++;
+    return SF_OK;
+}
+
+/* A record holds its document compact: the layout's spaces and newlines
+ * go, a string's own bytes (spaces, escaped quotes and backslashes) stay. */
+static void test_record_is_compact_json(void **state)
+{
+    static const sf_runlog_doc docs[] = {{'x', "doc.json"}};
+    static const char pretty[] =
+        "{\n  \"a b\": \"x  y\\\" z \\\\\",\n  \"n\": [\n    1,\n    2\n  ]\n}";
+    static const char compact[] =
+        "{\"a b\":\"x  y\\\" z \\\\\",\"n\":[1,2]}";
+    char dir[64];
+    sf_runlog *l;
+    seen_json seen;
+    sf_buf json;
+    sf_error err;
+
+    (void)state;
+    assert_int_equal(sf_tmpdir_make(dir, sizeof dir), 0);
+    sf_buf_init(&json);
+    sf_buf_puts(&json, pretty);
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(sf_runlog_open(&l, dir, "log", "run-1", docs, 1, NULL,
+                                    NULL, &err), SF_OK);
+    assert_int_equal(sf_runlog_append(l, 'x', 7, &json, &err), SF_OK);
+    sf_runlog_close(l);
+    if (sf_runlog_replay(dir, "log", "run-1", docs, 1, keep_json, &seen,
+                         &err) != SF_OK)
+        fail_msg("replay: %s", err.message);
+    assert_int_equal(seen.n, 1);
+    assert_string_equal(seen.json, compact);
+    sf_buf_free(&json);
+    assert_int_equal(sf_tmpdir_remove(dir), 0);
+}
+
 static bool want_tear(const char *path, void *ctx)
 {
     (void)path;
@@ -838,6 +894,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_document_changed_behind_the_log_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_index_after_replay, setup, teardown),
+        cmocka_unit_test(test_record_is_compact_json),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }

@@ -277,6 +277,7 @@ int sf_runlog_replay(const char *dir, const char *name, const char *run_key,
 static int put_compact(sf_buf *out, const char *s, size_t n)
 {
     bool in_str = false, esc = false;
+    size_t run = 0; /* start of the bytes kept since the last space */
 
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
@@ -291,11 +292,14 @@ static int put_compact(sf_buf *out, const char *s, size_t n)
         } else if (c == '"') {
             in_str = true;
         } else if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
-            continue;
+            /* kept bytes go in runs, not a call per byte */
+            if (i > run && sf_buf_append(out, s + run, i - run) != SF_OK)
+                return SF_ERR;
+            run = i + 1;
         }
-        if (sf_buf_putc(out, c) != SF_OK)
-            return SF_ERR;
     }
+    if (n > run && sf_buf_append(out, s + run, n - run) != SF_OK)
+        return SF_ERR;
     return SF_OK;
 }
 
