@@ -27,6 +27,7 @@
  */
 #include "sim_internal.h"
 
+#include "snapfleet/fs.h"
 #include "snapfleet/text.h"
 
 #include <inttypes.h>
@@ -539,8 +540,8 @@ static int wait_until(sim_driver *sd, uint64_t deadline, uint64_t *ticket,
     rc = apply(sim, &f.op, result, &cleanup, err);
     if (rc == SF_OK)
         rc = save(sd, err);
-    if (rc == SF_OK && cleanup != NULL)
-        unlink(cleanup);
+    if (rc == SF_OK && cleanup != NULL) /* icp's progress file, best effort */
+        sf_storage_remove(sf_fs_storage(), cleanup, NULL);
     free(cleanup);
     return rc;
 }

@@ -1,14 +1,12 @@
 /* The invariants every simulated run must keep (snapfleet/simrun.h). */
 #include "snapfleet/simrun.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "snapfleet/fs.h"
 #include "snapfleet/journal.h"
 #include "snapfleet/layout.h"
 #include "snapfleet/manifest.h"
@@ -28,21 +26,34 @@ static void violation(sf_buf *v, const char *fmt, ...)
     sf_buf_putc(v, '\n');
 }
 
+/* Through the storage seam, where the backup wrote (under `sim run`, the
+ * simulated disk). */
 static int hash_file_into(sf_sha256 *h, const char *path, sf_error *err)
 {
+    const sf_storage *st = sf_fs_storage();
     char buf[1 << 16];
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    ssize_t n;
+    sf_storage_file *f = NULL;
+    sf_storage_kind kind = SF_STORAGE_ABSENT;
+    uint64_t off = 0;
+    size_t n = 0;
+    sf_error e;
+    int rc;
 
-    if (fd < 0)
-        return errno == ENOENT ? SF_OK /* a zero-size blob is not written */
-                               : sf_error_set_errno(err, errno, "", "cannot open %s",
-                                                    path);
-    while ((n = read(fd, buf, sizeof buf)) > 0)
-        sf_sha256_update(h, buf, (size_t)n);
-    close(fd);
-    return n < 0 ? sf_error_set_errno(err, errno, "", "cannot read %s", path)
-                 : SF_OK;
+    if (sf_storage_open(st, path, SF_STORAGE_READ, &f, &e) != SF_OK) {
+        /* a zero-size blob is not written */
+        if (sf_storage_kind_of(st, path, &kind, NULL) == SF_OK &&
+            kind == SF_STORAGE_ABSENT)
+            return SF_OK;
+        *err = e;
+        return SF_ERR;
+    }
+    while ((rc = sf_storage_read(st, f, off, buf, sizeof buf, &n, err)) ==
+               SF_OK && n > 0) {
+        sf_sha256_update(h, buf, n);
+        off += n;
+    }
+    sf_storage_close(st, &f, NULL);
+    return rc;
 }
 
 /* The state digest of an artifact: heap bytes then stable bytes, the same
@@ -67,6 +78,14 @@ static int artifact_digest(const char *dir, char out[SF_SHA256_HEX_SIZE],
         rc = sf_sha256_final(h, out);
     sf_sha256_free(h);
     return rc;
+}
+
+static bool present(const char *path)
+{
+    sf_storage_kind kind = SF_STORAGE_ABSENT;
+
+    return sf_storage_kind_of(sf_fs_storage(), path, &kind, NULL) == SF_OK &&
+           kind != SF_STORAGE_ABSENT;
 }
 
 static bool had_snapshot(const sf_sim *sim, const char *id, const char *snap)
@@ -136,7 +155,7 @@ int sf_check_invariants(const sf_sim *before, const sf_sim *after,
         sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
         goto done;
     }
-    if (access(dj_path, F_OK) == 0) {
+    if (present(dj_path)) {
         if (sf_download_journal_read_file(dj_path, &dj, err) != SF_OK)
             goto done;
         have_dj = true;
@@ -169,7 +188,7 @@ int sf_check_invariants(const sf_sim *before, const sf_sim *after,
                           "the download journal", a.canister_id, s.id);
         }
     }
-    if (access(man_path, F_OK) == 0) {
+    if (present(man_path)) {
         sf_integrity_report rep;
         sf_error verr;
 

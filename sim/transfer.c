@@ -16,17 +16,13 @@
 #include "snapfleet/fs.h"
 #include "snapfleet/json.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define IO_BUF (256u * 1024u)
 #define METADATA_MAX ((size_t)16 << 20)
@@ -72,20 +68,52 @@ static char *path_fmt(const char *fmt, ...)
     return p;
 }
 
+/* Every file call goes through the storage seam (snapfleet/storage.h):
+ * under `sim run` that is the simulated disk, where these files live with
+ * the backup that wrote them; elsewhere the real file system. */
+static const sf_storage *st(void)
+{
+    return sf_fs_storage();
+}
+
 static bool exists(const char *dir, const char *name)
 {
     char *p = path_join(dir, name);
-    struct stat st;
-    bool yes = p != NULL && lstat(p, &st) == 0;
+    sf_storage_kind k = SF_STORAGE_ABSENT;
+    bool yes = p != NULL && sf_storage_kind_of(st(), p, &k, NULL) == SF_OK &&
+               k != SF_STORAGE_ABSENT;
 
     free(p);
     return yes;
 }
 
-static int io_fail(sf_result *res, const char *what, const char *path)
+/* The size of a regular file (a symbolic link is not followed); false
+ * when there is none at path. */
+static bool file_size(const char *path, uint64_t *size)
+{
+    sf_storage_info info;
+
+    if (sf_storage_info_of(st(), path, &info, NULL) != SF_OK ||
+        info.kind != SF_STORAGE_REGULAR)
+        return false;
+    *size = info.size;
+    return true;
+}
+
+/* The operating system's reason at the end of a seam error ("...: No such
+ * file or directory"), so a refusal reads as it did with direct calls. */
+static const char *reason(const sf_error *e)
+{
+    const char *r = strrchr(e->message, ':');
+
+    return r != NULL && r[1] == ' ' ? r + 2 : e->message;
+}
+
+static int io_fail(sf_result *res, const char *what, const char *path,
+                   const sf_error *e)
 {
     return sf_result_fail(res, SF_FAIL_PERMANENT, SF_EK_IO, "%s %s: %s",
-                          what, path, strerror(errno));
+                          what, path, reason(e));
 }
 
 static int nomem(sf_error *err)
@@ -94,63 +122,50 @@ static int nomem(sf_error *err)
 }
 
 /* Creates path (empty) unless it exists, as icp's flock file. */
-static int touch(const char *path)
+static int touch(const char *path, sf_error *e)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    sf_storage_file *f = NULL;
 
-    if (fd < 0)
+    if (sf_storage_open(st(), path, SF_STORAGE_WRITE | SF_STORAGE_CREATE, &f,
+                        e) != SF_OK)
         return SF_ERR;
-    close(fd);
-    return SF_OK;
-}
-
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return SF_ERR;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return SF_OK;
+    return sf_storage_close(st(), &f, e);
 }
 
 /* Writes a whole file (replacing it), never through a symlink. */
-static int write_file(const char *path, const void *data, size_t len)
+static int write_file(const char *path, const void *data, size_t len,
+                      sf_error *e)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-                  0600);
+    sf_storage_file *f = NULL;
     int rc;
 
-    if (fd < 0)
+    if (sf_storage_open(st(), path, SF_STORAGE_WRITE | SF_STORAGE_CREATE |
+                        SF_STORAGE_TRUNCATE, &f, e) != SF_OK)
         return SF_ERR;
-    rc = write_all(fd, data, len);
-    if (close(fd) != 0)
+    rc = sf_storage_write(st(), f, 0, data, len, e);
+    if (sf_storage_close(st(), &f, rc == SF_OK ? e : NULL) != SF_OK)
         rc = SF_ERR;
     return rc;
 }
 
 static int write_stream(const char *path, uint8_t *buf, uint64_t seed,
-                        uint64_t part, uint64_t size)
+                        uint64_t part, uint64_t size, sf_error *e)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-                  0600);
-    sim_stream st;
+    sf_storage_file *f = NULL;
+    sim_stream ss;
+    uint64_t off = 0;
     size_t n;
     int rc = SF_OK;
 
-    if (fd < 0)
+    if (sf_storage_open(st(), path, SF_STORAGE_WRITE | SF_STORAGE_CREATE |
+                        SF_STORAGE_TRUNCATE, &f, e) != SF_OK)
         return SF_ERR;
-    sf_sim_stream_init(&st, seed, part, size);
-    while (rc == SF_OK && (n = sf_sim_stream_read(&st, buf, IO_BUF)) > 0)
-        rc = write_all(fd, buf, n);
-    if (close(fd) != 0)
+    sf_sim_stream_init(&ss, seed, part, size);
+    while (rc == SF_OK && (n = sf_sim_stream_read(&ss, buf, IO_BUF)) > 0) {
+        rc = sf_storage_write(st(), f, off, buf, n, e);
+        off += n;
+    }
+    if (sf_storage_close(st(), &f, rc == SF_OK ? e : NULL) != SF_OK)
         rc = SF_ERR;
     return rc;
 }
@@ -584,6 +599,8 @@ static int write_blobs(const char *dir, const sim_snapshot *s, const meta *m,
                                SIM_PART_STABLE};
     const uint64_t sizes[3] = {m->module_size, m->heap_size, m->stable_size};
     char hex[SF_SHA256_HEX_SIZE];
+    sf_storage_kind kind;
+    sf_error e;
     size_t i;
     uint64_t k;
     int b;
@@ -598,9 +615,9 @@ static int write_blobs(const char *dir, const sim_snapshot *s, const meta *m,
             continue;
         if ((p = path_join(dir, blob_names[b])) == NULL)
             return nomem(err);
-        rc = write_stream(p, buf, seeds[b], parts[b], sizes[b]);
+        rc = write_stream(p, buf, seeds[b], parts[b], sizes[b], &e);
         if (rc != SF_OK)
-            io_fail(res, "cannot write", p);
+            io_fail(res, "cannot write", p, &e);
         free(p);
         if (rc != SF_OK)
             return SF_OK;
@@ -612,7 +629,8 @@ static int write_blobs(const char *dir, const sim_snapshot *s, const meta *m,
         if ((p = path_fmt("%s/wasm_chunk_store/%s.bin", dir, m->chunks[i])) ==
             NULL)
             return nomem(err);
-        if (access(p, F_OK) == 0) {
+        if (sf_storage_kind_of(st(), p, &kind, NULL) == SF_OK &&
+            kind != SF_STORAGE_ABSENT) {
             free(p);
             continue;
         }
@@ -634,9 +652,9 @@ static int write_blobs(const char *dir, const sim_snapshot *s, const meta *m,
             return SF_OK;
         }
         rc = write_stream(p, buf, img->seed, SIM_PART_CHUNK + k,
-                          sf_sim_chunk_size(img, k));
+                          sf_sim_chunk_size(img, k), &e);
         if (rc != SF_OK)
-            io_fail(res, "cannot write", p);
+            io_fail(res, "cannot write", p, &e);
         free(p);
         if (rc != SF_OK)
             return SF_OK;
@@ -697,8 +715,8 @@ int sf_sim_download(sf_sim *sim, const sf_op *op, sf_result *res,
         sf_result_fail(res, SF_FAIL_PERMANENT, SF_EK_IO, "%s", e.message);
         goto done;
     }
-    if (touch(lock) != SF_OK) {
-        io_fail(res, "cannot create", lock);
+    if (touch(lock, &e) != SF_OK) {
+        io_fail(res, "cannot create", lock, &e);
         goto done;
     }
     if (op->resume) {
@@ -716,13 +734,20 @@ int sf_sim_download(sf_sim *sim, const sf_op *op, sf_result *res,
                        dir);
         goto done;
     }
-    if (mkdir(chunks, 0700) != 0 && errno != EEXIST) {
-        io_fail(res, "cannot create", chunks);
-        goto done;
-    }
     {
-        struct stat st; /* never write through a planted symlink */
-        if (lstat(chunks, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        sf_storage_kind kind = SF_STORAGE_ABSENT;
+
+        /* a name already there (made by icp before, or planted) is
+         * judged by what it is, not by mkdir's refusal */
+        if (sf_storage_mkdir(st(), chunks, &e) != SF_OK &&
+            (sf_storage_kind_of(st(), chunks, &kind, NULL) != SF_OK ||
+             kind == SF_STORAGE_ABSENT)) {
+            io_fail(res, "cannot create", chunks, &e);
+            goto done;
+        }
+        /* never write through a planted symlink */
+        if (sf_storage_kind_of(st(), chunks, &kind, &e) != SF_OK ||
+            kind != SF_STORAGE_DIRECTORY) {
             sf_result_fail(res, SF_FAIL_PERMANENT, SF_EK_IO, "%s is not a "
                            "directory", chunks);
             goto done;
@@ -744,8 +769,8 @@ int sf_sim_download(sf_sim *sim, const sf_op *op, sf_result *res,
             rc = SF_ERR;
             goto done;
         }
-        if (write_file(mpath, json.data, json.len) != SF_OK) {
-            io_fail(res, "cannot write", mpath);
+        if (write_file(mpath, json.data, json.len, &e) != SF_OK) {
+            io_fail(res, "cannot write", mpath, &e);
             goto done;
         }
     }
@@ -754,8 +779,8 @@ int sf_sim_download(sf_sim *sim, const sf_op *op, sf_result *res,
             "{\"wasm_module\":{\"frontier\":0,\"ahead\":[]},"
             "\"wasm_memory\":{\"frontier\":0,\"ahead\":[]},"
             "\"stable_memory\":{\"frontier\":0,\"ahead\":[]}}";
-        if (write_file(progress, start, sizeof start - 1) != SF_OK) {
-            io_fail(res, "cannot write", progress);
+        if (write_file(progress, start, sizeof start - 1, &e) != SF_OK) {
+            io_fail(res, "cannot write", progress, &e);
             goto done;
         }
     }
@@ -763,8 +788,9 @@ int sf_sim_download(sf_sim *sim, const sf_op *op, sf_result *res,
         rc = SF_ERR;
         goto done;
     }
-    if (res->fail == SF_FAIL_NONE && unlink(progress) != 0)
-        io_fail(res, "cannot remove", progress);
+    if (res->fail == SF_FAIL_NONE &&
+        sf_storage_remove(st(), progress, &e) != SF_OK)
+        io_fail(res, "cannot remove", progress, &e);
 done:
     meta_free(&m);
     sf_buf_free(&json);
@@ -792,35 +818,48 @@ static int hash_blob(const char *dir, const char *name, uint64_t size,
                      sf_sha256 *h, uint8_t *buf, sf_result *res)
 {
     char *p = path_join(dir, name);
-    struct stat st;
-    uint64_t total = 0;
-    int fd = -1, rc = SF_ERR;
-    ssize_t n;
+    sf_storage_file *f = NULL;
+    sf_storage_kind kind = SF_STORAGE_ABSENT;
+    uint64_t total = 0, len = 0;
+    sf_error e;
+    size_t n;
+    int rc = SF_ERR;
 
     if (p == NULL)
         return SF_ERR;
-    fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        sf_result_fail(res, SF_FAIL_PERMANENT, "missing-file",
-                       "Failed to get file size at %s: %s", p,
-                       strerror(errno));
+    if (sf_storage_open(st(), p, SF_STORAGE_READ, &f, &e) != SF_OK) {
+        /* the seam opens regular files only; something else in its place
+         * is the wrong data, as a wrong size is */
+        if (sf_storage_kind_of(st(), p, &kind, NULL) == SF_OK &&
+            (kind == SF_STORAGE_DIRECTORY || kind == SF_STORAGE_OTHER))
+            sf_result_fail(res, SF_FAIL_PERMANENT, "invalid-snapshot-data",
+                           "%s is not a regular file but metadata.json says %"
+                           PRIu64 " bytes", p, size);
+        else
+            sf_result_fail(res, SF_FAIL_PERMANENT, "missing-file",
+                           "Failed to get file size at %s: %s", p, reason(&e));
         goto done;
     }
-    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != size) {
+    if (sf_storage_size(st(), f, &len, &e) != SF_OK) {
+        sf_result_fail(res, SF_FAIL_PERMANENT, "missing-file",
+                       "Failed to get file size at %s: %s", p, reason(&e));
+        goto done;
+    }
+    if (len != size) {
         sf_result_fail(res, SF_FAIL_PERMANENT, "invalid-snapshot-data",
                        "%s holds %" PRIu64 " bytes but metadata.json says %"
-                       PRIu64, p, (uint64_t)st.st_size, size);
+                       PRIu64, p, len, size);
         goto done;
     }
-    while ((n = read(fd, buf, IO_BUF)) != 0) {
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            io_fail(res, "cannot read", p);
+    for (;;) {
+        if (sf_storage_read(st(), f, total, buf, IO_BUF, &n, &e) != SF_OK) {
+            io_fail(res, "cannot read", p, &e);
             goto done;
         }
+        if (n == 0)
+            break;
         total += (uint64_t)n;
-        if (sf_sha256_update(h, buf, (size_t)n) != SF_OK)
+        if (sf_sha256_update(h, buf, n) != SF_OK)
             goto done;
     }
     if (total != size) {
@@ -830,8 +869,7 @@ static int hash_blob(const char *dir, const char *name, uint64_t size,
     }
     rc = SF_OK;
 done:
-    if (fd >= 0)
-        close(fd);
+    sf_storage_close(st(), &f, NULL);
     free(p);
     return rc;
 }
@@ -875,16 +913,16 @@ static int read_upload(const char *dir, const meta *m, upload_read *u,
     /* The chunk store: the IC hashes what it receives. */
     for (i = 0; i < m->chunk_count; i++) {
         char *name = path_fmt("wasm_chunk_store/%s.bin", m->chunks[i]), *p;
-        struct stat st;
+        uint64_t size = 0;
         int ok;
 
         if (name == NULL)
             return nomem(err);
         p = path_join(dir, name);
-        ok = p != NULL && lstat(p, &st) == 0 && S_ISREG(st.st_mode);
+        ok = p != NULL && file_size(p, &size);
         if (ok) {
-            u->chunk_sizes[i] = (uint64_t)st.st_size;
-            u->chunk_bytes += (uint64_t)st.st_size;
+            u->chunk_sizes[i] = size;
+            u->chunk_bytes += size;
         } else {
             sf_result_fail(res, SF_FAIL_PERMANENT, "missing-file",
                            "Failed to read chunk file %s", p ? p : name);
@@ -1001,7 +1039,7 @@ static int write_upload_progress(const char *path, const sim_snapshot *s,
     for (i = 0; i < m->chunk_count; i++)
         sf_buf_printf(&b, "%s\"%s\"", i ? "," : "", m->chunks[i]);
     sf_buf_puts(&b, "]}");
-    rc = b.oom ? SF_ERR : write_file(path, b.data, b.len);
+    rc = b.oom ? SF_ERR : write_file(path, b.data, b.len, NULL);
     sf_buf_free(&b);
     return rc;
 }
@@ -1078,8 +1116,8 @@ int sf_sim_upload(sf_sim *sim, const sf_op *op, sf_result *res,
         sf_result_fail(res, SF_FAIL_PERMANENT, SF_EK_IO, "%s", e.message);
         goto done;
     }
-    if (touch(lock) != SF_OK) {
-        io_fail(res, "cannot create", lock);
+    if (touch(lock, &e) != SF_OK) {
+        io_fail(res, "cannot create", lock, &e);
         goto done;
     }
     if (!exists(dir, "metadata.json")) {
@@ -1164,32 +1202,42 @@ done:
     return rc;
 }
 
+/* What sf_sim_upload_bytes adds up: each entry of the chunk store. */
+typedef struct chunk_sum {
+    const char *dir;
+    uint64_t total;
+} chunk_sum;
+
+static int add_chunk(const char *name, void *payload)
+{
+    chunk_sum *cs = payload;
+    char *f = path_join(cs->dir, name);
+    uint64_t size;
+
+    if (f != NULL && file_size(f, &size))
+        cs->total += size;
+    free(f);
+    return 0;
+}
+
 uint64_t sf_sim_upload_bytes(const char *dir)
 {
-    uint64_t total = 0;
-    struct stat st;
-    DIR *d;
-    struct dirent *e;
+    uint64_t total = 0, size;
     int k;
 
     for (k = 0; k < 3; k++) {
         char *p = path_join(dir, blob_names[k]);
-        if (p != NULL && lstat(p, &st) == 0 && S_ISREG(st.st_mode))
-            total += (uint64_t)st.st_size;
+        if (p != NULL && file_size(p, &size))
+            total += size;
         free(p);
     }
     {
-        char *p = path_join(dir, "wasm_chunk_store");
-        d = p != NULL ? opendir(p) : NULL;
-        while (d != NULL && (e = readdir(d)) != NULL) {
-            char *f = path_join(p, e->d_name);
-            if (f != NULL && lstat(f, &st) == 0 && S_ISREG(st.st_mode))
-                total += (uint64_t)st.st_size;
-            free(f);
-        }
-        if (d != NULL)
-            closedir(d);
-        free(p);
+        chunk_sum cs = {path_join(dir, "wasm_chunk_store"), 0};
+
+        if (cs.dir != NULL)
+            sf_storage_list(st(), cs.dir, add_chunk, &cs, NULL);
+        free((char *)cs.dir);
+        total += cs.total;
     }
     return total;
 }

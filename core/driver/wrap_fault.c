@@ -3,14 +3,12 @@
 
 #include "snapfleet/fs.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define PATH_BUF 8192
 
@@ -187,9 +185,18 @@ static int fault_submit(sf_driver *d, const sf_op *op, uint64_t *ticket,
 
 typedef struct largest {
     char *rel; /* relative path of the best candidate so far */
-    off_t size;
+    uint64_t size;
 } largest;
 
+/* Every file call goes through the storage seam (snapfleet/storage.h):
+ * these are icp's writes and transit corruption on the directory a
+ * download wrote, which lives wherever the process's storage keeps it
+ * (under `sim run`, the simulated disk). Not durable writes of a backup:
+ * nothing here calls the write hook. */
+static const sf_storage *st(void)
+{
+    return sf_fs_storage();
+}
 
 /* a, "/" and b (just one of them when the other is empty); refuses what does not fit rather
  * than touching a truncated path. */
@@ -203,41 +210,101 @@ static int join(char out[PATH_BUF], const char *a, const char *b,
     return SF_OK;
 }
 
+/* A directory's entries, copied (the walk recurses and the seam's
+ * listing must not be re-entered from its callback). */
+typedef struct names {
+    char **v;
+    sf_storage_kind *kind;
+    size_t n, cap;
+    bool oom;
+} names;
+
+static int add_entry(const char *name, sf_storage_kind kind, void *payload)
+{
+    names *ns = payload;
+
+    if (ns->n == ns->cap) {
+        size_t cap = ns->cap ? ns->cap * 2 : 16;
+        char **v = realloc(ns->v, cap * sizeof *v);
+        sf_storage_kind *k;
+
+        if (v == NULL) {
+            ns->oom = true;
+            return 1;
+        }
+        ns->v = v;
+        k = realloc(ns->kind, cap * sizeof *k);
+        if (k == NULL) {
+            ns->oom = true;
+            return 1;
+        }
+        ns->kind = k;
+        ns->cap = cap;
+    }
+    if ((ns->v[ns->n] = strdup(name)) == NULL) {
+        ns->oom = true;
+        return 1;
+    }
+    ns->kind[ns->n++] = kind;
+    return 0;
+}
+
+static void names_free(names *ns)
+{
+    for (size_t i = 0; i < ns->n; i++)
+        free(ns->v[i]);
+    free(ns->v);
+    free(ns->kind);
+}
+
 static int walk(const char *root, const char *rel, int depth, largest *best,
                 sf_error *err)
 {
     char dir[PATH_BUF];
-    DIR *dh;
-    struct dirent *de;
+    names ns = {NULL, NULL, 0, 0, false};
+    sf_error e;
     int rc = SF_OK;
 
     if (join(dir, root, rel, err) != SF_OK)
         return SF_ERR;
     if (depth > CORRUPT_MAX_DEPTH)
         return sf_error_set(err, SF_EK_IO, "", "%s: too deeply nested", dir);
-    dh = opendir(dir);
-    if (dh == NULL)
-        return sf_error_set_errno(err, errno, "", "cannot open %s", dir);
-    while (rc == SF_OK && (de = readdir(dh)) != NULL) {
+    if (sf_storage_list_kind(st(), dir, add_entry, &ns, &e) != SF_OK) {
+        if (ns.oom)
+            rc = no_memory(err);
+        else {
+            /* "cannot open DIR: <reason>", as with opendir */
+            const char *r = strrchr(e.message, ':');
+            rc = sf_error_set(err, SF_EK_IO, "", "cannot open %s%s", dir,
+                              r != NULL ? r : "");
+        }
+        names_free(&ns);
+        return rc;
+    }
+    for (size_t i = 0; rc == SF_OK && i < ns.n; i++) {
         char child[PATH_BUF], crel[PATH_BUF];
-        struct stat st;
+        sf_storage_info info;
+        uint64_t size;
 
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        if (join(crel, rel, de->d_name, err) != SF_OK ||
+        if (join(crel, rel, ns.v[i], err) != SF_OK ||
             join(child, root, crel, err) != SF_OK) {
             rc = SF_ERR;
             break;
         }
-        if (lstat(child, &st) != 0) {
-            rc = sf_error_set_errno(err, errno, "", "cannot stat %s", child);
-        } else if (S_ISDIR(st.st_mode)) {
+        if (ns.kind[i] == SF_STORAGE_DIRECTORY) {
             rc = walk(root, crel, depth + 1, best, err);
-        } else if (S_ISREG(st.st_mode)) {
+        } else if (ns.kind[i] == SF_STORAGE_REGULAR) {
+            if (sf_storage_info_of(st(), child, &info, err) != SF_OK) {
+                rc = SF_ERR;
+                break;
+            }
+            if (info.kind != SF_STORAGE_REGULAR)
+                continue; /* gone or replaced since the listing */
+            size = info.size;
             /* Largest first, then the smallest path: the same choice
-             * whatever order readdir lists entries in. */
-            if (best->rel == NULL || st.st_size > best->size ||
-                (st.st_size == best->size && strcmp(crel, best->rel) < 0)) {
+             * whatever order the listing gives entries in. */
+            if (best->rel == NULL || size > best->size ||
+                (size == best->size && strcmp(crel, best->rel) < 0)) {
                 char *copy = strdup(crel);
 
                 if (copy == NULL) {
@@ -245,13 +312,13 @@ static int walk(const char *root, const char *rel, int depth, largest *best,
                 } else {
                     free(best->rel);
                     best->rel = copy;
-                    best->size = st.st_size;
+                    best->size = size;
                 }
             }
         }
         /* Symlinks and special files are skipped, never followed. */
     }
-    closedir(dh);
+    names_free(&ns);
     return rc;
 }
 
@@ -263,7 +330,8 @@ static int corrupt_download(const char *root, uint64_t k, sf_error *err)
     largest best = {NULL, 0};
     char path[PATH_BUF];
     unsigned char byte = 0xff;
-    int fd, rc = SF_OK;
+    sf_storage_file *f = NULL;
+    int rc = SF_OK;
     bool found;
 
     if (walk(root, "", 0, &best, err) != SF_OK) {
@@ -275,30 +343,28 @@ static int corrupt_download(const char *root, uint64_t k, sf_error *err)
     free(best.rel);
     if (rc != SF_OK)
         return SF_ERR;
-    if (!found) {
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                  0600);
-    } else {
-        fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-    }
-    if (fd < 0)
-        return sf_error_set_errno(err, errno, "", "cannot open %s", path);
+    if (sf_storage_open(st(), path, found ? SF_STORAGE_WRITE
+                        : SF_STORAGE_WRITE | SF_STORAGE_CREATE | SF_STORAGE_EXCL,
+                        &f, err) != SF_OK)
+        return SF_ERR;
     if (best.size > 0) {
-        off_t at = (off_t)(((uint64_t)best.size / 2 + k) % (uint64_t)best.size);
+        uint64_t at = (best.size / 2 + k) % best.size;
+        size_t got = 0;
 
-        if (pread(fd, &byte, 1, at) != 1) {
-            rc = sf_error_set_errno(err, errno, "", "cannot read %s", path);
-        } else {
+        if (sf_storage_read(st(), f, at, &byte, 1, &got, err) != SF_OK)
+            rc = SF_ERR;
+        else if (got != 1)
+            rc = sf_error_set(err, SF_EK_IO, "", "cannot read %s: it shrank",
+                              path);
+        else {
             byte ^= 0xff;
-            if (pwrite(fd, &byte, 1, at) != 1)
-                rc = sf_error_set_errno(err, errno, "", "cannot write %s",
-                                        path);
+            rc = sf_storage_write(st(), f, at, &byte, 1, err);
         }
-    } else if (write(fd, &byte, 1) != 1) {
-        rc = sf_error_set_errno(err, errno, "", "cannot write %s", path);
+    } else {
+        rc = sf_storage_write(st(), f, 0, &byte, 1, err);
     }
-    if (close(fd) != 0 && rc == SF_OK)
-        rc = sf_error_set_errno(err, errno, "", "cannot close %s", path);
+    if (sf_storage_close(st(), &f, rc == SF_OK ? err : NULL) != SF_OK)
+        rc = SF_ERR;
     return rc;
 }
 
@@ -315,43 +381,50 @@ static int truncate_chunk(const char *root, char *which, size_t cap,
 {
     char dir[PATH_BUF], path[PATH_BUF];
     char *best = NULL;
-    struct dirent *de;
-    struct stat st;
-    DIR *dh;
+    names ns = {NULL, NULL, 0, 0, false};
+    sf_storage_kind kind;
+    sf_storage_file *f = NULL;
+    uint64_t size;
     int rc = SF_OK;
 
     which[0] = '\0';
     if (join(dir, root, "wasm_chunk_store", err) != SF_OK)
         return SF_ERR;
-    dh = opendir(dir);
-    if (dh == NULL)
-        return errno == ENOENT ? SF_OK
-                               : sf_error_set_errno(err, errno, "", "cannot "
-                                                    "open %s", dir);
-    while ((de = readdir(dh)) != NULL) {
-        size_t n = strlen(de->d_name);
-        if (n < 5 || strcmp(de->d_name + n - 4, ".bin") != 0)
-            continue;
-        if (best == NULL || strcmp(de->d_name, best) < 0) {
-            free(best);
-            if ((best = strdup(de->d_name)) == NULL) {
-                closedir(dh);
-                return no_memory(err);
-            }
-        }
+    if (sf_storage_kind_of(st(), dir, &kind, err) != SF_OK)
+        return SF_ERR;
+    if (kind == SF_STORAGE_ABSENT)
+        return SF_OK;
+    if (sf_storage_list_kind(st(), dir, add_entry, &ns, err) != SF_OK) {
+        rc = ns.oom ? no_memory(err) : SF_ERR;
+        names_free(&ns);
+        return rc;
     }
-    closedir(dh);
-    if (best == NULL)
+    for (size_t i = 0; i < ns.n; i++) {
+        const char *name = ns.v[i];
+        size_t n = strlen(name);
+
+        if (n < 5 || strcmp(name + n - 4, ".bin") != 0)
+            continue;
+        if (best == NULL || strcmp(name, best) < 0)
+            best = ns.v[i];
+    }
+    if (best == NULL) {
+        names_free(&ns);
         return SF_OK; /* no chunk: the kill came after the last write */
+    }
     if (join(path, dir, best, err) != SF_OK) {
-        free(best);
+        names_free(&ns);
         return SF_ERR;
     }
     snprintf(which, cap, "%s", best);
-    free(best);
-    if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
-        truncate(path, st.st_size / 2) != 0)
-        rc = sf_error_set_errno(err, errno, "", "cannot truncate %s", path);
+    names_free(&ns);
+    /* the seam opens regular files only and never through a symlink */
+    if (sf_storage_open(st(), path, SF_STORAGE_WRITE, &f, err) != SF_OK ||
+        sf_storage_size(st(), f, &size, err) != SF_OK ||
+        sf_storage_truncate(st(), f, size / 2, err) != SF_OK)
+        rc = SF_ERR;
+    if (sf_storage_close(st(), &f, rc == SF_OK ? err : NULL) != SF_OK)
+        rc = SF_ERR;
     return rc;
 }
 
