@@ -276,12 +276,15 @@ static const char run_usage[] =
     "On the simulated disk (the default) a crash happens in process: the\n"
     "disk keeps only what was synced and may tear the last write, the\n"
     "simulated IC keeps its state, and the seed also draws crashes inside a\n"
-    "write and disk faults (EIO, ENOSPC, slow calls); nothing is fsynced and\n"
-    "no process is forked. On the POSIX disk the crash is a child process\n"
-    "killed with SIGKILL and the fleet is saved to a state file after every\n"
-    "call. One line per seed with the SHA-256 of the run's trace: the same\n"
-    "seed and disk give the same digest on every machine, with any number of\n"
-    "workers. Replay a seed's faults with `snapfleet backup --faults ...`.\n"
+    "write and disk faults (EIO, ENOSPC, slow calls); the disk lives in\n"
+    "memory alone: nothing is written to the real file system for a seed\n"
+    "(a failed seed's tree is copied to the work directory), nothing is\n"
+    "fsynced and no process is forked. On the POSIX disk the crash is a\n"
+    "child process killed with SIGKILL and the fleet is saved to a state\n"
+    "file after every call. One line per seed with the SHA-256 of the run's\n"
+    "trace: the same seed and disk give the same digest on every machine,\n"
+    "with any number of workers. Replay a seed's faults with `snapfleet\n"
+    "backup --faults ...`.\n"
     "A first line starting with # gives the fleet's size, shape and disk;\n"
     "the last the counts and the SHA-256 of every seed's line in order.\n\n"
     "  --seeds A..B     inclusive range (or one number)\n"
@@ -290,14 +293,15 @@ static const char run_usage[] =
     "                   without --depth gets the smallest that holds it)\n"
     "  --depth N        levels below the root, 1..64 (default 3; more when\n"
     "                   --fanout alone cannot hold the fleet)\n"
-    "  --disk sim|posix where backups live (default sim: the simulated disk\n"
-    "                   over the scratch directory)\n"
+    "  --disk sim|posix where backups live (default sim: the simulated disk,\n"
+    "                   in memory)\n"
     "  --workers N      processes running seeds side by side, 1..64\n"
     "                   (default 1); the output is the same for any N\n"
-    "  --work DIR       scratch directory (default: a fresh one under\n"
-    "                   $TMPDIR, else /dev/shm for the simulated disk, else\n"
-    "                   /tmp)\n"
-    "  --keep           keep every seed's directory (failed ones are kept)\n"
+    "  --work DIR       work directory (default: a fresh one under $TMPDIR,\n"
+    "                   else /tmp); on the simulated disk it receives only\n"
+    "                   the trees of failed or kept seeds\n"
+    "  --keep           keep every seed's directory (failed ones are kept;\n"
+    "                   on the simulated disk: copied to the work directory)\n"
     "  --no-crash       no crash scenarios\n"
     "  --daily          instead, per seed: a backup job run every day on a fleet\n"
     "                   that allows 3 snapshots per canister, one taken by an\n"
@@ -712,12 +716,10 @@ int cmd_sim_run(int argc, char **argv)
         return cli_usage("sim run", "--daily runs on the POSIX disk only "
                          "(--disk posix)");
     if (work == NULL) {
-        /* the simulated disk's real storage: memory when there is a tmpfs */
+        /* on the simulated disk it only receives the trees of failed or
+         * kept seeds: the seeds themselves run in memory */
         const char *tmp = getenv("TMPDIR");
 
-        if ((tmp == NULL || *tmp == '\0') && !daily &&
-            o.disk == SF_SIMRUN_DISK_SIM && access("/dev/shm", W_OK | X_OK) == 0)
-            tmp = "/dev/shm";
         if (tmp == NULL || *tmp == '\0')
             tmp = "/tmp";
         if ((size_t)snprintf(scratch, sizeof scratch, "%s/snapfleet-simrun-XXXXXX",

@@ -56,9 +56,10 @@ typedef struct scenario {
     unsigned jobs;     /* --jobs of the backup and the restore, 1 to 8, drawn
                         * from the seed */
     sf_buf trace;
-    /* the simulated disk (cfg->disk == SF_SIMRUN_DISK_SIM) */
+    /* the simulated disk (cfg->disk == SF_SIMRUN_DISK_SIM), as the
+     * process sees it */
     sf_simdisk *disk;
-    sf_simdisk_overlay *overlay;
+    struct proc_disk *proc;
     uint64_t tear_at, tear_keep; /* a crash inside the Nth write */
     sf_simdisk_fault disk_fault; /* ops == 0: none */
     char disk_fault_text[64];
@@ -169,12 +170,396 @@ static bool topology_kind(const sf_error *e)
 
 #define EXIT_TOPOLOGY 3 /* the child's way to say "failed closed on topology" */
 
+/* ---- the process's view of the simulated disk ----
+ *
+ * The seed's whole tree lives on the simulated disk alone; nothing of it
+ * is on the real file system. This thin storage sits between the process
+ * and the disk for what a crash needs beyond sf_simdisk_crash: once the
+ * process has died every call but close fails (the engine unwinds without
+ * touching the disk again, as a killed process would), and a crash can
+ * strike inside the Nth write (a torn write). */
+
+struct sf_storage_file {
+    sf_storage_file *inner;
+    char path[];
+};
+
+typedef struct proc_disk {
+    sf_storage storage;
+    sf_simdisk *disk;
+    const sf_storage *inner;
+    bool dead;
+    uint64_t writes_seen, tear_nth, tear_keep;
+    void (*on_crash)(void *ctx);
+    void *crash_ctx;
+} proc_disk;
+
+static int dead_call(sf_error *err, const char *what, const char *path)
+{
+    return sf_error_set_errno(err, EIO, "", "%s %s (the process crashed)",
+                              what, path);
+}
+
+static int p_wrap(proc_disk *pd, const char *path, sf_storage_file *inner,
+                  sf_storage_file **out, sf_error *err)
+{
+    size_t n = strlen(path) + 1;
+    sf_storage_file *f = malloc(sizeof *f + n);
+
+    if (f == NULL) {
+        sf_storage_close(pd->inner, &inner, NULL);
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    }
+    f->inner = inner;
+    memcpy(f->path, path, n);
+    *out = f;
+    return SF_OK;
+}
+
+static int p_open(void *ctx, const char *path, unsigned flags,
+                  sf_storage_file **out, sf_error *err)
+{
+    proc_disk *pd = ctx;
+    sf_storage_file *inner = NULL;
+
+    *out = NULL;
+    if (pd->dead)
+        return dead_call(err, "cannot open", path);
+    if (sf_storage_open(pd->inner, path, flags, &inner, err) != SF_OK)
+        return SF_ERR;
+    return p_wrap(pd, path, inner, out, err);
+}
+
+static int p_open_temp(void *ctx, char *templ, sf_storage_file **out,
+                       sf_error *err)
+{
+    proc_disk *pd = ctx;
+    sf_storage_file *inner = NULL;
+
+    *out = NULL;
+    if (pd->dead)
+        return dead_call(err, "cannot create", templ);
+    if (sf_storage_open_temp(pd->inner, templ, &inner, err) != SF_OK)
+        return SF_ERR;
+    return p_wrap(pd, templ, inner, out, err);
+}
+
+static int p_close(void *ctx, sf_storage_file *file, sf_error *err)
+{
+    proc_disk *pd = ctx;
+    int rc = sf_storage_close(pd->inner, &file->inner, err);
+
+    free(file);
+    return rc;
+}
+
+static int p_read(void *ctx, sf_storage_file *file, uint64_t offset, void *buf,
+                  size_t len, size_t *got, sf_error *err)
+{
+    proc_disk *pd = ctx;
+
+    if (pd->dead)
+        return dead_call(err, "cannot read", file->path);
+    return sf_storage_read(pd->inner, file->inner, offset, buf, len, got, err);
+}
+
+static int p_write(void *ctx, sf_storage_file *file, uint64_t offset,
+                   const void *buf, size_t len, sf_error *err)
+{
+    proc_disk *pd = ctx;
+    bool tear;
+
+    if (pd->dead)
+        return dead_call(err, "cannot write", file->path);
+    pd->writes_seen++;
+    tear = pd->tear_nth != 0 && pd->writes_seen == pd->tear_nth && len > 0;
+    if (sf_storage_write(pd->inner, file->inner, offset, buf, len, err) !=
+        SF_OK)
+        return SF_ERR;
+    if (tear) {
+        /* the process dies inside this write: a prefix of it (never all
+         * of it) reaches the disk */
+        pd->dead = true;
+        if (sf_simdisk_crash_tear(pd->disk, file->path,
+                                  (size_t)(pd->tear_keep % len), NULL) != SF_OK)
+            sf_simdisk_crash(pd->disk);
+        if (pd->on_crash != NULL)
+            pd->on_crash(pd->crash_ctx);
+        return dead_call(err, "cannot write", file->path);
+    }
+    return SF_OK;
+}
+
+static int p_size(void *ctx, sf_storage_file *file, uint64_t *out,
+                  sf_error *err)
+{
+    proc_disk *pd = ctx;
+
+    if (pd->dead)
+        return dead_call(err, "cannot stat", file->path);
+    return sf_storage_size(pd->inner, file->inner, out, err);
+}
+
+static int p_truncate(void *ctx, sf_storage_file *file, uint64_t len,
+                      sf_error *err)
+{
+    proc_disk *pd = ctx;
+
+    if (pd->dead)
+        return dead_call(err, "cannot truncate", file->path);
+    return sf_storage_truncate(pd->inner, file->inner, len, err);
+}
+
+static int p_sync(void *ctx, sf_storage_file *file, unsigned how,
+                  sf_error *err)
+{
+    proc_disk *pd = ctx;
+
+    if (pd->dead)
+        return dead_call(err, "cannot sync", file->path);
+    return sf_storage_sync(pd->inner, file->inner, how, err);
+}
+
+static int p_kind(void *ctx, const char *path, sf_storage_kind *out,
+                  sf_error *err)
+{
+    proc_disk *pd = ctx;
+
+    if (pd->dead)
+        return dead_call(err, "cannot stat", path);
+    return sf_storage_kind_of(pd->inner, path, out, err);
+}
+
+static int p_mkdir(void *ctx, const char *path, sf_error *err)
+{
+    proc_disk *pd = ctx;
+
+    if (pd->dead)
+        return dead_call(err, "cannot create directory", path);
+    return sf_storage_mkdir(pd->inner, path, err);
+}
+
+static int p_sync_dir(void *ctx, const char *path, sf_error *err)
+{
+    proc_disk *pd = ctx;
+
+    if (pd->dead)
+        return dead_call(err, "cannot sync directory", path);
+    return sf_storage_sync_dir(pd->inner, path, err);
+}
+
+static int p_rename(void *ctx, const char *from, const char *to,
+                    sf_error *err)
+{
+    proc_disk *pd = ctx;
+
+    if (pd->dead)
+        return dead_call(err, "cannot rename", from);
+    return sf_storage_rename(pd->inner, from, to, err);
+}
+
+static int p_remove(void *ctx, const char *path, sf_error *err)
+{
+    proc_disk *pd = ctx;
+
+    if (pd->dead)
+        return dead_call(err, "cannot remove", path);
+    return sf_storage_remove(pd->inner, path, err);
+}
+
+static int p_list(void *ctx, const char *dir, sf_storage_list_fn fn,
+                  void *payload, sf_error *err)
+{
+    proc_disk *pd = ctx;
+
+    if (pd->dead)
+        return dead_call(err, "cannot read directory", dir);
+    return sf_storage_list(pd->inner, dir, fn, payload, err);
+}
+
+static int p_lock(void *ctx, const char *path, sf_storage_lock **out,
+                  sf_error *err)
+{
+    proc_disk *pd = ctx;
+
+    if (pd->dead)
+        return dead_call(err, "cannot lock", path);
+    return sf_storage_lock_acquire(pd->inner, path, out, err);
+}
+
+static void p_unlock(void *ctx, sf_storage_lock *lock)
+{
+    proc_disk *pd = ctx;
+
+    sf_storage_lock_release(pd->inner, &lock);
+}
+
+static int p_list_kind(void *ctx, const char *dir, sf_storage_list_kind_fn fn,
+                       void *payload, sf_error *err)
+{
+    proc_disk *pd = ctx;
+
+    if (pd->dead)
+        return dead_call(err, "cannot read directory", dir);
+    return sf_storage_list_kind(pd->inner, dir, fn, payload, err);
+}
+
+static int p_info(void *ctx, const char *path, sf_storage_info *out,
+                  sf_error *err)
+{
+    proc_disk *pd = ctx;
+
+    if (pd->dead)
+        return dead_call(err, "cannot stat", path);
+    return sf_storage_info_of(pd->inner, path, out, err);
+}
+
+static int p_canonical(void *ctx, const char *path, char **out, sf_error *err)
+{
+    proc_disk *pd = ctx;
+
+    *out = NULL;
+    if (pd->dead)
+        return dead_call(err, "cannot resolve", path);
+    return sf_storage_canonical(pd->inner, path, out, err);
+}
+
+static int p_remove_tree(void *ctx, const char *path, sf_error *err)
+{
+    proc_disk *pd = ctx;
+
+    if (pd->dead)
+        return dead_call(err, "cannot remove", path);
+    return sf_storage_remove_tree(pd->inner, path, err);
+}
+
+static proc_disk *proc_disk_new(sf_simdisk *disk)
+{
+    proc_disk *pd = calloc(1, sizeof *pd);
+
+    if (pd == NULL)
+        return NULL;
+    pd->disk = disk;
+    pd->inner = sf_simdisk_storage(disk);
+    pd->storage.version = SF_STORAGE_VERSION;
+    pd->storage.name = "simdisk-process";
+    pd->storage.ctx = pd;
+    pd->storage.open = p_open;
+    pd->storage.open_temp = p_open_temp;
+    pd->storage.close = p_close;
+    pd->storage.read = p_read;
+    pd->storage.write = p_write;
+    pd->storage.size = p_size;
+    pd->storage.truncate = p_truncate;
+    pd->storage.sync = p_sync;
+    pd->storage.kind = p_kind;
+    pd->storage.mkdir = p_mkdir;
+    pd->storage.sync_dir = p_sync_dir;
+    pd->storage.rename = p_rename;
+    pd->storage.remove = p_remove;
+    pd->storage.list = p_list;
+    pd->storage.lock = p_lock;
+    pd->storage.unlock = p_unlock;
+    /* not concurrent: the disk counts and draws per call */
+    pd->storage.list_kind = p_list_kind;
+    pd->storage.info = p_info;
+    pd->storage.canonical = p_canonical;
+    pd->storage.remove_tree = p_remove_tree;
+    return pd;
+}
+
+/* The process dies (nothing when it already has): the disk keeps what
+ * was synced (a last unsynced write may be torn). */
+static void proc_disk_crash(proc_disk *pd)
+{
+    if (pd->dead)
+        return;
+    pd->dead = true;
+    sf_simdisk_crash(pd->disk);
+}
+
+static void proc_disk_tear_at(proc_disk *pd, uint64_t nth, uint64_t keep,
+                              void (*on_crash)(void *), void *ctx)
+{
+    pd->tear_nth = nth == 0 ? 0 : pd->writes_seen + nth;
+    pd->tear_keep = keep;
+    pd->on_crash = on_crash;
+    pd->crash_ctx = ctx;
+}
+
+/* The process restarts: what the disk kept is what it finds (no write-
+ * back: there is nothing behind the disk); faults belonged to the run
+ * that crashed. */
+static void proc_disk_restart(proc_disk *pd)
+{
+    sf_simdisk_faults_clear(pd->disk);
+    pd->dead = false;
+    pd->tear_nth = 0;
+}
+
+/* ---- a failing seed's tree, for the operator ---- */
+
+typedef struct export_walk {
+    const sf_storage *from;
+    const char *src, *dst;
+    sf_error *err;
+    int rc;
+} export_walk;
+
+static int export_tree(const sf_storage *from, const char *src,
+                       const char *dst, sf_error *err);
+
+static int export_entry(const char *name, void *payload)
+{
+    export_walk *w = payload;
+    char *s = sf_path_join(w->src, name), *d = sf_path_join(w->dst, name);
+
+    if (s == NULL || d == NULL)
+        w->rc = sf_error_set(w->err, SF_EK_NOMEM, "", "out of memory");
+    else
+        w->rc = export_tree(w->from, s, d, w->err);
+    free(s);
+    free(d);
+    return w->rc != SF_OK;
+}
+
+/* Copies the tree at src on `from` to dst on the real file system, as it
+ * stands now (unsynced bytes included: what the process saw). */
+static int export_tree(const sf_storage *from, const char *src,
+                       const char *dst, sf_error *err)
+{
+    const sf_storage *real = sf_storage_posix();
+    sf_storage_kind kind;
+    export_walk w = {from, src, dst, err, SF_OK};
+    char *data = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (sf_storage_kind_of(from, src, &kind, err) != SF_OK)
+        return SF_ERR;
+    if (kind == SF_STORAGE_DIRECTORY) {
+        if (sf_storage_mkdir_p(real, dst, err) != SF_OK)
+            return SF_ERR;
+        if (sf_storage_list(from, src, export_entry, &w, err) != SF_OK &&
+            w.rc == SF_OK)
+            return SF_ERR;
+        return w.rc;
+    }
+    if (kind != SF_STORAGE_REGULAR)
+        return SF_OK;
+    if (sf_storage_read_all(from, src, SIZE_MAX / 2, &data, &len, err) != SF_OK)
+        return SF_ERR;
+    rc = sf_storage_write_atomic(real, dst, data, len, err);
+    free(data);
+    return rc;
+}
+
 /* ---- the in-process crash (simulated disk) ---- */
 
 static void crash_now(scenario *sc)
 {
     sc->crashed = true;
-    sf_simdisk_overlay_crash(sc->overlay); /* nothing if the tear did it */
+    proc_disk_crash(sc->proc); /* nothing if the tear did it */
     sf_sim_halt(sc->sim, true);
 }
 
@@ -192,14 +577,14 @@ static void on_torn_write(void *ctx)
 
 /* Arms the crash point (the Nth durable write, else a tear inside the Nth
  * write), runs `body`, disarms, and once the engine has unwound (its
- * memory freed, its handles closed) recovers the disk and lets the fleet
- * go on from where it stood. */
-enum { BODY_OK = 0, BODY_FAILED = 1, RECOVERY_FAILED = -1 };
+ * memory freed, its handles closed) restarts the process on what the disk
+ * kept and lets the fleet go on from where it stood. */
+enum { BODY_OK = 0, BODY_FAILED = 1 };
 
 static int crash_in_process(scenario *sc, uint64_t at, uint64_t tear_at,
                             bool *crashed,
                             int (*body)(scenario *, void *, sf_error *),
-                            void *arg, sf_error *run_err, sf_error *err)
+                            void *arg, sf_error *run_err)
 {
     int rc;
 
@@ -207,17 +592,16 @@ static int crash_in_process(scenario *sc, uint64_t at, uint64_t tear_at,
     if (at != 0)
         sf_crash_after_writes_install_fn(at, on_crash_point, sc);
     else
-        sf_simdisk_overlay_tear_at(sc->overlay, tear_at, sc->tear_keep,
-                                   on_torn_write, sc);
+        proc_disk_tear_at(sc->proc, tear_at, sc->tear_keep, on_torn_write,
+                          sc);
     rc = body(sc, arg, run_err);
     sf_crash_after_writes_install_fn(0, NULL, NULL);
-    sf_simdisk_overlay_tear_at(sc->overlay, 0, 0, NULL, NULL);
+    proc_disk_tear_at(sc->proc, 0, 0, NULL, NULL);
     *crashed = sc->crashed;
     if (sc->crashed) {
         sc->crashed = false;
         sf_sim_halt(sc->sim, false);
-        if (sf_simdisk_overlay_recover(sc->overlay, err) != SF_OK)
-            return RECOVERY_FAILED;
+        proc_disk_restart(sc->proc);
         return BODY_OK;
     }
     return rc == SF_OK ? BODY_OK : BODY_FAILED;
@@ -240,11 +624,9 @@ static int run_crashing(scenario *sc, bool *crashed, sf_error *err)
 
         sf_error_clear(&run_err);
         r = crash_in_process(sc, sc->crash_at, sc->tear_at, crashed,
-                             backup_body, NULL, &run_err, err);
+                             backup_body, NULL, &run_err);
         if (r == BODY_OK)
             return SF_OK;
-        if (r == RECOVERY_FAILED)
-            return SF_ERR;
         if (topology_kind(&run_err))
             return sf_error_set(err, "topology-changed", "", "first run "
                                 "refused a topology change");
@@ -355,11 +737,9 @@ static int restore_crashing(scenario *sc, const char *out, bool *crashed,
 
         sf_error_clear(&run_err);
         r = crash_in_process(sc, sc->restore_crash_at, 0, crashed,
-                             restore_body, (void *)out, &run_err, err);
+                             restore_body, (void *)out, &run_err);
         if (r == BODY_OK)
             return SF_OK;
-        if (r == RECOVERY_FAILED)
-            return SF_ERR;
         return sf_error_set(err, "run-failed", "", "restore failed");
     }
 
@@ -522,7 +902,8 @@ static uint64_t mix(uint64_t seed, uint64_t salt)
 /* The simulated disk for one seed: its own seed, half the crashes tear
  * the last unsynced write, and in one seed of four a fault in the first
  * run (EIO or ENOSPC on the Nth call of one kind, or a slow call). The
- * scratch directory is the real storage under it. */
+ * seed's directory exists on it alone: nothing is made on the real file
+ * system (a failing seed's tree is exported there at the end). */
 static int setup_disk(scenario *sc, sf_error *err)
 {
     static const struct {
@@ -538,9 +919,12 @@ static int setup_disk(scenario *sc, sf_error *err)
 
     opts.seed = mix(seed, 20);
     opts.tear_per_mille = 500;
-    if (sf_simdisk_new(&sc->disk, &opts, err) != SF_OK ||
-        sf_simdisk_overlay_new(sc->disk, sf_storage_posix(), &sc->overlay,
-                               err) != SF_OK)
+    if (sf_simdisk_new(&sc->disk, &opts, err) != SF_OK)
+        return SF_ERR;
+    if ((sc->proc = proc_disk_new(sc->disk)) == NULL)
+        return sf_error_set(err, SF_EK_NOMEM, "", "out of memory");
+    sf_fs_set_storage(&sc->proc->storage);
+    if (sf_fs_mkdir_p(sc->dir, err) != SF_OK)
         return SF_ERR;
     if (mix(seed, 24) % 4 == 0) {
         size_t k = (size_t)(mix(seed, 25) % (sizeof kinds / sizeof kinds[0]));
@@ -556,7 +940,6 @@ static int setup_disk(scenario *sc, sf_error *err)
                  kinds[k].name, (unsigned long long)sc->disk_fault.nth,
                  r == 0 ? "slow" : r % 2 ? "eio" : "enospc");
     }
-    sf_fs_set_storage(sf_simdisk_overlay_storage(sc->overlay));
     return SF_OK;
 }
 
@@ -574,7 +957,8 @@ static int setup(scenario *sc, sf_error *err)
     snprintf(sc->state, sizeof sc->state, "%s/fleet.json", sc->dir);
     snprintf(sc->out, sizeof sc->out, "%s/backup", sc->dir);
     snprintf(sc->out2, sizeof sc->out2, "%s/backup-fresh", sc->dir);
-    if (sf_remove_tree(sc->dir, err) != SF_OK || sf_fs_mkdir_p(sc->dir, err) != SF_OK)
+    if (!on_sim_disk(sc) && (sf_remove_tree(sc->dir, err) != SF_OK ||
+                             sf_fs_mkdir_p(sc->dir, err) != SF_OK))
         return SF_ERR;
     sf_sim_config_default(&sim_cfg);
     sim_cfg.seed = cfg->seed;
@@ -749,13 +1133,27 @@ int sf_simrun_one(const sf_simrun_config *cfg, sf_simrun_result *res,
     }
     rc = SF_OK;
 done:
+    if (sc.proc != NULL)
+        sf_fs_set_storage(NULL);
     if (rc == SF_OK && res->ok && !cfg->keep) {
         sf_error ignored;
-        sf_remove_tree(sc.dir, &ignored);
+
+        if (!on_sim_disk(&sc)) /* the simulated disk goes with its memory */
+            sf_remove_tree(sc.dir, &ignored);
+    } else if (sc.disk != NULL) {
+        /* kept for inspection: the seed's tree as the disk holds it now,
+         * copied to the real work directory */
+        sf_error xerr;
+
+        if (sf_remove_tree(sc.dir, &xerr) != SF_OK ||
+            export_tree(sf_simdisk_storage(sc.disk), sc.dir, sc.dir, &xerr) !=
+                SF_OK) {
+            if (rc == SF_OK)
+                rc = sf_error_set(err, xerr.kind, "", "cannot keep the seed's "
+                                  "tree in %s: %s", sc.dir, xerr.message);
+        }
     }
-    if (sc.overlay != NULL)
-        sf_fs_set_storage(NULL);
-    sf_simdisk_overlay_free(sc.overlay);
+    free(sc.proc);
     sf_simdisk_free(sc.disk);
     sf_sim_free(before);
     sf_sim_free(sc.sim);

@@ -7,11 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "snapfleet/backup.h"
+#include "snapfleet/layout.h"
 #include "snapfleet/simrun.h"
 
 static char work[64];
@@ -32,10 +34,10 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static void run_on(uint64_t seed, bool crash, sf_simrun_disk disk,
-                   sf_simrun_result *r)
+static void run_in(const char *dir, uint64_t seed, bool crash, bool keep,
+                   sf_simrun_disk disk, sf_simrun_result *r)
 {
-    sf_simrun_config cfg = {seed, 5, work, false, crash, 0, 0, disk};
+    sf_simrun_config cfg = {seed, 5, dir, keep, crash, 0, 0, disk};
     sf_error err;
 
     sf_error_clear(&err);
@@ -45,6 +47,12 @@ static void run_on(uint64_t seed, bool crash, sf_simrun_disk disk,
         fail_msg("seed %llu (%s, faults \"%s\", disk %s, %s): %s",
                  (unsigned long long)seed, r->mode, r->faults, r->disk,
                  r->outcome, r->failure);
+}
+
+static void run_on(uint64_t seed, bool crash, sf_simrun_disk disk,
+                   sf_simrun_result *r)
+{
+    run_in(work, seed, crash, false, disk, r);
 }
 
 static void run_seed(uint64_t seed, bool crash, sf_simrun_result *r)
@@ -119,8 +127,11 @@ static void test_same_seed_same_digest(void **state)
     (void)state;
     run_seed(9, true, &a);  /* a crash scenario */
     run_seed(9, true, &b);
+    /* every field of the seed's line */
     assert_string_equal(a.digest, b.digest);
+    assert_string_equal(a.mode, b.mode);
     assert_string_equal(a.faults, b.faults);
+    assert_string_equal(a.disk, b.disk);
     assert_string_equal(a.outcome, b.outcome);
     assert_int_equal(a.jobs, b.jobs);
     assert_int_equal(a.link, b.link);
@@ -131,6 +142,93 @@ static void test_same_seed_same_digest(void **state)
     run_on(9, true, SF_SIMRUN_DISK_POSIX, &b);
     assert_string_equal(a.digest, b.digest);
     assert_string_equal(a.outcome, b.outcome);
+}
+
+static bool real(const char *path)
+{
+    struct stat st;
+
+    return lstat(path, &st) == 0;
+}
+
+/* On the simulated disk a seed's tree lives in memory alone: a work
+ * directory that does not exist on the real file system stays absent
+ * through seeds with crashes, torn writes and disk faults, each green,
+ * each the same line when run again. */
+static void test_sim_disk_alone(void **state)
+{
+    char absent[160], top[96];
+    bool seen_crash = false, seen_tear = false, seen_fault = false;
+    uint64_t seed;
+
+    (void)state;
+    snprintf(top, sizeof top, "%s/absent", work);
+    snprintf(absent, sizeof absent, "%s/deeper", top);
+    for (seed = 1; seed <= 30; seed++) {
+        sf_simrun_result a, b;
+
+        run_in(absent, seed, true, false, SF_SIMRUN_DISK_SIM, &a);
+        assert_false(real(top));
+        seen_crash |= strcmp(a.outcome, "complete-after-crash") == 0;
+        seen_tear |= strstr(a.disk, "tear@") != NULL;
+        seen_fault |= strchr(a.disk, ':') != NULL;
+        if (seed % 10 == 0) {
+            run_in(absent, seed, true, false, SF_SIMRUN_DISK_SIM, &b);
+            assert_string_equal(a.digest, b.digest);
+            assert_string_equal(a.outcome, b.outcome);
+            assert_string_equal(a.disk, b.disk);
+        }
+    }
+    assert_true(seen_crash);
+    assert_true(seen_tear);
+    assert_true(seen_fault);
+    assert_false(real(top));
+}
+
+/* --keep on the simulated disk: the seed's tree is copied from the disk to
+ * the work directory, where the backup verifies on the real file system;
+ * a failed seed's tree is copied the same way. */
+static void test_sim_disk_keep_copies_the_tree(void **state)
+{
+    char dir[128], backup[256], manifest[300];
+    sf_integrity_report rep;
+    sf_simrun_result r;
+    sf_error err;
+
+    (void)state;
+    snprintf(dir, sizeof dir, "%s/kept", work);
+    run_in(dir, 1, false, true, SF_SIMRUN_DISK_SIM, &r);
+    snprintf(backup, sizeof backup, "%s/seed-1/backup", dir);
+    snprintf(manifest, sizeof manifest, "%s/fleet-backup-manifest.json",
+             backup);
+    assert_true(real(manifest));
+    if (sf_verify_integrity(backup, &rep, &err) != SF_OK)
+        fail_msg("the kept backup does not verify: %s", err.message);
+    sf_integrity_report_free(&rep);
+    /* no state file: the fleet stayed in memory */
+    snprintf(manifest, sizeof manifest, "%s/seed-1/fleet.json", dir);
+    assert_false(real(manifest));
+}
+
+/* A tree that cannot be copied out is the seed's error, naming where. */
+static void test_sim_disk_keep_refused(void **state)
+{
+    char file[128], dir[160];
+    sf_simrun_config cfg = {1, 5, NULL, true, false, 0, 0, SF_SIMRUN_DISK_SIM};
+    sf_simrun_result r;
+    sf_error err;
+    FILE *fp;
+
+    (void)state;
+    snprintf(file, sizeof file, "%s/a-file", work);
+    fp = fopen(file, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    snprintf(dir, sizeof dir, "%s/below", file);
+    cfg.work_dir = dir;
+    assert_int_equal(sf_simrun_one(&cfg, &r, &err), SF_ERR);
+    assert_non_null(strstr(err.message, "cannot keep the seed's tree in "));
+    assert_non_null(strstr(err.message, dir));
 }
 
 /* Without a crash or a disk fault the disk changes nothing a run does:
@@ -316,6 +414,9 @@ int main(void)
         cmocka_unit_test(test_posix_seeds_keep_every_invariant),
         cmocka_unit_test(test_same_seed_same_digest),
         cmocka_unit_test(test_disks_agree_without_crash),
+        cmocka_unit_test(test_sim_disk_alone),
+        cmocka_unit_test(test_sim_disk_keep_copies_the_tree),
+        cmocka_unit_test(test_sim_disk_keep_refused),
         cmocka_unit_test(test_clean_backup_has_no_violation),
         cmocka_unit_test(test_left_stopped_is_caught),
         cmocka_unit_test(test_started_a_stopped_canister_is_caught),

@@ -73,6 +73,17 @@ cmp -s "$TMP/w1.txt" "$TMP/out" && ok || bad "--workers 3 prints what --workers 
 run sim run --seeds 5 --canisters 4 --workers 4 --work "$TMP/w"
 expect_rc 0 "more workers than seeds"; expect_out "1 passed, 0 failed" "one seed, four workers"
 
+# ---- the simulated disk alone: nothing on the real file system ----
+run sim run --seeds 1..4 --canisters 4 --work "$TMP/none/deeper"
+expect_rc 0 "seeds on the simulated disk alone"
+[[ ! -e "$TMP/none" ]] && ok || bad "a seed on the simulated disk made its work directory"
+run sim run --seeds 2 --canisters 4 --keep --work "$TMP/kept"
+expect_rc 0 "--keep on the simulated disk"
+[[ -f "$TMP/kept/seed-2/backup/fleet-backup-manifest.json" ]] && ok ||
+  bad "--keep copies the seed's tree from the simulated disk"
+run backup verify "$TMP/kept/seed-2/backup"
+expect_rc 0 "the kept backup verifies on the real file system"
+
 # a worker killed mid-run takes only the seed it ran: the others take the
 # seeds it would have run next (a worker's own stripe of seeds would lose
 # about half of those left)

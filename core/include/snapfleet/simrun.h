@@ -23,9 +23,10 @@
  * simulator halts (sf_sim_halt: every later driver call fails with no
  * effect, the clock stands still), every later disk call fails, so the
  * engine unwinds and frees its memory without any containment reaching
- * the fleet (a killed process restarts nothing); then the disk is
- * recovered, the simulator resumes with the state it had, and the rerun
- * proceeds as after a kill.
+ * the fleet (a killed process restarts nothing); then the process
+ * restarts on what the disk kept (nothing to write back: there is nothing
+ * behind the disk), the simulator resumes with the state it had, and the
+ * rerun proceeds as after a kill.
  */
 #ifndef SNAPFLEET_SIMRUN_H
 #define SNAPFLEET_SIMRUN_H
@@ -45,9 +46,12 @@ extern "C" {
 #endif
 
 /* Where a scenario's backups live. SIM (the default): the simulated disk
- * over the scratch directory (snapfleet/simdisk.h, the overlay): no
- * fsync, no child process, no state file; a crash is an in-process event
- * (below). POSIX: the real file system, the fleet saved to a state file
+ * alone (snapfleet/simdisk.h, in memory), installed as the process's
+ * storage (sf_fs_set_storage) for the seed: nothing of the seed is written
+ * to the real file system, no fsync, no child process, no state file; a
+ * crash is an in-process event (below); a failed seed's tree (every
+ * seed's with keep) is copied at the end to work_dir/seed-N as the disk
+ * held it. POSIX: the real file system, the fleet saved to a state file
  * after every effect, and a crash is a child process killed with SIGKILL
  * after its Nth durable write. */
 typedef enum sf_simrun_disk {
@@ -58,8 +62,9 @@ typedef enum sf_simrun_disk {
 typedef struct sf_simrun_config {
     uint64_t seed;
     uint64_t canisters;
-    const char *work_dir; /* scratch space; one sub-directory per seed */
-    bool keep;            /* keep the scratch directory afterwards */
+    const char *work_dir; /* one sub-directory per seed (on the simulated
+                             disk: only a failed or kept seed's, copied) */
+    bool keep;            /* keep the seed's directory afterwards */
     bool allow_crash;     /* crash scenarios fork a child that is killed */
     uint64_t fanout;      /* children per canister; 0: chosen (sf_sim_shape) */
     uint64_t depth;       /* levels below the root; 0: chosen */
