@@ -103,6 +103,32 @@ static void test_seeds_keep_every_invariant(void **state)
     assert_true(seen_shared);
 }
 
+/* Seeds that once failed, at the size that showed it. 1752 (10
+ * canisters, 5 jobs): a restore's upload swept the snapshots an earlier
+ * upload left while another task added a canister to the observations
+ * and moved them; the sweep kept its pointer into them across its
+ * deletes (a use after free ASan reports, and a worker that died now and
+ * then in a plain build). */
+static void test_seeds_that_once_failed(void **state)
+{
+    static const uint64_t seeds[] = {1752};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+        sf_simrun_config cfg = {seeds[i], 10, work, false, true, 0, 0,
+                                SF_SIMRUN_DISK_SIM};
+        sf_simrun_result r;
+        sf_error err;
+
+        sf_error_clear(&err);
+        if (sf_simrun_one(&cfg, &r, &err) != SF_OK)
+            fail_msg("seed %llu: %s", (unsigned long long)seeds[i], err.message);
+        if (!r.ok)
+            fail_msg("seed %llu: %s", (unsigned long long)seeds[i], r.failure);
+    }
+}
+
 /* On the POSIX disk: a crash is a child killed with SIGKILL. */
 static void test_posix_seeds_keep_every_invariant(void **state)
 {
@@ -411,6 +437,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seeds_keep_every_invariant),
+        cmocka_unit_test(test_seeds_that_once_failed),
         cmocka_unit_test(test_posix_seeds_keep_every_invariant),
         cmocka_unit_test(test_same_seed_same_digest),
         cmocka_unit_test(test_disks_agree_without_crash),

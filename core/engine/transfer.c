@@ -102,7 +102,6 @@ static int sweep(sf_engine *e, const char *id, const char *keep, sf_error *err)
     int round;
 
     for (round = 0; round < SWEEP_ROUNDS; round++) {
-        const sf_obs_canister *c;
         sf_result res;
         size_t i, found = 0;
 
@@ -110,7 +109,6 @@ static int sweep(sf_engine *e, const char *id, const char *keep, sf_error *err)
             sf_result_free(&res);
             return SF_ERR;
         }
-        c = sf_obs_find(&e->obs, id);
         for (i = 0; i < res.snapshot_count; i++) {
             const char *sid = res.snapshots[i].id;
             sf_fail_class fail;
@@ -118,7 +116,10 @@ static int sweep(sf_engine *e, const char *id, const char *keep, sf_error *err)
             sf_op op;
             int rc;
 
-            if (was_there(c, sid) || (keep != NULL && strcmp(sid, keep) == 0))
+            /* looked up at each turn: during the delete below another
+             * task may add a canister to the observations and move them */
+            if (was_there(sf_obs_find(&e->obs, id), sid) ||
+                (keep != NULL && strcmp(sid, keep) == 0))
                 continue;
             found++;
             sf_engine_say(e, "delete %s %s (left by an upload that did "
