@@ -20,7 +20,9 @@
 #include "engine/engine.h"
 #include "engine/observations.h"
 #include "engine/walk.h"
+#include "restore_fixture.h"
 #include "sim_fixture.h"
+#include "snapfleet/buf.h"
 #include "snapfleet/checksum.h"
 #include "snapfleet/fs.h"
 #include "snapfleet/inventory.h"
@@ -691,6 +693,100 @@ static void test_walk_edges(void **state)
     assert_non_null(strstr(err.message, ": Not a directory"));
 }
 
+/* ---- whole runs on the simulated disk alone ---- */
+
+#define FULL "/nonexistent-sf-test/full"
+
+static int backup_at(world *w, const char *out)
+{
+    sf_backup_config c;
+    sf_backup_result r;
+    sf_error err;
+    int rc;
+
+    sf_fx_backup_config(&c, &w->f, out);
+    rc = sf_fx_backup(&w->f, &c, &r, &err);
+    if (rc != SF_OK)
+        print_error("backup %s: %s\n", out, err.message);
+    sf_backup_result_free(&r);
+    sf_clock_sleep_ms(&w->f.clock, 60000); /* distinct run ids */
+    return rc;
+}
+
+/* A crash right after a download returned: the journal would next say
+ * "downloaded", so the files must already be on the disk. */
+static void test_download_survives_a_crash(void **state)
+{
+    world *w = *state;
+    const char *id = sf_fx_id(w->f.sim, 1);
+    const char *art = "/nonexistent-sf-test/dl/art.tmp";
+    char before[SF_SHA256_HEX_SIZE], after[SF_SHA256_HEX_SIZE];
+    sf_snapshot_info snap;
+    sf_engine e;
+    sf_error err;
+
+    use_disk(w);
+    assert_int_equal(sf_fs_mkdir_p("/nonexistent-sf-test/dl", &err), SF_OK);
+    assert_int_equal(sf_engine_open(&e, w->f.top, &w->f.clock,
+                                    "/nonexistent-sf-test/dl", NULL, &err),
+                     SF_OK);
+    assert_int_equal(sf_engine_stop(&e, id, &err), SF_OK);
+    assert_int_equal(sf_engine_create(&e, id, &snap, &err), SF_OK);
+    assert_int_equal(sf_engine_start(&e, id, &err), SF_OK);
+    assert_int_equal(sf_engine_download(&e, id, snap.id, art, false, &err),
+                     SF_OK);
+    sf_engine_close(&e);
+    assert_int_equal(sf_checksum_dir(art, before, &err), SF_OK);
+    sf_simdisk_crash(w->disk);
+    assert_int_equal(sf_checksum_dir(art, after, &err), SF_OK);
+    use_posix();
+    assert_string_equal(after, before);
+    assert_true(sf_engine_transfer_bytes(art) == 0); /* nothing real */
+}
+
+/* Two backups of the simulated fleet, backup list with verification,
+ * inspect and a prune: every file of them on the simulated disk, under a
+ * path this machine does not have. */
+static void test_backups_on_the_disk_alone(void **state)
+{
+    world *w = *state;
+    sf_inventory inv;
+    sf_prune_result pr;
+    sf_buf out = {0};
+    sf_error err;
+
+    use_disk(w);
+    assert_int_equal(backup_at(w, FULL "/b1"), SF_OK);
+    assert_int_equal(backup_at(w, FULL "/b2"), SF_OK);
+    assert_int_equal(sf_inventory_scan(FULL, true, &inv, &err), SF_OK);
+    assert_int_equal(inv.count, 2);
+    assert_int_equal(find(&inv, "b1")->state, SF_BACKUP_VERIFIED);
+    assert_int_equal(find(&inv, "b2")->state, SF_BACKUP_VERIFIED);
+    assert_true(find(&inv, "b1")->is_layout);
+    assert_true(find(&inv, "b1")->bytes > 0);
+    sf_inventory_free(&inv);
+    assert_int_equal(sf_backup_inspect_json(FULL "/b1", &out, &err), SF_OK);
+    assert_non_null(strstr(out.data, "\"complete\""));
+    sf_buf_free(&out);
+    /* a restore of b1 through uploads: the staging copies too */
+    {
+        sf_restore_config c;
+
+        sf_rfx_mutate(&w->f, sf_fx_id(w->f.sim, 0));
+        sf_rfx_config(&c, FULL "/b1", SF_RESTORE_MODE_EXECUTE);
+        c.force_upload = true;
+        assert_true(sf_rfx_run_complete(&w->f, &c) > 0);
+        assert_true(sf_walk_exists(FULL "/b1/" SF_RESTORE_DIR_NAME));
+    }
+    assert_int_equal(sf_prune(FULL, 1, false, &pr, &err), SF_OK);
+    assert_int_equal(pr.deleted, 1);
+    sf_prune_result_free(&pr);
+    assert_false(sf_walk_exists(FULL "/b1"));
+    assert_true(sf_walk_exists(FULL "/b2"));
+    use_posix();
+    assert_false(sf_walk_exists("/nonexistent-sf-test"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -710,6 +806,8 @@ int main(void)
         cmocka_unit_test_setup(test_publish_sync_fails, fresh),
         cmocka_unit_test_setup(test_observations_absent_and_present, fresh),
         cmocka_unit_test_setup(test_walk_edges, fresh),
+        cmocka_unit_test_setup(test_download_survives_a_crash, fresh),
+        cmocka_unit_test_setup(test_backups_on_the_disk_alone, fresh),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
