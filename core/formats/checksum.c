@@ -633,7 +633,10 @@ static int hash_file(walk *w)
 
     if (open_file(w->st, w->path.data, &f, w->err) != SF_OK)
         return SF_ERR;
-    if (sf_storage_size(w->st, f, &size, w->err) != SF_OK ||
+    /* the size only decides whether a helper takes the file: one call
+     * (an fstat) per file saved when there are no helpers */
+    if ((w->threads > 1 &&
+         sf_storage_size(w->st, f, &size, w->err) != SF_OK) ||
         push_file(w, &idx) != SF_OK) {
         sf_storage_close(w->st, &f, NULL);
         return SF_ERR;
