@@ -82,17 +82,13 @@ SF_API bool sf_fs_tear_wanted(const char *path);
 /* Reports a torn write to the hook (it does not return when it kills). */
 SF_API void sf_fs_tear_done(const char *path);
 
-/* The storage every function here goes through, and with them the
- * artifact checksum (checksum.h), the run locks and layout checks
- * (layout.h), the snapshot directory checks (snapshot_meta.h), the
- * restore plan's artifact checks and the engine; NULL restores POSIX. Process-wide, like
- * the write hook. Some code still calls POSIX directly (bench/README.md,
- * "What 100 seeds per second needs", keeps the list), so a storage that
- * does not see the real file system (the simulated disk alone) is only
- * for code that stays within the seam; otherwise install the counting
- * shim around sf_storage_posix(), which benchmarks use to count bytes and
- * syncs, or the simulated disk's overlay over it (snapfleet/simdisk.h),
- * which `sim run` uses. */
+/* The storage every function here goes through, and with them every
+ * file call of the library and the simulator (the checksum, the run locks
+ * and layout checks, the snapshot directory checks, the restore plan, the
+ * engine); NULL restores POSIX. Process-wide, like the write hook. Any
+ * storage may be installed: the counting shim around sf_storage_posix(),
+ * which benchmarks use to count bytes and syncs, or the simulated disk
+ * alone (snapfleet/simdisk.h), which `sim run` uses. */
 SF_API void sf_fs_set_storage(const sf_storage *storage);
 /* The storage in use (never NULL). */
 SF_API const sf_storage *sf_fs_storage(void);

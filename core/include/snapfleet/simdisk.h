@@ -135,10 +135,11 @@ SF_API uint64_t sf_simdisk_faults_injected(const sf_simdisk *disk);
 
 /* ---- the overlay: the simulated disk over a real directory ----
  *
- * A storage whose names and bytes live on `real` (sf_storage_posix(): so
- * the code that still calls POSIX directly, for artifact trees, locks and
- * walks, sees every document), while `disk` mirrors every change made
- * through the seam and decides what a crash keeps and which calls fail:
+ * A storage whose names and bytes live on `real` (sf_storage_posix(): a
+ * tree a test or a tool outside the seam can look at), while `disk`
+ * mirrors every change made through the seam and decides what a crash
+ * keeps and which calls fail. `sim run` no longer uses it (everything it
+ * calls goes through the seam, so it runs on the simulated disk alone):
  *   - open for writing, open_temp, write, truncate, sync, mkdir, sync_dir,
  *     rename and remove go to the simulated disk first; a fault it injects
  *     fails the call and the real storage is not touched (a failed write
