@@ -658,11 +658,28 @@ static int d_mkdir(void *ctx, const char *path, sf_error *err)
         oom(err);
         goto done;
     }
-    /* durable at once (see the header) */
-    if (list_add(d, &d->inodes[w.parent].live, w.name, ino) != 0 ||
-        list_add(d, &d->inodes[w.parent].durable, w.name, ino) != 0) {
+    /* durable at once (see the header): the name, when a removal not yet
+     * synced left it in the durable list, now stands for the new directory
+     * (never twice) */
+    if (list_add(d, &d->inodes[w.parent].live, w.name, ino) != 0) {
         oom(err);
         goto done;
+    }
+    {
+        sd_list *durable = &d->inodes[w.parent].durable;
+        size_t k = list_find(durable, w.name);
+
+        if (k != SIZE_MAX) {
+            uint32_t old = durable->v[k].ino;
+
+            link_dec(d, old);
+            durable->v[k].ino = ino;
+            link_inc(d, ino);
+            gc(d, old);
+        } else if (list_add(d, durable, w.name, ino) != 0) {
+            oom(err);
+            goto done;
+        }
     }
     rc = SF_OK;
 done:

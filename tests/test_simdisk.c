@@ -205,6 +205,46 @@ static void test_crash_keeps_exactly_what_was_synced(void **state)
     sf_simdisk_free(d);
 }
 
+static int count_x(const char *name, void *payload)
+{
+    if (strcmp(name, "x") == 0)
+        (*(int *)payload)++;
+    return 0;
+}
+
+/* A directory removed without a sync of its parent, then made again under
+ * the same name: a mkdir is durable at once, so after a crash the name
+ * stands once, for the new directory (it stood twice, the old directory's
+ * entry beside the new one, and a rename took either). */
+static void test_mkdir_over_a_name_removed_unsynced(void **state)
+{
+    sf_simdisk *d = new_disk(3, 0);
+    const sf_storage *st = sf_simdisk_storage(d);
+    sf_storage_kind kind;
+    sf_error err;
+    int seen = 0;
+
+    (void)state;
+    assert_int_equal(sf_storage_mkdir(st, "/d", &err), SF_OK);
+    assert_int_equal(sf_storage_mkdir(st, "/d/x", &err), SF_OK);
+    put(st, "/d/x/f", "old", true, true);
+    assert_int_equal(sf_storage_remove(st, "/d/x/f", &err), SF_OK);
+    assert_int_equal(sf_storage_remove(st, "/d/x", &err), SF_OK);
+    assert_int_equal(sf_storage_mkdir(st, "/d/x", &err), SF_OK);
+    assert_int_equal(sf_simdisk_crash(d), 0);
+    assert_int_equal(sf_storage_list(st, "/d", count_x, &seen, &err), SF_OK);
+    assert_int_equal(seen, 1);
+    assert_int_equal(sf_storage_kind_of(st, "/d/x/f", &kind, &err), SF_OK);
+    assert_int_equal(kind, SF_STORAGE_ABSENT);
+    /* and the name can go again, for good */
+    assert_int_equal(sf_storage_remove(st, "/d/x", &err), SF_OK);
+    assert_int_equal(sf_storage_sync_dir(st, "/d", &err), SF_OK);
+    assert_int_equal(sf_simdisk_crash(d), 0);
+    assert_int_equal(sf_storage_kind_of(st, "/d/x", &kind, &err), SF_OK);
+    assert_int_equal(kind, SF_STORAGE_ABSENT);
+    sf_simdisk_free(d);
+}
+
 /* A handle or lock from before a crash is stale: calls fail with EIO, the
  * lock is free again, close and unlock still free them. */
 static void test_crash_drops_handles_and_locks(void **state)
@@ -887,6 +927,7 @@ int main(void)
         cmocka_unit_test(test_files_and_names),
         cmocka_unit_test(test_crash_keeps_exactly_what_was_synced),
         cmocka_unit_test(test_crash_drops_handles_and_locks),
+        cmocka_unit_test(test_mkdir_over_a_name_removed_unsynced),
         cmocka_unit_test(test_torn_last_write_at_every_length),
         cmocka_unit_test(test_tear_refusals_and_random_tears),
         cmocka_unit_test(test_scripted_eio_once_and_persistent),
