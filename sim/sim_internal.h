@@ -196,4 +196,11 @@ uint64_t sf_sim_upload_bytes(const char *dir);
 int sf_sim_snapshot_add(sf_sim *sim, sim_canister *c, const sim_image *img,
                      bool uploaded, sim_snapshot **out, sf_error *err);
 
+/* The first line of a seed's failure into out (n bytes, cut to fit), the
+ * work directory written "<work>": a seed's line, and so the summary
+ * digest, must not depend on where its scratch was, or a failing seed
+ * would not replay to the same digest. */
+void sf_simrun_failure_line(const char *work, const char *text, char *out,
+                            size_t n);
+
 #endif

@@ -1020,6 +1020,26 @@ static int setup(scenario *sc, sf_error *err)
     return SF_OK;
 }
 
+void sf_simrun_failure_line(const char *work, const char *text, char *out,
+                            size_t n)
+{
+    size_t wl = work != NULL ? strlen(work) : 0, k = 0;
+
+    while (*text != '\0' && *text != '\n' && k + 1 < n) {
+        if (wl > 0 && strncmp(text, work, wl) == 0) {
+            k += (size_t)snprintf(out + k, n - k, "<work>");
+            if (k >= n) {
+                k = n - 1;
+                break;
+            }
+            text += wl;
+            continue;
+        }
+        out[k++] = *text++;
+    }
+    out[k] = '\0';
+}
+
 int sf_simrun_one(const sf_simrun_config *cfg, sf_simrun_result *res,
                   sf_error *err)
 {
@@ -1124,13 +1144,9 @@ int sf_simrun_one(const sf_simrun_config *cfg, sf_simrun_result *res,
         goto done;
     }
     res->ok = v.len == 0;
-    if (!res->ok) {
-        char *nl;
-        snprintf(res->failure, sizeof res->failure, "%s", sf_buf_cstr(&v));
-        nl = strchr(res->failure, '\n');
-        if (nl != NULL)
-            *nl = '\0';
-    }
+    if (!res->ok)
+        sf_simrun_failure_line(cfg->work_dir, sf_buf_cstr(&v), res->failure,
+                               sizeof res->failure);
     rc = SF_OK;
 done:
     if (sc.proc != NULL)

@@ -15,6 +15,7 @@
 #include "snapfleet/backup.h"
 #include "snapfleet/layout.h"
 #include "snapfleet/simrun.h"
+#include "../sim/sim_internal.h" /* sf_simrun_failure_line */
 
 static char work[64];
 
@@ -129,6 +130,29 @@ static void test_seeds_that_once_failed(void **state)
         if (!r.ok)
             fail_msg("seed %llu: %s", (unsigned long long)seeds[i], r.failure);
     }
+}
+
+/* A failure's line names no scratch directory: "<work>" stands for it. */
+static void test_failure_line_without_the_work_directory(void **state)
+{
+    char out[64], small[12];
+
+    (void)state;
+    sf_simrun_failure_line("/tmp/w-1", "artifact /tmp/w-1/seed-3/b of x: "
+                           "mismatch\nsecond line", out, sizeof out);
+    assert_string_equal(out, "artifact <work>/seed-3/b of x: mismatch");
+    sf_simrun_failure_line("/tmp/w-1", "/tmp/w-1 and /tmp/w-1/a", out,
+                           sizeof out);
+    assert_string_equal(out, "<work> and <work>/a");
+    sf_simrun_failure_line(NULL, "no work /tmp/w-1", out, sizeof out);
+    assert_string_equal(out, "no work /tmp/w-1");
+    sf_simrun_failure_line("", "empty work", out, sizeof out);
+    assert_string_equal(out, "empty work");
+    /* cut to fit, never past the buffer */
+    sf_simrun_failure_line("/w", "abcdefgh/w/w/w", small, sizeof small);
+    assert_string_equal(small, "abcdefgh<wo");
+    sf_simrun_failure_line("/w", "0123456789abcdef", small, sizeof small);
+    assert_string_equal(small, "0123456789a");
 }
 
 /* On the POSIX disk: a crash is a child killed with SIGKILL. */
@@ -440,6 +464,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seeds_keep_every_invariant),
         cmocka_unit_test(test_seeds_that_once_failed),
+        cmocka_unit_test(test_failure_line_without_the_work_directory),
         cmocka_unit_test(test_posix_seeds_keep_every_invariant),
         cmocka_unit_test(test_same_seed_same_digest),
         cmocka_unit_test(test_disks_agree_without_crash),
