@@ -172,6 +172,16 @@ void icp_read_calls(icp_calls *c)
         return;
     if (sf_fs_read_file(icp_log_path, (size_t)64 << 20, &text, &len, &err) != SF_OK)
         fail_msg("log: %s", err.message);
+    /* a child may be writing its line right now (a line longer than the
+     * fake's buffer takes several writes): only whole lines count */
+    {
+        char *end = strrchr(text, '\n');
+
+        if (end != NULL)
+            end[1] = '\0';
+        else
+            text[0] = '\0';
+    }
     for (line = strtok_r(text, "\n", &save); line != NULL;
          line = strtok_r(NULL, "\n", &save)) {
         c->items = realloc(c->items, (c->count + 1) * sizeof *c->items);
